@@ -1,0 +1,52 @@
+# ecm: Enhanced Care Management population finder.
+# `make help` lists the targets. Set-up is automatic: every target that needs the
+# environment builds .venv/ from uv.lock first (uv itself is bootstrapped into .uv/
+# when it is not on PATH).
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+UV := $(shell command -v uv 2>/dev/null || echo .uv/bin/uv)
+VENV := .venv
+STAMP := $(VENV)/.synced
+export UV_COMPILE_BYTECODE := 1
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+export PREFECT_HOME := $(CURDIR)/.prefect
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 90
+
+.PHONY: help setup run test lint bench clean
+
+help: ## Show this help
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
+	  awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-8s\033[0m %s\n", $$1, $$2}'
+
+.uv/bin/uv:
+	@echo "uv not found on PATH: bootstrapping uv $(UV_VERSION) into .uv/"
+	@$(PYTHON) -m venv .uv
+	@.uv/bin/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)" 2>&1 | grep -v "is ignored" || true
+	@test -x .uv/bin/uv
+
+$(STAMP): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --all-groups
+	@touch $(STAMP)
+
+setup: $(STAMP) ## Create .venv/ from uv.lock (runs automatically)
+
+run: $(STAMP) ## Run the monthly job on the built-in synthetic default (ecm demo)
+	$(VENV)/bin/ecm demo
+
+test: $(STAMP) ## Run the test suite
+	$(VENV)/bin/pytest
+
+lint: $(STAMP) ## Lint with ruff
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+bench: $(STAMP) ## Benchmark against the scan floor; results go to BENCHMARKS.md
+	$(VENV)/bin/python -m ecm.bench
+
+clean: ## Remove the environment, caches and demo output
+	rm -rf $(VENV) .uv .prefect .pytest_cache .ruff_cache demo

@@ -1,0 +1,1 @@
+"""ecm: Enhanced Care Management population finder."""

@@ -1,0 +1,404 @@
+"""Ingest: a feed directory into the DuckDB warehouse.
+
+For every feed of the contract (data_contracts/), in order:
+
+1. *discover* its files in the feed directory (`NAME.csv`, `.csv.gz`, `.txt`/`.psv`
+   (pipe-delimited, also gzipped), `.parquet`, files named `NAME_<anything>` with those
+   endings, or a folder `NAME/` of such files: monthly drops);
+2. *read* each file as text columns, header names matched case-insensitively, with the
+   file and line every row came from (`raw__NAME`);
+3. *stage* it with `sql/staging/stg__NAME.sql`: cast, normalise codes, check each row;
+   rows that break a rule go to the `quarantine` table with the rule and the raw row,
+   the rest to `stg__NAME`. read = staged + quarantined is checked for every feed.
+
+Then the claim versions are resolved (`sql/intermediate/int__medical_claim_current.sql`).
+A file that cannot be read stops the ingest with an `InputError` that names the file, the
+column or line, and what was expected. Nothing here logs member data: only counts and
+file names.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from data_contracts import FeedContract, load_contracts
+from ecm.errors import InputError
+from ecm.rules import Rules
+from ecm.sql import install_macros, load_sql
+
+log = logging.getLogger("ecm.ingest")
+
+TEXT_SUFFIXES = {
+    ".csv": ",",
+    ".csv.gz": ",",
+    ".txt": "|",
+    ".txt.gz": "|",
+    ".psv": "|",
+    ".psv.gz": "|",
+}
+PARQUET_SUFFIXES = (".parquet",)
+META_COLUMNS = ("_source_file", "_line")
+
+Progress = Callable[[str], None]
+
+
+def _suffix(path: Path) -> str | None:
+    name = path.name.lower()
+    for suffix in (*sorted(TEXT_SUFFIXES, key=len, reverse=True), *PARQUET_SUFFIXES):
+        if name.endswith(suffix):
+            return suffix
+    return None
+
+
+def _stem(path: Path) -> str:
+    suffix = _suffix(path) or path.suffix
+    return path.name[: len(path.name) - len(suffix)].lower()
+
+
+@dataclass(frozen=True)
+class FeedFiles:
+    """The files that make up one feed in a feed directory."""
+
+    feed: str
+    files: tuple[Path, ...]
+
+
+@dataclass
+class Discovery:
+    """What a feed directory holds: files per feed, and what matched no feed."""
+
+    feeds: dict[str, FeedFiles] = field(default_factory=dict)
+    ignored: list[Path] = field(default_factory=list)
+
+
+def discover_feeds(input_dir: Path, contracts: dict[str, FeedContract]) -> Discovery:
+    """Find each feed's files; a required feed that is absent is an InputError."""
+    input_dir = Path(input_dir)
+    if not input_dir.is_dir():
+        raise InputError(f"The input folder {input_dir} does not exist or is not a folder.")
+    found: dict[str, list[Path]] = {name: [] for name in contracts}
+    discovery = Discovery()
+    for entry in sorted(input_dir.iterdir()):
+        if entry.name.startswith("."):
+            continue
+        feed = _feed_of(entry, contracts)
+        if feed is None:
+            discovery.ignored.append(entry)
+        elif entry.is_dir():
+            drops = sorted(p for p in entry.rglob("*") if p.is_file() and _suffix(p))
+            found[feed].extend(drops)
+        else:
+            found[feed].append(entry)
+    for name, files in found.items():
+        if files:
+            discovery.feeds[name] = FeedFiles(name, tuple(files))
+    missing = [c.name for c in contracts.values() if c.required and c.name not in discovery.feeds]
+    if missing:
+        expected = ", ".join(f"{m}.csv" for m in missing)
+        raise InputError(
+            f"The input folder {input_dir} has no {' and no '.join(missing)} feed, which a run "
+            f"requires: expected a file such as {expected} (or .csv.gz, .txt, .psv, .parquet, "
+            f"or a folder of monthly drops named after the feed)."
+        )
+    return discovery
+
+
+def _feed_of(entry: Path, contracts: dict[str, FeedContract]) -> str | None:
+    if entry.is_dir():
+        stem = entry.name.lower()
+    elif _suffix(entry):
+        stem = _stem(entry)
+    else:
+        return None
+    for name in contracts:
+        if stem == name or re.fullmatch(rf"{re.escape(name)}[_\-.].+", stem):
+            return name
+    return None
+
+
+# --- reading ---------------------------------------------------------------------------
+
+
+def _normalise_header(names: list[str]) -> list[str]:
+    return [n.strip().lstrip("\ufeff").lower() for n in names]
+
+
+def _check_header(path: Path, columns: list[str], contract: FeedContract, sep: str | None) -> None:
+    seen: set[str] = set()
+    for col in columns:
+        if col in seen:
+            raise InputError(
+                f"{path}: the header names column '{col}' twice (names are compared without "
+                f"regard to case); each column must appear once."
+            )
+        seen.add(col)
+    missing = [c for c in contract.required_columns if c not in seen]
+    if not missing:
+        return
+    hint = ""
+    if len(columns) == 1 and sep is not None:
+        other = "|" if sep == "," else ","
+        if other in columns[0]:
+            hint = (
+                f" The header is a single column holding '{other}': the file looks "
+                f"delimited by '{other}', but a {path.name.split('.', 1)[-1]} file must be "
+                f"delimited by '{sep}'."
+            )
+    raise InputError(
+        f"{path}: the {contract.name} feed needs the column(s) {', '.join(missing)}, which "
+        f"the header does not have.{hint} Found: {', '.join(columns[:12])}"
+        f"{' …' if len(columns) > 12 else ''}."
+    )
+
+
+def _diagnose_text_file(path: Path, sep: str, exc: Exception) -> InputError:
+    """Turn a reader failure into a sentence naming the line, using DuckDB's CSV sniffer."""
+    try:
+        duckdb.sql(
+            "select count(*) from read_csv(?, delim = ?, header = true, all_varchar = true, "
+            "strict_mode = true, null_padding = false)",
+            params=[str(path), sep],
+        ).fetchall()
+    except duckdb.Error as diag:
+        detail = str(diag).strip().splitlines()
+        lines = [ln for ln in detail if ln.strip()][:6]
+        return InputError(
+            f"{path}: cannot be read as a '{sep}'-delimited text file with a header row. "
+            f"{' '.join(lines)}"
+        )
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if "utf-8" in message.lower() or "utf8" in message.lower():
+        return InputError(
+            f"{path}: holds bytes that are not UTF-8 text ({message}); expected a UTF-8 "
+            f"(optionally BOM-prefixed) '{sep}'-delimited file."
+        )
+    return InputError(f"{path}: cannot be read as a '{sep}'-delimited text file: {message}.")
+
+
+def scan_feed_file(path: Path, contract: FeedContract, input_dir: Path) -> pl.LazyFrame:
+    """One feed file as a lazy frame of text columns plus `_source_file` and `_line`.
+
+    `_line` is the line of a text file the row starts on when no field spans lines
+    (the header is line 1), and the row number (from 1) in a Parquet file.
+    """
+    suffix = _suffix(path)
+    relative = str(path.relative_to(input_dir)) if path.is_relative_to(input_dir) else str(path)
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: the file is empty; expected a header row naming the columns.")
+    if suffix in PARQUET_SUFFIXES:
+        try:
+            lf = pl.scan_parquet(path)
+            names = lf.collect_schema().names()
+        except Exception as exc:  # noqa: BLE001 - any reader failure becomes one sentence
+            raise InputError(f"{path}: cannot be read as a Parquet file: {exc}.") from None
+        columns = _normalise_header(names)
+        _check_header(path, columns, contract, None)
+        lf = lf.rename(dict(zip(names, columns, strict=True))).with_row_index("_line", offset=1)
+        sep = None
+    else:
+        sep = TEXT_SUFFIXES[suffix]
+        try:
+            lf = pl.scan_csv(
+                path,
+                separator=sep,
+                infer_schema=False,
+                has_header=True,
+                quote_char='"',
+                raise_if_empty=True,
+                with_column_names=_normalise_header,
+            )
+            columns = lf.collect_schema().names()
+        except Exception as exc:  # noqa: BLE001
+            raise _diagnose_text_file(path, sep, exc) from None
+        _check_header(path, columns, contract, sep)
+        lf = lf.with_row_index("_line", offset=2)
+    lf = lf.with_columns(
+        pl.col("_line").cast(pl.Int64),
+        pl.lit(relative).alias("_source_file"),
+        pl.all().exclude("_line").cast(pl.String),
+    )
+    missing = [c for c in contract.columns if c not in columns]
+    if missing:
+        lf = lf.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in missing)
+    return lf.select(*META_COLUMNS, *contract.columns, *[c for c in columns if c not in contract.columns])
+
+
+def _sink_raw(feed: FeedFiles, contract: FeedContract, input_dir: Path, work_dir: Path) -> Path:
+    """Read every file of a feed into Parquet under work_dir; returns the glob."""
+    folder = work_dir / f"raw__{feed.feed}"
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, path in enumerate(feed.files):
+        lf = scan_feed_file(path, contract, input_dir)
+        target = folder / f"{i:05d}.parquet"
+        try:
+            lf.sink_parquet(target)
+        except pl.exceptions.PolarsError as exc:
+            if _suffix(path) in PARQUET_SUFFIXES:
+                raise InputError(f"{path}: cannot be read as a Parquet file: {exc}.") from None
+            raise _diagnose_text_file(path, TEXT_SUFFIXES[_suffix(path)], exc) from None
+    return folder / "*.parquet"
+
+
+# --- staging ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FeedCounts:
+    """Rows of one feed: read = staged + quarantined."""
+
+    files: int
+    read: int
+    staged: int
+    quarantined: int
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "files": self.files,
+            "read": self.read,
+            "staged": self.staged,
+            "quarantined": self.quarantined,
+        }
+
+
+@dataclass
+class IngestResult:
+    """What an ingest did: counts per feed, feeds absent, files that matched no feed."""
+
+    feeds: dict[str, FeedCounts]
+    missing_feeds: list[str]
+    ignored_files: list[str]
+    claim_versions: dict[str, int]
+
+
+QUARANTINE_DDL = """
+create or replace table quarantine (
+    feed varchar,
+    source_file varchar,
+    line bigint,
+    rule varchar,
+    detail varchar,
+    raw_row varchar
+)
+"""
+
+
+def _stage_feed(con: duckdb.DuckDBPyConnection, feed: str) -> tuple[int, int]:
+    con.execute(f"create or replace temp table chk__{feed} as {load_sql(f'staging/stg__{feed}')}")
+    con.execute(
+        f"create or replace table stg__{feed} as "
+        f"select * exclude (_reject) from chk__{feed} where _reject is null"
+    )
+    con.execute(
+        f"""
+        insert into quarantine
+        select
+            '{feed}' as feed,
+            chk._source_file,
+            chk._line,
+            split_part(chk._reject, '|', 1) as rule,
+            split_part(chk._reject, '|', 2) as detail,
+            to_json(raw) as raw_row
+        from chk__{feed} as chk
+        inner join (select * from raw__{feed}) as raw
+            on chk._source_file = raw._source_file and chk._line = raw._line
+        where chk._reject is not null
+        """
+    )
+    staged = con.execute(f"select count(*) from stg__{feed}").fetchall()[0][0]
+    quarantined = con.execute(
+        "select count(*) from quarantine where feed = ?", [feed]
+    ).fetchall()[0][0]
+    con.execute(f"drop table chk__{feed}")
+    return staged, quarantined
+
+
+def _create_empty_raw(con: duckdb.DuckDBPyConnection, contract: FeedContract) -> None:
+    cols = ", ".join(
+        ["_source_file varchar", "_line bigint"] + [f'"{c}" varchar' for c in contract.columns]
+    )
+    con.execute(f"create or replace table raw__{contract.name} ({cols})")
+
+
+def ingest(
+    con: duckdb.DuckDBPyConnection,
+    input_dir: Path,
+    rules: Rules,
+    work_dir: Path,
+    progress: Progress | None = None,
+) -> IngestResult:
+    """Load a feed directory into the warehouse: raw__*, stg__*, quarantine, claims current."""
+    say = progress or (lambda _msg: None)
+    input_dir = Path(input_dir)
+    contracts = load_contracts()
+    discovery = discover_feeds(input_dir, contracts)
+    install_macros(con)
+    con.execute(QUARANTINE_DDL)
+    counts: dict[str, FeedCounts] = {}
+    for name, contract in contracts.items():
+        feed = discovery.feeds.get(name)
+        if feed is None:
+            # An absent optional feed is staged empty so every model can read it; the
+            # run summary reports the populations that need it as not evaluated.
+            _create_empty_raw(con, contract)
+            _stage_feed(con, name)
+            continue
+        say(f"reading {name} ({len(feed.files)} file{'s' if len(feed.files) != 1 else ''})")
+        glob = _sink_raw(feed, contract, input_dir, work_dir)
+        con.execute(
+            f"create or replace table raw__{name} as "
+            f"select * from read_parquet(?, union_by_name = true)",
+            [str(glob)],
+        )
+        read = con.execute(f"select count(*) from raw__{name}").fetchall()[0][0]
+        if read == 0 and contract.required:
+            raise InputError(
+                f"The {name} feed ({', '.join(str(f) for f in feed.files)}) has a header but "
+                f"no rows; a run needs at least one."
+            )
+        staged, quarantined = _stage_feed(con, name)
+        if staged + quarantined != read:
+            raise AssertionError(
+                f"{name}: read {read} rows but staged {staged} and quarantined {quarantined}"
+            )
+        counts[name] = FeedCounts(len(feed.files), read, staged, quarantined)
+        log.info("%s: read %d, staged %d, quarantined %d", name, read, staged, quarantined)
+    say("resolving claim versions")
+    claim_versions = resolve_claim_versions(con, rules)
+    return IngestResult(
+        feeds=counts,
+        missing_feeds=[n for n in contracts if n not in discovery.feeds],
+        ignored_files=[p.name for p in discovery.ignored],
+        claim_versions=claim_versions,
+    )
+
+
+def resolve_claim_versions(con: duckdb.DuckDBPyConnection, rules: Rules) -> dict[str, int]:
+    """Build int__medical_claim_current; returns line and claim counts before and after."""
+    con.execute(
+        f"create or replace table int__medical_claim_current as "
+        f"{load_sql('intermediate/int__medical_claim_current')}",
+        {"void_frequency": str(rules.setting("claims.void_bill_type_frequency"))},
+    )
+    row = con.execute(
+        """
+        select
+            (select count(*) from stg__medical_claim),
+            (select count(*) from (select distinct data_source, claim_id from stg__medical_claim)),
+            (select count(*) from int__medical_claim_current),
+            (select count(*) from (select distinct data_source, claim_id
+                                   from int__medical_claim_current))
+        """
+    ).fetchall()[0]
+    return {
+        "staged_lines": row[0],
+        "staged_claims": row[1],
+        "current_lines": row[2],
+        "current_claims": row[3],
+    }
