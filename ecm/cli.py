@@ -1,0 +1,225 @@
+"""The `ecm` command."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import click
+
+from ecm.errors import EcmError
+from ecm.logs import configure_logging
+from ecm.prefect_env import apply_prefect_defaults
+
+DATE = click.DateTime(formats=["%Y-%m-%d"])
+
+
+def previous_month_end(today: dt.date) -> dt.date:
+    """The last day of the month before `today`."""
+    return today.replace(day=1) - dt.timedelta(days=1)
+
+
+def default_as_of(timezone: str = "America/Los_Angeles") -> dt.date:
+    """The last day of the previous month in the plan's time zone (populations.md, Time)."""
+    return previous_month_end(dt.datetime.now(ZoneInfo(timezone)).date())
+
+
+def _fail(exc: Exception) -> None:
+    click.echo(f"ecm: {exc}", err=True)
+    sys.exit(2)
+
+
+def _log_options(func):
+    func = click.option("--quiet", is_flag=True, help="Show warnings and errors only.")(func)
+    func = click.option("--json", "as_json", is_flag=True, help="Log as JSON lines (for schedulers).")(func)
+    return func
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="ecm")
+def main() -> None:
+    """Find the Medi-Cal members who qualify for Enhanced Care Management (ECM).
+
+    A monthly run reads a feed directory (eligibility, medical claims and the partner
+    feeds of the input contract), counts avoidable ED visits and unplanned stays over
+    the lookback, applies the Populations of Focus rules in the rules file, and writes
+    member-to-population assignments with the evidence behind each one.
+
+    \b
+    Start with:  ecm demo            (synthetic data, end to end)
+    Then:        ecm run --input FEEDS --out out/2026-10
+    """
+
+
+def _run_flow(input_dir: Path, as_of: dt.date, out_dir: Path, warehouse: Path | None,
+              rules_file: Path | None) -> dict:
+    apply_prefect_defaults()
+    from flows.monthly import monthly  # Prefect is imported only when a flow runs
+
+    return monthly(input_dir=input_dir, as_of=as_of, out_dir=out_dir, warehouse=warehouse,
+                   rules_file=rules_file)
+
+
+@main.command()
+@click.option("--input", "input_dir", required=True, type=click.Path(path_type=Path),
+              help="The feed directory (see the input contract, feeds.md).")
+@click.option("--as-of", "as_of", type=DATE, default=None,
+              help="As-of date YYYY-MM-DD. Default: the last day of the previous month "
+                   "(America/Los_Angeles).")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path),
+              help="Output folder; replaced whole only when the run succeeds.")
+@click.option("--rules", "rules_file", type=click.Path(path_type=Path), default=None,
+              help="A rules file (default: the packaged reference/rules.toml).")
+@click.option("--warehouse", type=click.Path(path_type=Path), default=None,
+              help="DuckDB warehouse file. Default: warehouse.duckdb beside the output folder.")
+@_log_options
+def run(input_dir: Path, as_of: dt.datetime | None, out_dir: Path, rules_file: Path | None,
+        warehouse: Path | None, quiet: bool, as_json: bool) -> None:
+    """Run the monthly flow: ingest → validate → build events → assign → write.
+
+    Exits 0 on success; 2 with a one-paragraph error naming the file, column or line
+    when the input cannot be used.
+    """
+    configure_logging(quiet=quiet, as_json=as_json)
+    day = as_of.date() if as_of else default_as_of()
+    try:
+        summary = _run_flow(input_dir, day, out_dir, warehouse, rules_file)
+    except EcmError as exc:
+        _fail(exc)
+    if as_json:
+        click.echo(json.dumps(summary, default=str))
+    elif not quiet:
+        from ecm.report import print_summary
+
+        print_summary(summary, out_dir)
+
+
+@main.command()
+@click.option("--members", default=20_000, show_default=True, help="Synthetic members.")
+@click.option("--months", default=24, show_default=True, help="Months of claims history.")
+@click.option("--seed", default=42, show_default=True, help="Random seed.")
+@click.option("--workdir", type=click.Path(path_type=Path), default=Path("demo"),
+              show_default=True, help="Where the feeds, outputs and warehouse go.")
+@_log_options
+def demo(members: int, months: int, seed: int, workdir: Path, quiet: bool, as_json: bool) -> None:
+    """The main job on the built-in synthetic default: generate feeds, run, summarise.
+
+    Writes DIR/feeds/ (the synthetic feed directory), DIR/out/YYYY-MM/ (the run's files)
+    and DIR/out/warehouse.duckdb, with DIR the --workdir.
+    """
+    from ecm.generate import generate_feeds
+
+    configure_logging(quiet=quiet, as_json=as_json)
+    end = default_as_of()
+    feeds = workdir / "feeds"
+    out_dir = workdir / "out" / end.strftime("%Y-%m")
+    click.echo(f"Generating {members:,} synthetic members, {months} months to {end} …", err=True)
+    stats = generate_feeds(feeds, members=members, months=months, end=end, seed=seed, fmt="csv")
+    click.echo(
+        f"Wrote {stats.rows.get('medical_claim', 0):,} claim lines to {feeds}/", err=True
+    )
+    try:
+        summary = _run_flow(feeds, end, out_dir, None, None)
+    except EcmError as exc:
+        _fail(exc)
+    if as_json:
+        click.echo(json.dumps(summary, default=str))
+    else:
+        from ecm.report import print_summary
+
+        print_summary(summary, out_dir)
+
+
+@main.command()
+@click.option("--members", required=True, type=click.IntRange(min=1), help="Number of members.")
+@click.option("--months", required=True, type=click.IntRange(min=1, max=120),
+              help="Months of history, the last ending at --end.")
+@click.option("--end", type=DATE, default=None,
+              help="Last day of the history. Default: the end of the previous month.")
+@click.option("--seed", default=42, show_default=True, help="Random seed (same seed, same files).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv",
+              show_default=True, help="File format of the feeds.")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path),
+              help="Feed directory to write.")
+def generate(members: int, months: int, end: dt.datetime | None, seed: int, fmt: str,
+             out_dir: Path) -> None:
+    """Write seeded synthetic feeds in the input contract (Medi-Cal-like volumes)."""
+    from ecm.generate import generate_feeds
+
+    day = end.date() if end else default_as_of()
+    stats = generate_feeds(out_dir, members=members, months=months, end=day, seed=seed, fmt=fmt)
+    for feed, rows in stats.rows.items():
+        click.echo(f"{feed:<30} {rows:>12,} rows")
+    click.echo(f"wrote {len(stats.files)} files to {out_dir}")
+
+
+@main.command()
+@click.option("--input", "input_dir", required=True, type=click.Path(path_type=Path),
+              help="The feed directory to check.")
+@click.option("--warehouse", type=click.Path(path_type=Path), default=None,
+              help="DuckDB file to stage into (default: a temporary one, removed after).")
+@_log_options
+def validate(input_dir: Path, warehouse: Path | None, quiet: bool, as_json: bool) -> None:
+    """Check a feed directory against the contracts without running the rules.
+
+    Reads every feed, stages it and reports, per feed, rows read, staged and
+    quarantined with the rules broken. Exits 2 when a file cannot be used, 1 when rows
+    were quarantined, 0 when everything staged.
+    """
+    import tempfile
+
+    import duckdb
+
+    from ecm.ingest import ingest
+    from ecm.rules import load_rules
+
+    configure_logging(quiet=quiet, as_json=as_json)
+    with tempfile.TemporaryDirectory(prefix="ecm-validate-") as work:
+        db = str(warehouse) if warehouse else str(Path(work) / "validate.duckdb")
+        try:
+            with duckdb.connect(db) as con:
+                result = ingest(con, input_dir, load_rules(), Path(work))
+                rules = con.sql(
+                    "select feed, rule, count(*) as rows, min(source_file || ':' || line) as first "
+                    "from quarantine group by all order by feed, rule"
+                ).fetchall()
+        except EcmError as exc:
+            _fail(exc)
+    report = {
+        "feeds": {name: c.as_dict() for name, c in result.feeds.items()},
+        "missing_feeds": result.missing_feeds,
+        "ignored_files": result.ignored_files,
+        "quarantined": [{"feed": f, "rule": r, "rows": n, "first": first} for f, r, n, first in rules],
+    }
+    if as_json:
+        click.echo(json.dumps(report))
+    else:
+        for name, c in result.feeds.items():
+            click.echo(f"{name:<30} read {c.read:>10,}  staged {c.staged:>10,}  "
+                       f"quarantined {c.quarantined:>8,}")
+        for name in result.missing_feeds:
+            click.echo(f"{name:<30} absent")
+        for f, r, n, first in rules:
+            click.echo(f"  quarantined {n:,} {f} rows for {r} (first at {first})")
+    sys.exit(1 if rules else 0)
+
+
+@main.command()
+@click.argument("member_id")
+@click.option("--run", "run_dir", required=True, type=click.Path(path_type=Path, exists=True),
+              help="A run's output folder.")
+def explain(member_id: str, run_dir: Path) -> None:
+    """Why a member holds each population, event by event (from a run's evidence)."""
+    from ecm.report import explain_member
+
+    try:
+        click.echo(explain_member(member_id, run_dir))
+    except EcmError as exc:
+        _fail(exc)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,33 @@
+"""Prefect settings for a command-line run, applied before Prefect is imported.
+
+Prefect keeps its state inside the project (`.prefect/` in the checkout, or
+`~/.ecm/prefect` when installed elsewhere), sends no analytics, logs quietly, and gives
+its temporary local server time to start on slow machines. Any value already set in the
+environment wins.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ecm.paths import RESOURCE_ROOT
+
+
+def _default_home() -> Path:
+    checkout = RESOURCE_ROOT / ".prefect"
+    if os.access(RESOURCE_ROOT, os.W_OK) and (RESOURCE_ROOT / "pyproject.toml").exists():
+        return checkout
+    return Path.home() / ".ecm" / "prefect"
+
+
+def apply_prefect_defaults() -> None:
+    defaults = {
+        "PREFECT_HOME": str(_default_home()),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+        "PREFECT_UI_ENABLED": "false",
+    }
+    for key, value in defaults.items():
+        os.environ.setdefault(key, value)

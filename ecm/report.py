@@ -1,0 +1,81 @@
+"""What a person reads: the run summary table and a member's explanation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from rich.console import Console
+from rich.table import Table
+
+from ecm.errors import EcmError
+
+
+def print_summary(summary: dict[str, Any], out_dir: Path, console: Console | None = None) -> None:
+    """The end-of-run table: feeds, members, populations, where the files are."""
+    console = console or Console()
+    feeds = Table(title="Feeds", show_lines=False)
+    for col in ("feed", "files", "read", "staged", "quarantined"):
+        feeds.add_column(col, justify="left" if col == "feed" else "right")
+    for name, c in summary["feeds"].items():
+        if c["present"]:
+            feeds.add_row(name, f"{c['files']:,}", f"{c['read']:,}", f"{c['staged']:,}",
+                          f"{c['quarantined']:,}")
+        else:
+            feeds.add_row(name, "—", "absent", "", "")
+    console.print(feeds)
+
+    pops = Table(title=f"Populations of Focus on {summary['as_of_date']} "
+                       f"(lookback {summary['lookback']['start']} .. {summary['lookback']['end']})")
+    for col in ("population", "adult", "child/youth", "members"):
+        pops.add_column(col, justify="left" if col == "population" else "right")
+    for code, c in summary["populations"].items():
+        pops.add_row(code, f"{c['adult']:,}", f"{c['child_youth']:,}", f"{c['members']:,}")
+    m = summary["members"]
+    pops.caption = (
+        f"{m['enrolled']:,} members enrolled on the as-of date ({m['adult']:,} adults, "
+        f"{m['child_youth']:,} children/youth); {summary['assigned_members']:,} hold at least "
+        f"one population. Rules {summary['rules']['version']}."
+    )
+    console.print(pops)
+    timings = ", ".join(f"{k} {v:.1f}s" for k, v in summary["timings_seconds"].items())
+    console.print(f"Files in [bold]{out_dir}[/bold]   ({timings})")
+
+
+def explain_member(member_id: str, run_dir: Path) -> str:
+    """A member's populations and the facts behind each, as plain text."""
+    run_dir = Path(run_dir)
+    try:
+        assignments = pl.read_parquet(run_dir / "assignments.parquet")
+        evidence = pl.read_parquet(run_dir / "evidence.parquet")
+    except FileNotFoundError as exc:
+        raise EcmError(f"{run_dir} is not a run's output folder: {exc.filename} is missing.") from None
+    held = assignments.filter(pl.col("member_id") == member_id)
+    lines: list[str] = []
+    metrics_path = run_dir / "member_metrics.parquet"
+    metrics = pl.read_parquet(metrics_path).filter(pl.col("member_id") == member_id)
+    if held.height == 0:
+        if metrics.height == 0:
+            return f"Member {member_id} was not enrolled on the run's as-of date (or is unknown)."
+        row = metrics.row(0, named=True)
+        return (
+            f"Member {member_id} (age {row['age']}, {row['age_group']}) holds no population. "
+            f"ED visits {row['ed_visits_12m']}, avoidable {row['avoidable_ed_visits_12m']:g}; "
+            f"unplanned stays {row['unplanned_stays_12m']}, avoidable "
+            f"{row['avoidable_unplanned_stays_12m']}."
+        )
+    for a in held.iter_rows(named=True):
+        lines.append(
+            f"{a['pof_code']} ({a['age_group']}) since {a['qualifying_date']}: "
+            f"{a['evidence_summary']}"
+        )
+        facts = evidence.filter(
+            (pl.col("member_id") == member_id) & (pl.col("pof_code") == a["pof_code"])
+        ).sort("event_date")
+        for f in facts.iter_rows(named=True):
+            code = f" {f['code']}" if f["code"] else ""
+            lines.append(
+                f"  {f['event_date']}  {f['criterion']:<40} {f['source_feed']}:{f['source_key']}{code}"
+            )
+    return "\n".join(lines)

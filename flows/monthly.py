@@ -1,0 +1,242 @@
+"""The monthly flow: ingest → build events → assign → write, as thin Prefect tasks.
+
+Each task reads, calls the pure code in `ecm.pipeline` / `transforms`, and hands its
+result on; no rule lives here. Retries only around I/O (the warehouse file, the output
+folder). Tasks do not cache: inputs are frames, and a monthly run is recomputed whole.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import platform
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+
+import ecm
+from ecm import outputs
+from ecm.ingest import IngestResult, ingest
+from ecm.logs import get_logger
+from ecm.pipeline import Assignment, Events, Inputs, assign_populations, build_events, read_inputs
+from ecm.reference import ReferenceData
+from ecm.rules import Rules, load_rules
+from transforms.windows import lookback
+
+log = get_logger("flow")
+
+
+@dataclass
+class Timer:
+    """Wall-clock seconds per step, for the run summary."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def record(self, step: str, started: float) -> None:
+        self.seconds[step] = round(time.perf_counter() - started, 3)
+
+
+def default_warehouse(out_dir: Path) -> Path:
+    """`warehouse.duckdb` in the folder that holds the output folder (outputs.md)."""
+    return Path(out_dir).resolve().parent / "warehouse.duckdb"
+
+
+@task(name="ingest feeds", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=2)
+def ingest_feeds(input_dir: Path, warehouse: Path, rules: Rules, work_dir: Path) -> IngestResult:
+    """Load the feed directory into the warehouse (raw, staged, quarantine, current claims)."""
+    with duckdb.connect(str(warehouse)) as con:
+        return ingest(con, input_dir, rules, work_dir, progress=lambda m: log.info(m))
+
+
+@task(name="build events", cache_policy=NO_CACHE)
+def build_event_tables(
+    warehouse: Path, rules: Rules, reference: ReferenceData, as_of: dt.date
+) -> tuple[Inputs, Events, pl.DataFrame]:
+    """Read the staged tables and build members, ED visits and stays."""
+    with duckdb.connect(str(warehouse)) as con:
+        inputs = read_inputs(con)
+        quarantine = con.sql(
+            "select feed, source_file, line, rule, detail, raw_row from quarantine "
+            "order by feed, source_file, line"
+        ).pl()
+    events = build_events(inputs, reference, rules, as_of)
+    log.info(
+        "built events: %d enrolled members, %d ED visits, %d stays",
+        events.members.height,
+        events.ed_visits.height,
+        events.stays.height,
+    )
+    return inputs, events, quarantine
+
+
+@task(name="assign populations", cache_policy=NO_CACHE)
+def assign(events: Events, inputs: Inputs, rules: Rules) -> Assignment:
+    """Apply the population rules."""
+    result = assign_populations(events, inputs, rules)
+    log.info("assigned %d member-populations", result.assignments.height)
+    return result
+
+
+def _population_counts(assignments: pl.DataFrame, rules: Rules) -> dict[str, dict[str, int]]:
+    counts: dict[str, dict[str, int]] = {}
+    for code in rules.population_codes:
+        rows = assignments.filter(pl.col("pof_code") == code)
+        by_group = dict(rows.group_by("age_group").len().iter_rows())
+        counts[code] = {
+            "members": rows.height,
+            "adult": int(by_group.get("adult", 0)),
+            "child_youth": int(by_group.get("child_youth", 0)),
+        }
+    return counts
+
+
+def build_summary(
+    *,
+    as_of: dt.date,
+    rules: Rules,
+    input_dir: Path,
+    ingested: IngestResult,
+    events: Events,
+    result: Assignment,
+    quarantine: pl.DataFrame,
+    timings: dict[str, float],
+) -> dict[str, Any]:
+    window = lookback(as_of, rules.setting("time.lookback_months"))
+    feeds: dict[str, dict[str, Any]] = {}
+    for name in (*ingested.feeds, *ingested.missing_feeds):
+        counts = ingested.feeds.get(name)
+        feeds[name] = (
+            {"present": True, **counts.as_dict()}
+            if counts
+            else {"present": False, "files": 0, "read": 0, "staged": 0, "quarantined": 0}
+        )
+    by_rule = quarantine.group_by("feed", "rule").len().sort("feed", "rule")
+    members = events.members
+    return {
+        "ecm_version": ecm.__version__,
+        "as_of_date": as_of.isoformat(),
+        "lookback": {"start": window.start.isoformat(), "end": window.end.isoformat()},
+        "rules": {"version": rules.version, "sha256": rules.sha256, "file": str(rules.path)},
+        "methods": {
+            "avoidable_ed": rules.setting("methods.avoidable_ed"),
+            "unplanned_stay": rules.setting("methods.unplanned_stay"),
+            "avoidable_stay": rules.setting("methods.avoidable_stay"),
+        },
+        "input": {"folder": str(input_dir), "ignored_files": ingested.ignored_files},
+        "feeds": feeds,
+        "claims": ingested.claim_versions,
+        "members": {
+            "enrolled": members.height,
+            "adult": members.filter(pl.col("age_group") == "adult").height,
+            "child_youth": members.filter(pl.col("age_group") == "child_youth").height,
+        },
+        "events": {"ed_visits": events.ed_visits.height, "stays": events.stays.height},
+        "populations": _population_counts(result.assignments, rules),
+        "assignments": result.assignments.height,
+        "assigned_members": result.assignments["member_id"].n_unique(),
+        "data_quality": {
+            "quarantined_by_rule": [
+                {"feed": f, "rule": r, "rows": n} for f, r, n in by_rule.iter_rows()
+            ]
+        },
+        "timings_seconds": timings,
+        "platform": {"python": platform.python_version(), "polars": pl.__version__,
+                     "duckdb": duckdb.__version__},
+    }
+
+
+@task(name="write outputs", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=2)
+def write_outputs(
+    out_dir: Path,
+    result: Assignment,
+    quarantine: pl.DataFrame,
+    summary: dict[str, Any],
+    reference: ReferenceData,
+    input_fingerprints: dict[str, str],
+) -> Path:
+    """Write every file of the run into a temporary folder, then move it into place."""
+    with outputs.atomic_directory(out_dir) as staging:
+        files: list[tuple[Path, int | None]] = []
+
+        def parquet(name: str, frame: pl.DataFrame) -> None:
+            path = staging / name
+            outputs.write_parquet(frame, path)
+            files.append((path, frame.height))
+
+        parquet("assignments.parquet", result.assignments)
+        outputs.write_csv(result.assignments, staging / "assignments.csv")
+        files.append((staging / "assignments.csv", result.assignments.height))
+        parquet("evidence.parquet", result.evidence)
+        parquet("member_metrics.parquet", result.member_metrics)
+        parquet("quarantine.parquet", quarantine)
+        outputs.write_json(summary, staging / "summary.json")
+        files.append((staging / "summary.json", None))
+        manifest = {
+            "as_of_date": summary["as_of_date"],
+            "ecm_version": summary["ecm_version"],
+            "rules": summary["rules"],
+            "files": [outputs.file_entry(p, staging, rows) for p, rows in files],
+            "inputs": input_fingerprints,
+            "reference": reference.versions(),
+        }
+        outputs.write_json(manifest, staging / "manifest.json")
+    log.info("wrote %s", out_dir)
+    return out_dir
+
+
+def fingerprint_inputs(input_dir: Path) -> dict[str, str]:
+    """sha256 of every file in the feed directory (relative path → digest)."""
+    return {
+        str(p.relative_to(input_dir)): outputs.sha256_file(p)
+        for p in sorted(Path(input_dir).rglob("*"))
+        if p.is_file() and not p.name.startswith(".")
+    }
+
+
+@flow(name="ecm-monthly", log_prints=False, validate_parameters=False)
+def monthly(
+    input_dir: Path,
+    as_of: dt.date,
+    out_dir: Path,
+    warehouse: Path | None = None,
+    rules_file: Path | None = None,
+) -> dict[str, Any]:
+    """One monthly ECM run: feeds in `input_dir`, as-of date `as_of`, files to `out_dir`."""
+    input_dir, out_dir = Path(input_dir), Path(out_dir)
+    warehouse = Path(warehouse) if warehouse else default_warehouse(out_dir)
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    rules = load_rules(rules_file)
+    reference = ReferenceData()
+    timer = Timer()
+    log.info("as-of %s, rules %s, warehouse %s", as_of, rules.version, warehouse.name)
+    with tempfile.TemporaryDirectory(prefix=".ecm-work-", dir=warehouse.parent) as work:
+        started = time.perf_counter()
+        ingested = ingest_feeds(input_dir, warehouse, rules, Path(work))
+        timer.record("ingest", started)
+    started = time.perf_counter()
+    inputs, events, quarantine = build_event_tables(warehouse, rules, reference, as_of)
+    timer.record("events", started)
+    started = time.perf_counter()
+    result = assign(events, inputs, rules)
+    timer.record("assign", started)
+    summary = build_summary(
+        as_of=as_of,
+        rules=rules,
+        input_dir=input_dir,
+        ingested=ingested,
+        events=events,
+        result=result,
+        quarantine=quarantine,
+        timings=timer.seconds,
+    )
+    started = time.perf_counter()
+    write_outputs(out_dir, result, quarantine, summary, reference, fingerprint_inputs(input_dir))
+    timer.record("write", started)
+    summary["timings_seconds"] = timer.seconds
+    return summary

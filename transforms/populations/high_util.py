@@ -1,0 +1,108 @@
+"""HIGH_UTIL_ADULT / HIGH_UTIL_CHILD: at risk for avoidable hospital or ED utilisation.
+
+populations.md: adults with avoidable ED visits ≥ 5 OR avoidable unplanned stays ≥ 3;
+children and youth with ≥ 3 OR ≥ 2 (thresholds from the rules file). Hospital and nursing
+facility stays both count, each stay once. `qualifying_date` is the date of the event that
+reached a threshold, counting from the lookback start; when both criteria are met, the
+earlier of the two.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from transforms.populations import PopulationResult
+from transforms.utilization import threshold_reached
+from transforms.windows import Window
+
+
+def _count_text(count: pl.Expr) -> pl.Expr:
+    """A count as text: whole numbers without decimals, fractions with two."""
+    return (
+        pl.when(count == count.round(0))
+        .then(count.round(0).cast(pl.Int64).cast(pl.String))
+        .otherwise(count.round(2).cast(pl.String))
+    )
+
+
+def _summary(noun: str) -> pl.Expr:
+    return pl.format(
+        "{} {} {}..{}",
+        _count_text(pl.col("count")),
+        pl.lit(noun),
+        pl.col("first_date").dt.to_string("%Y-%m-%d"),
+        pl.col("last_date").dt.to_string("%Y-%m-%d"),
+    )
+
+
+def high_utilizer(
+    pof_code: str,
+    members: pl.LazyFrame,
+    ed_visits: pl.LazyFrame,
+    stays: pl.LazyFrame,
+    window: Window,
+    *,
+    age_group: str,
+    min_avoidable_ed_visits: float,
+    min_avoidable_unplanned_stays: float,
+) -> PopulationResult:
+    """Members of `age_group` whose avoidable ED visits or avoidable unplanned stays in the
+    window reach their thresholds.
+
+    `ed_visits` are classified visits (`avoidable_weight`, `is_avoidable`); `stays` are
+    acute and nursing facility stays with `is_avoidable` and `stay_type`.
+    """
+    eligible = members.filter(pl.col("age_group") == age_group).select("member_id")
+    avoidable_ed = ed_visits.filter(pl.col("is_avoidable")).join(eligible, on="member_id", how="semi")
+    avoidable_stays = stays.filter(pl.col("is_avoidable")).join(eligible, on="member_id", how="semi")
+
+    ed_met = threshold_reached(
+        avoidable_ed, window, "visit_date", min_avoidable_ed_visits, weight_column="avoidable_weight"
+    ).select(
+        "member_id",
+        pl.col("qualifying_date").alias("ed_date"),
+        _summary("avoidable ED visits").alias("ed_summary"),
+    )
+    stays_met = threshold_reached(
+        avoidable_stays, window, "admission_date", min_avoidable_unplanned_stays
+    ).select(
+        "member_id",
+        pl.col("qualifying_date").alias("stay_date"),
+        _summary("avoidable unplanned stays").alias("stay_summary"),
+    )
+    qualified = ed_met.join(stays_met, on="member_id", how="full", coalesce=True).select(
+        "member_id",
+        pl.lit(pof_code).alias("pof_code"),
+        pl.min_horizontal("ed_date", "stay_date").alias("qualifying_date"),
+        pl.concat_str(["ed_summary", "stay_summary"], separator="; ", ignore_nulls=True).alias(
+            "evidence_summary"
+        ),
+    )
+
+    ed_evidence = (
+        avoidable_ed.filter(window.contains(pl.col("visit_date")))
+        .join(ed_met.select("member_id"), on="member_id", how="semi")
+        .select(
+            "member_id",
+            pl.lit(pof_code).alias("pof_code"),
+            pl.lit("avoidable_ed_visit").alias("criterion"),
+            pl.lit("medical_claim").alias("source_feed"),
+            "source_key",
+            pl.col("visit_date").alias("event_date"),
+            pl.col("primary_dx").alias("code"),
+        )
+    )
+    stay_evidence = (
+        avoidable_stays.filter(window.contains(pl.col("admission_date")))
+        .join(stays_met.select("member_id"), on="member_id", how="semi")
+        .select(
+            "member_id",
+            pl.lit(pof_code).alias("pof_code"),
+            pl.format("avoidable_unplanned_{}_stay", pl.col("stay_type")).alias("criterion"),
+            pl.lit("medical_claim").alias("source_feed"),
+            "source_key",
+            pl.col("admission_date").alias("event_date"),
+            pl.col("principal_dx").alias("code"),
+        )
+    )
+    return PopulationResult(qualified, pl.concat([ed_evidence, stay_evidence]))
