@@ -19,6 +19,9 @@ file names.
 
 from __future__ import annotations
 
+import csv
+import gzip
+import io
 import logging
 import re
 from collections.abc import Callable
@@ -158,27 +161,35 @@ def _check_header(path: Path, columns: list[str], contract: FeedContract, sep: s
     )
 
 
+def _open_text(path: Path):
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    return opener(path, "rb")
+
+
 def _diagnose_text_file(path: Path, sep: str, exc: Exception) -> InputError:
-    """Turn a reader failure into a sentence naming the line, using DuckDB's CSV sniffer."""
-    try:
-        duckdb.sql(
-            "select count(*) from read_csv(?, delim = ?, header = true, all_varchar = true, "
-            "strict_mode = true, null_padding = false)",
-            params=[str(path), sep],
-        ).fetchall()
-    except duckdb.Error as diag:
-        detail = str(diag).strip().splitlines()
-        lines = [ln for ln in detail if ln.strip()][:6]
-        return InputError(
-            f"{path}: cannot be read as a '{sep}'-delimited text file with a header row. "
-            f"{' '.join(lines)}"
-        )
+    """Turn a reader failure into a sentence naming the line (runs only on failure)."""
+    with _open_text(path) as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                return InputError(
+                    f"{path}, line {number}: holds bytes that are not UTF-8 text "
+                    f"({err.reason} at byte {err.start}); expected a UTF-8 (optionally "
+                    f"BOM-prefixed) '{sep}'-delimited file."
+                )
+    with _open_text(path) as binary, io.TextIOWrapper(binary, encoding="utf-8-sig",
+                                                      newline="") as handle:
+        reader = csv.reader(handle, delimiter=sep, quotechar='"')
+        header = next(reader, [])
+        for fields in reader:
+            if len(fields) > len(header):
+                return InputError(
+                    f"{path}, line {reader.line_num}: has {len(fields)} fields where the "
+                    f"header names {len(header)}; expected '{sep}'-delimited fields with "
+                    f"'\"' quoting around any value that holds '{sep}'."
+                )
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    if "utf-8" in message.lower() or "utf8" in message.lower():
-        return InputError(
-            f"{path}: holds bytes that are not UTF-8 text ({message}); expected a UTF-8 "
-            f"(optionally BOM-prefixed) '{sep}'-delimited file."
-        )
     return InputError(f"{path}: cannot be read as a '{sep}'-delimited text file: {message}.")
 
 
