@@ -56,6 +56,13 @@ def main() -> None:
 
 def _run_flow(input_dir: Path, as_of: dt.date, out_dir: Path, warehouse: Path | None,
               rules_file: Path | None) -> dict:
+    from data_contracts import load_contracts
+    from ecm.ingest import discover_feeds
+    from ecm.rules import load_rules
+
+    # Fail fast, before Prefect starts, on what can be checked in a moment.
+    load_rules(rules_file)
+    discover_feeds(input_dir, load_contracts())
     apply_prefect_defaults()
     from flows.monthly import monthly  # Prefect is imported only when a flow runs
 

@@ -26,7 +26,9 @@ def apply_prefect_defaults() -> None:
         "PREFECT_HOME": str(_default_home()),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
-        "PREFECT_LOGGING_LEVEL": "WARNING",
+        # The command reports a failed run itself, as one paragraph; Prefect's own
+        # failure tracebacks would bury it.
+        "PREFECT_LOGGING_LEVEL": "CRITICAL",
         "PREFECT_UI_ENABLED": "false",
     }
     for key, value in defaults.items():

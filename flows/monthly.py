@@ -22,6 +22,7 @@ from prefect.cache_policies import NO_CACHE
 
 import ecm
 from ecm import outputs
+from ecm.errors import EcmError
 from ecm.ingest import IngestResult, ingest
 from ecm.logs import get_logger
 from ecm.pipeline import Assignment, Events, Inputs, assign_populations, build_events, read_inputs
@@ -30,6 +31,12 @@ from ecm.rules import Rules, load_rules
 from transforms.windows import lookback
 
 log = get_logger("flow")
+
+
+def retry_on_io_only(_task, _task_run, state) -> bool:
+    """Retry a task only when it failed on I/O, never on bad input or a bad rules file."""
+    exc = state.result(raise_on_failure=False)
+    return isinstance(exc, OSError) and not isinstance(exc, EcmError)
 
 
 @dataclass
@@ -47,7 +54,8 @@ def default_warehouse(out_dir: Path) -> Path:
     return Path(out_dir).resolve().parent / "warehouse.duckdb"
 
 
-@task(name="ingest feeds", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=2)
+@task(name="ingest feeds", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=2,
+      retry_condition_fn=retry_on_io_only)
 def ingest_feeds(input_dir: Path, warehouse: Path, rules: Rules, work_dir: Path) -> IngestResult:
     """Load the feed directory into the warehouse (raw, staged, quarantine, current claims)."""
     with duckdb.connect(str(warehouse)) as con:
@@ -151,7 +159,8 @@ def build_summary(
     }
 
 
-@task(name="write outputs", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=2)
+@task(name="write outputs", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=2,
+      retry_condition_fn=retry_on_io_only)
 def write_outputs(
     out_dir: Path,
     result: Assignment,
