@@ -34,8 +34,9 @@ def _fail(exc: Exception) -> None:
 
 def _log_options(func):
     func = click.option("--quiet", is_flag=True, help="Show warnings and errors only.")(func)
-    func = click.option("--json", "as_json", is_flag=True, help="Log as JSON lines (for schedulers).")(func)
-    return func
+    return click.option(
+        "--json", "as_json", is_flag=True, help="Log as JSON lines (for schedulers)."
+    )(func)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -54,8 +55,9 @@ def main() -> None:
     """
 
 
-def _run_flow(input_dir: Path, as_of: dt.date, out_dir: Path, warehouse: Path | None,
-              rules_file: Path | None) -> dict:
+def _run_flow(
+    input_dir: Path, as_of: dt.date, out_dir: Path, warehouse: Path | None, rules_file: Path | None
+) -> dict:
     from data_contracts import load_contracts
     from ecm.ingest import discover_feeds
     from ecm.rules import load_rules
@@ -66,25 +68,61 @@ def _run_flow(input_dir: Path, as_of: dt.date, out_dir: Path, warehouse: Path | 
     apply_prefect_defaults()
     from flows.monthly import monthly  # Prefect is imported only when a flow runs
 
-    return monthly(input_dir=input_dir, as_of=as_of, out_dir=out_dir, warehouse=warehouse,
-                   rules_file=rules_file)
+    return monthly(
+        input_dir=input_dir,
+        as_of=as_of,
+        out_dir=out_dir,
+        warehouse=warehouse,
+        rules_file=rules_file,
+    )
 
 
 @main.command()
-@click.option("--input", "input_dir", required=True, type=click.Path(path_type=Path),
-              help="The feed directory (see the input contract, feeds.md).")
-@click.option("--as-of", "as_of", type=DATE, default=None,
-              help="As-of date YYYY-MM-DD. Default: the last day of the previous month "
-                   "(America/Los_Angeles).")
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path),
-              help="Output folder; replaced whole only when the run succeeds.")
-@click.option("--rules", "rules_file", type=click.Path(path_type=Path), default=None,
-              help="A rules file (default: the packaged reference/rules.toml).")
-@click.option("--warehouse", type=click.Path(path_type=Path), default=None,
-              help="DuckDB warehouse file. Default: warehouse.duckdb beside the output folder.")
+@click.option(
+    "--input",
+    "input_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="The feed directory (see the input contract, feeds.md).",
+)
+@click.option(
+    "--as-of",
+    "as_of",
+    type=DATE,
+    default=None,
+    help="As-of date YYYY-MM-DD. Default: the last day of the previous month "
+    "(America/Los_Angeles).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Output folder; replaced whole only when the run succeeds.",
+)
+@click.option(
+    "--rules",
+    "rules_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="A rules file (default: the packaged reference/rules.toml).",
+)
+@click.option(
+    "--warehouse",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="DuckDB warehouse file. Default: warehouse.duckdb beside the output folder.",
+)
 @_log_options
-def run(input_dir: Path, as_of: dt.datetime | None, out_dir: Path, rules_file: Path | None,
-        warehouse: Path | None, quiet: bool, as_json: bool) -> None:
+def run(
+    input_dir: Path,
+    as_of: dt.datetime | None,
+    out_dir: Path,
+    rules_file: Path | None,
+    warehouse: Path | None,
+    quiet: bool,
+    as_json: bool,
+) -> None:
     """Run the monthly flow: ingest → validate → build events → assign → write.
 
     Exits 0 on success; 2 with a one-paragraph error naming the file, column or line
@@ -108,8 +146,13 @@ def run(input_dir: Path, as_of: dt.datetime | None, out_dir: Path, rules_file: P
 @click.option("--members", default=20_000, show_default=True, help="Synthetic members.")
 @click.option("--months", default=24, show_default=True, help="Months of claims history.")
 @click.option("--seed", default=42, show_default=True, help="Random seed.")
-@click.option("--workdir", type=click.Path(path_type=Path), default=Path("demo"),
-              show_default=True, help="Where the feeds, outputs and warehouse go.")
+@click.option(
+    "--workdir",
+    type=click.Path(path_type=Path),
+    default=Path("demo"),
+    show_default=True,
+    help="Where the feeds, outputs and warehouse go.",
+)
 @_log_options
 def demo(members: int, months: int, seed: int, workdir: Path, quiet: bool, as_json: bool) -> None:
     """The main job on the built-in synthetic default: generate feeds, run, summarise.
@@ -125,9 +168,7 @@ def demo(members: int, months: int, seed: int, workdir: Path, quiet: bool, as_js
     out_dir = workdir / "out" / end.strftime("%Y-%m")
     click.echo(f"Generating {members:,} synthetic members, {months} months to {end} …", err=True)
     stats = generate_feeds(feeds, members=members, months=months, end=end, seed=seed, fmt="csv")
-    click.echo(
-        f"Wrote {stats.rows.get('medical_claim', 0):,} claim lines to {feeds}/", err=True
-    )
+    click.echo(f"Wrote {stats.rows.get('medical_claim', 0):,} claim lines to {feeds}/", err=True)
     try:
         summary = _run_flow(feeds, end, out_dir, None, None)
     except EcmError as exc:
@@ -142,17 +183,37 @@ def demo(members: int, months: int, seed: int, workdir: Path, quiet: bool, as_js
 
 @main.command()
 @click.option("--members", required=True, type=click.IntRange(min=1), help="Number of members.")
-@click.option("--months", required=True, type=click.IntRange(min=1, max=120),
-              help="Months of history, the last ending at --end.")
-@click.option("--end", type=DATE, default=None,
-              help="Last day of the history. Default: the end of the previous month.")
+@click.option(
+    "--months",
+    required=True,
+    type=click.IntRange(min=1, max=120),
+    help="Months of history, the last ending at --end.",
+)
+@click.option(
+    "--end",
+    type=DATE,
+    default=None,
+    help="Last day of the history. Default: the end of the previous month.",
+)
 @click.option("--seed", default=42, show_default=True, help="Random seed (same seed, same files).")
-@click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv",
-              show_default=True, help="File format of the feeds.")
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path),
-              help="Feed directory to write.")
-def generate(members: int, months: int, end: dt.datetime | None, seed: int, fmt: str,
-             out_dir: Path) -> None:
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "parquet"]),
+    default="csv",
+    show_default=True,
+    help="File format of the feeds.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Feed directory to write.",
+)
+def generate(
+    members: int, months: int, end: dt.datetime | None, seed: int, fmt: str, out_dir: Path
+) -> None:
     """Write seeded synthetic feeds in the input contract (Medi-Cal-like volumes)."""
     from ecm.generate import generate_feeds
 
@@ -164,10 +225,19 @@ def generate(members: int, months: int, end: dt.datetime | None, seed: int, fmt:
 
 
 @main.command()
-@click.option("--input", "input_dir", required=True, type=click.Path(path_type=Path),
-              help="The feed directory to check.")
-@click.option("--warehouse", type=click.Path(path_type=Path), default=None,
-              help="DuckDB file to stage into (default: a temporary one, removed after).")
+@click.option(
+    "--input",
+    "input_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="The feed directory to check.",
+)
+@click.option(
+    "--warehouse",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="DuckDB file to stage into (default: a temporary one, removed after).",
+)
 @_log_options
 def validate(input_dir: Path, warehouse: Path | None, quiet: bool, as_json: bool) -> None:
     """Check a feed directory against the contracts without running the rules.
@@ -199,14 +269,18 @@ def validate(input_dir: Path, warehouse: Path | None, quiet: bool, as_json: bool
         "feeds": {name: c.as_dict() for name, c in result.feeds.items()},
         "missing_feeds": result.missing_feeds,
         "ignored_files": result.ignored_files,
-        "quarantined": [{"feed": f, "rule": r, "rows": n, "first": first} for f, r, n, first in rules],
+        "quarantined": [
+            {"feed": f, "rule": r, "rows": n, "first": first} for f, r, n, first in rules
+        ],
     }
     if as_json:
         click.echo(json.dumps(report))
     else:
         for name, c in result.feeds.items():
-            click.echo(f"{name:<30} read {c.read:>10,}  staged {c.staged:>10,}  "
-                       f"quarantined {c.quarantined:>8,}")
+            click.echo(
+                f"{name:<30} read {c.read:>10,}  staged {c.staged:>10,}  "
+                f"quarantined {c.quarantined:>8,}"
+            )
         for name in result.missing_feeds:
             click.echo(f"{name:<30} absent")
         for f, r, n, first in rules:
@@ -216,8 +290,13 @@ def validate(input_dir: Path, warehouse: Path | None, quiet: bool, as_json: bool
 
 @main.command()
 @click.argument("member_id")
-@click.option("--run", "run_dir", required=True, type=click.Path(path_type=Path, exists=True),
-              help="A run's output folder.")
+@click.option(
+    "--run",
+    "run_dir",
+    required=True,
+    type=click.Path(path_type=Path, exists=True),
+    help="A run's output folder.",
+)
 def explain(member_id: str, run_dir: Path) -> None:
     """Why a member holds each population, event by event (from a run's evidence)."""
     from ecm.report import explain_member

@@ -178,8 +178,10 @@ def _diagnose_text_file(path: Path, sep: str, exc: Exception) -> InputError:
                     f"({err.reason} at byte {err.start}); expected a UTF-8 (optionally "
                     f"BOM-prefixed) '{sep}'-delimited file."
                 )
-    with _open_text(path) as binary, io.TextIOWrapper(binary, encoding="utf-8-sig",
-                                                      newline="") as handle:
+    with (
+        _open_text(path) as binary,
+        io.TextIOWrapper(binary, encoding="utf-8-sig", newline="") as handle,
+    ):
         reader = csv.reader(handle, delimiter=sep, quotechar='"')
         header = next(reader, [])
         for fields in reader:
@@ -207,7 +209,7 @@ def scan_feed_file(path: Path, contract: FeedContract, input_dir: Path) -> pl.La
         try:
             lf = pl.scan_parquet(path)
             names = lf.collect_schema().names()
-        except Exception as exc:  # noqa: BLE001 - any reader failure becomes one sentence
+        except Exception as exc:
             raise InputError(f"{path}: cannot be read as a Parquet file: {exc}.") from None
         columns = _normalise_header(names)
         _check_header(path, columns, contract, None)
@@ -226,7 +228,7 @@ def scan_feed_file(path: Path, contract: FeedContract, input_dir: Path) -> pl.La
                 with_column_names=_normalise_header,
             )
             columns = lf.collect_schema().names()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise _diagnose_text_file(path, sep, exc) from None
         _check_header(path, columns, contract, sep)
         lf = lf.with_row_index("_line", offset=2)
@@ -238,7 +240,9 @@ def scan_feed_file(path: Path, contract: FeedContract, input_dir: Path) -> pl.La
     missing = [c for c in contract.columns if c not in columns]
     if missing:
         lf = lf.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in missing)
-    return lf.select(*META_COLUMNS, *contract.columns, *[c for c in columns if c not in contract.columns])
+    return lf.select(
+        *META_COLUMNS, *contract.columns, *[c for c in columns if c not in contract.columns]
+    )
 
 
 def _sink_raw(feed: FeedFiles, contract: FeedContract, input_dir: Path, work_dir: Path) -> Path:
@@ -323,9 +327,9 @@ def _stage_feed(con: duckdb.DuckDBPyConnection, feed: str) -> tuple[int, int]:
         """
     )
     staged = con.execute(f"select count(*) from stg__{feed}").fetchall()[0][0]
-    quarantined = con.execute(
-        "select count(*) from quarantine where feed = ?", [feed]
-    ).fetchall()[0][0]
+    quarantined = con.execute("select count(*) from quarantine where feed = ?", [feed]).fetchall()[
+        0
+    ][0]
     con.execute(f"drop table chk__{feed}")
     return staged, quarantined
 

@@ -49,8 +49,8 @@ def atomic_directory(target: Path) -> Iterator[Path]:
     if target.exists():
         previous = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
         previous.rmdir()
-        os.replace(target, previous)
-    os.replace(staging, target)
+        target.replace(previous)
+    staging.replace(target)
     if previous is not None:
         shutil.rmtree(previous, ignore_errors=True)
 
@@ -64,7 +64,9 @@ def write_csv(frame: pl.DataFrame, path: Path) -> None:
 
 
 def write_json(data: dict[str, Any], path: Path) -> None:
-    path.write_text(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n", encoding="utf-8")
+    path.write_text(
+        json.dumps(data, indent=2, sort_keys=False, default=str) + "\n", encoding="utf-8"
+    )
 
 
 def file_entry(path: Path, root: Path, rows: int | None) -> dict[str, Any]:

@@ -117,7 +117,8 @@ def build_events(inputs: Inputs, ref: ReferenceData, rules: Rules, as_of: dt.dat
     acute = stays.merge_stays(stays.stay_claims(inputs.claim_lines, acute_bill_types), gap)
     nursing = stays.merge_stays(
         stays.stay_claims(
-            inputs.claim_lines, ref.value_set(rules.setting("events.stays.nursing_facility_bill_types"))
+            inputs.claim_lines,
+            ref.value_set(rules.setting("events.stays.nursing_facility_bill_types")),
         ),
         gap,
     )
@@ -129,10 +130,14 @@ def build_events(inputs: Inputs, ref: ReferenceData, rules: Rules, as_of: dt.dat
     )
     classified = stays.classify_stays(
         all_stays,
-        unplanned_admit_types=ref.value_set(rules.setting("methods.admit_type.unplanned_admit_types")),
+        unplanned_admit_types=ref.value_set(
+            rules.setting("methods.admit_type.unplanned_admit_types")
+        ),
         newborn_admit_types=ref.value_set(rules.setting("methods.admit_type.newborn_admit_types")),
         missing_admit_type_codes=list(rules.setting("claims.admit_type_missing_codes")),
-        empty_admit_type_is_unplanned=rules.setting("methods.admit_type.empty_admit_type_is_unplanned"),
+        empty_admit_type_is_unplanned=rules.setting(
+            "methods.admit_type.empty_admit_type_is_unplanned"
+        ),
         delivery_principal_dx=ref.value_set(rules.setting("methods.delivery.principal_dx")),
         delivery_drg=ref.value_set(rules.setting("methods.delivery.drg")),
     )
@@ -149,7 +154,9 @@ def build_events(inputs: Inputs, ref: ReferenceData, rules: Rules, as_of: dt.dat
         inputs.claim_lines,
         revenue_codes=ref.value_set(rules.setting(f"{visit_rules}.institutional_revenue_codes")),
         procedure_codes=ref.value_set(rules.setting(f"{visit_rules}.any_claim_procedure_codes")),
-        place_of_service=ref.value_set(rules.setting(f"{visit_rules}.professional_place_of_service")),
+        place_of_service=ref.value_set(
+            rules.setting(f"{visit_rules}.professional_place_of_service")
+        ),
         inpatient_bill_types=acute_bill_types,
     )
     visits = ed.ed_visits(
@@ -162,7 +169,11 @@ def build_events(inputs: Inputs, ref: ReferenceData, rules: Rules, as_of: dt.dat
         threshold=rules.setting("methods.nyu_avoidable_threshold"),
     )
     member_frame, visit_frame, stay_frame = pl.collect_all(
-        [members, classified_visits.join(members.select("member_id"), on="member_id", how="semi"), with_avoidable]
+        [
+            members,
+            classified_visits.join(members.select("member_id"), on="member_id", how="semi"),
+            with_avoidable,
+        ]
     )
     return Events(as_of=as_of, members=member_frame, ed_visits=visit_frame, stays=stay_frame)
 
@@ -176,9 +187,7 @@ class Assignment:
     member_metrics: pl.DataFrame
 
 
-def assign_populations(
-    events: Events, inputs: Inputs, rules: Rules
-) -> Assignment:
+def assign_populations(events: Events, inputs: Inputs, rules: Rules) -> Assignment:
     """Apply every population rule of the rules file and finalise the outputs."""
     as_of = events.as_of
     window = lookback(as_of, rules.setting("time.lookback_months"))
@@ -207,6 +216,8 @@ def assign_populations(
         as_of,
         rules.version,
     )
-    member_metrics = metrics.utilization_metrics(members, visits, all_stays, window).sort("member_id")
+    member_metrics = metrics.utilization_metrics(members, visits, all_stays, window).sort(
+        "member_id"
+    )
     frames = pl.collect_all([assignments, evidence, member_metrics])
     return Assignment(*frames)

@@ -29,9 +29,7 @@ class ReferenceData:
         if name not in self._value_sets:
             path = self.root / "value_sets" / f"{name}.csv"
             if not path.is_file():
-                raise RulesError(
-                    f"The rules name a value set '{name}', but {path} does not exist."
-                )
+                raise RulesError(f"The rules name a value set '{name}', but {path} does not exist.")
             frame = pl.read_csv(path, infer_schema=False)
             if frame.columns[:4] != VALUE_SET_COLUMNS:
                 raise RulesError(

@@ -20,14 +20,21 @@ def print_summary(summary: dict[str, Any], out_dir: Path, console: Console | Non
         feeds.add_column(col, justify="left" if col == "feed" else "right")
     for name, c in summary["feeds"].items():
         if c["present"]:
-            feeds.add_row(name, f"{c['files']:,}", f"{c['read']:,}", f"{c['staged']:,}",
-                          f"{c['quarantined']:,}")
+            feeds.add_row(
+                name,
+                f"{c['files']:,}",
+                f"{c['read']:,}",
+                f"{c['staged']:,}",
+                f"{c['quarantined']:,}",
+            )
         else:
             feeds.add_row(name, "—", "absent", "", "")
     console.print(feeds)
 
-    pops = Table(title=f"Populations of Focus on {summary['as_of_date']} "
-                       f"(lookback {summary['lookback']['start']} .. {summary['lookback']['end']})")
+    pops = Table(
+        title=f"Populations of Focus on {summary['as_of_date']} "
+        f"(lookback {summary['lookback']['start']} .. {summary['lookback']['end']})"
+    )
     for col in ("population", "adult", "child/youth", "members"):
         pops.add_column(col, justify="left" if col == "population" else "right")
     for code, c in summary["populations"].items():
@@ -50,7 +57,9 @@ def explain_member(member_id: str, run_dir: Path) -> str:
         assignments = pl.read_parquet(run_dir / "assignments.parquet")
         evidence = pl.read_parquet(run_dir / "evidence.parquet")
     except FileNotFoundError as exc:
-        raise EcmError(f"{run_dir} is not a run's output folder: {exc.filename} is missing.") from None
+        raise EcmError(
+            f"{run_dir} is not a run's output folder: {exc.filename} is missing."
+        ) from None
     held = assignments.filter(pl.col("member_id") == member_id)
     lines: list[str] = []
     metrics_path = run_dir / "member_metrics.parquet"
@@ -75,7 +84,6 @@ def explain_member(member_id: str, run_dir: Path) -> str:
         ).sort("event_date")
         for f in facts.iter_rows(named=True):
             code = f" {f['code']}" if f["code"] else ""
-            lines.append(
-                f"  {f['event_date']}  {f['criterion']:<40} {f['source_feed']}:{f['source_key']}{code}"
-            )
+            source = f"{f['source_feed']}:{f['source_key']}"
+            lines.append(f"  {f['event_date']}  {f['criterion']:<40} {source}{code}")
     return "\n".join(lines)

@@ -54,12 +54,17 @@ def default_warehouse(out_dir: Path) -> Path:
     return Path(out_dir).resolve().parent / "warehouse.duckdb"
 
 
-@task(name="ingest feeds", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=2,
-      retry_condition_fn=retry_on_io_only)
+@task(
+    name="ingest feeds",
+    cache_policy=NO_CACHE,
+    retries=1,
+    retry_delay_seconds=2,
+    retry_condition_fn=retry_on_io_only,
+)
 def ingest_feeds(input_dir: Path, warehouse: Path, rules: Rules, work_dir: Path) -> IngestResult:
     """Load the feed directory into the warehouse (raw, staged, quarantine, current claims)."""
     with duckdb.connect(str(warehouse)) as con:
-        return ingest(con, input_dir, rules, work_dir, progress=lambda m: log.info(m))
+        return ingest(con, input_dir, rules, work_dir, progress=log.info)
 
 
 @task(name="build events", cache_policy=NO_CACHE)
@@ -154,13 +159,21 @@ def build_summary(
             ]
         },
         "timings_seconds": timings,
-        "platform": {"python": platform.python_version(), "polars": pl.__version__,
-                     "duckdb": duckdb.__version__},
+        "platform": {
+            "python": platform.python_version(),
+            "polars": pl.__version__,
+            "duckdb": duckdb.__version__,
+        },
     }
 
 
-@task(name="write outputs", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=2,
-      retry_condition_fn=retry_on_io_only)
+@task(
+    name="write outputs",
+    cache_policy=NO_CACHE,
+    retries=1,
+    retry_delay_seconds=2,
+    retry_condition_fn=retry_on_io_only,
+)
 def write_outputs(
     out_dir: Path,
     result: Assignment,

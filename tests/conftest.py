@@ -27,7 +27,7 @@ D = dt.date
 
 def claim_line(**values) -> dict:
     """One staged claim line (current version); unspecified columns are empty."""
-    row = {c: None for c in CLAIM_EVENT_COLUMNS}
+    row = dict.fromkeys(CLAIM_EVENT_COLUMNS)
     row.update(data_source="test", claim_line_number=1)
     row.update(values)
     if row.get("claim_start_date") is None:
@@ -65,29 +65,57 @@ def claims(*rows: dict) -> pl.LazyFrame:
 
 def ed_facility(member: str, day: dt.date, claim_id: str, dx: str = "J069", **extra) -> dict:
     """An outpatient ED facility line (bill type 131, revenue 0450)."""
-    values = {"claim_type": "institutional", "bill_type_code": "131",
-              "revenue_center_code": "0450", **extra}
-    return claim_line(member_id=member, claim_id=claim_id, claim_start_date=day,
-                      diagnosis_code_1=dx, **values)
+    values = {
+        "claim_type": "institutional",
+        "bill_type_code": "131",
+        "revenue_center_code": "0450",
+        **extra,
+    }
+    return claim_line(
+        member_id=member, claim_id=claim_id, claim_start_date=day, diagnosis_code_1=dx, **values
+    )
 
 
 def ed_professional(member: str, day: dt.date, claim_id: str, dx: str = "J069", **extra) -> dict:
     """An ED physician line (POS 23, HCPCS 99283)."""
-    values = {"claim_type": "professional", "place_of_service_code": "23",
-              "hcpcs_code": "99283", **extra}
-    return claim_line(member_id=member, claim_id=claim_id, claim_start_date=day,
-                      diagnosis_code_1=dx, **values)
+    values = {
+        "claim_type": "professional",
+        "place_of_service_code": "23",
+        "hcpcs_code": "99283",
+        **extra,
+    }
+    return claim_line(
+        member_id=member, claim_id=claim_id, claim_start_date=day, diagnosis_code_1=dx, **values
+    )
 
 
-def inpatient(member: str, admit: dt.date, discharge: dt.date, claim_id: str, *,
-              admit_type: str | None = "1", dx: str = "J189", bill_type: str = "111",
-              **extra) -> dict:
+def inpatient(
+    member: str,
+    admit: dt.date,
+    discharge: dt.date,
+    claim_id: str,
+    *,
+    admit_type: str | None = "1",
+    dx: str = "J189",
+    bill_type: str = "111",
+    **extra,
+) -> dict:
     """An acute inpatient claim line."""
-    values = {"claim_type": "institutional", "bill_type_code": bill_type,
-              "revenue_center_code": "0120", **extra}
-    return claim_line(member_id=member, claim_id=claim_id, admission_date=admit,
-                      discharge_date=discharge, admit_type_code=admit_type, diagnosis_code_1=dx,
-                      **values)
+    values = {
+        "claim_type": "institutional",
+        "bill_type_code": bill_type,
+        "revenue_center_code": "0120",
+        **extra,
+    }
+    return claim_line(
+        member_id=member,
+        claim_id=claim_id,
+        admission_date=admit,
+        discharge_date=discharge,
+        admit_type_code=admit_type,
+        diagnosis_code_1=dx,
+        **values,
+    )
 
 
 def nursing_stay(member: str, admit: dt.date, discharge: dt.date, claim_id: str, **extra) -> dict:
@@ -95,12 +123,16 @@ def nursing_stay(member: str, admit: dt.date, discharge: dt.date, claim_id: str,
 
 
 def eligibility(*rows: dict) -> pl.LazyFrame:
-    schema = {c: pl.String for c in ELIGIBILITY_COLUMNS}
-    schema.update(birth_date=pl.Date, death_date=pl.Date, enrollment_start_date=pl.Date,
-                  enrollment_end_date=pl.Date)
+    schema = dict.fromkeys(ELIGIBILITY_COLUMNS, pl.String)
+    schema.update(
+        birth_date=pl.Date,
+        death_date=pl.Date,
+        enrollment_start_date=pl.Date,
+        enrollment_end_date=pl.Date,
+    )
     full = []
     for r in rows:
-        row = {c: None for c in ELIGIBILITY_COLUMNS}
+        row = dict.fromkeys(ELIGIBILITY_COLUMNS)
         row.update(enrollment_start_date=D(2020, 1, 1))
         row.update(r)
         full.append(row)
@@ -115,3 +147,4 @@ def rules():
 @pytest.fixture(scope="session")
 def ref():
     return ReferenceData()
+

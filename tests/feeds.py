@@ -9,8 +9,16 @@ from pathlib import Path
 from data_contracts import load_contract
 
 
-def write_feed(folder: Path, name: str, rows: list[dict], *, suffix: str = ".csv",
-               columns: list[str] | None = None, bom: bool = False, crlf: bool = False) -> Path:
+def write_feed(
+    folder: Path,
+    name: str,
+    rows: list[dict],
+    *,
+    suffix: str = ".csv",
+    columns: list[str] | None = None,
+    bom: bool = False,
+    crlf: bool = False,
+) -> Path:
     """Write rows as a feed file with every contract column (others empty)."""
     contract = load_contract(name)
     columns = columns or list(contract.columns)
@@ -23,8 +31,13 @@ def write_feed(folder: Path, name: str, rows: list[dict], *, suffix: str = ".csv
     with opener(path, "wt", newline="", encoding="utf-8") as handle:
         if bom:
             handle.write("\ufeff")
-        writer = csv.DictWriter(handle, fieldnames=columns, delimiter=sep,
-                                lineterminator="\r\n" if crlf else "\n", extrasaction="raise")
+        writer = csv.DictWriter(
+            handle,
+            fieldnames=columns,
+            delimiter=sep,
+            lineterminator="\r\n" if crlf else "\n",
+            extrasaction="raise",
+        )
         writer.writeheader()
         for row in rows:
             writer.writerow({c: row.get(c, "") for c in columns})
@@ -32,13 +45,26 @@ def write_feed(folder: Path, name: str, rows: list[dict], *, suffix: str = ".csv
 
 
 def member(member_id: str, birth_date: str = "1980-01-01", **values) -> dict:
-    return {"member_id": member_id, "birth_date": birth_date,
-            "enrollment_start_date": "2020-01-01", "enrollment_end_date": "", **values}
+    return {
+        "member_id": member_id,
+        "birth_date": birth_date,
+        "enrollment_start_date": "2020-01-01",
+        "enrollment_end_date": "",
+        **values,
+    }
 
 
 def line(claim_id: str, member_id: str, day: str, **values) -> dict:
-    row = {"claim_id": claim_id, "claim_line_number": "1", "claim_type": "professional",
-           "member_id": member_id, "claim_start_date": day, "claim_end_date": day,
-           "data_source": "ffs", "file_date": "2026-01-01", "diagnosis_code_1": "J069"}
+    row = {
+        "claim_id": claim_id,
+        "claim_line_number": "1",
+        "claim_type": "professional",
+        "member_id": member_id,
+        "claim_start_date": day,
+        "claim_end_date": day,
+        "data_source": "ffs",
+        "file_date": "2026-01-01",
+        "diagnosis_code_1": "J069",
+    }
     row.update(values)
     return row

@@ -28,20 +28,36 @@ VISIT_DAYS = ["2025-11-01", "2026-01-10", "2026-03-15", "2026-05-20", "2026-10-3
 
 
 def _ed(claim_id, member_id, day, dx="J069", file_date="2026-11-01", bill_type="131"):
-    return line(claim_id, member_id, day, claim_type="institutional", bill_type_code=bill_type,
-                revenue_center_code="0450", diagnosis_code_1=dx, file_date=file_date)
+    return line(
+        claim_id,
+        member_id,
+        day,
+        claim_type="institutional",
+        bill_type_code=bill_type,
+        revenue_center_code="0450",
+        diagnosis_code_1=dx,
+        file_date=file_date,
+    )
 
 
 def _ip(claim_id, member_id, admit, discharge, admit_type="1"):
-    return line(claim_id, member_id, admit, claim_end_date=discharge, claim_type="institutional",
-                bill_type_code="111", revenue_center_code="0120", admission_date=admit,
-                discharge_date=discharge, admit_type_code=admit_type, diagnosis_code_1="J189")
+    return line(
+        claim_id,
+        member_id,
+        admit,
+        claim_end_date=discharge,
+        claim_type="institutional",
+        bill_type_code="111",
+        revenue_center_code="0120",
+        admission_date=admit,
+        discharge_date=discharge,
+        admit_type_code=admit_type,
+        diagnosis_code_1="J189",
+    )
 
 
 def write_story(folder: Path) -> Path:
-    members = [
-        member(m) for m in ("A", "B", "C", "G", "I", "J", "K", "L")
-    ] + [
+    members = [member(m) for m in ("A", "B", "C", "G", "I", "J", "K", "L")] + [
         member("E", death_date="2026-10-30"),
         member("F", enrollment_end_date="2026-10-30"),
         member("H", birth_date="2012-06-01"),
@@ -63,24 +79,33 @@ def write_story(folder: Path) -> Path:
     claims.append(_ed("I-ed1", "I", "2026-01-10", dx="F329", file_date="2026-02-01"))
     claims.append(_ed("I-ed1", "I", "2026-01-10", dx="J069", file_date="2026-03-01"))
     # H (child): three visits, one with a code the NYU table cannot classify
-    claims += [_ed("H-ed0", "H", "2026-01-01"), _ed("H-ed1", "H", "2026-02-01"),
-               _ed("H-ed2", "H", "2026-03-01", dx="U07.1")]
-    claims += [_ed(f"CH3-ed{i}", "CH3", d) for i, d in
-               enumerate(["2026-01-01", "2026-02-01", "2026-03-01"])]
-    claims += [_ed(f"T-ed{i}", "T", d) for i, d in
-               enumerate(["2026-01-01", "2026-02-01", "2026-03-01"])]
+    claims += [
+        _ed("H-ed0", "H", "2026-01-01"),
+        _ed("H-ed1", "H", "2026-02-01"),
+        _ed("H-ed2", "H", "2026-03-01", dx="U07.1"),
+    ]
+    claims += [
+        _ed(f"CH3-ed{i}", "CH3", d)
+        for i, d in enumerate(["2026-01-01", "2026-02-01", "2026-03-01"])
+    ]
+    claims += [
+        _ed(f"T-ed{i}", "T", d) for i, d in enumerate(["2026-01-01", "2026-02-01", "2026-03-01"])
+    ]
     # J: three claims, but the second and third are a transfer: two stays
-    claims += [_ip("J-ip1", "J", "2026-01-01", "2026-01-03"),
-               _ip("J-ip2", "J", "2026-04-01", "2026-04-05"),
-               _ip("J-ip3", "J", "2026-04-06", "2026-04-09")]
+    claims += [
+        _ip("J-ip1", "J", "2026-01-01", "2026-01-03"),
+        _ip("J-ip2", "J", "2026-04-01", "2026-04-05"),
+        _ip("J-ip3", "J", "2026-04-06", "2026-04-09"),
+    ]
     # K: three separate unplanned stays (one with an empty admit type), plus an elective one
-    claims += [_ip("K-ip1", "K", "2026-01-01", "2026-01-03"),
-               _ip("K-ip2", "K", "2026-04-01", "2026-04-05", admit_type=""),
-               _ip("K-ip3", "K", "2026-07-01", "2026-07-02", admit_type="2"),
-               _ip("K-ip4", "K", "2026-08-01", "2026-08-02", admit_type="3")]
+    claims += [
+        _ip("K-ip1", "K", "2026-01-01", "2026-01-03"),
+        _ip("K-ip2", "K", "2026-04-01", "2026-04-05", admit_type=""),
+        _ip("K-ip3", "K", "2026-07-01", "2026-07-02", admit_type="2"),
+        _ip("K-ip4", "K", "2026-08-01", "2026-08-02", admit_type="3"),
+    ]
     # L: five visits, the first the day before the lookback starts
-    claims += [_ed(f"L-ed{i}", "L", d) for i, d in
-               enumerate(["2025-10-31", *VISIT_DAYS[1:]])]
+    claims += [_ed(f"L-ed{i}", "L", d) for i, d in enumerate(["2025-10-31", *VISIT_DAYS[1:]])]
     write_feed(folder, "eligibility", members)
     write_feed(folder, "medical_claim", claims)
     return folder

@@ -34,9 +34,22 @@ def test_previous_month_end():
 
 def test_run_on_a_missing_folder_fails_with_a_sentence(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "ecm.cli", "run", "--input", str(tmp_path / "nope"),
-         "--as-of", "2026-10-31", "--out", str(tmp_path / "out")],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "ecm.cli",
+            "run",
+            "--input",
+            str(tmp_path / "nope"),
+            "--as-of",
+            "2026-10-31",
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert proc.returncode == 2
     assert "does not exist" in proc.stderr
@@ -48,8 +61,11 @@ def test_validate_reports_quarantine(tmp_path):
     from tests.feeds import line, member, write_feed
 
     write_feed(tmp_path, "eligibility", [member("A")])
-    write_feed(tmp_path, "medical_claim", [line("c1", "A", "2026-01-05"),
-                                           line("c2", "nobody", "2026-01-05")])
+    write_feed(
+        tmp_path,
+        "medical_claim",
+        [line("c1", "A", "2026-01-05"), line("c2", "nobody", "2026-01-05")],
+    )
     result = CliRunner().invoke(main, ["validate", "--input", str(tmp_path)])
     assert result.exit_code == 1
     assert "unknown_member" in result.output

@@ -42,27 +42,37 @@ def test_parquet_and_monthly_folder_drops(tmp_path, con, rules):
     feeds = tmp_path / "feeds"
     write_feed(feeds, "eligibility", [member("A")])
     pl.read_csv(feeds / "eligibility.csv", infer_schema=False).write_parquet(
-        feeds / "eligibility.parquet")
+        feeds / "eligibility.parquet"
+    )
     (feeds / "eligibility.csv").unlink()
     write_feed(feeds / "medical_claim", "medical_claim", [line("c1", "A", "2026-01-05")])
     (feeds / "medical_claim" / "medical_claim.csv").rename(feeds / "medical_claim" / "2026-01.csv")
-    write_feed(feeds / "medical_claim", "medical_claim", [line("c2", "A", "2026-02-05")],
-               suffix=".csv.gz")
+    write_feed(
+        feeds / "medical_claim", "medical_claim", [line("c2", "A", "2026-02-05")], suffix=".csv.gz"
+    )
     result = run_ingest(con, feeds, rules, tmp_path)
     assert result.feeds["medical_claim"].files == 2
     assert result.feeds["medical_claim"].staged == 2
     assert set(table(con, "stg__medical_claim")["_source_file"]) == {
-        "medical_claim/2026-01.csv", "medical_claim/medical_claim.csv.gz"}
+        "medical_claim/2026-01.csv",
+        "medical_claim/medical_claim.csv.gz",
+    }
 
 
 def test_bom_crlf_and_header_case_are_accepted(tmp_path, con, rules):
     feeds = tmp_path / "feeds"
-    cols = [c.upper() for c in ("member_id", "birth_date", "enrollment_start_date",
-                                "enrollment_end_date")]
-    write_feed(feeds, "eligibility", [{c: v for c, v in zip(cols, ["A", "1980-01-01",
-                                                                    "2020-01-01", ""],
-                                                               strict=True)}],
-               columns=cols, bom=True, crlf=True)
+    cols = [
+        c.upper()
+        for c in ("member_id", "birth_date", "enrollment_start_date", "enrollment_end_date")
+    ]
+    write_feed(
+        feeds,
+        "eligibility",
+        [dict(zip(cols, ["A", "1980-01-01", "2020-01-01", ""], strict=True))],
+        columns=cols,
+        bom=True,
+        crlf=True,
+    )
     write_feed(feeds, "medical_claim", [line("c1", "A", "2026-01-05")], bom=True, crlf=True)
     result = run_ingest(con, feeds, rules, tmp_path)
     assert result.feeds["eligibility"].staged == 1
@@ -79,8 +89,11 @@ def test_unknown_extra_columns_are_kept_through_staging(tmp_path, con, rules):
 
 def test_dates_in_three_formats(tmp_path, con, rules):
     feeds = tmp_path / "feeds"
-    write_feed(feeds, "eligibility", [member("A", birth_date="19800102"),
-                                      member("B", birth_date="01/02/1980")])
+    write_feed(
+        feeds,
+        "eligibility",
+        [member("A", birth_date="19800102"), member("B", birth_date="01/02/1980")],
+    )
     write_feed(feeds, "medical_claim", [line("c1", "A", "2026-01-05")])
     run_ingest(con, feeds, rules, tmp_path)
     assert set(table(con, "stg__eligibility")["birth_date"]) == {D(1980, 1, 2)}
@@ -89,19 +102,38 @@ def test_dates_in_three_formats(tmp_path, con, rules):
 def test_codes_are_normalised(tmp_path, con, rules):
     feeds = tmp_path / "feeds"
     write_feed(feeds, "eligibility", [member("A")])
-    write_feed(feeds, "medical_claim", [
-        line("c1", "A", "2026-01-05", claim_type="institutional", revenue_center_code="450",
-             bill_type_code="0131", diagnosis_code_1="j06.9", diagnosis_code_2=" Z59.00 ",
-             admit_type_code="01", place_of_service_code="", discharge_disposition_code="1",
-             drg_code="71"),
-        line("c2", "A", "2026-01-05", place_of_service_code="2", hcpcs_code="g0380"),
-    ])
+    write_feed(
+        feeds,
+        "medical_claim",
+        [
+            line(
+                "c1",
+                "A",
+                "2026-01-05",
+                claim_type="institutional",
+                revenue_center_code="450",
+                bill_type_code="0131",
+                diagnosis_code_1="j06.9",
+                diagnosis_code_2=" Z59.00 ",
+                admit_type_code="01",
+                place_of_service_code="",
+                discharge_disposition_code="1",
+                drg_code="71",
+            ),
+            line("c2", "A", "2026-01-05", place_of_service_code="2", hcpcs_code="g0380"),
+        ],
+    )
     run_ingest(con, feeds, rules, tmp_path)
     got = table(con, "stg__medical_claim").sort("claim_id").to_dicts()
-    assert (got[0]["revenue_center_code"], got[0]["bill_type_code"], got[0]["diagnosis_code_1"],
-            got[0]["diagnosis_code_2"], got[0]["admit_type_code"],
-            got[0]["discharge_disposition_code"], got[0]["drg_code"]) == (
-        "0450", "131", "J069", "Z5900", "1", "01", "071")
+    assert (
+        got[0]["revenue_center_code"],
+        got[0]["bill_type_code"],
+        got[0]["diagnosis_code_1"],
+        got[0]["diagnosis_code_2"],
+        got[0]["admit_type_code"],
+        got[0]["discharge_disposition_code"],
+        got[0]["drg_code"],
+    ) == ("0450", "131", "J069", "Z5900", "1", "01", "071")
     assert (got[1]["place_of_service_code"], got[1]["hcpcs_code"]) == ("02", "G0380")
 
 
@@ -117,8 +149,12 @@ def test_missing_required_feed_names_it(tmp_path, con, rules):
 
 def test_missing_required_column_names_file_and_column(tmp_path, con, rules):
     feeds = tmp_path / "feeds"
-    write_feed(feeds, "eligibility", [{"member_id": "A", "enrollment_start_date": "2020-01-01"}],
-               columns=["member_id", "enrollment_start_date", "enrollment_end_date"])
+    write_feed(
+        feeds,
+        "eligibility",
+        [{"member_id": "A", "enrollment_start_date": "2020-01-01"}],
+        columns=["member_id", "enrollment_start_date", "enrollment_end_date"],
+    )
     write_feed(feeds, "medical_claim", [line("c1", "A", "2026-01-05")])
     with pytest.raises(InputError, match=r"eligibility\.csv: .*birth_date"):
         run_ingest(con, feeds, rules, tmp_path)
@@ -155,7 +191,9 @@ def test_a_line_with_too_many_fields_is_an_error_naming_the_line(tmp_path, con, 
     write_feed(feeds, "eligibility", [member("A")])
     path = write_feed(feeds, "medical_claim", [line("c1", "A", "2026-01-05")])
     path.write_text(path.read_text() + "x" + ",y" * 200 + "\n")
-    with pytest.raises(InputError, match=r"medical_claim\.csv, line 3: has 201 fields where the header names 148"):
+    with pytest.raises(
+        InputError, match=r"medical_claim\.csv, line 3: has 201 fields where the header names 148"
+    ):
         run_ingest(con, feeds, rules, tmp_path)
 
 
@@ -166,7 +204,9 @@ def test_a_short_line_is_quarantined_not_dropped(tmp_path, con, rules):
     path.write_text(path.read_text() + "c9,1,professional\n")
     result = run_ingest(con, feeds, rules, tmp_path)
     assert (result.feeds["medical_claim"].staged, result.feeds["medical_claim"].quarantined) == (
-        1, 1)
+        1,
+        1,
+    )
     assert table(con, "quarantine")["rule"].to_list() == ["missing_value"]
 
 
@@ -175,19 +215,27 @@ def test_a_short_line_is_quarantined_not_dropped(tmp_path, con, rules):
 
 def test_bad_rows_are_quarantined_and_counted(tmp_path, con, rules):
     feeds = tmp_path / "feeds"
-    write_feed(feeds, "eligibility", [
-        member("A"),
-        member("B", birth_date="1980-13-45"),
-        member("C", enrollment_start_date="2021-01-01", enrollment_end_date="2020-01-01"),
-    ])
-    write_feed(feeds, "medical_claim", [
-        line("c1", "A", "2026-01-05"),
-        line("c2", "A", "2026-01-05", diagnosis_code_3="NOT A CODE"),
-        line("c3", "ZZZ", "2026-01-05"),
-        line("c4", "A", "yesterday"),
-        line("c5", "A", "2026-01-05", revenue_center_code="45"),
-        line("", "A", "2026-01-05"),
-    ])
+    write_feed(
+        feeds,
+        "eligibility",
+        [
+            member("A"),
+            member("B", birth_date="1980-13-45"),
+            member("C", enrollment_start_date="2021-01-01", enrollment_end_date="2020-01-01"),
+        ],
+    )
+    write_feed(
+        feeds,
+        "medical_claim",
+        [
+            line("c1", "A", "2026-01-05"),
+            line("c2", "A", "2026-01-05", diagnosis_code_3="NOT A CODE"),
+            line("c3", "ZZZ", "2026-01-05"),
+            line("c4", "A", "yesterday"),
+            line("c5", "A", "2026-01-05", revenue_center_code="45"),
+            line("", "A", "2026-01-05"),
+        ],
+    )
     result = run_ingest(con, feeds, rules, tmp_path)
     for feed in ("eligibility", "medical_claim"):
         c = result.feeds[feed]
@@ -208,15 +256,21 @@ def test_bad_rows_are_quarantined_and_counted(tmp_path, con, rules):
     detail = q.filter(pl.col("line") == 3, pl.col("feed") == "medical_claim")["detail"][0]
     assert "diagnosis_code_3" in detail
     assert '"claim_id":"c2"' in q.filter(pl.col("line") == 3, pl.col("feed") == "medical_claim")[
-        "raw_row"][0].replace(" ", "")
+        "raw_row"
+    ][0].replace(" ", "")
 
 
 def test_retired_but_well_shaped_codes_are_accepted(tmp_path, con, rules):
     feeds = tmp_path / "feeds"
     write_feed(feeds, "eligibility", [member("A")])
-    write_feed(feeds, "medical_claim", [line("c1", "A", "2026-01-05", diagnosis_code_1="4019",
-                                             diagnosis_code_type="icd-9-cm"),
-                                        line("c2", "A", "2026-01-05", diagnosis_code_1="Z5900")])
+    write_feed(
+        feeds,
+        "medical_claim",
+        [
+            line("c1", "A", "2026-01-05", diagnosis_code_1="4019", diagnosis_code_type="icd-9-cm"),
+            line("c2", "A", "2026-01-05", diagnosis_code_1="Z5900"),
+        ],
+    )
     result = run_ingest(con, feeds, rules, tmp_path)
     assert result.feeds["medical_claim"].quarantined == 0
 
@@ -225,31 +279,43 @@ def test_retired_but_well_shaped_codes_are_accepted(tmp_path, con, rules):
 
 
 def inst(claim_id, member_id, day, file_date, bill_type="131", line_number="1", **values):
-    return line(claim_id, member_id, day, claim_type="institutional", bill_type_code=bill_type,
-                file_date=file_date, claim_line_number=line_number, revenue_center_code="0450",
-                **values)
+    return line(
+        claim_id,
+        member_id,
+        day,
+        claim_type="institutional",
+        bill_type_code=bill_type,
+        file_date=file_date,
+        claim_line_number=line_number,
+        revenue_center_code="0450",
+        **values,
+    )
 
 
 def test_latest_version_replaces_all_lines_and_voids_remove(tmp_path, con, rules):
     feeds = tmp_path / "feeds"
     write_feed(feeds, "eligibility", [member("A")])
-    write_feed(feeds, "medical_claim", [
-        # c1: two lines in January, re-delivered in March as one corrected line
-        inst("c1", "A", "2026-01-05", "2026-02-01", line_number="1"),
-        inst("c1", "A", "2026-01-05", "2026-02-01", line_number="2"),
-        inst("c1", "A", "2026-01-05", "2026-03-01", line_number="1", diagnosis_code_1="R51"),
-        # c2: voided by a later version with bill type xx8
-        inst("c2", "A", "2026-01-06", "2026-02-01"),
-        inst("c2", "A", "2026-01-06", "2026-04-01", bill_type="138"),
-        # c3: a void and a replacement on the same file date: the void wins
-        inst("c3", "A", "2026-01-07", "2026-02-01", bill_type="137"),
-        inst("c3", "A", "2026-01-07", "2026-02-01", bill_type="0138"),
-        # c4: a void followed by a later re-delivery stands
-        inst("c4", "A", "2026-01-08", "2026-02-01", bill_type="138"),
-        inst("c4", "A", "2026-01-08", "2026-03-01", bill_type="137"),
-        # the same claim id from another data source is another claim
-        inst("c2", "A", "2026-01-06", "2026-02-01", data_source="encounter"),
-    ])
+    write_feed(
+        feeds,
+        "medical_claim",
+        [
+            # c1: two lines in January, re-delivered in March as one corrected line
+            inst("c1", "A", "2026-01-05", "2026-02-01", line_number="1"),
+            inst("c1", "A", "2026-01-05", "2026-02-01", line_number="2"),
+            inst("c1", "A", "2026-01-05", "2026-03-01", line_number="1", diagnosis_code_1="R51"),
+            # c2: voided by a later version with bill type xx8
+            inst("c2", "A", "2026-01-06", "2026-02-01"),
+            inst("c2", "A", "2026-01-06", "2026-04-01", bill_type="138"),
+            # c3: a void and a replacement on the same file date: the void wins
+            inst("c3", "A", "2026-01-07", "2026-02-01", bill_type="137"),
+            inst("c3", "A", "2026-01-07", "2026-02-01", bill_type="0138"),
+            # c4: a void followed by a later re-delivery stands
+            inst("c4", "A", "2026-01-08", "2026-02-01", bill_type="138"),
+            inst("c4", "A", "2026-01-08", "2026-03-01", bill_type="137"),
+            # the same claim id from another data source is another claim
+            inst("c2", "A", "2026-01-06", "2026-02-01", data_source="encounter"),
+        ],
+    )
     result = run_ingest(con, feeds, rules, tmp_path)
     current = table(con, "int__medical_claim_current").sort("data_source", "claim_id")
     assert current.select("data_source", "claim_id", "diagnosis_code_1").rows() == [

@@ -47,7 +47,8 @@ def test_qualifying_dates_and_evidence(story_run):
     a = {(r["member_id"], r["pof_code"]): r for r in result.assignments.to_dicts()}
     assert a[("A", "HIGH_UTIL_ADULT")]["qualifying_date"] == AS_OF  # the 5th visit is on D
     assert a[("A", "HIGH_UTIL_ADULT")]["evidence_summary"] == (
-        "5 avoidable ED visits 2025-11-01..2026-10-31")
+        "5 avoidable ED visits 2025-11-01..2026-10-31"
+    )
     assert a[("K", "HIGH_UTIL_ADULT")]["qualifying_date"].isoformat() == "2026-07-01"
     evidence = result.evidence.filter(pl.col("member_id") == "I")
     assert evidence.height == 5

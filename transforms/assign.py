@@ -45,8 +45,13 @@ def finalize_assignments(
         .sort(["member_id", "pof_code"])
     )
     evidence = (
-        result.evidence.join(assignments.select("member_id", "pof_code"), on=["member_id", "pof_code"], how="semi")
+        result.evidence.join(
+            assignments.select("member_id", "pof_code"), on=["member_id", "pof_code"], how="semi"
+        )
         .unique()
-        .sort(["member_id", "pof_code", "criterion", "event_date", "source_key", "code"], nulls_last=True)
+        .sort(
+            ["member_id", "pof_code", "criterion", "event_date", "source_key", "code"],
+            nulls_last=True,
+        )
     )
     return assignments, evidence

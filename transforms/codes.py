@@ -30,9 +30,7 @@ def in_value_set(code: pl.Expr, value_set: pl.DataFrame) -> pl.Expr:
     return hit.fill_null(False)
 
 
-def tag_codes(
-    codes: pl.LazyFrame, code_column: str, value_sets: pl.DataFrame
-) -> pl.LazyFrame:
+def tag_codes(codes: pl.LazyFrame, code_column: str, value_sets: pl.DataFrame) -> pl.LazyFrame:
     """Rows of `codes` joined to every value set their code belongs to.
 
     `value_sets` holds several concepts at once (columns `value_set`, `code`, `match`);
@@ -41,9 +39,7 @@ def tag_codes(
     parts: list[pl.LazyFrame] = []
     exact = value_sets.filter(pl.col("match") == "exact").select("value_set", "code").unique()
     if exact.height:
-        parts.append(
-            codes.join(exact.lazy(), left_on=code_column, right_on="code", how="inner")
-        )
+        parts.append(codes.join(exact.lazy(), left_on=code_column, right_on="code", how="inner"))
     prefix = value_sets.filter(pl.col("match") == "prefix").select("value_set", "code").unique()
     for length in sorted(prefix["code"].str.len_chars().unique().to_list()):
         at_length = prefix.filter(pl.col("code").str.len_chars() == length).rename(

@@ -42,7 +42,9 @@ def ed_lines(
         | in_value_set(pl.col("hcpcs_code"), procedure_codes)
         | (professional & in_value_set(pl.col("place_of_service_code"), place_of_service))
     )
-    on_inpatient_claim = institutional & in_value_set(pl.col("bill_type_code"), inpatient_bill_types)
+    on_inpatient_claim = institutional & in_value_set(
+        pl.col("bill_type_code"), inpatient_bill_types
+    )
     return claim_lines.filter(is_ed_line & ~on_inpatient_claim).select(
         "member_id",
         pl.coalesce("claim_line_start_date", "claim_start_date").alias("visit_date"),

@@ -61,7 +61,8 @@ def providers_on(provider_assignment: pl.LazyFrame, as_of: dt.date) -> pl.LazyFr
     day = pl.lit(as_of)
     return (
         provider_assignment.filter(
-            (pl.col("start_date") <= day) & (pl.col("end_date").is_null() | (pl.col("end_date") >= day))
+            (pl.col("start_date") <= day)
+            & (pl.col("end_date").is_null() | (pl.col("end_date") >= day))
         )
         .sort(["member_id", "start_date", "provider_npi"], descending=[False, True, False])
         .unique(subset="member_id", keep="first", maintain_order=True)

@@ -41,7 +41,8 @@ def stay_claims(claim_lines: pl.LazyFrame, bill_types: pl.DataFrame) -> pl.LazyF
     Claim-level fields come from the lowest line number that has them.
     """
     lines = claim_lines.filter(
-        (pl.col("claim_type") == "institutional") & in_value_set(pl.col("bill_type_code"), bill_types)
+        (pl.col("claim_type") == "institutional")
+        & in_value_set(pl.col("bill_type_code"), bill_types)
     ).sort(["data_source", "claim_id", "claim_line_number"], nulls_last=True)
     claims = lines.group_by(["data_source", "claim_id"], maintain_order=True).agg(
         pl.col("member_id").first(),
@@ -55,7 +56,10 @@ def stay_claims(claim_lines: pl.LazyFrame, bill_types: pl.DataFrame) -> pl.LazyF
         pl.col("diagnosis_code_1").drop_nulls().first().alias("principal_dx"),
         pl.col("admit_type_code").drop_nulls().first().alias("admit_type_code"),
         pl.col("drg_code").drop_nulls().first().alias("drg_code"),
-        pl.col("discharge_disposition_code").drop_nulls().first().alias("discharge_disposition_code"),
+        pl.col("discharge_disposition_code")
+        .drop_nulls()
+        .first()
+        .alias("discharge_disposition_code"),
         pl.col("revenue_center_code").drop_nulls().unique().sort().alias("revenue_codes"),
     )
     # A discharge recorded before the claim's start cannot shorten the stay below one day.
@@ -75,9 +79,7 @@ def merge_stays(claims: pl.LazyFrame, merge_gap_days: int) -> pl.LazyFrame:
     """
     ordered = claims.sort(
         ["member_id", "start_date", "claim_id", "data_source", "end_date"], nulls_last=True
-    ).with_columns(
-        pl.col("end_date").cum_max().shift(1).over("member_id").alias("_running_end")
-    )
+    ).with_columns(pl.col("end_date").cum_max().shift(1).over("member_id").alias("_running_end"))
     islands = ordered.with_columns(
         (
             pl.col("_running_end").is_null()
@@ -97,7 +99,11 @@ def merge_stays(claims: pl.LazyFrame, merge_gap_days: int) -> pl.LazyFrame:
         .sort_by(["end_date", "claim_id"], descending=[True, False])
         .first(),
         pl.col("drg_code").drop_nulls().unique().sort().alias("drg_codes"),
-        pl.col("revenue_codes").list.explode(keep_nulls=False, empty_as_null=False).unique().sort().alias("revenue_codes"),
+        pl.col("revenue_codes")
+        .list.explode(keep_nulls=False, empty_as_null=False)
+        .unique()
+        .sort()
+        .alias("revenue_codes"),
         pl.col("claim_id").sort().alias("claim_ids"),
         pl.len().alias("claim_count"),
     )

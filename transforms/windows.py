@@ -27,9 +27,7 @@ class Window:
 
     def contains(self, date: pl.Expr) -> pl.Expr:
         """True where `date` lies in the window (null dates are outside)."""
-        return date.is_between(pl.lit(self.start), pl.lit(self.end), closed="both").fill_null(
-            False
-        )
+        return date.is_between(pl.lit(self.start), pl.lit(self.end), closed="both").fill_null(False)
 
     def touches(self, start: pl.Expr, end: pl.Expr) -> pl.Expr:
         """True where the span [start, end] (end null = open) overlaps the window."""
@@ -48,6 +46,4 @@ def age_on(birth_date: pl.Expr, day: dt.date) -> pl.Expr:
     before_birthday = (birth_date.dt.month() > day.month) | (
         (birth_date.dt.month() == day.month) & (birth_date.dt.day() > day.day)
     )
-    return (pl.lit(day.year) - birth_date.dt.year() - before_birthday.cast(pl.Int32)).cast(
-        pl.Int32
-    )
+    return (pl.lit(day.year) - birth_date.dt.year() - before_birthday.cast(pl.Int32)).cast(pl.Int32)

@@ -8,8 +8,13 @@ import pytest
 from ecm.errors import InputError
 from tests.story import AS_OF, EXPECTED, write_story
 
-DATA_FILES = ("assignments.parquet", "assignments.csv", "evidence.parquet",
-              "member_metrics.parquet", "quarantine.parquet")
+DATA_FILES = (
+    "assignments.parquet",
+    "assignments.csv",
+    "evidence.parquet",
+    "member_metrics.parquet",
+    "quarantine.parquet",
+)
 
 
 @pytest.fixture(scope="session")
@@ -39,7 +44,8 @@ def test_flow_run_writes_every_file(harness, story_feeds, tmp_path):
     written = json.loads((out / "summary.json").read_text())
     assert written["feeds"]["medical_claim"]["read"] == (
         written["feeds"]["medical_claim"]["staged"]
-        + written["feeds"]["medical_claim"]["quarantined"])
+        + written["feeds"]["medical_claim"]["quarantined"]
+    )
     assert written["feeds"]["incarceration"]["present"] is False
     assert summary["populations"]["HIGH_UTIL_ADULT"]["members"] == 4
     manifest = json.loads((out / "manifest.json").read_text())

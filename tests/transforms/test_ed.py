@@ -44,8 +44,12 @@ def visits(ref, *rows):
         (claim_line(claim_type="institutional", place_of_service_code="23"), False),
         (claim_line(claim_type="professional", place_of_service_code="22"), False),
         # ED lines on an inpatient claim belong to the stay
-        (claim_line(claim_type="institutional", bill_type_code="111",
-                    revenue_center_code="0450"), False),
+        (
+            claim_line(
+                claim_type="institutional", bill_type_code="111", revenue_center_code="0450"
+            ),
+            False,
+        ),
     ],
 )
 def test_ed_line_definition(ref, row, is_ed):
@@ -102,8 +106,9 @@ def test_visits_on_different_days_and_members_are_separate(ref):
     ("days_before_admission", "kept"),
     [(0, False), (1, False), (2, True), (-1, True)],
 )
-def test_visit_on_admission_day_or_the_day_before_belongs_to_the_stay(ref, days_before_admission,
-                                                                      kept):
+def test_visit_on_admission_day_or_the_day_before_belongs_to_the_stay(
+    ref, days_before_admission, kept
+):
     admit = D(2026, 6, 10)
     visit_day = admit - dt.timedelta(days=days_before_admission)
     got = visits(
@@ -117,16 +122,17 @@ def test_visit_on_admission_day_or_the_day_before_belongs_to_the_stay(ref, days_
 
 def test_a_planned_stay_still_absorbs_its_ed_visit(ref):
     admit = D(2026, 6, 10)
-    got = visits(ref, ed_facility("m", admit, "ed"),
-                 inpatient("m", admit, admit, "ip", admit_type="3"))
+    got = visits(
+        ref, ed_facility("m", admit, "ed"), inpatient("m", admit, admit, "ip", admit_type="3")
+    )
     assert got.height == 0
 
 
 def classify(ref, codes, method="nyu_threshold"):
-    frame = pl.LazyFrame({"member_id": ["m"] * len(codes), "visit_date": [DAY] * len(codes),
-                          "primary_dx": codes})
-    got = ed.classify_ed_visits(frame, ref.nyu_icd10.lazy(), method=method,
-                                threshold=0.5).collect()
+    frame = pl.LazyFrame(
+        {"member_id": ["m"] * len(codes), "visit_date": [DAY] * len(codes), "primary_dx": codes}
+    )
+    got = ed.classify_ed_visits(frame, ref.nyu_icd10.lazy(), method=method, threshold=0.5).collect()
     # joins do not keep row order: return rows in the order the codes were given
     order = {code: i for i, code in enumerate(codes)}
     return got.sort(pl.col("primary_dx").replace_strict(order, default=len(codes)))
@@ -136,7 +142,12 @@ def test_nyu_exact_then_longest_prefix_of_three_or_more(ref):
     got = classify(ref, ["J069", "R519", "U071", "R5", None])
     assert got["nyu_code"].to_list() == ["J069", "R51", None, None, None]
     assert got["nyu_group"].to_list() == [
-        "classified", "classified", "unclassified", "unclassified", "unclassified"]
+        "classified",
+        "classified",
+        "unclassified",
+        "unclassified",
+        "unclassified",
+    ]
 
 
 def test_special_categories_are_never_avoidable(ref):

@@ -17,11 +17,17 @@ def test_enrolled_on_the_as_of_date_only():
     got = enrolled(
         {"member_id": "open", "birth_date": D(1990, 1, 1)},
         {"member_id": "ends_on_d", "birth_date": D(1990, 1, 1), "enrollment_end_date": AS_OF},
-        {"member_id": "ended_before", "birth_date": D(1990, 1, 1),
-         "enrollment_end_date": D(2026, 10, 30)},
+        {
+            "member_id": "ended_before",
+            "birth_date": D(1990, 1, 1),
+            "enrollment_end_date": D(2026, 10, 30),
+        },
         {"member_id": "starts_on_d", "birth_date": D(1990, 1, 1), "enrollment_start_date": AS_OF},
-        {"member_id": "starts_after", "birth_date": D(1990, 1, 1),
-         "enrollment_start_date": D(2026, 11, 1)},
+        {
+            "member_id": "starts_after",
+            "birth_date": D(1990, 1, 1),
+            "enrollment_start_date": D(2026, 11, 1),
+        },
     )
     assert got["member_id"].to_list() == ["ends_on_d", "open", "starts_on_d"]
 
@@ -37,8 +43,12 @@ def test_death_on_or_before_the_as_of_date_excludes():
 
 def test_death_on_another_span_still_counts():
     got = enrolled(
-        {"member_id": "m", "birth_date": D(1950, 1, 1), "enrollment_end_date": D(2025, 1, 1),
-         "death_date": D(2026, 6, 1)},
+        {
+            "member_id": "m",
+            "birth_date": D(1950, 1, 1),
+            "enrollment_end_date": D(2025, 1, 1),
+            "death_date": D(2026, 6, 1),
+        },
         {"member_id": "m", "birth_date": D(1950, 1, 1), "enrollment_start_date": D(2025, 2, 1)},
     )
     assert got.height == 0
@@ -54,15 +64,25 @@ def test_age_20_vs_21_sets_the_age_group():
         "turns_21_next_day": "child_youth",
     }
     assert dict(got.select("member_id", "age").iter_rows()) == {
-        "turns_21_on_d": 21, "turns_21_next_day": 20}
+        "turns_21_on_d": 21,
+        "turns_21_next_day": 20,
+    }
 
 
 def test_one_row_per_member_from_the_latest_covering_span():
     got = enrolled(
-        {"member_id": "m", "birth_date": D(1990, 1, 1), "race": "white",
-         "enrollment_start_date": D(2020, 1, 1)},
-        {"member_id": "m", "birth_date": D(1990, 1, 1), "race": "asian",
-         "enrollment_start_date": D(2026, 1, 1)},
+        {
+            "member_id": "m",
+            "birth_date": D(1990, 1, 1),
+            "race": "white",
+            "enrollment_start_date": D(2020, 1, 1),
+        },
+        {
+            "member_id": "m",
+            "birth_date": D(1990, 1, 1),
+            "race": "asian",
+            "enrollment_start_date": D(2026, 1, 1),
+        },
     )
     assert got.height == 1
     assert got["race"][0] == "asian"
@@ -74,8 +94,13 @@ def test_provider_latest_start_then_smallest_npi():
             "member_id": ["a", "a", "b", "b", "c"],
             "provider_npi": ["2000000000", "1000000000", "3000000000", "2000000000", "1"],
             "provider_name": ["x", "y", "z", "w", "v"],
-            "start_date": [D(2026, 1, 1), D(2025, 1, 1), D(2026, 1, 1), D(2026, 1, 1),
-                           D(2025, 1, 1)],
+            "start_date": [
+                D(2026, 1, 1),
+                D(2025, 1, 1),
+                D(2026, 1, 1),
+                D(2026, 1, 1),
+                D(2025, 1, 1),
+            ],
             "end_date": [None, None, None, None, D(2026, 10, 30)],
         }
     )

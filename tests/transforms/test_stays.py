@@ -1,6 +1,5 @@
 import datetime as dt
 
-import polars as pl
 import pytest
 
 from tests.conftest import claims, eligibility, inpatient, nursing_stay
@@ -74,8 +73,9 @@ def test_principal_dx_and_admit_type_from_earliest_claim_ties_smallest_claim_id(
 
 
 def test_claim_dates_stand_in_for_missing_admission_dates(ref):
-    row = inpatient("m", None, None, "c1", claim_start_date=D(2026, 4, 1),
-                    claim_end_date=D(2026, 4, 3))
+    row = inpatient(
+        "m", None, None, "c1", claim_start_date=D(2026, 4, 1), claim_end_date=D(2026, 4, 3)
+    )
     got = acute_stays(ref, row).collect()
     assert got.select("admission_date", "discharge_date").row(0) == (D(2026, 4, 1), D(2026, 4, 3))
 
@@ -122,31 +122,52 @@ def test_bill_types_select_the_stay_type(ref):
 )
 def test_unplanned_classification(ref, rules, admit_type, dx, drg, unplanned, newborn, delivery):
     stays = acute_stays(
-        ref, inpatient("m", D(2026, 1, 1), D(2026, 1, 3), "c", admit_type=admit_type, dx=dx,
-                       drg_code=drg)
+        ref,
+        inpatient(
+            "m", D(2026, 1, 1), D(2026, 1, 3), "c", admit_type=admit_type, dx=dx, drg_code=drg
+        ),
     )
     got = classify(ref, rules, stays).collect().row(0, named=True)
     assert (got["is_unplanned"], got["is_newborn"], got["is_delivery"]) == (
-        unplanned, newborn, delivery)
+        unplanned,
+        newborn,
+        delivery,
+    )
 
 
 def test_pqi_method_limits_adults_but_not_children(ref, rules):
     members = enrolled_members(
-        eligibility({"member_id": "adult", "birth_date": D(1980, 1, 1)},
-                    {"member_id": "child", "birth_date": D(2015, 1, 1)}),
-        D(2026, 10, 31), 21,
+        eligibility(
+            {"member_id": "adult", "birth_date": D(1980, 1, 1)},
+            {"member_id": "child", "birth_date": D(2015, 1, 1)},
+        ),
+        D(2026, 10, 31),
+        21,
     )
-    stays = classify(ref, rules, acute_stays(
+    stays = classify(
         ref,
-        inpatient("adult", D(2026, 1, 1), D(2026, 1, 3), "a1", dx="I5021"),  # heart failure: PQI 08
-        inpatient("adult", D(2026, 3, 1), D(2026, 3, 3), "a2", dx="S7200XA"),  # hip fracture: not PQI
-        inpatient("child", D(2026, 3, 1), D(2026, 3, 3), "c1", dx="S7200XA"),
-    ))
+        rules,
+        acute_stays(
+            ref,
+            inpatient(
+                "adult", D(2026, 1, 1), D(2026, 1, 3), "a1", dx="I5021"
+            ),  # heart failure: PQI 08
+            inpatient(
+                "adult", D(2026, 3, 1), D(2026, 3, 3), "a2", dx="S7200XA"
+            ),  # hip fracture: not PQI
+            inpatient("child", D(2026, 3, 1), D(2026, 3, 3), "c1", dx="S7200XA"),
+        ),
+    )
     pqi = ref.pqi_principal_dx(rules.setting("methods.pqi.numerator_value_sets"))
-    got = mark_avoidable_stays(stays, members, method="pqi", pqi_principal_dx=pqi,
-                               pqi_age_group="adult").collect()
+    got = mark_avoidable_stays(
+        stays, members, method="pqi", pqi_principal_dx=pqi, pqi_age_group="adult"
+    ).collect()
     assert dict(zip(got["source_key"], got["is_avoidable"], strict=True)) == {
-        "a1": True, "a2": False, "c1": True}
-    every = mark_avoidable_stays(stays, members, method="unplanned", pqi_principal_dx=pqi,
-                                 pqi_age_group="adult").collect()
+        "a1": True,
+        "a2": False,
+        "c1": True,
+    }
+    every = mark_avoidable_stays(
+        stays, members, method="unplanned", pqi_principal_dx=pqi, pqi_age_group="adult"
+    ).collect()
     assert every["is_avoidable"].all()

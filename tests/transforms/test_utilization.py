@@ -22,7 +22,11 @@ def test_four_events_do_not_reach_five_the_fifth_does():
     assert threshold_reached(events(dates), WINDOW, "d", 5).collect().height == 0
     got = threshold_reached(events([*dates, D(2026, 8, 8)]), WINDOW, "d", 5).collect()
     assert got.select("count", "first_date", "last_date", "qualifying_date").row(0) == (
-        5.0, D(2025, 11, 3), D(2026, 8, 8), D(2026, 8, 8))
+        5.0,
+        D(2025, 11, 3),
+        D(2026, 8, 8),
+        D(2026, 8, 8),
+    )
 
 
 def test_qualifying_date_is_the_event_that_reached_the_threshold_not_the_last():
@@ -52,7 +56,10 @@ def test_events_after_the_as_of_date_do_not_count():
 def test_fractional_weights_reach_a_threshold_when_their_sum_does():
     got = threshold_reached(
         events([D(2026, 1, 1), D(2026, 2, 1), D(2026, 3, 1)], [0.5, 0.25, 0.25]),
-        WINDOW, "d", 1, weight_column="w",
+        WINDOW,
+        "d",
+        1,
+        weight_column="w",
     ).collect()
     assert got["qualifying_date"][0] == D(2026, 3, 1)
     short = threshold_reached(events([D(2026, 1, 1)], [0.99]), WINDOW, "d", 1, weight_column="w")

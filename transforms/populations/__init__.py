@@ -43,8 +43,10 @@ class PopulationResult:
         if not results:
             return PopulationResult.empty()
         return PopulationResult(
-            pl.concat([r.qualified.select(list(QUALIFIED_SCHEMA)).cast(QUALIFIED_SCHEMA)
-                       for r in results]),
-            pl.concat([r.evidence.select(list(EVIDENCE_SCHEMA)).cast(EVIDENCE_SCHEMA)
-                       for r in results]),
+            pl.concat(
+                [r.qualified.select(list(QUALIFIED_SCHEMA)).cast(QUALIFIED_SCHEMA) for r in results]
+            ),
+            pl.concat(
+                [r.evidence.select(list(EVIDENCE_SCHEMA)).cast(EVIDENCE_SCHEMA) for r in results]
+            ),
         )

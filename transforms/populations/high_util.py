@@ -53,11 +53,19 @@ def high_utilizer(
     acute and nursing facility stays with `is_avoidable` and `stay_type`.
     """
     eligible = members.filter(pl.col("age_group") == age_group).select("member_id")
-    avoidable_ed = ed_visits.filter(pl.col("is_avoidable")).join(eligible, on="member_id", how="semi")
-    avoidable_stays = stays.filter(pl.col("is_avoidable")).join(eligible, on="member_id", how="semi")
+    avoidable_ed = ed_visits.filter(pl.col("is_avoidable")).join(
+        eligible, on="member_id", how="semi"
+    )
+    avoidable_stays = stays.filter(pl.col("is_avoidable")).join(
+        eligible, on="member_id", how="semi"
+    )
 
     ed_met = threshold_reached(
-        avoidable_ed, window, "visit_date", min_avoidable_ed_visits, weight_column="avoidable_weight"
+        avoidable_ed,
+        window,
+        "visit_date",
+        min_avoidable_ed_visits,
+        weight_column="avoidable_weight",
     ).select(
         "member_id",
         pl.col("qualifying_date").alias("ed_date"),

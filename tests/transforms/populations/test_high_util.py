@@ -25,31 +25,62 @@ def members(*pairs):
 
 def ed_visits(member, n, start=D(2026, 1, 1), avoidable=True):
     dates = [start + dt.timedelta(days=7 * i) for i in range(n)]
-    return pl.DataFrame({
-        "member_id": [member] * n, "visit_date": dates, "primary_dx": ["J069"] * n,
-        "source_key": [f"{member}-ed{i}" for i in range(n)],
-        "avoidable_weight": [1.0 if avoidable else 0.0] * n, "is_avoidable": [avoidable] * n,
-    }, schema={"member_id": pl.String, "visit_date": pl.Date, "primary_dx": pl.String,
-               "source_key": pl.String, "avoidable_weight": pl.Float64, "is_avoidable": pl.Boolean})
+    return pl.DataFrame(
+        {
+            "member_id": [member] * n,
+            "visit_date": dates,
+            "primary_dx": ["J069"] * n,
+            "source_key": [f"{member}-ed{i}" for i in range(n)],
+            "avoidable_weight": [1.0 if avoidable else 0.0] * n,
+            "is_avoidable": [avoidable] * n,
+        },
+        schema={
+            "member_id": pl.String,
+            "visit_date": pl.Date,
+            "primary_dx": pl.String,
+            "source_key": pl.String,
+            "avoidable_weight": pl.Float64,
+            "is_avoidable": pl.Boolean,
+        },
+    )
 
 
 def stays(member, n, start=D(2026, 1, 1), stay_type="acute"):
     dates = [start + dt.timedelta(days=30 * i) for i in range(n)]
-    return pl.DataFrame({
-        "member_id": [member] * n, "admission_date": dates, "principal_dx": ["J189"] * n,
-        "source_key": [f"{member}-ip{i}" for i in range(n)], "is_avoidable": [True] * n,
-        "stay_type": [stay_type] * n,
-    }, schema={"member_id": pl.String, "admission_date": pl.Date, "principal_dx": pl.String,
-               "source_key": pl.String, "is_avoidable": pl.Boolean, "stay_type": pl.String})
+    return pl.DataFrame(
+        {
+            "member_id": [member] * n,
+            "admission_date": dates,
+            "principal_dx": ["J189"] * n,
+            "source_key": [f"{member}-ip{i}" for i in range(n)],
+            "is_avoidable": [True] * n,
+            "stay_type": [stay_type] * n,
+        },
+        schema={
+            "member_id": pl.String,
+            "admission_date": pl.Date,
+            "principal_dx": pl.String,
+            "source_key": pl.String,
+            "is_avoidable": pl.Boolean,
+            "stay_type": pl.String,
+        },
+    )
 
 
 def run(code, member_frame, visit_frames=(), stay_frames=()):
     group, min_ed, min_stays = THRESHOLDS[code]
     visits = pl.concat([ed_visits("x", 0), *visit_frames]).lazy()
     all_stays = pl.concat([stays("x", 0), *stay_frames]).lazy()
-    result = high_utilizer(code, member_frame, visits, all_stays, WINDOW, age_group=group,
-                           min_avoidable_ed_visits=min_ed,
-                           min_avoidable_unplanned_stays=min_stays)
+    result = high_utilizer(
+        code,
+        member_frame,
+        visits,
+        all_stays,
+        WINDOW,
+        age_group=group,
+        min_avoidable_ed_visits=min_ed,
+        min_avoidable_unplanned_stays=min_stays,
+    )
     return result.qualified.collect(), result.evidence.collect()
 
 
@@ -89,12 +120,19 @@ def test_child_two_avoidable_unplanned_stays(n, qualifies):
 
 
 def test_hospital_and_nursing_facility_stays_both_count():
-    q, ev = run("HIGH_UTIL_ADULT", members(("a", ADULT_BIRTH)),
-                stay_frames=[stays("a", 2), stays("a", 1, start=D(2026, 6, 1),
-                                                  stay_type="nursing_facility")])
+    q, ev = run(
+        "HIGH_UTIL_ADULT",
+        members(("a", ADULT_BIRTH)),
+        stay_frames=[
+            stays("a", 2),
+            stays("a", 1, start=D(2026, 6, 1), stay_type="nursing_facility"),
+        ],
+    )
     assert q.height == 1
     assert sorted(set(ev["criterion"])) == [
-        "avoidable_unplanned_acute_stay", "avoidable_unplanned_nursing_facility_stay"]
+        "avoidable_unplanned_acute_stay",
+        "avoidable_unplanned_nursing_facility_stay",
+    ]
 
 
 def test_age_20_uses_child_thresholds_and_21_adult_thresholds():
@@ -108,15 +146,20 @@ def test_age_20_uses_child_thresholds_and_21_adult_thresholds():
 
 
 def test_not_avoidable_visits_do_not_count():
-    q, _ = run("HIGH_UTIL_ADULT", members(("a", ADULT_BIRTH)),
-               [ed_visits("a", 4), ed_visits("a", 3, start=D(2026, 6, 1), avoidable=False)])
+    q, _ = run(
+        "HIGH_UTIL_ADULT",
+        members(("a", ADULT_BIRTH)),
+        [ed_visits("a", 4), ed_visits("a", 3, start=D(2026, 6, 1), avoidable=False)],
+    )
     assert q.height == 0
 
 
 def test_both_criteria_met_the_earlier_date_and_both_summaries():
     q, ev = run(
-        "HIGH_UTIL_ADULT", members(("a", ADULT_BIRTH)),
-        [ed_visits("a", 5, start=D(2026, 3, 1))], [stays("a", 3, start=D(2025, 12, 1))],
+        "HIGH_UTIL_ADULT",
+        members(("a", ADULT_BIRTH)),
+        [ed_visits("a", 5, start=D(2026, 3, 1))],
+        [stays("a", 3, start=D(2025, 12, 1))],
     )
     assert q["qualifying_date"][0] == D(2026, 1, 30)  # the 3rd stay, before the 5th visit
     assert q["evidence_summary"][0] == (
@@ -127,6 +170,7 @@ def test_both_criteria_met_the_earlier_date_and_both_summaries():
 
 
 def test_visits_before_the_lookback_do_not_count():
-    q, _ = run("HIGH_UTIL_ADULT", members(("a", ADULT_BIRTH)),
-               [ed_visits("a", 5, start=D(2025, 10, 4))])  # the 5th on 2025-11-01: 1 inside
+    q, _ = run(
+        "HIGH_UTIL_ADULT", members(("a", ADULT_BIRTH)), [ed_visits("a", 5, start=D(2025, 10, 4))]
+    )  # the 5th on 2025-11-01: 1 inside
     assert q.height == 0
