@@ -17,12 +17,22 @@ import polars as pl
 from ecm.errors import RulesError
 from ecm.reference import ReferenceData
 from ecm.rules import Rules
+from ecm.sql import load_sql
 from transforms import ed, metrics, stays
 from transforms.assign import finalize_assignments
+from transforms.criteria import Criteria, build_criteria, collect_criteria
 from transforms.members import enrolled_members, providers_on
-from transforms.populations import PopulationResult
+from transforms.populations import (
+    PopulationResult,
+    behavioral,
+    birth_equity,
+    children,
+    homeless,
+    justice,
+    long_term_care,
+)
 from transforms.populations.high_util import high_utilizer
-from transforms.windows import lookback
+from transforms.windows import lookback, months_before
 
 CLAIM_EVENT_COLUMNS = (
     "member_id",
@@ -68,15 +78,43 @@ ELIGIBILITY_COLUMNS = (
     "preferred_language",
 )
 PROVIDER_COLUMNS = ("member_id", "provider_npi", "provider_name", "start_date", "end_date")
+ROW_KEY = ("_source_file", "_line")
+PARTNER_FEED_COLUMNS = {
+    "incarceration": ("member_id", "facility_type", "booking_date", "release_date", *ROW_KEY),
+    "child_welfare": ("member_id", "status", "start_date", "end_date", *ROW_KEY),
+    "ccs_enrollment": ("member_id", "program", "start_date", "end_date", *ROW_KEY),
+    "homelessness": ("member_id", "project_type", "entry_date", "exit_date", *ROW_KEY),
+    "nursing_facility_assessment": (
+        "member_id",
+        "assessment_date",
+        "residence_setting",
+        "meets_snf_level_of_care",
+        "needs_lower_acuity_skilled_nursing",
+        "interested_in_community_transition",
+        "able_to_reside_in_community",
+        *ROW_KEY,
+    ),
+}
 
 
 @dataclass(frozen=True)
 class Inputs:
-    """Staged feeds as lazy frames (claims: current versions only)."""
+    """Staged feeds as lazy frames (claims: current versions only).
+
+    `present_feeds` names the feeds the feed directory held; an absent optional feed is an
+    empty frame here and its populations are reported not (or partially) evaluated.
+    """
 
     eligibility: pl.LazyFrame
     claim_lines: pl.LazyFrame
+    diagnoses: pl.LazyFrame
     provider_assignment: pl.LazyFrame
+    incarceration: pl.LazyFrame
+    child_welfare: pl.LazyFrame
+    ccs_enrollment: pl.LazyFrame
+    homelessness: pl.LazyFrame
+    nursing_facility_assessment: pl.LazyFrame
+    present_feeds: frozenset[str]
 
 
 def _select(con: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...]) -> pl.LazyFrame:
@@ -84,44 +122,57 @@ def _select(con: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...]
     return con.sql(f"select {cols} from {table}").pl().lazy()
 
 
-def read_inputs(con: duckdb.DuckDBPyConnection) -> Inputs:
-    """The staged tables the rules read, as lazy frames over in-memory Arrow data."""
+def history_start(rules: Rules, as_of: dt.date) -> dt.date:
+    """The earliest service date any rule reads: the long lookback, or the pregnancy
+    carry-over before the 12-month lookback, whichever starts first."""
+    long_window = lookback(as_of, rules.setting("time.long_lookback_months"))
+    window = lookback(as_of, rules.setting("time.lookback_months"))
+    carryover = months_before(window.start, rules.setting("time.pregnancy_carryover_months"))
+    return min(long_window.start, carryover)
+
+
+def read_inputs(
+    con: duckdb.DuckDBPyConnection, present_feeds: frozenset[str], since: dt.date
+) -> Inputs:
+    """The staged tables the rules read, as lazy frames over in-memory Arrow data.
+
+    Diagnoses are read in long form from `since` on (sql int__claim_diagnosis).
+    """
+    diagnoses = con.sql(load_sql("intermediate/int__claim_diagnosis"), params={"since": since})
     return Inputs(
         eligibility=_select(con, "stg__eligibility", ELIGIBILITY_COLUMNS),
         claim_lines=_select(con, "int__medical_claim_current", CLAIM_EVENT_COLUMNS),
+        diagnoses=diagnoses.pl().lazy(),
         provider_assignment=_select(con, "stg__provider_assignment", PROVIDER_COLUMNS),
+        present_feeds=present_feeds,
+        **{
+            feed: _select(con, f"stg__{feed}", columns)
+            for feed, columns in PARTNER_FEED_COLUMNS.items()
+        },
     )
 
 
 @dataclass(frozen=True)
 class Events:
-    """The events every population rule reads, built once per run."""
+    """The events and shared criteria every population rule reads, built once per run."""
 
     as_of: dt.date
     members: pl.DataFrame
     ed_visits: pl.DataFrame
     stays: pl.DataFrame
+    criteria: Criteria
 
 
-def build_events(inputs: Inputs, ref: ReferenceData, rules: Rules, as_of: dt.date) -> Events:
-    """Members on the as-of date, ED visits (classified) and stays (classified)."""
-    if rules.setting("methods.unplanned_stay") != "admit_type":
-        raise RulesError(
-            "The rules file asks for methods.unplanned_stay = 'cms_planned', which needs the "
-            "CMS planned-admission crosswalks; this version supports only 'admit_type'."
-        )
-    members = enrolled_members(inputs.eligibility, as_of, rules.setting("time.adult_min_age"))
-
+def _stays(inputs: Inputs, ref: ReferenceData, rules: Rules, members: pl.LazyFrame):
+    """Acute and nursing facility stays, classified; and the acute stays unclassified."""
     gap = rules.setting("events.stays.merge_gap_days")
-    acute_bill_types = ref.value_set(rules.setting("events.stays.acute_bill_types"))
-    acute = stays.merge_stays(stays.stay_claims(inputs.claim_lines, acute_bill_types), gap)
-    nursing = stays.merge_stays(
-        stays.stay_claims(
-            inputs.claim_lines,
-            ref.value_set(rules.setting("events.stays.nursing_facility_bill_types")),
-        ),
-        gap,
-    )
+
+    def built(bill_types: str) -> pl.LazyFrame:
+        claims = stays.stay_claims(inputs.claim_lines, ref.value_set(rules.setting(bill_types)))
+        return stays.merge_stays(claims, gap)
+
+    acute = built("events.stays.acute_bill_types")
+    nursing = built("events.stays.nursing_facility_bill_types")
     all_stays = pl.concat(
         [
             acute.with_columns(pl.lit("acute").alias("stay_type")),
@@ -148,7 +199,10 @@ def build_events(inputs: Inputs, ref: ReferenceData, rules: Rules, as_of: dt.dat
         pqi_principal_dx=ref.pqi_principal_dx(rules.setting("methods.pqi.numerator_value_sets")),
         pqi_age_group=rules.setting("methods.pqi.applies_to_age_group"),
     )
+    return with_avoidable, acute
 
+
+def _ed_visits(inputs: Inputs, ref: ReferenceData, rules: Rules, acute: pl.LazyFrame):
     visit_rules = "events.ed_visit"
     lines = ed.ed_lines(
         inputs.claim_lines,
@@ -157,58 +211,201 @@ def build_events(inputs: Inputs, ref: ReferenceData, rules: Rules, as_of: dt.dat
         place_of_service=ref.value_set(
             rules.setting(f"{visit_rules}.professional_place_of_service")
         ),
-        inpatient_bill_types=acute_bill_types,
+        inpatient_bill_types=ref.value_set(rules.setting("events.stays.acute_bill_types")),
     )
     visits = ed.ed_visits(
         lines, acute, rules.setting(f"{visit_rules}.days_before_admission_belonging_to_stay")
     )
-    classified_visits = ed.classify_ed_visits(
+    return ed.classify_ed_visits(
         visits,
         ref.nyu_icd10.lazy(),
         method=rules.setting("methods.avoidable_ed"),
         threshold=rules.setting("methods.nyu_avoidable_threshold"),
     )
-    member_frame, visit_frame, stay_frame = pl.collect_all(
-        [
-            members,
-            classified_visits.join(members.select("member_id"), on="member_id", how="semi"),
-            with_avoidable,
-        ]
+
+
+def build_events(inputs: Inputs, ref: ReferenceData, rules: Rules, as_of: dt.date) -> Events:
+    """Members on the as-of date, ED visits and stays (classified), and every shared
+    criterion, collected together."""
+    if rules.setting("methods.unplanned_stay") != "admit_type":
+        raise RulesError(
+            "The rules file asks for methods.unplanned_stay = 'cms_planned', which needs the "
+            "CMS planned-admission crosswalks; this version supports only 'admit_type'."
+        )
+    members = enrolled_members(inputs.eligibility, as_of, rules.setting("time.adult_min_age"))
+    enrolled = members.select("member_id")
+    all_stays, acute = _stays(inputs, ref, rules, members)
+    visits = _ed_visits(inputs, ref, rules, acute).join(enrolled, on="member_id", how="semi")
+    member_frame, visit_frame, stay_frame = pl.collect_all([members, visits, all_stays])
+
+    setting = rules.setting
+    criteria = build_criteria(
+        window=lookback(as_of, setting("time.lookback_months")),
+        diagnoses=inputs.diagnoses.join(enrolled, on="member_id", how="semi"),
+        claim_lines=inputs.claim_lines.join(enrolled, on="member_id", how="semi"),
+        ed_visits=visit_frame.lazy(),
+        stays=stay_frame.lazy(),
+        incarceration=inputs.incarceration,
+        homelessness=inputs.homelessness,
+        condition_value_sets=ref.value_sets(setting("criteria.condition_value_sets")),
+        procedure_value_sets=ref.value_sets(setting("criteria.procedure_value_sets")),
+        mh_sud=ref.value_set(setting("criteria.mh_sud")),
+        psychiatric_revenue=ref.value_set(setting("criteria.psychiatric_revenue_codes")),
+        urgent_care_pos=ref.value_set(setting("criteria.urgent_care_place_of_service")),
+        office_codes=ref.value_set(setting("criteria.office_visit_codes")),
+        ed_pos=ref.value_set(setting("events.ed_visit.professional_place_of_service")),
+        delivery_drg=ref.value_set(setting("methods.delivery.drg")),
+        community_discharge=ref.value_set(setting("criteria.community_discharge_dispositions")),
     )
-    return Events(as_of=as_of, members=member_frame, ed_visits=visit_frame, stays=stay_frame)
+    return Events(
+        as_of=as_of,
+        members=member_frame,
+        ed_visits=visit_frame,
+        stays=stay_frame,
+        criteria=collect_criteria(criteria),
+    )
+
+
+@dataclass(frozen=True)
+class PopulationStatus:
+    """Whether a population could be evaluated with the feeds present."""
+
+    status: str  # evaluated | partially_evaluated | not_evaluated
+    missing_feeds: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, object]:
+        return {"status": self.status, "missing_feeds": list(self.missing_feeds)}
+
+
+def population_status(settings: dict, present_feeds: frozenset[str]) -> PopulationStatus:
+    """Not evaluated when a required feed is absent; partially when a partial one is."""
+    missing_required = tuple(
+        f for f in settings.get("required_feeds", []) if f not in present_feeds
+    )
+    if missing_required:
+        return PopulationStatus("not_evaluated", missing_required)
+    missing_partial = tuple(f for f in settings.get("partial_feeds", []) if f not in present_feeds)
+    if missing_partial:
+        return PopulationStatus("partially_evaluated", missing_partial)
+    return PopulationStatus("evaluated", ())
 
 
 @dataclass(frozen=True)
 class Assignment:
-    """The run's results: assignments, evidence and member metrics (collected)."""
+    """The run's results: assignments, evidence and member metrics (collected), and the
+    evaluation status of every population."""
 
     assignments: pl.DataFrame
     evidence: pl.DataFrame
     member_metrics: pl.DataFrame
+    population_status: dict[str, PopulationStatus]
+
+
+def _rule_for(code: str, events: Events, inputs: Inputs, rules: Rules) -> PopulationResult:
+    """Call the rule of one population with the settings the rules file gives it."""
+    as_of = events.as_of
+    window = lookback(as_of, rules.setting("time.lookback_months"))
+    long_window = lookback(as_of, rules.setting("time.long_lookback_months"))
+    members = events.members.lazy()
+    criteria = events.criteria
+    s = rules.population(code)
+    family, _, _ = code.rpartition("_")
+    if code in ("HIGH_UTIL_ADULT", "HIGH_UTIL_CHILD"):
+        return high_utilizer(
+            code,
+            members,
+            events.ed_visits.lazy(),
+            events.stays.lazy(),
+            window,
+            age_group=s["age_group"],
+            min_avoidable_ed_visits=s["min_avoidable_ed_visits"],
+            min_avoidable_unplanned_stays=s["min_avoidable_unplanned_stays"],
+        )
+    if code == "HOMELESS_ADULT":
+        return homeless.homeless_adult(code, members, criteria, window, age_group=s["age_group"])
+    if code == "HOMELESS_FAMILY":
+        return homeless.homeless_family(
+            code, members, criteria, index_age_group=s["index_age_group"]
+        )
+    if code == "SMI_SUD_ADULT":
+        return behavioral.smi_sud_adult(
+            code,
+            members,
+            criteria,
+            window,
+            age_group=s["age_group"],
+            min_acute_care_events=s["min_acute_care_events"],
+            min_mh_sud_acute_events=s["min_mh_sud_acute_events"],
+        )
+    if code == "SMI_SUD_CHILD":
+        return behavioral.smi_sud_child(
+            code,
+            members,
+            criteria,
+            window,
+            age_group=s["age_group"],
+            min_mh_sud_dx_dates=s["min_mh_sud_dx_dates"],
+            min_mh_sud_acute_events=s["min_mh_sud_acute_events"],
+        )
+    if code == "JUSTICE_ADULT":
+        return justice.justice_adult(
+            code, members, criteria, window, long_window, age_group=s["age_group"]
+        )
+    if code == "JUSTICE_CHILD":
+        return justice.justice_child(code, members, criteria, window, age_group=s["age_group"])
+    if code == "LTC_RISK_ADULT":
+        return long_term_care.ltc_risk_adult(
+            code,
+            members,
+            criteria,
+            inputs.nursing_facility_assessment,
+            window,
+            age_group=s["age_group"],
+        )
+    if code == "NF_TRANSITION_ADULT":
+        return long_term_care.nf_transition_adult(
+            code, members, inputs.nursing_facility_assessment, window, age_group=s["age_group"]
+        )
+    if code == "CCS_CHILD":
+        return children.ccs_child(
+            code, members, criteria, inputs.ccs_enrollment, as_of, age_group=s["age_group"]
+        )
+    if code == "CHILD_WELFARE":
+        return children.child_welfare(
+            code,
+            members,
+            inputs.child_welfare,
+            window,
+            max_age_exclusive=rules.setting("time.adult_min_age"),
+            aged_out_max_age_exclusive=rules.setting("time.aged_out_max_age_exclusive"),
+        )
+    if family == "BIRTH_EQUITY":
+        return birth_equity.birth_equity(
+            code,
+            members,
+            criteria,
+            window,
+            age_group=s["age_group"],
+            races=s["races"],
+            carryover_months=rules.setting("time.pregnancy_carryover_months"),
+        )
+    raise RulesError(f"The rules file defines population {code}, which no rule implements.")
 
 
 def assign_populations(events: Events, inputs: Inputs, rules: Rules) -> Assignment:
-    """Apply every population rule of the rules file and finalise the outputs."""
+    """Apply every population rule the feeds allow, and finalise the outputs."""
     as_of = events.as_of
     window = lookback(as_of, rules.setting("time.lookback_months"))
+    statuses = {
+        code: population_status(rules.population(code), inputs.present_feeds)
+        for code in rules.population_codes
+    }
+    results = [
+        _rule_for(code, events, inputs, rules)
+        for code, status in statuses.items()
+        if status.status != "not_evaluated"
+    ]
     members = events.members.lazy()
-    visits = events.ed_visits.lazy()
-    all_stays = events.stays.lazy()
-    results: list[PopulationResult] = []
-    for code in ("HIGH_UTIL_ADULT", "HIGH_UTIL_CHILD"):
-        settings = rules.population(code)
-        results.append(
-            high_utilizer(
-                code,
-                members,
-                visits,
-                all_stays,
-                window,
-                age_group=settings["age_group"],
-                min_avoidable_ed_visits=settings["min_avoidable_ed_visits"],
-                min_avoidable_unplanned_stays=settings["min_avoidable_unplanned_stays"],
-            )
-        )
     assignments, evidence = finalize_assignments(
         PopulationResult.concat(results),
         members,
@@ -216,8 +413,8 @@ def assign_populations(events: Events, inputs: Inputs, rules: Rules) -> Assignme
         as_of,
         rules.version,
     )
-    member_metrics = metrics.utilization_metrics(members, visits, all_stays, window).sort(
-        "member_id"
-    )
+    member_metrics = metrics.member_metrics(
+        members, events.ed_visits.lazy(), events.stays.lazy(), events.criteria, window
+    ).sort("member_id")
     frames = pl.collect_all([assignments, evidence, member_metrics])
-    return Assignment(*frames)
+    return Assignment(*frames, population_status=statuses)

@@ -35,10 +35,20 @@ def print_summary(summary: dict[str, Any], out_dir: Path, console: Console | Non
         title=f"Populations of Focus on {summary['as_of_date']} "
         f"(lookback {summary['lookback']['start']} .. {summary['lookback']['end']})"
     )
-    for col in ("population", "adult", "child/youth", "members"):
-        pops.add_column(col, justify="left" if col == "population" else "right")
+    for col in ("population", "adult", "child/youth", "members", "status"):
+        pops.add_column(col, justify="left" if col in ("population", "status") else "right")
     for code, c in summary["populations"].items():
-        pops.add_row(code, f"{c['adult']:,}", f"{c['child_youth']:,}", f"{c['members']:,}")
+        if c["status"] == "not_evaluated":
+            pops.add_row(
+                code, "—", "—", "—", f"not evaluated: no {', '.join(c['missing_feeds'])} feed"
+            )
+            continue
+        status = (
+            ""
+            if c["status"] == "evaluated"
+            else f"partial: no {', '.join(c['missing_feeds'])} feed"
+        )
+        pops.add_row(code, f"{c['adult']:,}", f"{c['child_youth']:,}", f"{c['members']:,}", status)
     m = summary["members"]
     pops.caption = (
         f"{m['enrolled']:,} members enrolled on the as-of date ({m['adult']:,} adults, "

@@ -25,7 +25,15 @@ from ecm import outputs
 from ecm.errors import EcmError
 from ecm.ingest import IngestResult, ingest
 from ecm.logs import get_logger
-from ecm.pipeline import Assignment, Events, Inputs, assign_populations, build_events, read_inputs
+from ecm.pipeline import (
+    Assignment,
+    Events,
+    Inputs,
+    assign_populations,
+    build_events,
+    history_start,
+    read_inputs,
+)
 from ecm.reference import ReferenceData
 from ecm.rules import Rules, load_rules
 from transforms.windows import lookback
@@ -69,11 +77,15 @@ def ingest_feeds(input_dir: Path, warehouse: Path, rules: Rules, work_dir: Path)
 
 @task(name="build events", cache_policy=NO_CACHE)
 def build_event_tables(
-    warehouse: Path, rules: Rules, reference: ReferenceData, as_of: dt.date
+    warehouse: Path,
+    rules: Rules,
+    reference: ReferenceData,
+    as_of: dt.date,
+    ingested_feeds: list[str],
 ) -> tuple[Inputs, Events, pl.DataFrame]:
-    """Read the staged tables and build members, ED visits and stays."""
+    """Read the staged tables; build members, ED visits, stays and the shared criteria."""
     with duckdb.connect(str(warehouse)) as con:
-        inputs = read_inputs(con)
+        inputs = read_inputs(con, frozenset(ingested_feeds), history_start(rules, as_of))
         quarantine = con.sql(
             "select feed, source_file, line, rule, detail, raw_row from quarantine "
             "order by feed, source_file, line"
@@ -96,13 +108,16 @@ def assign(events: Events, inputs: Inputs, rules: Rules) -> Assignment:
     return result
 
 
-def _population_counts(assignments: pl.DataFrame, rules: Rules) -> dict[str, dict[str, int]]:
-    counts: dict[str, dict[str, int]] = {}
+def _population_counts(result: Assignment, rules: Rules) -> dict[str, dict[str, Any]]:
+    counts: dict[str, dict[str, Any]] = {}
     for code in rules.population_codes:
-        rows = assignments.filter(pl.col("pof_code") == code)
+        rows = result.assignments.filter(pl.col("pof_code") == code)
         by_group = dict(rows.group_by("age_group").len().iter_rows())
+        status = result.population_status[code]
         counts[code] = {
-            "members": rows.height,
+            "title": rules.population(code).get("title", code),
+            **status.as_dict(),
+            "members": rows.height if status.status != "not_evaluated" else None,
             "adult": int(by_group.get("adult", 0)),
             "child_youth": int(by_group.get("child_youth", 0)),
         }
@@ -150,7 +165,17 @@ def build_summary(
             "child_youth": members.filter(pl.col("age_group") == "child_youth").height,
         },
         "events": {"ed_visits": events.ed_visits.height, "stays": events.stays.height},
-        "populations": _population_counts(result.assignments, rules),
+        "populations": _population_counts(result, rules),
+        "populations_not_evaluated": {
+            code: list(st.missing_feeds)
+            for code, st in result.population_status.items()
+            if st.status == "not_evaluated"
+        },
+        "populations_partially_evaluated": {
+            code: list(st.missing_feeds)
+            for code, st in result.population_status.items()
+            if st.status == "partially_evaluated"
+        },
         "assignments": result.assignments.height,
         "assigned_members": result.assignments["member_id"].n_unique(),
         "data_quality": {
@@ -242,7 +267,9 @@ def monthly(
         ingested = ingest_feeds(input_dir, warehouse, rules, Path(work))
         timer.record("ingest", started)
     started = time.perf_counter()
-    inputs, events, quarantine = build_event_tables(warehouse, rules, reference, as_of)
+    inputs, events, quarantine = build_event_tables(
+        warehouse, rules, reference, as_of, list(ingested.feeds)
+    )
     timer.record("events", started)
     started = time.perf_counter()
     result = assign(events, inputs, rules)

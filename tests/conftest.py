@@ -147,4 +147,3 @@ def rules():
 @pytest.fixture(scope="session")
 def ref():
     return ReferenceData()
-

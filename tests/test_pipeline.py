@@ -5,7 +5,7 @@ import polars as pl
 import pytest
 
 from ecm.ingest import ingest
-from ecm.pipeline import assign_populations, build_events, read_inputs
+from ecm.pipeline import assign_populations, build_events, history_start, read_inputs
 from tests.story import AS_OF, EXPECTED, write_story
 
 
@@ -13,8 +13,8 @@ from tests.story import AS_OF, EXPECTED, write_story
 def story_run(tmp_path_factory, rules, ref):
     folder = write_story(tmp_path_factory.mktemp("story") / "feeds")
     with duckdb.connect() as con:
-        ingest(con, folder, rules, tmp_path_factory.mktemp("work"))
-        inputs = read_inputs(con)
+        result = ingest(con, folder, rules, tmp_path_factory.mktemp("work"))
+        inputs = read_inputs(con, frozenset(result.feeds), history_start(rules, AS_OF))
     events = build_events(inputs, ref, rules, AS_OF)
     return events, assign_populations(events, inputs, rules)
 

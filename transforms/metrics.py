@@ -4,8 +4,29 @@ from __future__ import annotations
 
 import polars as pl
 
+from transforms.criteria import Criteria, facts_in
 from transforms.utilization import count_in_window
 from transforms.windows import Window
+
+# Criteria counted per member in member_metrics: distinct dates with the fact in the
+# lookback (`<criterion>_dates_12m`).
+COUNTED_CRITERIA = [
+    "smi_dx",
+    "sud_dx",
+    "mh_sud_dx",
+    "idd_dx",
+    "tbi_dx",
+    "hiv_aids_dx",
+    "pregnancy_postpartum_dx",
+    "pregnancy_end_dx",
+    "chronic_condition_dx",
+    "complex_social_factor_dx",
+    "homelessness_dx",
+    "overdose_dx",
+    "suicidality_dx",
+    "ace_screening",
+    "crisis_service",
+]
 
 
 def utilization_metrics(
@@ -42,4 +63,62 @@ def utilization_metrics(
     return metrics.with_columns(
         pl.col(whole).fill_null(0).cast(pl.Int32),
         pl.col("avoidable_ed_visits_12m").fill_null(0.0),
+    )
+
+
+def _dates(facts: pl.LazyFrame, name: str) -> pl.LazyFrame:
+    return facts.group_by("member_id").agg(
+        pl.col("event_date").n_unique().cast(pl.Int32).alias(name)
+    )
+
+
+def member_metrics(
+    members: pl.LazyFrame,
+    ed_visits: pl.LazyFrame,
+    stays: pl.LazyFrame,
+    criteria: Criteria,
+    window: Window,
+) -> pl.LazyFrame:
+    """Utilisation metrics plus one column per shared criterion.
+
+    Grain: one row per enrolled member. `<criterion>_dates_12m` counts distinct dates with
+    the fact in the lookback; visit and stay criteria count events; `has_csf` and
+    `has_homelessness_evidence` flag the composed criteria.
+    """
+    in_window = pl.concat(
+        [
+            facts_in(criteria.conditions, COUNTED_CRITERIA, window),
+            facts_in(criteria.procedures, COUNTED_CRITERIA, window),
+        ]
+    )
+    counts = (
+        in_window.group_by("member_id", "criterion")
+        .agg(pl.col("event_date").n_unique().cast(pl.Int32).alias("n"))
+        .pivot(on="criterion", on_columns=COUNTED_CRITERIA, index="member_id", values="n")
+        .rename({c: f"{c}_dates_12m" for c in COUNTED_CRITERIA})
+    )
+    events = {
+        "urgent_care_visits_12m": criteria.urgent_care_visits,
+        "office_visits_12m": criteria.office_visits,
+        "psychiatric_stays_12m": criteria.psychiatric_stays,
+        "mh_sud_ed_visits_12m": criteria.mh_sud_ed_visits,
+        "mh_sud_acute_stays_12m": criteria.mh_sud_acute_stays,
+        "complex_social_factor_dates_12m": criteria.complex_social_factors,
+        "homelessness_evidence_dates_12m": criteria.homelessness,
+    }
+    out = utilization_metrics(members, ed_visits, stays, window).join(
+        counts, on="member_id", how="left"
+    )
+    for name, facts in events.items():
+        out = out.join(
+            _dates(facts, name)
+            if name.endswith("dates_12m")
+            else facts.group_by("member_id").agg(pl.len().cast(pl.Int32).alias(name)),
+            on="member_id",
+            how="left",
+        )
+    count_columns = [f"{c}_dates_12m" for c in COUNTED_CRITERIA] + list(events)
+    return out.with_columns(pl.col(count_columns).fill_null(0).cast(pl.Int32)).with_columns(
+        (pl.col("complex_social_factor_dates_12m") > 0).alias("has_csf"),
+        (pl.col("homelessness_evidence_dates_12m") > 0).alias("has_homelessness_evidence"),
     )

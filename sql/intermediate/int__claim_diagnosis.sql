@@ -1,0 +1,36 @@
+-- int__claim_diagnosis: every diagnosis code of the current claims, in any position.
+-- Reshaping only (no rule): one row per claim × service date × code, with the first
+-- position the code holds on the claim. Dated by the line's service date, else the claim
+-- start (populations.md, Time). $since limits the history read to what a rule can reach.
+with
+
+lines as (
+    select
+        member_id,
+        data_source,
+        claim_id,
+        coalesce(claim_line_start_date, claim_start_date) as service_date,
+        columns('^diagnosis_code_[0-9]+$')
+    from int__medical_claim_current
+    where coalesce(claim_line_start_date, claim_start_date) >= $since
+),
+
+long as (
+    unpivot lines
+    on columns('^diagnosis_code_[0-9]+$')
+    into name position value code
+),
+
+final as (
+    select
+        member_id,
+        data_source,
+        claim_id,
+        service_date,
+        code,
+        min(cast(regexp_extract(position, '[0-9]+$') as integer)) as position
+    from long
+    group by all
+)
+
+select * from final

@@ -1,0 +1,55 @@
+"""BIRTH_EQUITY_ADULT / BIRTH_EQUITY_CHILD: the Birth Equity Population of Focus.
+
+populations.md: race black or african american, american indian or alaska native, or
+native hawaiian or other pacific islander (the list is in the rules file) AND pregnant in
+the last 12 months: a pregnancy/postpartum dx in the lookback, or one in the 9 months
+before it with no pregnancy end dated before the lookback.
+
+"No pregnancy end dated before the lookback" is read for the pregnancy at hand: no end
+dated on or after the latest pre-lookback pregnancy dx and before the lookback start (an
+end from an earlier pregnancy does not rule out a new one).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from transforms.criteria import Criteria, facts_in
+from transforms.populations import PopulationResult, qualify_by_facts
+from transforms.windows import Window, months_before
+
+
+def birth_equity(
+    pof_code: str,
+    members: pl.LazyFrame,
+    criteria: Criteria,
+    window: Window,
+    *,
+    age_group: str,
+    races: list[str],
+    carryover_months: int,
+) -> PopulationResult:
+    eligible = members.filter(
+        (pl.col("age_group") == age_group) & pl.col("race").is_in(races)
+    ).select("member_id")
+    in_lookback = facts_in(criteria.conditions, ["pregnancy_postpartum_dx"], window)
+    before = Window(
+        months_before(window.start, carryover_months), window.start - dt.timedelta(days=1)
+    )
+    carried = facts_in(criteria.conditions, ["pregnancy_postpartum_dx"], before)
+    latest_carried = carried.group_by("member_id").agg(pl.col("event_date").max().alias("_latest"))
+    ended = (
+        criteria.pregnancy_end.join(latest_carried, on="member_id", how="inner")
+        .filter(
+            (pl.col("event_date") >= pl.col("_latest"))
+            & (pl.col("event_date") < pl.lit(window.start))
+        )
+        .select("member_id")
+        .unique()
+    )
+    still_pregnant = carried.join(ended, on="member_id", how="anti")
+    pregnancy = pl.concat([in_lookback, still_pregnant])
+    qualifying = eligible.join(pregnancy, on="member_id", how="semi")
+    return qualify_by_facts(pof_code, qualifying, pregnancy)

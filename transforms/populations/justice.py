@@ -1,0 +1,50 @@
+"""JUSTICE_ADULT and JUSTICE_CHILD: individuals transitioning from incarceration.
+
+populations.md: adults released from any facility in the lookback AND, in the 24 months,
+a dx of MH/SUD, chronic condition, I/DD, TBI, HIV/AIDS or pregnancy/postpartum; children
+and youth released from any facility in the lookback (feeds.md: every facility type
+counts as a release).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from transforms.criteria import Criteria, facts_in
+from transforms.populations import PopulationResult, qualify_by_facts
+from transforms.windows import Window
+
+CLINICAL_NEED_DX = [
+    "mh_sud_dx",
+    "chronic_condition_dx",
+    "idd_dx",
+    "tbi_dx",
+    "hiv_aids_dx",
+    "pregnancy_postpartum_dx",
+]
+
+
+def justice_adult(
+    pof_code: str,
+    members: pl.LazyFrame,
+    criteria: Criteria,
+    window: Window,
+    long_window: Window,
+    *,
+    age_group: str,
+) -> PopulationResult:
+    adults = members.filter(pl.col("age_group") == age_group).select("member_id")
+    releases = facts_in(criteria.incarceration, ["incarceration_release"], window)
+    need = facts_in(criteria.conditions, CLINICAL_NEED_DX, long_window)
+    qualifying = adults.join(releases, on="member_id", how="semi").join(
+        need, on="member_id", how="semi"
+    )
+    return qualify_by_facts(pof_code, qualifying, pl.concat([releases, need]))
+
+
+def justice_child(
+    pof_code: str, members: pl.LazyFrame, criteria: Criteria, window: Window, *, age_group: str
+) -> PopulationResult:
+    children = members.filter(pl.col("age_group") == age_group).select("member_id")
+    releases = facts_in(criteria.incarceration, ["incarceration_release"], window)
+    return qualify_by_facts(pof_code, children.join(releases, on="member_id", how="semi"), releases)
