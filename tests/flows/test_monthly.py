@@ -48,6 +48,17 @@ def test_flow_run_writes_every_file(harness, story_feeds, tmp_path):
     )
     assert written["feeds"]["incarceration"]["present"] is False
     assert summary["populations"]["HIGH_UTIL_ADULT"]["members"] == 4
+    # the story has no partner feeds: their populations are not evaluated, never zero
+    assert written["populations_not_evaluated"] == {
+        "CCS_CHILD": ["ccs_enrollment"],
+        "CHILD_WELFARE": ["child_welfare"],
+        "JUSTICE_ADULT": ["incarceration"],
+        "JUSTICE_CHILD": ["incarceration"],
+        "NF_TRANSITION_ADULT": ["nursing_facility_assessment"],
+    }
+    assert written["populations"]["JUSTICE_ADULT"]["members"] is None
+    assert written["populations_partially_evaluated"]["SMI_SUD_ADULT"] == [
+        "incarceration", "homelessness"]
     manifest = json.loads((out / "manifest.json").read_text())
     assert {f["path"] for f in manifest["files"]} >= set(DATA_FILES)
     assert "value_sets/ed_revenue_code.csv" in manifest["reference"]
