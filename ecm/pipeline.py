@@ -221,6 +221,7 @@ def _ed_visits(inputs: Inputs, ref: ReferenceData, rules: Rules, acute: pl.LazyF
         ref.nyu_icd10.lazy(),
         method=rules.setting("methods.avoidable_ed"),
         threshold=rules.setting("methods.nyu_avoidable_threshold"),
+        min_prefix_length=rules.setting("methods.nyu_min_prefix_length"),
     )
 
 
@@ -322,7 +323,14 @@ def _rule_for(code: str, events: Events, inputs: Inputs, rules: Rules) -> Popula
             min_avoidable_unplanned_stays=s["min_avoidable_unplanned_stays"],
         )
     if code == "HOMELESS_ADULT":
-        return homeless.homeless_adult(code, members, criteria, window, age_group=s["age_group"])
+        return homeless.homeless_adult(
+            code,
+            members,
+            criteria,
+            window,
+            age_group=s["age_group"],
+            complex_need_criteria=s["complex_need_criteria"],
+        )
     if code == "HOMELESS_FAMILY":
         return homeless.homeless_family(
             code, members, criteria, index_age_group=s["index_age_group"]
@@ -349,7 +357,13 @@ def _rule_for(code: str, events: Events, inputs: Inputs, rules: Rules) -> Popula
         )
     if code == "JUSTICE_ADULT":
         return justice.justice_adult(
-            code, members, criteria, window, long_window, age_group=s["age_group"]
+            code,
+            members,
+            criteria,
+            window,
+            long_window,
+            age_group=s["age_group"],
+            clinical_need_criteria=s["clinical_need_criteria"],
         )
     if code == "JUSTICE_CHILD":
         return justice.justice_child(code, members, criteria, window, age_group=s["age_group"])
@@ -392,6 +406,13 @@ def _rule_for(code: str, events: Events, inputs: Inputs, rules: Rules) -> Popula
     raise RulesError(f"The rules file defines population {code}, which no rule implements.")
 
 
+def metric_criteria(rules: Rules) -> list[str]:
+    """The criteria member_metrics counts: every tagged diagnosis and procedure set."""
+    names = rules.setting("criteria.condition_value_sets")
+    dx = [n if n.endswith("_dx") else f"{n}_dx" for n in names]
+    return dx + list(rules.setting("criteria.procedure_value_sets"))
+
+
 def assign_populations(events: Events, inputs: Inputs, rules: Rules) -> Assignment:
     """Apply every population rule the feeds allow, and finalise the outputs."""
     as_of = events.as_of
@@ -414,7 +435,12 @@ def assign_populations(events: Events, inputs: Inputs, rules: Rules) -> Assignme
         rules.version,
     )
     member_metrics = metrics.member_metrics(
-        members, events.ed_visits.lazy(), events.stays.lazy(), events.criteria, window
+        members,
+        events.ed_visits.lazy(),
+        events.stays.lazy(),
+        events.criteria,
+        window,
+        counted_criteria=metric_criteria(rules),
     ).sort("member_id")
     frames = pl.collect_all([assignments, evidence, member_metrics])
     return Assignment(*frames, population_status=statuses)

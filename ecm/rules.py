@@ -32,6 +32,7 @@ REQUIRED_SETTINGS = (
     "events.ed_visit.days_before_admission_belonging_to_stay",
     "events.stays.merge_gap_days",
     "methods.nyu_avoidable_threshold",
+    "methods.nyu_min_prefix_length",
     *METHOD_CHOICES,
 )
 

@@ -35,21 +35,40 @@ PROVIDERS = {"HA": "1111111111", "FAM_MOM": "2222222222", "FAM_KID": "2222222222
 
 def _dx(claim_id, member_id, day, *codes, **values):
     extra = {f"diagnosis_code_{i}": c for i, c in enumerate(codes[1:], start=2)}
-    return line(claim_id, member_id, day, diagnosis_code_1=codes[0], hcpcs_code="99213",
-                place_of_service_code="11", **extra, **values)
+    return line(
+        claim_id,
+        member_id,
+        day,
+        diagnosis_code_1=codes[0],
+        hcpcs_code="99213",
+        place_of_service_code="11",
+        **extra,
+        **values,
+    )
 
 
 def write_story(folder: Path) -> Path:
     members = [
-        member("HA", ADULT), member("HA_MISS", ADULT),
-        member("FAM_KID", CHILD, subscriber_id="S1"), member("FAM_MOM", ADULT, subscriber_id="S1"),
-        member("FAM_SIB", "2015-01-01", subscriber_id="S1"), member("NEIGHBOUR", ADULT,
-                                                                    subscriber_id="S2"),
-        member("SMI", ADULT), member("SMI_MISS", ADULT), member("SMIC", CHILD),
-        member("JA", ADULT), member("JC", "2007-03-03"), member("JA_MISS", ADULT),
-        member("LTC", ADULT), member("NF", ADULT), member("NF_MISS", ADULT),
-        member("CCS", CHILD), member("CCS_MISS", CHILD),
-        member("CW", CHILD), member("CW_AGED", "2002-01-01"), member("CW_MISS", CHILD),
+        member("HA", ADULT),
+        member("HA_MISS", ADULT),
+        member("FAM_KID", CHILD, subscriber_id="S1"),
+        member("FAM_MOM", ADULT, subscriber_id="S1"),
+        member("FAM_SIB", "2015-01-01", subscriber_id="S1"),
+        member("NEIGHBOUR", ADULT, subscriber_id="S2"),
+        member("SMI", ADULT),
+        member("SMI_MISS", ADULT),
+        member("SMIC", CHILD),
+        member("JA", ADULT),
+        member("JC", "2007-03-03"),
+        member("JA_MISS", ADULT),
+        member("LTC", ADULT),
+        member("NF", ADULT),
+        member("NF_MISS", ADULT),
+        member("CCS", CHILD),
+        member("CCS_MISS", CHILD),
+        member("CW", CHILD),
+        member("CW_AGED", "2002-01-01"),
+        member("CW_MISS", CHILD),
         member("BE", ADULT, race="black or african american"),
         member("BE_MISS", ADULT, race="white"),
         member("BEC", "2009-02-02", race="american indian or alaska native"),
@@ -72,47 +91,131 @@ def write_story(folder: Path) -> Path:
     ]
     write_feed(folder, "eligibility", members)
     write_feed(folder, "medical_claim", claims)
-    write_feed(folder, "homelessness", [
-        {"member_id": "HA", "project_type": "ES", "entry_date": "2026-03-01", "exit_date": ""},
-        {"member_id": "HA_MISS", "project_type": "ES", "entry_date": "2026-03-01",
-         "exit_date": ""},
-    ])
-    write_feed(folder, "incarceration", [
-        {"member_id": "JA", "facility_type": "state_prison", "booking_date": "2024-01-01",
-         "release_date": "2026-05-01", "source": "CDCR"},
-        {"member_id": "JC", "facility_type": "county_jail", "booking_date": "2026-06-01",
-         "release_date": "2026-07-01", "source": "sheriff"},
-        {"member_id": "JA_MISS", "facility_type": "county_jail", "booking_date": "2025-09-01",
-         "release_date": "2025-10-31", "source": "sheriff"},
-    ])
-    write_feed(folder, "nursing_facility_assessment", [
-        {"member_id": "LTC", "assessment_date": "2026-06-01", "facility_npi": "",
-         "residence_setting": "community", "meets_snf_level_of_care": "Y",
-         "needs_lower_acuity_skilled_nursing": "N", "interested_in_community_transition": "N",
-         "able_to_reside_in_community": "Y"},
-        {"member_id": "NF", "assessment_date": "2026-08-01", "facility_npi": "",
-         "residence_setting": "nursing_facility", "meets_snf_level_of_care": "Y",
-         "needs_lower_acuity_skilled_nursing": "N", "interested_in_community_transition": "Y",
-         "able_to_reside_in_community": "Y"},
-        {"member_id": "NF_MISS", "assessment_date": "2026-08-01", "facility_npi": "",
-         "residence_setting": "nursing_facility", "meets_snf_level_of_care": "Y",
-         "needs_lower_acuity_skilled_nursing": "N", "interested_in_community_transition": "N",
-         "able_to_reside_in_community": "Y"},
-    ])
-    write_feed(folder, "ccs_enrollment", [
-        {"member_id": "CCS", "program": "CCS", "start_date": "2020-01-01", "end_date": ""},
-        {"member_id": "CCS_MISS", "program": "CCS_WCM", "start_date": "2020-01-01",
-         "end_date": ""},  # no complex social factor
-    ])
-    write_feed(folder, "child_welfare", [
-        {"member_id": "CW", "status": "foster_care", "start_date": "2024-01-01", "end_date": ""},
-        {"member_id": "CW_AGED", "status": "aged_out_foster_care", "start_date": "2020-01-01",
-         "end_date": ""},
-        {"member_id": "CW_MISS", "status": "foster_care", "start_date": "2020-01-01",
-         "end_date": "2025-10-31"},
-    ])
-    write_feed(folder, "provider_assignment", [
-        {"member_id": m, "provider_npi": npi, "provider_name": f"Provider {npi[0]}",
-         "start_date": "2025-01-01", "end_date": ""} for m, npi in PROVIDERS.items()
-    ])
+    write_feed(
+        folder,
+        "homelessness",
+        [
+            {"member_id": "HA", "project_type": "ES", "entry_date": "2026-03-01", "exit_date": ""},
+            {
+                "member_id": "HA_MISS",
+                "project_type": "ES",
+                "entry_date": "2026-03-01",
+                "exit_date": "",
+            },
+        ],
+    )
+    write_feed(
+        folder,
+        "incarceration",
+        [
+            {
+                "member_id": "JA",
+                "facility_type": "state_prison",
+                "booking_date": "2024-01-01",
+                "release_date": "2026-05-01",
+                "source": "CDCR",
+            },
+            {
+                "member_id": "JC",
+                "facility_type": "county_jail",
+                "booking_date": "2026-06-01",
+                "release_date": "2026-07-01",
+                "source": "sheriff",
+            },
+            {
+                "member_id": "JA_MISS",
+                "facility_type": "county_jail",
+                "booking_date": "2025-09-01",
+                "release_date": "2025-10-31",
+                "source": "sheriff",
+            },
+        ],
+    )
+    write_feed(
+        folder,
+        "nursing_facility_assessment",
+        [
+            {
+                "member_id": "LTC",
+                "assessment_date": "2026-06-01",
+                "facility_npi": "",
+                "residence_setting": "community",
+                "meets_snf_level_of_care": "Y",
+                "needs_lower_acuity_skilled_nursing": "N",
+                "interested_in_community_transition": "N",
+                "able_to_reside_in_community": "Y",
+            },
+            {
+                "member_id": "NF",
+                "assessment_date": "2026-08-01",
+                "facility_npi": "",
+                "residence_setting": "nursing_facility",
+                "meets_snf_level_of_care": "Y",
+                "needs_lower_acuity_skilled_nursing": "N",
+                "interested_in_community_transition": "Y",
+                "able_to_reside_in_community": "Y",
+            },
+            {
+                "member_id": "NF_MISS",
+                "assessment_date": "2026-08-01",
+                "facility_npi": "",
+                "residence_setting": "nursing_facility",
+                "meets_snf_level_of_care": "Y",
+                "needs_lower_acuity_skilled_nursing": "N",
+                "interested_in_community_transition": "N",
+                "able_to_reside_in_community": "Y",
+            },
+        ],
+    )
+    write_feed(
+        folder,
+        "ccs_enrollment",
+        [
+            {"member_id": "CCS", "program": "CCS", "start_date": "2020-01-01", "end_date": ""},
+            {
+                "member_id": "CCS_MISS",
+                "program": "CCS_WCM",
+                "start_date": "2020-01-01",
+                "end_date": "",
+            },  # no complex social factor
+        ],
+    )
+    write_feed(
+        folder,
+        "child_welfare",
+        [
+            {
+                "member_id": "CW",
+                "status": "foster_care",
+                "start_date": "2024-01-01",
+                "end_date": "",
+            },
+            {
+                "member_id": "CW_AGED",
+                "status": "aged_out_foster_care",
+                "start_date": "2020-01-01",
+                "end_date": "",
+            },
+            {
+                "member_id": "CW_MISS",
+                "status": "foster_care",
+                "start_date": "2020-01-01",
+                "end_date": "2025-10-31",
+            },
+        ],
+    )
+    write_feed(
+        folder,
+        "provider_assignment",
+        [
+            {
+                "member_id": m,
+                "provider_npi": npi,
+                "provider_name": f"Provider {npi[0]}",
+                "start_date": "2025-01-01",
+                "end_date": "",
+            }
+            for m, npi in PROVIDERS.items()
+        ],
+    )
     return folder

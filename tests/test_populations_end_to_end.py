@@ -48,7 +48,10 @@ def test_evidence_traces_to_claims_and_feed_rows(result):
     nf = ev.filter(pl.col("member_id") == "NF")
     assert nf["source_key"].to_list() == ["nursing_facility_assessment.csv:3"]
     assert set(ev.filter(pl.col("member_id") == "SMI")["criterion"]) >= {
-        "smi_dx", "complex_social_factor_dx", "overdose_dx"}
+        "smi_dx",
+        "complex_social_factor_dx",
+        "overdose_dx",
+    }
 
 
 def test_every_assignment_has_evidence_and_a_qualifying_date(result):
@@ -85,5 +88,8 @@ def test_missing_feeds_are_not_evaluated_never_zero(folder, rules, ref, tmp_path
     assert status["CHILD_WELFARE"] == ("not_evaluated", ("child_welfare",))
     assert status["SMI_SUD_ADULT"] == ("partially_evaluated", ("incarceration",))
     assert status["HIGH_UTIL_ADULT"] == ("evaluated", ())
-    assert not set(result.assignments["pof_code"]) & {"JUSTICE_ADULT", "JUSTICE_CHILD",
-                                                      "CHILD_WELFARE"}
+    assert not set(result.assignments["pof_code"]) & {
+        "JUSTICE_ADULT",
+        "JUSTICE_CHILD",
+        "CHILD_WELFARE",
+    }

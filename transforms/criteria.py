@@ -259,15 +259,6 @@ def homelessness_feed_facts(homelessness: pl.LazyFrame, window: Window) -> pl.La
 
 # --- composed criteria ---------------------------------------------------------------------
 
-CSF_CRITERIA = [
-    "complex_social_factor_dx",
-    "ace_screening",
-    "crisis_service",
-    "incarceration_booking",
-    "incarceration_release",
-    "homelessness_feed",
-]
-
 
 def complex_social_factor_facts(
     conditions: pl.LazyFrame,

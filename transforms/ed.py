@@ -20,7 +20,6 @@ from transforms.codes import in_value_set
 
 NYU_PROBABILITIES = ("edcnnpa", "edcnpa", "epct", "noner")
 NYU_SPECIAL = ("injury", "psych", "alcohol", "drug")
-NYU_MIN_PREFIX = 3
 
 
 def ed_lines(
@@ -93,8 +92,11 @@ def ed_visits(
     return visits.join(belongs_to_stay, on=["member_id", "visit_date"], how="anti")
 
 
-def nyu_lookup(codes: pl.LazyFrame, nyu_table: pl.LazyFrame) -> pl.LazyFrame:
-    """Each distinct `code` with the NYU row of its longest table prefix (3+ characters).
+def nyu_lookup(
+    codes: pl.LazyFrame, nyu_table: pl.LazyFrame, min_prefix_length: int
+) -> pl.LazyFrame:
+    """Each distinct `code` with the NYU row of its longest table prefix of at least
+    `min_prefix_length` characters (3 in populations.md).
 
     An exact match is the longest prefix. Grain: one row per input code that matched;
     `nyu_code` is the table code used.
@@ -103,7 +105,7 @@ def nyu_lookup(codes: pl.LazyFrame, nyu_table: pl.LazyFrame) -> pl.LazyFrame:
     table = nyu_table.rename({"icd10": "nyu_code"})
     candidates = (
         distinct.with_columns(
-            pl.int_ranges(NYU_MIN_PREFIX, pl.col("code").str.len_chars() + 1).alias("_length")
+            pl.int_ranges(min_prefix_length, pl.col("code").str.len_chars() + 1).alias("_length")
         )
         .explode("_length")
         .drop_nulls("_length")
@@ -118,7 +120,12 @@ def nyu_lookup(codes: pl.LazyFrame, nyu_table: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def classify_ed_visits(
-    visits: pl.LazyFrame, nyu_table: pl.LazyFrame, *, method: str, threshold: float
+    visits: pl.LazyFrame,
+    nyu_table: pl.LazyFrame,
+    *,
+    method: str,
+    threshold: float,
+    min_prefix_length: int,
 ) -> pl.LazyFrame:
     """Add the NYU classification and the avoidable weight to each visit.
 
@@ -129,7 +136,9 @@ def classify_ed_visits(
     probability is noner, epct or edcnpa; a tie with edcnnpa is not avoidable),
     `nyu_expected` (noner + epct + edcnpa as a fraction), `all_ed` (every visit).
     """
-    looked_up = nyu_lookup(visits.select(pl.col("primary_dx").alias("code")), nyu_table)
+    looked_up = nyu_lookup(
+        visits.select(pl.col("primary_dx").alias("code")), nyu_table, min_prefix_length
+    )
     joined = visits.join(looked_up, left_on="primary_dx", right_on="code", how="left")
     special = pl.lit(None, dtype=pl.String)
     for flag in reversed(NYU_SPECIAL):

@@ -8,26 +8,6 @@ from transforms.criteria import Criteria, facts_in
 from transforms.utilization import count_in_window
 from transforms.windows import Window
 
-# Criteria counted per member in member_metrics: distinct dates with the fact in the
-# lookback (`<criterion>_dates_12m`).
-COUNTED_CRITERIA = [
-    "smi_dx",
-    "sud_dx",
-    "mh_sud_dx",
-    "idd_dx",
-    "tbi_dx",
-    "hiv_aids_dx",
-    "pregnancy_postpartum_dx",
-    "pregnancy_end_dx",
-    "chronic_condition_dx",
-    "complex_social_factor_dx",
-    "homelessness_dx",
-    "overdose_dx",
-    "suicidality_dx",
-    "ace_screening",
-    "crisis_service",
-]
-
 
 def utilization_metrics(
     members: pl.LazyFrame, ed_visits: pl.LazyFrame, stays: pl.LazyFrame, window: Window
@@ -78,6 +58,8 @@ def member_metrics(
     stays: pl.LazyFrame,
     criteria: Criteria,
     window: Window,
+    *,
+    counted_criteria: list[str],
 ) -> pl.LazyFrame:
     """Utilisation metrics plus one column per shared criterion.
 
@@ -87,15 +69,15 @@ def member_metrics(
     """
     in_window = pl.concat(
         [
-            facts_in(criteria.conditions, COUNTED_CRITERIA, window),
-            facts_in(criteria.procedures, COUNTED_CRITERIA, window),
+            facts_in(criteria.conditions, counted_criteria, window),
+            facts_in(criteria.procedures, counted_criteria, window),
         ]
     )
     counts = (
         in_window.group_by("member_id", "criterion")
         .agg(pl.col("event_date").n_unique().cast(pl.Int32).alias("n"))
-        .pivot(on="criterion", on_columns=COUNTED_CRITERIA, index="member_id", values="n")
-        .rename({c: f"{c}_dates_12m" for c in COUNTED_CRITERIA})
+        .pivot(on="criterion", on_columns=counted_criteria, index="member_id", values="n")
+        .rename({c: f"{c}_dates_12m" for c in counted_criteria})
     )
     events = {
         "urgent_care_visits_12m": criteria.urgent_care_visits,
@@ -117,7 +99,7 @@ def member_metrics(
             on="member_id",
             how="left",
         )
-    count_columns = [f"{c}_dates_12m" for c in COUNTED_CRITERIA] + list(events)
+    count_columns = [f"{c}_dates_12m" for c in counted_criteria] + list(events)
     return out.with_columns(pl.col(count_columns).fill_null(0).cast(pl.Int32)).with_columns(
         (pl.col("complex_social_factor_dates_12m") > 0).alias("has_csf"),
         (pl.col("homelessness_evidence_dates_12m") > 0).alias("has_homelessness_evidence"),

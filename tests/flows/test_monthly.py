@@ -58,7 +58,9 @@ def test_flow_run_writes_every_file(harness, story_feeds, tmp_path):
     }
     assert written["populations"]["JUSTICE_ADULT"]["members"] is None
     assert written["populations_partially_evaluated"]["SMI_SUD_ADULT"] == [
-        "incarceration", "homelessness"]
+        "incarceration",
+        "homelessness",
+    ]
     manifest = json.loads((out / "manifest.json").read_text())
     assert {f["path"] for f in manifest["files"]} >= set(DATA_FILES)
     assert "value_sets/ed_revenue_code.csv" in manifest["reference"]

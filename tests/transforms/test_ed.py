@@ -132,7 +132,9 @@ def classify(ref, codes, method="nyu_threshold"):
     frame = pl.LazyFrame(
         {"member_id": ["m"] * len(codes), "visit_date": [DAY] * len(codes), "primary_dx": codes}
     )
-    got = ed.classify_ed_visits(frame, ref.nyu_icd10.lazy(), method=method, threshold=0.5).collect()
+    got = ed.classify_ed_visits(
+        frame, ref.nyu_icd10.lazy(), method=method, threshold=0.5, min_prefix_length=3
+    ).collect()
     # joins do not keep row order: return rows in the order the codes were given
     order = {code: i for i, code in enumerate(codes)}
     return got.sort(pl.col("primary_dx").replace_strict(order, default=len(codes)))

@@ -14,23 +14,22 @@ from transforms.criteria import Criteria, as_facts, facts_in
 from transforms.populations import PopulationResult, qualify_by_facts
 from transforms.windows import Window
 
-COMPLEX_NEED_DX = [
-    "chronic_condition_dx",
-    "mh_sud_dx",
-    "idd_dx",
-    "tbi_dx",
-    "hiv_aids_dx",
-    "pregnancy_postpartum_dx",
-]
-
 
 def homeless_adult(
-    pof_code: str, members: pl.LazyFrame, criteria: Criteria, window: Window, *, age_group: str
+    pof_code: str,
+    members: pl.LazyFrame,
+    criteria: Criteria,
+    window: Window,
+    *,
+    age_group: str,
+    complex_need_criteria: list[str],
 ) -> PopulationResult:
+    """`complex_need_criteria` names the diagnosis criteria of a complex need (rules file);
+    any ED visit or acute stay in the lookback is one too."""
     adults = members.filter(pl.col("age_group") == age_group).select("member_id")
     need = pl.concat(
         [
-            facts_in(criteria.conditions, COMPLEX_NEED_DX, window),
+            facts_in(criteria.conditions, complex_need_criteria, window),
             criteria.ed_visits,
             criteria.acute_stays,
         ]

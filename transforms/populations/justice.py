@@ -14,15 +14,6 @@ from transforms.criteria import Criteria, facts_in
 from transforms.populations import PopulationResult, qualify_by_facts
 from transforms.windows import Window
 
-CLINICAL_NEED_DX = [
-    "mh_sud_dx",
-    "chronic_condition_dx",
-    "idd_dx",
-    "tbi_dx",
-    "hiv_aids_dx",
-    "pregnancy_postpartum_dx",
-]
-
 
 def justice_adult(
     pof_code: str,
@@ -32,10 +23,13 @@ def justice_adult(
     long_window: Window,
     *,
     age_group: str,
+    clinical_need_criteria: list[str],
 ) -> PopulationResult:
+    """`clinical_need_criteria` names the diagnosis criteria (rules file) looked for in
+    `long_window` (24 months)."""
     adults = members.filter(pl.col("age_group") == age_group).select("member_id")
     releases = facts_in(criteria.incarceration, ["incarceration_release"], window)
-    need = facts_in(criteria.conditions, CLINICAL_NEED_DX, long_window)
+    need = facts_in(criteria.conditions, clinical_need_criteria, long_window)
     qualifying = adults.join(releases, on="member_id", how="semi").join(
         need, on="member_id", how="semi"
     )

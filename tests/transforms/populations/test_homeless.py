@@ -10,6 +10,17 @@ from tests.transforms.populations.facts import (
 )
 from transforms.populations.homeless import homeless_adult, homeless_family
 
+ADULT_RULE = {
+    "age_group": "adult",
+    "complex_need_criteria": [
+        "chronic_condition_dx",
+        "mh_sud_dx",
+        "idd_dx",
+        "tbi_dx",
+        "hiv_aids_dx",
+        "pregnancy_postpartum_dx",
+    ],
+}
 HOMELESS = fact("a", "homelessness_feed", AS_OF, source_feed="homelessness")
 
 
@@ -29,7 +40,7 @@ def test_adult_needs_homelessness_and_a_complex_need():
         ed_visits=[fact("b", "ed_visit", AS_OF, "J069")],
     )
     m = members(("a", ADULT), ("b", ADULT), ("c", ADULT), ("d", ADULT), ("kid", CHILD))
-    got = qualified(homeless_adult("HOMELESS_ADULT", m, c, WINDOW, age_group="adult"))
+    got = qualified(homeless_adult("HOMELESS_ADULT", m, c, WINDOW, **ADULT_RULE))
     # c: homeless without a complex need; d: a need without homelessness; kid: under 21
     assert got == {"a", "b"}
 
@@ -42,7 +53,7 @@ def test_complex_need_diagnosis_outside_the_lookback_does_not_count():
         ],
     )
     m = members(("a", ADULT))
-    assert qualified(homeless_adult("HOMELESS_ADULT", m, c, WINDOW, age_group="adult")) == set()
+    assert qualified(homeless_adult("HOMELESS_ADULT", m, c, WINDOW, **ADULT_RULE)) == set()
 
 
 def test_family_reaches_everyone_enrolled_sharing_the_subscriber():

@@ -18,6 +18,14 @@ from tests.transforms.populations.facts import (
 from transforms.populations.justice import justice_adult, justice_child
 
 D = dt.date
+CLINICAL = [
+    "mh_sud_dx",
+    "chronic_condition_dx",
+    "idd_dx",
+    "tbi_dx",
+    "hiv_aids_dx",
+    "pregnancy_postpartum_dx",
+]
 
 
 def release(member, day, facility="county_jail"):
@@ -31,7 +39,13 @@ def adult(*facts):
     )
     return qualified(
         justice_adult(
-            "JUSTICE_ADULT", members(("a", ADULT)), c, WINDOW, LONG_WINDOW, age_group="adult"
+            "JUSTICE_ADULT",
+            members(("a", ADULT)),
+            c,
+            WINDOW,
+            LONG_WINDOW,
+            age_group="adult",
+            clinical_need_criteria=CLINICAL,
         )
     )
 

@@ -1,0 +1,145 @@
+"""`make bench`: time a monthly run on synthetic feeds against the scan floor.
+
+    python -m ecm.bench [--members N] [--months M] [--format csv|parquet] [--workdir DIR]
+
+Steps, each timed on its own in this process:
+1. generate the feeds (claim lines per minute);
+2. the *scan floor*: DuckDB reading only the claim columns the rules need from the feed
+   files, once — no run can be faster than reading its input;
+3. the run's steps without Prefect: ingest (read, stage, quarantine, versions), events
+   (members, ED visits, stays, criteria), assign (every population, metrics), write;
+4. peak resident memory of the process.
+Prints a Markdown table to paste into BENCHMARKS.md (with the machine and versions).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import resource
+import shutil
+import time
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from ecm.generate import generate_feeds
+from ecm.ingest import ingest
+from ecm.pipeline import assign_populations, build_events, history_start, read_inputs
+from ecm.reference import ReferenceData
+from ecm.rules import load_rules
+
+SCAN_COLUMNS = (
+    "member_id, claim_id, claim_type, claim_start_date, claim_line_start_date, "
+    "revenue_center_code, hcpcs_code, place_of_service_code, bill_type_code, diagnosis_code_1"
+)
+
+
+def _peak_rss_gib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+
+
+def _claim_glob(feeds: Path) -> str:
+    folder = feeds / "medical_claim"
+    if folder.is_dir():
+        return str(folder / "*")
+    return str(next(feeds.glob("medical_claim.*")))
+
+
+def scan_floor(feeds: Path) -> tuple[float, int]:
+    """Seconds for DuckDB to read the rule columns of every claim line once."""
+    glob = _claim_glob(feeds)
+    reader = (
+        "read_parquet(?)"
+        if glob.endswith(".parquet")
+        else ("read_csv(?, header = true, all_varchar = true, union_by_name = true)")
+    )
+    started = time.perf_counter()
+    with duckdb.connect() as con:
+        rows = con.sql(
+            f"select count(*), count(distinct member_id), max(claim_start_date), "
+            f"max(diagnosis_code_1) from (select {SCAN_COLUMNS} from {reader})",
+            params=[glob],
+        ).fetchall()[0][0]
+    return time.perf_counter() - started, rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--members", type=int, default=100_000)
+    parser.add_argument("--months", type=int, default=24)
+    parser.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    parser.add_argument("--workdir", type=Path, default=Path("bench-data"))
+    args = parser.parse_args(argv)
+
+    as_of = dt.date(2026, 10, 31)
+    work = args.workdir
+    feeds = work / f"feeds-{args.members}-{args.months}-{args.format}"
+    timings: dict[str, float] = {}
+    if feeds.exists():
+        shutil.rmtree(feeds)
+    started = time.perf_counter()
+    stats = generate_feeds(
+        feeds, members=args.members, months=args.months, end=as_of, seed=7, fmt=args.format
+    )
+    timings["generate"] = time.perf_counter() - started
+    lines = stats.rows["medical_claim"]
+
+    timings["scan floor"], scanned = scan_floor(feeds)
+    assert scanned == lines, (scanned, lines)
+
+    rules = load_rules()
+    ref = ReferenceData()
+    db = work / "bench.duckdb"
+    db.unlink(missing_ok=True)
+    with duckdb.connect(str(db)) as con:
+        started = time.perf_counter()
+        ingested = ingest(con, feeds, rules, work / "tmp")
+        timings["ingest"] = time.perf_counter() - started
+        started = time.perf_counter()
+        inputs = read_inputs(con, frozenset(ingested.feeds), history_start(rules, as_of))
+        timings["read staged"] = time.perf_counter() - started
+    started = time.perf_counter()
+    events = build_events(inputs, ref, rules, as_of)
+    timings["events"] = time.perf_counter() - started
+    started = time.perf_counter()
+    result = assign_populations(events, inputs, rules)
+    timings["assign"] = time.perf_counter() - started
+    started = time.perf_counter()
+    out = work / "out"
+    out.mkdir(parents=True, exist_ok=True)
+    result.assignments.write_parquet(out / "assignments.parquet")
+    result.evidence.write_parquet(out / "evidence.parquet")
+    result.member_metrics.write_parquet(out / "member_metrics.parquet")
+    timings["write"] = time.perf_counter() - started
+
+    floor = timings["scan floor"]
+    run_total = sum(timings[k] for k in ("ingest", "read staged", "events", "assign", "write"))
+    print(
+        f"\n### {args.members:,} members × {args.months} months, {args.format} "
+        f"({lines:,} claim lines), as of {as_of}\n"
+    )
+    print(
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores; Python "
+        f"{platform.python_version()}, polars {pl.__version__}, duckdb {duckdb.__version__}\n"
+    )
+    print("| step | seconds | × scan floor |")
+    print("|---|---:|---:|")
+    for step, seconds in timings.items():
+        print(f"| {step} | {seconds:.2f} | {seconds / floor:.1f} |")
+    print(f"| **run (ingest → write)** | **{run_total:.2f}** | **{run_total / floor:.1f}** |")
+    print(
+        f"\nGenerator: {lines / timings['generate'] * 60:,.0f} claim lines a minute. "
+        f"Assignments: {result.assignments.height:,} for "
+        f"{result.assignments['member_id'].n_unique():,} members; evidence rows "
+        f"{result.evidence.height:,}. Peak RSS {_peak_rss_gib():.1f} GiB."
+    )
+    by_pof = result.assignments.group_by("pof_code").len().sort("pof_code")
+    print("\n" + ", ".join(f"{c} {n:,}" for c, n in by_pof.iter_rows()))
+
+
+if __name__ == "__main__":
+    main()
