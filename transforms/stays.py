@@ -121,12 +121,16 @@ def classify_stays(
     empty_admit_type_is_unplanned: bool,
     delivery_principal_dx: pl.DataFrame,
     delivery_drg: pl.DataFrame,
+    method: str = "admit_type",
 ) -> pl.LazyFrame:
-    """Flag newborn, delivery and unplanned stays (method `admit_type`).
+    """Flag newborn, delivery and unplanned stays.
 
-    Unplanned: admit type in `unplanned_admit_types` (1, 2, 5), or empty (the codes in
-    `missing_admit_type_codes`, e.g. 9, count as empty). Newborn stays and delivery stays
-    (principal dx or any claim's MS-DRG in the delivery sets) are never unplanned.
+    Method `admit_type`: unplanned when the admit type is in `unplanned_admit_types`
+    (1, 2, 5), or empty (the codes in `missing_admit_type_codes`, e.g. 9, count as empty).
+    Method `cms_planned`: unplanned when the CMS algorithm did not find the stay planned
+    (the stays carry `is_planned_cms`, transforms.cms_planned). Either way newborn stays
+    and delivery stays (principal dx or any claim's MS-DRG in the delivery sets) are never
+    unplanned.
     """
     admit_type = (
         pl.when(pl.col("admit_type_code").is_in(missing_admit_type_codes))
@@ -140,13 +144,18 @@ def classify_stays(
         .list.any()
         .fill_null(False)
     )
-    by_admit_type = in_value_set(admit_type, unplanned_admit_types) | (
-        admit_type.is_null() & pl.lit(empty_admit_type_is_unplanned)
-    )
+    if method == "admit_type":
+        unplanned = in_value_set(admit_type, unplanned_admit_types) | (
+            admit_type.is_null() & pl.lit(empty_admit_type_is_unplanned)
+        )
+    elif method == "cms_planned":
+        unplanned = ~pl.col("is_planned_cms")
+    else:
+        raise ValueError(f"unknown unplanned-stay method {method!r}")
     return stays.with_columns(
         is_newborn.alias("is_newborn"),
         is_delivery.alias("is_delivery"),
-        (~is_newborn & ~is_delivery & by_admit_type).alias("is_unplanned"),
+        (~is_newborn & ~is_delivery & unplanned).alias("is_unplanned"),
     )
 
 
