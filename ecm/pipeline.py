@@ -328,7 +328,6 @@ def _rule_for(code: str, events: Events, inputs: Inputs, rules: Rules) -> Popula
     members = events.members.lazy()
     criteria = events.criteria
     s = rules.population(code)
-    family, _, _ = code.rpartition("_")
     if code in ("HIGH_UTIL_ADULT", "HIGH_UTIL_CHILD"):
         return high_utilizer(
             code,
@@ -411,7 +410,7 @@ def _rule_for(code: str, events: Events, inputs: Inputs, rules: Rules) -> Popula
             max_age_exclusive=rules.setting("time.adult_min_age"),
             aged_out_max_age_exclusive=rules.setting("time.aged_out_max_age_exclusive"),
         )
-    if family == "BIRTH_EQUITY":
+    if code in ("BIRTH_EQUITY_ADULT", "BIRTH_EQUITY_CHILD"):
         return birth_equity.birth_equity(
             code,
             members,
