@@ -338,7 +338,12 @@ def _create_empty_raw(con: duckdb.DuckDBPyConnection, contract: FeedContract) ->
     cols = ", ".join(
         ["_source_file varchar", "_line bigint"] + [f'"{c}" varchar' for c in contract.columns]
     )
-    con.execute(f"create or replace table raw__{contract.name} ({cols})")
+    con.execute(f"create or replace temp table raw__{contract.name} ({cols})")
+
+
+def _sql_literal(path: Path) -> str:
+    """A path as the body of a SQL string literal (views cannot take parameters)."""
+    return str(path).replace("'", "''")
 
 
 def ingest(
@@ -366,10 +371,11 @@ def ingest(
             continue
         say(f"reading {name} ({len(feed.files)} file{'s' if len(feed.files) != 1 else ''})")
         glob = _sink_raw(feed, contract, input_dir, work_dir)
+        # A temporary view, not a copy: the raw rows live in the work folder's Parquet for
+        # the length of the ingest; quarantine keeps the raw rows it needs.
         con.execute(
-            f"create or replace table raw__{name} as "
-            f"select * from read_parquet(?, union_by_name = true)",
-            [str(glob)],
+            f"create or replace temp view raw__{name} as "
+            f"select * from read_parquet('{_sql_literal(glob)}', union_by_name = true)"
         )
         read = con.execute(f"select count(*) from raw__{name}").fetchall()[0][0]
         if read == 0 and contract.required:

@@ -1,13 +1,86 @@
 """Seeded synthetic feeds in the input contract (``ecm generate``).
 
-Placeholder: the real generator lands with issue #2.
+`generate_feeds` writes a feed directory (../shared/spec/feeds.md): `eligibility`,
+`medical_claim`, `pharmacy_claim` in the Tuva Project input layer columns, and the
+Medi-Cal partner feeds `incarceration`, `child_welfare`, `ccs_enrollment`, `homelessness`,
+`nursing_facility_assessment`, `provider_assignment` in their contract columns.
+
+How it is built (one module each):
+
+- palette.py: every code list, weight and rate the generator draws from, as data;
+- personas.py: the persona recipes, members planted for each population of
+  populations.md and for near misses of each rule, as a table; `planted_personas` lists
+  who was planted;
+- members.py: demographics, households (children share a parent's subscriber_id),
+  enrollment churn, deaths, conditions;
+- feeds.py: eligibility, partner feeds, provider assignment, pharmacy;
+- events.py: what happened to whom and when (visits, ED visits, stays ...), drawn from rates
+  and a gamma frailty (a heavy tail of utilisation);
+- claims.py: events billed as claims and lines, re-delivered versions, the output columns.
+
+Decisions:
+
+- **Chunks.** Members are generated in chunks of `members.CHUNK_MEMBERS` (25,000), each
+  with its own random stream `numpy.random.default_rng([seed, chunk])`, so memory is bounded
+  by one chunk's claims whatever the member count, and the output does not depend on the
+  machine. Text files are appended chunk by chunk (CSV: the header once); Parquet output
+  writes one part file per batch into a hidden folder and joins the parts with a streaming
+  `sink_parquet` at the end. Medical claims are rendered to strings in batches of
+  `BATCH_LINES` lines, so the wide frame never holds a whole chunk.
+- **Files.** CSV: `medical_claim/medical_claim_YYYY-MM.csv` per file_date month, every
+  other feed one `NAME.csv`. Parquet: one `NAME.parquet` per feed. Before writing, the
+  files of a previous generation in `out_dir` (these names only) are removed.
+- **Dates and windows.** The history window is the `months` months ending at `end`
+  (end − months + 1 day .. end). A claim's file_date is the first of the month after its
+  last service day, some 1–4 months later; never later than the first of the month after
+  `end` (the latest delivery a run at `end` can see). Re-delivered versions come 1–3
+  months after the original, within the same limit.
+- **Determinism.** Same arguments, same bytes: no clock, no hash order, no process pool.
+  `ingest_datetime` is left empty; provider NPIs are fixed (the same for every seed).
+- **Personas** are the last members of each chunk; a recipe is planted only when its
+  claims fall inside the window (a 12-month window cannot hold a claim 18 months back).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from ecm.generate.calendar import Anchors, to_date
+from ecm.generate.claims import LinePools, Renderer, build_claims, finalize
+from ecm.generate.events import Palette, base_events, concat, persona_events
+from ecm.generate.feeds import (
+    add_persona_rows,
+    draw_partner_feeds,
+    eligibility,
+    partner_frames,
+    pharmacy,
+    provider_assignment,
+)
+from ecm.generate.members import CHUNK_MEMBERS, draw_members
+from ecm.generate.personas import PERSONAS, chunk_plan, planted_personas
+from ecm.generate.vocab import Vocab
+
+__all__ = ["FEEDS", "PERSONAS", "GenerationStats", "generate_feeds", "planted_personas"]
+
+FEEDS = (
+    "eligibility",
+    "medical_claim",
+    "pharmacy_claim",
+    "incarceration",
+    "child_welfare",
+    "ccs_enrollment",
+    "homelessness",
+    "nursing_facility_assessment",
+    "provider_assignment",
+)
+BATCH_LINES = 250_000
+PARTS_DIR = ".generate-parts"
 
 
 @dataclass(frozen=True)
@@ -16,6 +89,66 @@ class GenerationStats:
 
     rows: dict[str, int] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
+
+
+class _Writer:
+    """Appends frames to the feed files of one format."""
+
+    def __init__(self, out_dir: Path, fmt: str) -> None:
+        self.out_dir = out_dir
+        self.fmt = fmt
+        self.rows: dict[str, int] = dict.fromkeys(FEEDS, 0)
+        self.files: dict[Path, bool] = {}  # path -> header written (insertion ordered)
+        self.parts: dict[str, list[Path]] = {}
+        self.parts_dir = out_dir / PARTS_DIR
+        self._clear()
+
+    def _clear(self) -> None:
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        for feed in FEEDS:
+            for suffix in (".csv", ".parquet"):
+                (self.out_dir / f"{feed}{suffix}").unlink(missing_ok=True)
+        folder = self.out_dir / "medical_claim"
+        if folder.is_dir():
+            for old in folder.glob("medical_claim_*.csv"):
+                old.unlink()
+        shutil.rmtree(self.parts_dir, ignore_errors=True)
+
+    def write(self, feed: str, frame: pl.DataFrame, month: str | None = None) -> None:
+        self.rows[feed] += frame.height
+        if self.fmt == "parquet":
+            folder = self.parts_dir / feed
+            folder.mkdir(parents=True, exist_ok=True)
+            parts = self.parts.setdefault(feed, [])
+            path = folder / f"{len(parts):06d}.parquet"
+            frame.write_parquet(path)
+            parts.append(path)
+            return
+        if month is None:
+            path = self.out_dir / f"{feed}.csv"
+        else:
+            path = self.out_dir / feed / f"{feed}_{month}.csv"
+            path.parent.mkdir(parents=True, exist_ok=True)
+        started = path in self.files
+        with path.open("ab" if started else "wb") as handle:
+            frame.write_csv(handle, include_header=not started, date_format="%Y-%m-%d")
+        self.files[path] = True
+
+    def close(self) -> GenerationStats:
+        if self.fmt == "parquet":
+            for feed in FEEDS:
+                parts = self.parts.get(feed, [])
+                if not parts:
+                    continue
+                target = self.out_dir / f"{feed}.parquet"
+                (
+                    pl.scan_parquet(parts)
+                    .with_columns(pl.col(pl.Null).cast(pl.String))
+                    .sink_parquet(target, maintain_order=True)
+                )
+                self.files[target] = True
+            shutil.rmtree(self.parts_dir, ignore_errors=True)
+        return GenerationStats(rows=dict(self.rows), files=sorted(self.files))
 
 
 def generate_feeds(
@@ -27,4 +160,74 @@ def generate_feeds(
     seed: int = 42,
     fmt: str = "csv",
 ) -> GenerationStats:
-    raise NotImplementedError
+    """Write a seeded synthetic feed directory into `out_dir`.
+
+    `members` members (M00000001 ...), `months` months of claims history ending at `end`,
+    files as CSV (medical_claim a folder of monthly drops) or Parquet. Same arguments,
+    same bytes. The planted personas are `planted_personas(members, months=, end=)`.
+    """
+    if members < 1:
+        raise ValueError(f"members must be at least 1, not {members}")
+    if months < 1:
+        raise ValueError(f"months must be at least 1, not {months}")
+    if fmt not in {"csv", "parquet"}:
+        raise ValueError(f"fmt must be 'csv' or 'parquet', not {fmt!r}")
+    out_dir = Path(out_dir)
+    anchors = Anchors.of(end, months)
+    vocab = Vocab()
+    palette = Palette(vocab)
+    pools = LinePools(vocab)
+    writer = _Writer(out_dir, fmt)
+    for chunk, first in enumerate(range(0, members, CHUNK_MEMBERS)):
+        size = min(CHUNK_MEMBERS, members - first)
+        _generate_chunk(writer, chunk, first, size, anchors, seed, vocab, palette, pools)
+    return writer.close()
+
+
+def _generate_chunk(
+    writer: _Writer,
+    chunk: int,
+    first: int,
+    size: int,
+    anchors: Anchors,
+    seed: int,
+    vocab: Vocab,
+    palette: Palette,
+    pools: LinePools,
+) -> None:
+    rng = np.random.default_rng([seed, chunk])
+    slots = chunk_plan(size, anchors)
+    m = draw_members(rng, first, size, anchors, slots, vocab)
+    facts = draw_partner_feeds(rng, m, anchors, vocab)
+    add_persona_rows(facts, m, anchors, slots)
+    events = concat(
+        [
+            base_events(rng, m, anchors, palette, homeless_members=facts.homeless, nf_residents=facts.nf_residents),
+            persona_events(rng, m, anchors, palette, slots),
+        ]
+    )
+    claims = build_claims(rng, events, m, anchors, palette, pools)
+    claims, lines = finalize(rng, claims, chunk, anchors, palette, pools)
+
+    writer.write("eligibility", eligibility(m, anchors))
+    _write_claims(writer, claims, lines, Renderer(vocab, first))
+    writer.write("pharmacy_claim", pharmacy(rng, m, anchors, chunk))
+    for feed, frame in partner_frames(facts, first).items():
+        writer.write(feed, frame)
+    writer.write("provider_assignment", provider_assignment(rng, m, anchors))
+
+
+def _write_claims(writer: _Writer, claims: dict, lines: dict, renderer: Renderer) -> None:
+    """Lines ordered by file month, claim, version and line; written in batches."""
+    line_claim = lines["claim"]
+    file_day = claims["file_date"][line_claim]
+    order = np.lexsort((lines["line"], claims["version"][line_claim], claims["seq"][line_claim], file_day))
+    sorted_days = file_day[order]
+    bounds = np.flatnonzero(np.diff(sorted_days)) + 1
+    for segment in np.split(order, bounds):
+        if segment.size == 0:
+            continue
+        month = to_date(int(file_day[segment[0]])).strftime("%Y-%m")
+        for start in range(0, segment.size, BATCH_LINES):
+            rows = segment[start : start + BATCH_LINES]
+            writer.write("medical_claim", renderer.render(claims, lines, rows), month=month)
