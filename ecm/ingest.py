@@ -310,6 +310,13 @@ def _stage_feed(con: duckdb.DuckDBPyConnection, feed: str) -> tuple[int, int]:
         f"create or replace table stg__{feed} as "
         f"select * exclude (_reject) from chk__{feed} where _reject is null"
     )
+    staged = con.execute(f"select count(*) from stg__{feed}").fetchall()[0][0]
+    rejected = con.execute(
+        f"select count(*) from chk__{feed} where _reject is not null"
+    ).fetchall()[0][0]
+    if rejected == 0:  # the join below rereads every raw column: skip it when it is empty
+        con.execute(f"drop table chk__{feed}")
+        return staged, 0
     con.execute(
         f"""
         insert into quarantine
@@ -326,7 +333,6 @@ def _stage_feed(con: duckdb.DuckDBPyConnection, feed: str) -> tuple[int, int]:
         where chk._reject is not null
         """
     )
-    staged = con.execute(f"select count(*) from stg__{feed}").fetchall()[0][0]
     quarantined = con.execute("select count(*) from quarantine where feed = ?", [feed]).fetchall()[
         0
     ][0]

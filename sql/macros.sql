@@ -45,9 +45,18 @@ create or replace macro ecm_yes_no(x) as
 
 -- Shapes of well-formed codes (after normalisation). Retired codes are accepted:
 -- only the shape is checked.
+-- ICD-10-CM, or ICD-9-CM for history.
 create or replace macro ecm_is_diagnosis_code(x) as
-    regexp_full_match(x, '[A-Z][0-9][0-9A-Z][0-9A-Z]{0,4}')      -- ICD-10-CM
-    or regexp_full_match(x, '([0-9]{3,5}|V[0-9]{2,4}|E[0-9]{3,4})'); -- ICD-9-CM history
+    regexp_full_match(x, '([A-Z][0-9][0-9A-Z][0-9A-Z]{0,4}|[0-9]{3,5}|V[0-9]{2,4}|E[0-9]{3,4})');
+
+-- True when every code of a list is a well-formed diagnosis code (NULLs pass): one
+-- regular expression over the joined list instead of one per position.
+create or replace macro ecm_all_diagnosis_codes(codes) as
+    regexp_full_match(
+        upper(replace(replace(array_to_string(codes, '|'), '.', ''), ' ', '')),
+        '(([A-Z][0-9][0-9A-Z][0-9A-Z]{0,4}|[0-9]{3,5}|V[0-9]{2,4}|E[0-9]{3,4})'
+        || '(\|([A-Z][0-9][0-9A-Z][0-9A-Z]{0,4}|[0-9]{3,5}|V[0-9]{2,4}|E[0-9]{3,4}))*)?'
+    );
 
 -- Row checks --------------------------------------------------------------------------
 

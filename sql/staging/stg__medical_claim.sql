@@ -27,14 +27,15 @@ normalised as (
 located as (
     select
         *,
-        -- The first diagnosis position holding a malformed code (0 when none).
-        list_position(
+        -- The first diagnosis position holding a malformed code (0 when none); looked for
+        -- position by position only in the rare row whose codes fail as a whole.
+        case when ecm_all_diagnosis_codes(_dx_codes) then 0 else coalesce(list_position(
             list_transform(
                 _dx_codes,
                 lambda d: coalesce(ecm_icd(d) is not null and not ecm_is_diagnosis_code(ecm_icd(d)), false)
             ),
             true
-        ) as _bad_dx_position
+        ), 0) end as _bad_dx_position
     from normalised
 ),
 
