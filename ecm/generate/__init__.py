@@ -32,9 +32,10 @@ Decisions:
   files of a previous generation in `out_dir` (these names only) are removed.
 - **Dates and windows.** The history window is the `months` months ending at `end`
   (end − months + 1 day .. end). A claim's file_date is the first of the month after its
-  last service day, some 1–4 months later; never later than the first of the month after
-  `end` (the latest delivery a run at `end` can see). Re-delivered versions come 1–3
-  months after the original, within the same limit.
+  last service day, for some claims 1–3 months later still (2–4 months after the month of
+  service); never later than the first of the month after `end` (the latest delivery a
+  run at `end` can see: late claims of the last months are delivered early, not dropped).
+  Re-delivered versions come 1–3 months after the original, within the same limit.
 - **Determinism.** Same arguments, same bytes: no clock, no hash order, no process pool.
   `ingest_datetime` is left empty; provider NPIs are fixed (the same for every seed).
 - **Personas** are the last members of each chunk; a recipe is planted only when its
@@ -175,12 +176,12 @@ def generate_feeds(
     out_dir = Path(out_dir)
     anchors = Anchors.of(end, months)
     vocab = Vocab()
-    palette = Palette(vocab)
+    pal = Palette(vocab)
     pools = LinePools(vocab)
     writer = _Writer(out_dir, fmt)
     for chunk, first in enumerate(range(0, members, CHUNK_MEMBERS)):
         size = min(CHUNK_MEMBERS, members - first)
-        _generate_chunk(writer, chunk, first, size, anchors, seed, vocab, palette, pools)
+        _generate_chunk(writer, chunk, first, size, anchors, seed, vocab, pal, pools)
     return writer.close()
 
 
@@ -192,7 +193,7 @@ def _generate_chunk(
     anchors: Anchors,
     seed: int,
     vocab: Vocab,
-    palette: Palette,
+    pal: Palette,
     pools: LinePools,
 ) -> None:
     rng = np.random.default_rng([seed, chunk])
@@ -202,12 +203,19 @@ def _generate_chunk(
     add_persona_rows(facts, m, anchors, slots)
     events = concat(
         [
-            base_events(rng, m, anchors, palette, homeless_members=facts.homeless, nf_residents=facts.nf_residents),
-            persona_events(rng, m, anchors, palette, slots),
+            base_events(
+                rng,
+                m,
+                anchors,
+                pal,
+                homeless_members=facts.homeless,
+                nf_residents=facts.nf_residents,
+            ),
+            persona_events(m, anchors, pal, slots),
         ]
     )
-    claims = build_claims(rng, events, m, anchors, palette, pools)
-    claims, lines = finalize(rng, claims, chunk, anchors, palette, pools)
+    claims = build_claims(rng, events, m, anchors, pal, pools)
+    claims, lines = finalize(rng, claims, chunk, anchors, pal, pools)
 
     writer.write("eligibility", eligibility(m, anchors))
     _write_claims(writer, claims, lines, Renderer(vocab, first))
@@ -221,7 +229,9 @@ def _write_claims(writer: _Writer, claims: dict, lines: dict, renderer: Renderer
     """Lines ordered by file month, claim, version and line; written in batches."""
     line_claim = lines["claim"]
     file_day = claims["file_date"][line_claim]
-    order = np.lexsort((lines["line"], claims["version"][line_claim], claims["seq"][line_claim], file_day))
+    order = np.lexsort(
+        (lines["line"], claims["version"][line_claim], claims["seq"][line_claim], file_day)
+    )
     sorted_days = file_day[order]
     bounds = np.flatnonzero(np.diff(sorted_days)) + 1
     for segment in np.split(order, bounds):
