@@ -297,12 +297,22 @@ def validate(input_dir: Path, warehouse: Path | None, quiet: bool, as_json: bool
     type=click.Path(path_type=Path, exists=True),
     help="A run's output folder.",
 )
-def explain(member_id: str, run_dir: Path) -> None:
-    """Why a member holds each population, event by event (from a run's evidence)."""
+@click.option(
+    "--all",
+    "show_all",
+    is_flag=True,
+    help="Show every fact, not the latest five of each criterion.",
+)
+def explain(member_id: str, run_dir: Path, show_all: bool) -> None:
+    """Why a member holds each population, event by event (from a run's evidence).
+
+    For each population: the qualifying date and summary, then the claims and feed rows
+    behind every criterion (the latest five of each, or every one with --all).
+    """
     from ecm.report import explain_member
 
     try:
-        click.echo(explain_member(member_id, run_dir))
+        click.echo(explain_member(member_id, run_dir, None if show_all else 5))
     except EcmError as exc:
         _fail(exc)
 

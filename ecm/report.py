@@ -60,8 +60,12 @@ def print_summary(summary: dict[str, Any], out_dir: Path, console: Console | Non
     console.print(f"Files in [bold]{out_dir}[/bold]   ({timings})")
 
 
-def explain_member(member_id: str, run_dir: Path) -> str:
-    """A member's populations and the facts behind each, as plain text."""
+def explain_member(member_id: str, run_dir: Path, facts_per_criterion: int | None = 5) -> str:
+    """A member's populations and the facts behind each, as plain text.
+
+    Shows at most `facts_per_criterion` facts of each criterion (the latest), and how many
+    more there are; None shows them all.
+    """
     run_dir = Path(run_dir)
     try:
         assignments = pl.read_parquet(run_dir / "assignments.parquet")
@@ -91,9 +95,16 @@ def explain_member(member_id: str, run_dir: Path) -> str:
         )
         facts = evidence.filter(
             (pl.col("member_id") == member_id) & (pl.col("pof_code") == a["pof_code"])
-        ).sort("event_date")
-        for f in facts.iter_rows(named=True):
-            code = f" {f['code']}" if f["code"] else ""
-            source = f"{f['source_feed']}:{f['source_key']}"
-            lines.append(f"  {f['event_date']}  {f['criterion']:<40} {source}{code}")
+        ).sort("criterion", "event_date", "source_key")
+        for (criterion,), group in facts.group_by("criterion", maintain_order=True):
+            shown = group if facts_per_criterion is None else group.tail(facts_per_criterion)
+            if shown.height < group.height:
+                lines.append(
+                    f"  {criterion}: {group.height} facts, the latest {shown.height} shown "
+                    f"(--all for every one)"
+                )
+            for f in shown.iter_rows(named=True):
+                code = f" {f['code']}" if f["code"] else ""
+                source = f"{f['source_feed']}:{f['source_key']}"
+                lines.append(f"  {f['event_date']}  {f['criterion']:<40} {source}{code}")
     return "\n".join(lines)

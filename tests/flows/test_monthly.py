@@ -61,6 +61,14 @@ def test_flow_run_writes_every_file(harness, story_feeds, tmp_path):
         "incarceration",
         "homelessness",
     ]
+    from ecm.report import explain_member
+
+    text = explain_member("A", out)
+    assert text.startswith("HIGH_UTIL_ADULT (adult) since 2026-10-31: 5 avoidable ED visits")
+    assert text.count("avoidable_ed_visit") == 5
+    assert "5 facts, the latest 3 shown" in explain_member("A", out, facts_per_criterion=3)
+    assert explain_member("B", out).startswith("Member B (age 46, adult) holds no population")
+    assert "not enrolled" in explain_member("E", out)
     manifest = json.loads((out / "manifest.json").read_text())
     assert {f["path"] for f in manifest["files"]} >= set(DATA_FILES)
     assert "value_sets/ed_revenue_code.csv" in manifest["reference"]
