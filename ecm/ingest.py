@@ -195,70 +195,102 @@ def _diagnose_text_file(path: Path, sep: str, exc: Exception) -> InputError:
     return InputError(f"{path}: cannot be read as a '{sep}'-delimited text file: {message}.")
 
 
-def scan_feed_file(path: Path, contract: FeedContract, input_dir: Path) -> pl.LazyFrame:
-    """One feed file as a lazy frame of text columns plus `_source_file` and `_line`.
+def _relative(path: Path, input_dir: Path) -> str:
+    return str(path.relative_to(input_dir)) if path.is_relative_to(input_dir) else str(path)
 
-    `_line` is the line of a text file the row starts on when no field spans lines
-    (the header is line 1), and the row number (from 1) in a Parquet file.
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def scan_text_file(path: Path, contract: FeedContract, input_dir: Path) -> pl.LazyFrame:
+    """One text feed file as a lazy frame of text columns plus `_source_file` and `_line`.
+
+    `_line` is the line of the file the row starts on when no field spans lines (the
+    header is line 1). Columns the contract names but the file lacks are added empty.
     """
-    suffix = _suffix(path)
-    relative = str(path.relative_to(input_dir)) if path.is_relative_to(input_dir) else str(path)
-    if path.stat().st_size == 0:
-        raise InputError(f"{path}: the file is empty; expected a header row naming the columns.")
-    if suffix in PARQUET_SUFFIXES:
-        try:
-            lf = pl.scan_parquet(path)
-            names = lf.collect_schema().names()
-        except Exception as exc:
-            raise InputError(f"{path}: cannot be read as a Parquet file: {exc}.") from None
-        columns = _normalise_header(names)
-        _check_header(path, columns, contract, None)
-        lf = lf.rename(dict(zip(names, columns, strict=True))).with_row_index("_line", offset=1)
-        sep = None
-    else:
-        sep = TEXT_SUFFIXES[suffix]
-        try:
-            lf = pl.scan_csv(
-                path,
-                separator=sep,
-                infer_schema=False,
-                has_header=True,
-                quote_char='"',
-                raise_if_empty=True,
-                with_column_names=_normalise_header,
-            )
-            columns = lf.collect_schema().names()
-        except Exception as exc:
-            raise _diagnose_text_file(path, sep, exc) from None
-        _check_header(path, columns, contract, sep)
-        lf = lf.with_row_index("_line", offset=2)
-    lf = lf.with_columns(
-        pl.col("_line").cast(pl.Int64),
-        pl.lit(relative).alias("_source_file"),
-        pl.all().exclude("_line").cast(pl.String),
-    )
+    sep = TEXT_SUFFIXES[_suffix(path)]
+    try:
+        lf = pl.scan_csv(
+            path,
+            separator=sep,
+            infer_schema=False,
+            has_header=True,
+            quote_char='"',
+            raise_if_empty=True,
+            with_column_names=_normalise_header,
+        )
+        columns = lf.collect_schema().names()
+    except Exception as exc:
+        raise _diagnose_text_file(path, sep, exc) from None
+    _check_header(path, columns, contract, sep)
     missing = [c for c in contract.columns if c not in columns]
-    if missing:
-        lf = lf.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in missing)
-    return lf.select(
-        *META_COLUMNS, *contract.columns, *[c for c in columns if c not in contract.columns]
+    return (
+        lf.with_row_index("_line", offset=2)
+        .with_columns(
+            pl.col("_line").cast(pl.Int64),
+            pl.lit(_relative(path, input_dir)).alias("_source_file"),
+            *(pl.lit(None, dtype=pl.String).alias(c) for c in missing),
+        )
+        .select(
+            *META_COLUMNS, *contract.columns, *[c for c in columns if c not in contract.columns]
+        )
     )
 
 
-def _sink_raw(feed: FeedFiles, contract: FeedContract, input_dir: Path, work_dir: Path) -> Path:
-    """Read every file of a feed into Parquet under work_dir; returns the glob."""
+def parquet_select(path: Path, contract: FeedContract, input_dir: Path) -> str:
+    """A DuckDB select reading one Parquet feed file as text columns plus `_source_file`
+    and `_line` (the row number, from 1). DuckDB reads the file in place: no copy."""
+    try:
+        names = pl.scan_parquet(path).collect_schema().names()
+    except Exception as exc:
+        raise InputError(f"{path}: cannot be read as a Parquet file: {exc}.") from None
+    columns = _normalise_header(names)
+    _check_header(path, columns, contract, None)
+    by_name = dict(zip(columns, names, strict=True))
+    selected = [
+        f"cast({_quoted(by_name[c])} as varchar) as {_quoted(c)}"
+        if c in by_name
+        else f"cast(null as varchar) as {_quoted(c)}"
+        for c in contract.columns
+    ] + [
+        f"cast({_quoted(by_name[c])} as varchar) as {_quoted(c)}"
+        for c in columns
+        if c not in contract.columns
+    ]
+    return (
+        f"select '{_sql_literal(_relative(path, input_dir))}' as _source_file, "
+        f"cast(file_row_number + 1 as bigint) as _line, {', '.join(selected)} "
+        f"from read_parquet('{_sql_literal(str(path))}', file_row_number = true)"
+    )
+
+
+def _raw_selects(
+    feed: FeedFiles, contract: FeedContract, input_dir: Path, work_dir: Path
+) -> list[str]:
+    """One select per file of a feed, all with the same leading columns.
+
+    Text files are read by Polars (for their line numbers) into Parquet under work_dir;
+    Parquet files are read by DuckDB where they are.
+    """
     folder = work_dir / f"raw__{feed.feed}"
     folder.mkdir(parents=True, exist_ok=True)
+    selects = []
     for i, path in enumerate(feed.files):
-        lf = scan_feed_file(path, contract, input_dir)
+        if path.stat().st_size == 0:
+            raise InputError(
+                f"{path}: the file is empty; expected a header row naming the columns."
+            )
+        if _suffix(path) in PARQUET_SUFFIXES:
+            selects.append(parquet_select(path, contract, input_dir))
+            continue
         target = folder / f"{i:05d}.parquet"
         try:
-            lf.sink_parquet(target)
+            scan_text_file(path, contract, input_dir).sink_parquet(target)
         except pl.exceptions.PolarsError as exc:
-            if _suffix(path) in PARQUET_SUFFIXES:
-                raise InputError(f"{path}: cannot be read as a Parquet file: {exc}.") from None
             raise _diagnose_text_file(path, TEXT_SUFFIXES[_suffix(path)], exc) from None
-    return folder / "*.parquet"
+        selects.append(f"select * from read_parquet('{_sql_literal(str(target))}')")
+    return selects
 
 
 # --- staging ---------------------------------------------------------------------------
@@ -347,9 +379,9 @@ def _create_empty_raw(con: duckdb.DuckDBPyConnection, contract: FeedContract) ->
     con.execute(f"create or replace temp table raw__{contract.name} ({cols})")
 
 
-def _sql_literal(path: Path) -> str:
-    """A path as the body of a SQL string literal (views cannot take parameters)."""
-    return str(path).replace("'", "''")
+def _sql_literal(text: str) -> str:
+    """Text as the body of a SQL string literal (views cannot take parameters)."""
+    return str(text).replace("'", "''")
 
 
 def ingest(
@@ -376,14 +408,17 @@ def ingest(
             _stage_feed(con, name)
             continue
         say(f"reading {name} ({len(feed.files)} file{'s' if len(feed.files) != 1 else ''})")
-        glob = _sink_raw(feed, contract, input_dir, work_dir)
-        # A temporary view, not a copy: the raw rows live in the work folder's Parquet for
-        # the length of the ingest; quarantine keeps the raw rows it needs.
+        selects = _raw_selects(feed, contract, input_dir, work_dir)
+        # A temporary view, not a copy: the raw rows stay in the input's Parquet files or
+        # the work folder's for the length of the ingest; quarantine keeps those it needs.
         con.execute(
             f"create or replace temp view raw__{name} as "
-            f"select * from read_parquet('{_sql_literal(glob)}', union_by_name = true)"
+            + "\nunion all by name\n".join(f"({select})" for select in selects)
         )
-        read = con.execute(f"select count(*) from raw__{name}").fetchall()[0][0]
+        try:
+            read = con.execute(f"select count(*) from raw__{name}").fetchall()[0][0]
+        except duckdb.Error as exc:
+            raise InputError(f"The {name} feed cannot be read: {exc}") from None
         if read == 0 and contract.required:
             raise InputError(
                 f"The {name} feed ({', '.join(str(f) for f in feed.files)}) has a header but "

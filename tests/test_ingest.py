@@ -349,3 +349,33 @@ def test_conformance_sample_reads_in_place(con, rules, tmp_path):
     result = run_ingest(con, CONFORMANCE, rules, tmp_path)
     assert result.feeds["medical_claim"].staged == 2075
     assert Path(CONFORMANCE / "medical_claim_seed.csv").exists()
+
+
+def test_parquet_is_read_in_place_with_typed_columns(tmp_path, con, rules):
+    feeds = tmp_path / "feeds"
+    feeds.mkdir()
+    pl.DataFrame(
+        {
+            "MEMBER_ID": ["A", "B"],
+            "birth_date": [D(1980, 1, 2), D(2010, 3, 4)],
+            "enrollment_start_date": [D(2020, 1, 1)] * 2,
+            "enrollment_end_date": [None, None],
+            "plan_region": [1, 2],
+        }
+    ).write_parquet(feeds / "eligibility.parquet")
+    write_feed(feeds, "medical_claim", [line("c1", "A", "2026-01-05")])
+    result = run_ingest(con, feeds, rules, tmp_path)
+    staged = table(con, "stg__eligibility").sort("member_id")
+    assert result.feeds["eligibility"].staged == 2
+    assert staged["birth_date"].to_list() == [D(1980, 1, 2), D(2010, 3, 4)]
+    assert staged["_line"].to_list() == [1, 2]
+    assert staged["plan_region"].to_list() == ["1", "2"]
+
+
+def test_a_corrupt_parquet_file_names_the_file(tmp_path, con, rules):
+    feeds = tmp_path / "feeds"
+    feeds.mkdir()
+    (feeds / "eligibility.parquet").write_bytes(b"PAR1 this is not parquet")
+    write_feed(feeds, "medical_claim", [line("c1", "A", "2026-01-05")])
+    with pytest.raises(InputError, match=r"eligibility\.parquet: cannot be read as a Parquet"):
+        run_ingest(con, feeds, rules, tmp_path)
