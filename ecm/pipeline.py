@@ -17,7 +17,7 @@ import polars as pl
 from ecm.errors import RulesError
 from ecm.reference import ReferenceData
 from ecm.rules import Rules
-from ecm.sql import load_sql
+from ecm.sql import install_macros, load_sql
 from transforms import ed, metrics, stays
 from transforms.assign import finalize_assignments
 from transforms.cms_planned import mark_planned_cms
@@ -146,6 +146,7 @@ def read_inputs(
     Diagnoses are read in long form from `since` on (sql int__claim_diagnosis); procedure
     codes (sql int__claim_procedure) only when `with_procedures` (method cms_planned).
     """
+    install_macros(con)
     diagnoses = con.sql(load_sql("intermediate/int__claim_diagnosis"), params={"since": since})
     procedures = (
         con.sql(load_sql("intermediate/int__claim_procedure")).pl().lazy()

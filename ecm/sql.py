@@ -19,5 +19,7 @@ def load_sql(name: str) -> str:
 
 
 def install_macros(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the shared normalisation and check macros on a connection."""
+    """Prepare a connection: DuckDB's own progress bar off (the run logs its steps), and
+    the shared normalisation and check macros created."""
+    con.execute("set enable_progress_bar = false")
     con.execute(load_sql("macros"))
