@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from transforms.claims import claim_type_of_bill
 from transforms.codes import in_value_set
 
 NYU_PROBABILITIES = ("edcnnpa", "edcnpa", "epct", "noner")
@@ -41,9 +42,7 @@ def ed_lines(
         | in_value_set(pl.col("hcpcs_code"), procedure_codes)
         | (professional & in_value_set(pl.col("place_of_service_code"), place_of_service))
     )
-    on_inpatient_claim = institutional & in_value_set(
-        pl.col("bill_type_code"), inpatient_bill_types
-    )
+    on_inpatient_claim = institutional & in_value_set(claim_type_of_bill(), inpatient_bill_types)
     return claim_lines.filter(is_ed_line & ~on_inpatient_claim).select(
         "member_id",
         pl.coalesce("claim_line_start_date", "claim_start_date").alias("visit_date"),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from transforms.claims import claim_type_of_bill
 from transforms.codes import in_value_set
 
 STAY_CLAIM_COLUMNS = (
@@ -38,11 +39,11 @@ STAY_CLAIM_COLUMNS = (
 def stay_claims(claim_lines: pl.LazyFrame, bill_types: pl.DataFrame) -> pl.LazyFrame:
     """Institutional claims of a stay type, one row per claim (data_source, claim_id).
 
-    Claim-level fields come from the lowest line number that has them.
+    The type of bill is the claim's (every line counts, whatever its own bill type);
+    claim-level fields come from the lowest line number that has them.
     """
     lines = claim_lines.filter(
-        (pl.col("claim_type") == "institutional")
-        & in_value_set(pl.col("bill_type_code"), bill_types)
+        (pl.col("claim_type") == "institutional") & in_value_set(claim_type_of_bill(), bill_types)
     ).sort(["data_source", "claim_id", "claim_line_number"], nulls_last=True)
     claims = lines.group_by(["data_source", "claim_id"], maintain_order=True).agg(
         pl.col("member_id").first(),

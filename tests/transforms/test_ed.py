@@ -177,3 +177,22 @@ def test_avoidable_methods(ref, method, code, weight):
     expected = 1.0 if (method == "nyu_threshold" and weight > 0) else weight
     assert got["avoidable_weight"][0] == pytest.approx(expected)
     assert got["is_avoidable"][0] == (expected > 0)
+
+
+def test_an_ed_line_without_a_bill_type_on_an_inpatient_claim_belongs_to_the_stay(ref):
+    # The claim is inpatient (its first line says 111); its second line, billed a day
+    # later with ED revenue and no bill type of its own, is not an ED visit.
+    got = lines(
+        ref,
+        inpatient("m", D(2026, 3, 1), D(2026, 3, 5), "ip"),
+        claim_line(
+            member_id="m",
+            claim_id="ip",
+            claim_line_number=2,
+            claim_type="institutional",
+            revenue_center_code="0450",
+            claim_start_date=D(2026, 3, 1),
+            claim_line_start_date=D(2026, 3, 3),
+        ),
+    )
+    assert got.collect().height == 0

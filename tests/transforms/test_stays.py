@@ -171,3 +171,22 @@ def test_pqi_method_limits_adults_but_not_children(ref, rules):
         stays, members, method="unplanned", pqi_principal_dx=pqi, pqi_age_group="adult"
     ).collect()
     assert every["is_avoidable"].all()
+
+
+def test_a_line_without_its_own_bill_type_stays_with_its_claim(ref):
+    rows = [
+        inpatient("m", D(2026, 3, 1), D(2026, 3, 5), "ip"),
+        {
+            **inpatient(
+                "m",
+                D(2026, 3, 1),
+                D(2026, 3, 5),
+                "ip",
+                claim_line_number=2,
+                revenue_center_code="0114",
+            ),
+            "bill_type_code": None,
+        },
+    ]
+    got = acute_stays(ref, *rows).collect()
+    assert got["revenue_codes"].to_list() == [["0114", "0120"]]

@@ -5,9 +5,10 @@ native hawaiian or other pacific islander (the list is in the rules file) AND pr
 the last 12 months: a pregnancy/postpartum dx in the lookback, or one in the 9 months
 before it with no pregnancy end dated before the lookback.
 
-"No pregnancy end dated before the lookback" is read for the pregnancy at hand: no end
-dated on or after the latest pre-lookback pregnancy dx and before the lookback start (an
-end from an earlier pregnancy does not rule out a new one).
+"No pregnancy end dated before the lookback" is read for the pregnancies of the carry-over
+window: no end dated on or after the earliest pregnancy/postpartum dx of that window and
+before the lookback start (an end from a pregnancy before the window does not count; a
+delivery inside it does, even when a postpartum code follows it).
 """
 
 from __future__ import annotations
@@ -39,11 +40,13 @@ def birth_equity(
         months_before(window.start, carryover_months), window.start - dt.timedelta(days=1)
     )
     carried = facts_in(criteria.conditions, ["pregnancy_postpartum_dx"], before)
-    latest_carried = carried.group_by("member_id").agg(pl.col("event_date").max().alias("_latest"))
+    earliest_carried = carried.group_by("member_id").agg(
+        pl.col("event_date").min().alias("_earliest")
+    )
     ended = (
-        criteria.pregnancy_end.join(latest_carried, on="member_id", how="inner")
+        criteria.pregnancy_end.join(earliest_carried, on="member_id", how="inner")
         .filter(
-            (pl.col("event_date") >= pl.col("_latest"))
+            (pl.col("event_date") >= pl.col("_earliest"))
             & (pl.col("event_date") < pl.lit(window.start))
         )
         .select("member_id")

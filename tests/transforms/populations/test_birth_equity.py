@@ -81,3 +81,11 @@ def test_pregnancy_dx_more_than_nine_months_before_the_lookback_does_not_count()
     edge = fact("p", "pregnancy_postpartum_dx", D(2025, 2, 1), "Z3480")
     assert not run("black or african american", [early])
     assert run("black or african american", [edge])
+
+
+def test_a_postpartum_code_after_a_delivery_before_the_lookback_does_not_carry_over():
+    delivery_day = D(2025, 3, 1)
+    delivered = fact("p", "pregnancy_postpartum_dx", delivery_day, "O80")
+    postpartum = fact("p", "pregnancy_postpartum_dx", D(2025, 5, 1), "Z392")
+    end = fact("p", "pregnancy_end", delivery_day, "O80")
+    assert not run("black or african american", [delivered, postpartum], ends=[end])
