@@ -7,11 +7,13 @@ For every feed of the contract (data_contracts/), in order:
    endings, or a folder `NAME/` of such files: monthly drops);
 2. *read* each file as text columns, header names matched case-insensitively, with the
    file and line every row came from (`raw__NAME`);
-3. *stage* it with `sql/staging/stg__NAME.sql`: cast, normalise codes, check each row;
-   rows that break a rule go to the `quarantine` table with the rule and the raw row,
-   the rest to `stg__NAME`. read = staged + quarantined is checked for every feed.
+3. *stage* it with `sql/staging/stg__NAME.sql`: cast, normalise codes, check each row
+   (`stg_checked__NAME`); rows that break a rule go to the `quarantine` table with the
+   rule and the raw row, the rest are the view `stg__NAME`. read = staged + quarantined
+   is checked for every feed.
 
-Then the claim versions are resolved (`sql/intermediate/int__medical_claim_current.sql`).
+Then the claim versions are resolved: `int__medical_claim_version` (the current,
+unvoided version of each claim) and the view `int__medical_claim_current` of its lines.
 A file that cannot be read stops the ingest with an `InputError` that names the file, the
 column or line, and what was expected. Nothing here logs member data: only counts and
 file names.
@@ -336,18 +338,38 @@ create or replace table quarantine (
 """
 
 
+def replace_relation(
+    con: duckdb.DuckDBPyConnection, name: str, kind: str, sql: str, params: dict | None = None
+) -> None:
+    """Create table or view `name` as `sql`, dropping whatever relation had the name (an
+    earlier version of the warehouse may hold a table where a view now belongs)."""
+    existing = con.execute(
+        "select table_type from information_schema.tables where table_name = ? "
+        "and table_schema = 'main'",
+        [name],
+    ).fetchall()
+    if existing:
+        con.execute(f"drop {'view' if existing[0][0] == 'VIEW' else 'table'} {name}")
+    con.execute(f"create {kind} {name} as {sql}", params)
+
+
 def _stage_feed(con: duckdb.DuckDBPyConnection, feed: str) -> tuple[int, int]:
-    con.execute(f"create or replace temp table chk__{feed} as {load_sql(f'staging/stg__{feed}')}")
-    con.execute(
-        f"create or replace table stg__{feed} as "
-        f"select * exclude (_reject) from chk__{feed} where _reject is null"
+    """Stage one feed: `stg_checked__<feed>` holds every row with its `_reject` (null when
+    it passed), `stg__<feed>` is the view of the rows that passed, `quarantine` gets the
+    others with their raw row. Returns (staged, quarantined)."""
+    checked = f"stg_checked__{feed}"
+    replace_relation(con, checked, "table", load_sql(f"staging/stg__{feed}"))
+    replace_relation(
+        con,
+        f"stg__{feed}",
+        "view",
+        f"select * exclude (_reject) from {checked} where _reject is null",
     )
-    staged = con.execute(f"select count(*) from stg__{feed}").fetchall()[0][0]
-    rejected = con.execute(
-        f"select count(*) from chk__{feed} where _reject is not null"
-    ).fetchall()[0][0]
+    staged, rejected = con.execute(
+        f"select count(*) filter (where _reject is null), "
+        f"count(*) filter (where _reject is not null) from {checked}"
+    ).fetchall()[0]
     if rejected == 0:  # the join below rereads every raw column: skip it when it is empty
-        con.execute(f"drop table chk__{feed}")
         return staged, 0
     con.execute(
         f"""
@@ -359,17 +381,13 @@ def _stage_feed(con: duckdb.DuckDBPyConnection, feed: str) -> tuple[int, int]:
             split_part(chk._reject, '|', 1) as rule,
             split_part(chk._reject, '|', 2) as detail,
             to_json(raw) as raw_row
-        from chk__{feed} as chk
+        from {checked} as chk
         inner join (select * from raw__{feed}) as raw
             on chk._source_file = raw._source_file and chk._line = raw._line
         where chk._reject is not null
         """
     )
-    quarantined = con.execute("select count(*) from quarantine where feed = ?", [feed]).fetchall()[
-        0
-    ][0]
-    con.execute(f"drop table chk__{feed}")
-    return staged, quarantined
+    return staged, rejected
 
 
 def _create_empty_raw(con: duckdb.DuckDBPyConnection, contract: FeedContract) -> None:
@@ -442,11 +460,20 @@ def ingest(
 
 
 def resolve_claim_versions(con: duckdb.DuckDBPyConnection, rules: Rules) -> dict[str, int]:
-    """Build int__medical_claim_current; returns line and claim counts before and after."""
-    con.execute(
-        f"create or replace table int__medical_claim_current as "
-        f"{load_sql('intermediate/int__medical_claim_current')}",
+    """Build the current claim versions (a key table and the view of their lines); returns
+    line and claim counts before and after."""
+    replace_relation(
+        con,
+        "int__medical_claim_version",
+        "table",
+        load_sql("intermediate/int__medical_claim_version"),
         {"void_frequency": str(rules.setting("claims.void_bill_type_frequency"))},
+    )
+    replace_relation(
+        con,
+        "int__medical_claim_current",
+        "view",
+        load_sql("intermediate/int__medical_claim_current"),
     )
     row = con.execute(
         """
@@ -454,8 +481,7 @@ def resolve_claim_versions(con: duckdb.DuckDBPyConnection, rules: Rules) -> dict
             (select count(*) from stg__medical_claim),
             (select count(*) from (select distinct data_source, claim_id from stg__medical_claim)),
             (select count(*) from int__medical_claim_current),
-            (select count(*) from (select distinct data_source, claim_id
-                                   from int__medical_claim_current))
+            (select count(*) from int__medical_claim_version)
         """
     ).fetchall()[0]
     return {

@@ -379,3 +379,18 @@ def test_a_corrupt_parquet_file_names_the_file(tmp_path, con, rules):
     write_feed(feeds, "medical_claim", [line("c1", "A", "2026-01-05")])
     with pytest.raises(InputError, match=r"eligibility\.parquet: cannot be read as a Parquet"):
         run_ingest(con, feeds, rules, tmp_path)
+
+
+def test_ingest_twice_into_one_warehouse_and_over_an_older_layout(tmp_path, con, rules):
+    feeds = tmp_path / "feeds"
+    write_feed(feeds, "eligibility", [member("A")])
+    write_feed(feeds, "medical_claim", [line("c1", "A", "2026-01-05")])
+    run_ingest(con, feeds, rules, tmp_path / "one")
+    # an older warehouse held these as tables where views now belong
+    con.execute("drop view stg__medical_claim")
+    con.execute("create table stg__medical_claim as select 1 as x")
+    con.execute("drop view int__medical_claim_current")
+    con.execute("create table int__medical_claim_current as select 1 as x")
+    result = run_ingest(con, feeds, rules, tmp_path / "two")
+    assert result.feeds["medical_claim"].staged == 1
+    assert table(con, "int__medical_claim_current")["claim_id"].to_list() == ["c1"]
