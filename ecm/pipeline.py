@@ -9,7 +9,7 @@ directly.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import duckdb
 import polars as pl
@@ -20,6 +20,7 @@ from ecm.rules import Rules
 from ecm.sql import install_macros, load_sql
 from transforms import ed, metrics, stays
 from transforms.assign import finalize_assignments
+from transforms.claims import with_claim_type_of_bill
 from transforms.cms_planned import mark_planned_cms
 from transforms.criteria import Criteria, build_criteria, collect_criteria
 from transforms.members import enrolled_members, providers_on
@@ -254,6 +255,10 @@ def build_events(inputs: Inputs, ref: ReferenceData, rules: Rules, as_of: dt.dat
     criterion, collected together."""
     members = enrolled_members(inputs.eligibility, as_of, rules.setting("time.adult_min_age"))
     enrolled = members.select("member_id")
+    # The claims' type of bill is read by ED visits and both kinds of stay: add it once.
+    inputs = replace(
+        inputs, claim_lines=with_claim_type_of_bill(inputs.claim_lines).collect().lazy()
+    )
     all_stays, acute = _stays(inputs, ref, rules, members)
     visits = _ed_visits(inputs, ref, rules, acute).join(enrolled, on="member_id", how="semi")
     member_frame, visit_frame, stay_frame = pl.collect_all([members, visits, all_stays])

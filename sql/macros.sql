@@ -1,57 +1,58 @@
--- Shared normalisation and row checks, loaded once per connection before any model.
+-- Shared normalisation and row checks, loaded once per connection before any model
+-- (temporary macros: nothing is stored in the warehouse, and read-only connections work).
 -- Normalisation follows ../shared/spec/populations.md, "Claims as delivered".
 -- A check macro returns NULL when the value passes, else 'rule|detail': the rule a
 -- quarantined row broke and a sentence naming the column and what was expected.
 
-create or replace macro ecm_text(x) as nullif(trim(x), '');
+create or replace temp macro ecm_text(x) as nullif(trim(x), '');
 
-create or replace macro ecm_date(x) as
+create or replace temp macro ecm_date(x) as
     try_strptime(ecm_text(x), ['%Y-%m-%d', '%Y%m%d', '%m/%d/%Y', '%Y-%m-%d %H:%M:%S'])::date;
 
 -- ICD-10 (and ICD-9 history): no dots, no spaces, upper case.
-create or replace macro ecm_icd(x) as nullif(upper(replace(replace(trim(x), '.', ''), ' ', '')), '');
+create or replace temp macro ecm_icd(x) as nullif(upper(replace(replace(trim(x), '.', ''), ' ', '')), '');
 
 -- Revenue code: 4 digits, zero-padded ('450' = '0450').
-create or replace macro ecm_revenue_code(x) as
+create or replace temp macro ecm_revenue_code(x) as
     case when regexp_full_match(ecm_text(x), '[0-9]{3}') then '0' || ecm_text(x) else ecm_text(x) end;
 
 -- Place of service: 2 digits.
-create or replace macro ecm_place_of_service(x) as
+create or replace temp macro ecm_place_of_service(x) as
     case when regexp_full_match(ecm_text(x), '[0-9]') then '0' || ecm_text(x) else ecm_text(x) end;
 
 -- Bill type: its 3-character type of bill ('0111' = '111'); the frequency digit may be a letter.
-create or replace macro ecm_bill_type(x) as
+create or replace temp macro ecm_bill_type(x) as
     upper(case when regexp_full_match(ecm_text(x), '0[0-9A-Za-z]{3}') then substr(ecm_text(x), 2)
                else ecm_text(x) end);
 
 -- Admit type without leading zeros (the rules file decides which codes mean "empty").
-create or replace macro ecm_admit_type(x) as nullif(ltrim(ecm_text(x), '0'), '');
+create or replace temp macro ecm_admit_type(x) as nullif(ltrim(ecm_text(x), '0'), '');
 
 -- Two-digit codes (discharge disposition): zero-padded.
-create or replace macro ecm_two_digit(x) as
+create or replace temp macro ecm_two_digit(x) as
     case when regexp_full_match(ecm_text(x), '[0-9]') then '0' || ecm_text(x) else ecm_text(x) end;
 
 -- MS-DRG: three digits, zero-padded.
-create or replace macro ecm_drg(x) as
+create or replace temp macro ecm_drg(x) as
     case when regexp_full_match(ecm_text(x), '[0-9]{1,4}')
          then lpad(coalesce(nullif(ltrim(ecm_text(x), '0'), ''), '0'), 3, '0')
          else ecm_text(x) end;
 
-create or replace macro ecm_hcpcs(x) as upper(ecm_text(x));
+create or replace temp macro ecm_hcpcs(x) as upper(ecm_text(x));
 
-create or replace macro ecm_yes_no(x) as
+create or replace temp macro ecm_yes_no(x) as
     case upper(ecm_text(x)) when 'Y' then 'Y' when 'YES' then 'Y' when '1' then 'Y'
                             when 'N' then 'N' when 'NO' then 'N' when '0' then 'N' end;
 
 -- Shapes of well-formed codes (after normalisation). Retired codes are accepted:
 -- only the shape is checked.
 -- ICD-10-CM, or ICD-9-CM for history.
-create or replace macro ecm_is_diagnosis_code(x) as
+create or replace temp macro ecm_is_diagnosis_code(x) as
     regexp_full_match(x, '([A-Z][0-9][0-9A-Z][0-9A-Z]{0,4}|[0-9]{3,5}|V[0-9]{2,4}|E[0-9]{3,4})');
 
 -- True when every code of a list is a well-formed diagnosis code (NULLs pass): one
 -- regular expression over the joined list instead of one per position.
-create or replace macro ecm_all_diagnosis_codes(codes) as
+create or replace temp macro ecm_all_diagnosis_codes(codes) as
     regexp_full_match(
         upper(replace(replace(array_to_string(codes, '|'), '.', ''), ' ', '')),
         '(([A-Z][0-9][0-9A-Z][0-9A-Z]{0,4}|[0-9]{3,5}|V[0-9]{2,4}|E[0-9]{3,4})'
@@ -60,27 +61,27 @@ create or replace macro ecm_all_diagnosis_codes(codes) as
 
 -- Row checks --------------------------------------------------------------------------
 
-create or replace macro ecm_check_present(x, col) as
+create or replace temp macro ecm_check_present(x, col) as
     case when ecm_text(x) is null then 'missing_value|' || col || ' is empty' end;
 
-create or replace macro ecm_check_date(x, col) as
+create or replace temp macro ecm_check_date(x, col) as
     case when ecm_text(x) is not null and ecm_date(x) is null
          then 'unparseable_date|' || col || ' ''' || x
               || ''' is not a date (expected YYYY-MM-DD, YYYYMMDD or MM/DD/YYYY)' end;
 
-create or replace macro ecm_check_order(start_value, end_value, start_col, end_col) as
+create or replace temp macro ecm_check_order(start_value, end_value, start_col, end_col) as
     case when ecm_date(end_value) < ecm_date(start_value)
          then 'end_before_start|' || end_col || ' ' || ecm_text(end_value)
               || ' is before ' || start_col || ' ' || ecm_text(start_value) end;
 
-create or replace macro ecm_check_shape(normalised, raw, col, pattern, expected) as
+create or replace temp macro ecm_check_shape(normalised, raw, col, pattern, expected) as
     case when normalised is not null and not regexp_full_match(normalised, pattern)
          then 'malformed_code|' || col || ' ''' || raw || ''' is not ' || expected end;
 
-create or replace macro ecm_check_choice(x, choices, col) as
+create or replace temp macro ecm_check_choice(x, choices, col) as
     case when ecm_text(x) is not null and not list_contains(choices, lower(ecm_text(x)))
          then 'unknown_value|' || col || ' ''' || x || ''' is not one of: '
               || array_to_string(choices, ', ') end;
 
 -- The first failing check of a row (NULL when the row passes).
-create or replace macro ecm_first_failure(checks) as list_filter(checks, lambda c: c is not null)[1];
+create or replace temp macro ecm_first_failure(checks) as list_filter(checks, lambda c: c is not null)[1];

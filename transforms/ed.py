@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from transforms.claims import claim_type_of_bill
+from transforms.claims import CLAIM_TYPE_OF_BILL, with_claim_type_of_bill
 from transforms.codes import in_value_set
 
 NYU_PROBABILITIES = ("edcnnpa", "edcnpa", "epct", "noner")
@@ -42,8 +42,11 @@ def ed_lines(
         | in_value_set(pl.col("hcpcs_code"), procedure_codes)
         | (professional & in_value_set(pl.col("place_of_service_code"), place_of_service))
     )
-    on_inpatient_claim = institutional & in_value_set(claim_type_of_bill(), inpatient_bill_types)
-    return claim_lines.filter(is_ed_line & ~on_inpatient_claim).select(
+    on_inpatient_claim = institutional & in_value_set(
+        pl.col(CLAIM_TYPE_OF_BILL), inpatient_bill_types
+    )
+    lines = with_claim_type_of_bill(claim_lines)
+    return lines.filter(is_ed_line & ~on_inpatient_claim).select(
         "member_id",
         pl.coalesce("claim_line_start_date", "claim_start_date").alias("visit_date"),
         "data_source",

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from transforms.claims import claim_type_of_bill
+from transforms.claims import CLAIM_TYPE_OF_BILL, with_claim_type_of_bill
 from transforms.codes import in_value_set
 
 STAY_CLAIM_COLUMNS = (
@@ -42,9 +42,14 @@ def stay_claims(claim_lines: pl.LazyFrame, bill_types: pl.DataFrame) -> pl.LazyF
     The type of bill is the claim's (every line counts, whatever its own bill type);
     claim-level fields come from the lowest line number that has them.
     """
-    lines = claim_lines.filter(
-        (pl.col("claim_type") == "institutional") & in_value_set(claim_type_of_bill(), bill_types)
-    ).sort(["data_source", "claim_id", "claim_line_number"], nulls_last=True)
+    lines = (
+        with_claim_type_of_bill(claim_lines)
+        .filter(
+            (pl.col("claim_type") == "institutional")
+            & in_value_set(pl.col(CLAIM_TYPE_OF_BILL), bill_types)
+        )
+        .sort(["data_source", "claim_id", "claim_line_number"], nulls_last=True)
+    )
     claims = lines.group_by(["data_source", "claim_id"], maintain_order=True).agg(
         pl.col("member_id").first(),
         pl.col("bill_type_code").drop_nulls().first(),
