@@ -57,10 +57,6 @@ def as_facts(
     ).cast(FACT_SCHEMA)
 
 
-def no_facts() -> pl.LazyFrame:
-    return pl.LazyFrame(schema=FACT_SCHEMA)
-
-
 def facts_in(facts: pl.LazyFrame, criteria: list[str], window: Window) -> pl.LazyFrame:
     """Facts of the named criteria dated inside the window."""
     return facts.filter(pl.col("criterion").is_in(criteria) & window.contains(pl.col("event_date")))

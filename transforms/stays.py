@@ -17,24 +17,6 @@ import polars as pl
 from transforms.claims import CLAIM_TYPE_OF_BILL, with_claim_type_of_bill
 from transforms.codes import in_value_set
 
-STAY_CLAIM_COLUMNS = (
-    "member_id",
-    "data_source",
-    "claim_id",
-    "claim_line_number",
-    "claim_type",
-    "bill_type_code",
-    "claim_start_date",
-    "claim_end_date",
-    "admission_date",
-    "discharge_date",
-    "admit_type_code",
-    "discharge_disposition_code",
-    "drg_code",
-    "diagnosis_code_1",
-    "revenue_center_code",
-)
-
 
 def stay_claims(claim_lines: pl.LazyFrame, bill_types: pl.DataFrame) -> pl.LazyFrame:
     """Institutional claims of a stay type, one row per claim (data_source, claim_id).
