@@ -36,6 +36,8 @@ from ecm.pipeline import (
 )
 from ecm.reference import ReferenceData
 from ecm.rules import Rules, load_rules
+from ecm.sql import load_sql
+from transforms.quality import npi_failures
 from transforms.windows import lookback
 
 log = get_logger("flow")
@@ -82,8 +84,9 @@ def build_event_tables(
     reference: ReferenceData,
     as_of: dt.date,
     ingested_feeds: list[str],
-) -> tuple[Inputs, Events, pl.DataFrame]:
-    """Read the staged tables; build members, ED visits, stays and the shared criteria."""
+) -> tuple[Inputs, Events, pl.DataFrame, pl.DataFrame]:
+    """Read the staged tables; build members, ED visits, stays and the shared criteria.
+    Also returns the quarantine and the NPIs that fail their check digit (reported)."""
     with duckdb.connect(str(warehouse)) as con:
         inputs = read_inputs(
             con,
@@ -95,6 +98,7 @@ def build_event_tables(
             "select feed, source_file, line, rule, detail, raw_row from quarantine "
             "order by feed, source_file, line"
         ).pl()
+        npi_counts = con.sql(load_sql("quality/npi_values")).pl()
     events = build_events(inputs, reference, rules, as_of)
     log.info(
         "built events: %d enrolled members, %d ED visits, %d stays",
@@ -102,7 +106,7 @@ def build_event_tables(
         events.ed_visits.height,
         events.stays.height,
     )
-    return inputs, events, quarantine
+    return inputs, events, quarantine, npi_failures(npi_counts.lazy()).collect()
 
 
 @task(name="assign populations", cache_policy=NO_CACHE)
@@ -138,6 +142,7 @@ def build_summary(
     events: Events,
     result: Assignment,
     quarantine: pl.DataFrame,
+    npi_report: pl.DataFrame,
     timings: dict[str, float],
 ) -> dict[str, Any]:
     window = lookback(as_of, rules.setting("time.lookback_months"))
@@ -186,7 +191,9 @@ def build_summary(
         "data_quality": {
             "quarantined_by_rule": [
                 {"feed": f, "rule": r, "rows": n} for f, r, n in by_rule.iter_rows()
-            ]
+            ],
+            # Reported, never dropped: NPIs whose check digit fails, per feed and column.
+            "npi_check_digit_failures": npi_report.to_dicts(),
         },
         "timings_seconds": timings,
         "platform": {
@@ -272,7 +279,7 @@ def monthly(
         ingested = ingest_feeds(input_dir, warehouse, rules, Path(work))
         timer.record("ingest", started)
     started = time.perf_counter()
-    inputs, events, quarantine = build_event_tables(
+    inputs, events, quarantine, npi_report = build_event_tables(
         warehouse, rules, reference, as_of, list(ingested.feeds)
     )
     timer.record("events", started)
@@ -287,6 +294,7 @@ def monthly(
         events=events,
         result=result,
         quarantine=quarantine,
+        npi_report=npi_report,
         timings=timer.seconds,
     )
     started = time.perf_counter()

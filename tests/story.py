@@ -106,6 +106,10 @@ def write_story(folder: Path) -> Path:
     ]
     # L: five visits, the first the day before the lookback starts
     claims += [_ed(f"L-ed{i}", "L", d) for i, d in enumerate(["2025-10-31", *VISIT_DAYS[1:]])]
+    # A's rendering NPI fails its check digit: reported in the run summary, never dropped.
+    for claim in claims:
+        if claim["member_id"] == "A":
+            claim["rendering_npi"] = "1234567890"
     write_feed(folder, "eligibility", members)
     write_feed(folder, "medical_claim", claims)
     return folder

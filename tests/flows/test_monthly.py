@@ -57,6 +57,9 @@ def test_flow_run_writes_every_file(harness, story_feeds, tmp_path):
         "NF_TRANSITION_ADULT": ["nursing_facility_assessment"],
     }
     assert written["populations"]["JUSTICE_ADULT"]["members"] is None
+    assert written["data_quality"]["npi_check_digit_failures"] == [
+        {"feed": "medical_claim", "column": "rendering_npi", "distinct_npis": 1, "lines": 5}
+    ]
     assert written["populations_partially_evaluated"]["SMI_SUD_ADULT"] == [
         "incarceration",
         "homelessness",
