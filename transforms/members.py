@@ -6,6 +6,7 @@ import datetime as dt
 
 import polars as pl
 
+from transforms.order import sort_fully
 from transforms.windows import age_on
 
 ADULT = "adult"
@@ -23,19 +24,14 @@ def enrolled_members(eligibility: pl.LazyFrame, as_of: dt.date, adult_min_age: i
     """
     day = pl.lit(as_of)
     deaths = eligibility.group_by("member_id").agg(pl.col("death_date").max().alias("_death"))
-    covering = (
+    covering = sort_fully(
         eligibility.filter(
             (pl.col("enrollment_start_date") <= day)
             & (pl.col("enrollment_end_date").is_null() | (pl.col("enrollment_end_date") >= day))
-        )
-        .sort(
-            ["member_id", "enrollment_start_date", "enrollment_end_date"],
-            descending=[False, True, True],
-            nulls_last=False,
-            maintain_order=True,
-        )
-        .unique(subset="member_id", keep="first", maintain_order=True)
-    )
+        ),
+        ["member_id", "enrollment_start_date", "enrollment_end_date"],
+        [False, True, True],
+    ).unique(subset="member_id", keep="first", maintain_order=True)
     age = age_on(pl.col("birth_date"), as_of)
     return (
         covering.join(deaths, on="member_id", how="left")
@@ -64,7 +60,7 @@ def providers_on(provider_assignment: pl.LazyFrame, as_of: dt.date) -> pl.LazyFr
             (pl.col("start_date") <= day)
             & (pl.col("end_date").is_null() | (pl.col("end_date") >= day))
         )
-        .sort(["member_id", "start_date", "provider_npi"], descending=[False, True, False])
+        .pipe(sort_fully, ["member_id", "start_date", "provider_npi"], [False, True, False])
         .unique(subset="member_id", keep="first", maintain_order=True)
         .select("member_id", "provider_npi", "provider_name")
     )

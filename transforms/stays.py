@@ -16,6 +16,7 @@ import polars as pl
 
 from transforms.claims import CLAIM_TYPE_OF_BILL, with_claim_type_of_bill
 from transforms.codes import in_value_set
+from transforms.order import sort_fully
 
 
 def stay_claims(claim_lines: pl.LazyFrame, bill_types: pl.DataFrame) -> pl.LazyFrame:
@@ -30,7 +31,7 @@ def stay_claims(claim_lines: pl.LazyFrame, bill_types: pl.DataFrame) -> pl.LazyF
             (pl.col("claim_type") == "institutional")
             & in_value_set(pl.col(CLAIM_TYPE_OF_BILL), bill_types)
         )
-        .sort(["data_source", "claim_id", "claim_line_number"], nulls_last=True)
+        .pipe(sort_fully, ["data_source", "claim_id", "claim_line_number"])
     )
     claims = lines.group_by(["data_source", "claim_id"], maintain_order=True).agg(
         pl.col("member_id").first(),
