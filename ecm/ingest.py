@@ -25,7 +25,6 @@ import csv
 import gzip
 import io
 import logging
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -403,22 +402,6 @@ def _sql_literal(text: str) -> str:
     return str(text).replace("'", "''")
 
 
-# DuckDB may use this share of the machine's memory during an ingest, spilling to disk
-# beyond it; the rest is left for the Polars steps that follow in the same process.
-DUCKDB_MEMORY_SHARE = 0.5
-
-
-def _bound_memory(con: duckdb.DuckDBPyConnection) -> None:
-    """Keep a large ingest within memory: DuckDB need not keep rows in insertion order
-    (no result depends on it: every output is sorted, every tie broken on values), and
-    its memory is capped at a share of the machine's (it spills beyond that).
-    Measured on 1M members x 24 months (31.2M lines): the defaults ran out of the 24 GiB;
-    with these, ingest took 121 s at 3.4 GiB peak."""
-    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    con.execute("set preserve_insertion_order = false")
-    con.execute(f"set memory_limit = '{int(total * DUCKDB_MEMORY_SHARE) // 2**20}MB'")
-
-
 def ingest(
     con: duckdb.DuckDBPyConnection,
     input_dir: Path,
@@ -432,7 +415,6 @@ def ingest(
     contracts = load_contracts()
     discovery = discover_feeds(input_dir, contracts)
     install_macros(con)
-    _bound_memory(con)
     con.execute(QUARANTINE_DDL)
     counts: dict[str, FeedCounts] = {}
     for name, contract in contracts.items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import cache
 
 import duckdb
@@ -18,8 +19,23 @@ def load_sql(name: str) -> str:
     return path.read_text(encoding="utf-8")
 
 
+# DuckDB may use this share of the machine's memory, spilling to disk beyond it; the rest
+# is left for the Polars steps that run in the same process.
+DUCKDB_MEMORY_SHARE = 0.5
+
+
 def install_macros(con: duckdb.DuckDBPyConnection) -> None:
-    """Prepare a connection: DuckDB's own progress bar off (the run logs its steps), and
-    the shared normalisation and check macros created."""
+    """Prepare a connection: DuckDB's own progress bar off (the run logs its steps), its
+    memory bounded, and the shared normalisation and check macros created.
+
+    Memory: DuckDB need not keep rows in insertion order (no result depends on it: every
+    output is sorted and every tie broken on values) and is capped at a share of the
+    machine's memory. Measured on 1M members x 24 months (31.2M lines): with DuckDB's
+    defaults the ingest ran the 24 GiB machine out of memory; with these it took 121 s
+    at 3.4 GiB peak.
+    """
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     con.execute("set enable_progress_bar = false")
+    con.execute("set preserve_insertion_order = false")
+    con.execute(f"set memory_limit = '{int(total * DUCKDB_MEMORY_SHARE) // 2**20}MB'")
     con.execute(load_sql("macros"))
