@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sys
+import traceback
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import click
+from rich.console import Console
 
-from ecm.errors import EcmError
+from ecm.errors import EcmError, SanityGuardError
 from ecm.logs import configure_logging
-from ecm.prefect_env import apply_prefect_defaults
+from ecm.prefect_env import apply_prefect_defaults, quiet_prefect_failure_logs
 
 DATE = click.DateTime(formats=["%Y-%m-%d"])
 
@@ -27,9 +30,61 @@ def default_as_of(timezone: str = "America/Los_Angeles") -> dt.date:
     return previous_month_end(dt.datetime.now(ZoneInfo(timezone)).date())
 
 
-def _fail(exc: Exception) -> None:
-    click.echo(f"ecm: {exc}", err=True)
-    sys.exit(2)
+EXIT_INTERNAL, EXIT_INPUT, EXIT_GUARD = 1, 2, 3
+
+
+def _exit_code(exc: BaseException) -> int:
+    if isinstance(exc, SanityGuardError):
+        return EXIT_GUARD
+    if isinstance(exc, EcmError):
+        return EXIT_INPUT
+    return EXIT_INTERNAL
+
+
+def _fail(exc: BaseException, *, as_json: bool = False) -> None:
+    """Report a failure as one paragraph (or one JSON object) and exit with its code
+    (outputs.md): 2 input, rules file or option; 3 a sanity guard; 1 internal."""
+    code = _exit_code(exc)
+    if isinstance(exc, EcmError):
+        kind = "sanity_guard" if code == EXIT_GUARD else "input"
+        message = str(exc)
+    else:
+        # An internal failure: name where it happened, not the values it held (a
+        # library's message may quote a row). ECM_DEBUG=1 shows the whole traceback.
+        kind = "internal"
+        frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+        where = f" in {Path(frame.filename).name}:{frame.lineno}" if frame else ""
+        message = (
+            f"internal error: {type(exc).__name__}{where}. This is a bug in ecm, not in the "
+            f"input; nothing was replaced. Run again with ECM_DEBUG=1 to see the traceback "
+            f"(it may quote data values) and report it."
+        )
+        if os.environ.get("ECM_DEBUG"):
+            traceback.print_exception(exc)
+    summary = getattr(exc, "summary", None)
+    if as_json:
+        record = {"level": "error", "error": kind, "exit_code": code, "message": message}
+        if summary:
+            record["summary"] = summary
+        click.echo(json.dumps(record, default=str), err=True)
+    else:
+        click.echo(f"ecm: {message}", err=True)
+        if summary:
+            from ecm.report import print_summary
+
+            print_summary(summary, None, console=Console(stderr=True))
+    sys.exit(code)
+
+
+def _guarded(func, *, as_json: bool):
+    """Call func(); any failure becomes a one-paragraph error and its exit code."""
+    try:
+        return func()
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as exc:  # every failure is reported, none as a traceback
+        _fail(exc, as_json=as_json)
+    return None
 
 
 def _log_options(func):
@@ -56,17 +111,26 @@ def main() -> None:
 
 
 def _run_flow(
-    input_dir: Path, as_of: dt.date, out_dir: Path, warehouse: Path | None, rules_file: Path | None
+    input_dir: Path,
+    as_of: dt.date,
+    out_dir: Path,
+    warehouse: Path | None,
+    rules_file: Path | None,
+    encodings: dict[str, str] | None = None,
 ) -> dict:
     from data_contracts import load_contracts
     from ecm.ingest import discover_feeds
     from ecm.rules import load_rules
+    from ecm.safety import check_output_folder, default_warehouse
 
     # Fail fast, before Prefect starts, on what can be checked in a moment.
     load_rules(rules_file)
     discover_feeds(input_dir, load_contracts())
+    check_output_folder(out_dir, input_dir, warehouse or default_warehouse(out_dir))
     apply_prefect_defaults()
     from flows.monthly import monthly  # Prefect is imported only when a flow runs
+
+    quiet_prefect_failure_logs()
 
     return monthly(
         input_dir=input_dir,
@@ -74,6 +138,7 @@ def _run_flow(
         out_dir=out_dir,
         warehouse=warehouse,
         rules_file=rules_file,
+        encodings=encodings,
     )
 
 
@@ -83,7 +148,7 @@ def _run_flow(
     "input_dir",
     required=True,
     type=click.Path(path_type=Path),
-    help="The feed directory (see the input contract, feeds.md).",
+    help="The feed directory (see docs/FEEDS.md).",
 )
 @click.option(
     "--as-of",
@@ -98,7 +163,8 @@ def _run_flow(
     "out_dir",
     required=True,
     type=click.Path(path_type=Path),
-    help="Output folder; replaced whole only when the run succeeds.",
+    help="Output folder: new, empty, or an earlier ecm output (anything else is refused); "
+    "replaced only when the run succeeds.",
 )
 @click.option(
     "--rules",
@@ -111,7 +177,16 @@ def _run_flow(
     "--warehouse",
     type=click.Path(path_type=Path),
     default=None,
-    help="DuckDB warehouse file. Default: warehouse.duckdb beside the output folder.",
+    help="DuckDB warehouse file. Default: warehouse.duckdb beside the output folder. "
+    "Changed only when the run succeeds.",
+)
+@click.option(
+    "--encoding",
+    "encoding_options",
+    multiple=True,
+    metavar="ENC|FEED=ENC",
+    help="Text encoding of the feed files (default utf-8), for every feed (--encoding "
+    "cp1252) or one (--encoding eligibility=cp1252); repeatable.",
 )
 @_log_options
 def run(
@@ -120,20 +195,35 @@ def run(
     out_dir: Path,
     rules_file: Path | None,
     warehouse: Path | None,
+    encoding_options: tuple[str, ...],
     quiet: bool,
     as_json: bool,
 ) -> None:
     """Run the monthly flow: ingest → validate → build events → assign → write.
 
-    Exits 0 on success; 2 with a one-paragraph error naming the file, column or line
-    when the input cannot be used.
+    \b
+    Exit codes:
+      0  success
+      2  the input, the rules file or an option cannot be used (a one-paragraph
+         error naming the file, column or line and what was expected)
+      3  a sanity guard of the rules file refused the run (nobody enrolled on the
+         as-of date, or too many rows of a required feed quarantined); nothing is
+         replaced and the refused run's summary is printed
+      1  an internal failure
+    A failed or refused run changes nothing: neither --out nor the warehouse.
     """
     configure_logging(quiet=quiet, as_json=as_json)
     day = as_of.date() if as_of else default_as_of()
-    try:
-        summary = _run_flow(input_dir, day, out_dir, warehouse, rules_file)
-    except EcmError as exc:
-        _fail(exc)
+
+    def go() -> dict:
+        encodings = None
+        if encoding_options:
+            from ecm.ingest import parse_encoding_options
+
+            encodings = parse_encoding_options(list(encoding_options))
+        return _run_flow(input_dir, day, out_dir, warehouse, rules_file, encodings)
+
+    summary = _guarded(go, as_json=as_json)
     if as_json:
         click.echo(json.dumps(summary, default=str))
     elif not quiet:
@@ -167,12 +257,14 @@ def demo(members: int, months: int, seed: int, workdir: Path, quiet: bool, as_js
     feeds = workdir / "feeds"
     out_dir = workdir / "out" / end.strftime("%Y-%m")
     click.echo(f"Generating {members:,} synthetic members, {months} months to {end} …", err=True)
-    stats = generate_feeds(feeds, members=members, months=months, end=end, seed=seed, fmt="csv")
+    stats = _guarded(
+        lambda: generate_feeds(
+            feeds, members=members, months=months, end=end, seed=seed, fmt="csv"
+        ),
+        as_json=as_json,
+    )
     click.echo(f"Wrote {stats.rows.get('medical_claim', 0):,} claim lines to {feeds}/", err=True)
-    try:
-        summary = _run_flow(feeds, end, out_dir, None, None)
-    except EcmError as exc:
-        _fail(exc)
+    summary = _guarded(lambda: _run_flow(feeds, end, out_dir, None, None), as_json=as_json)
     if as_json:
         click.echo(json.dumps(summary, default=str))
     else:

@@ -13,3 +13,15 @@ class InputError(EcmError):
 
 class RulesError(EcmError):
     """The rules file is missing a setting or holds a value no method knows."""
+
+
+class OutputError(EcmError):
+    """An output folder (or warehouse) a run must not replace: says why and what to do."""
+
+
+class SanityGuardError(EcmError):
+    """A sanity guard of the rules file stopped the run; carries the refused run's summary."""
+
+    def __init__(self, message: str, summary: dict | None = None) -> None:
+        super().__init__(message)
+        self.summary = summary or {}

@@ -408,6 +408,7 @@ def ingest(
     rules: Rules,
     work_dir: Path,
     progress: Progress | None = None,
+    encodings: dict[str, str] | None = None,
 ) -> IngestResult:
     """Load a feed directory into the warehouse: raw__*, stg__*, quarantine, claims current."""
     say = progress or (lambda _msg: None)

@@ -1,4 +1,4 @@
-"""Writing a run's files: into a temporary folder, moved into place only when complete.
+"""Writing a run's files (ecm.safety moves the finished folder into place).
 
 Data files are deterministic: rows sorted (member_id, then pof_code), no timestamps
 inside; re-running the same inputs, rules and as-of date gives byte-identical files.
@@ -9,11 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,33 +21,6 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-@contextmanager
-def atomic_directory(target: Path) -> Iterator[Path]:
-    """Yield a temporary folder beside `target`; on success it replaces `target` whole.
-
-    On an exception the temporary folder is removed and `target` is left untouched.
-    """
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    staging.chmod(0o777 & ~umask)  # mkdtemp makes 0700; the run folder is an ordinary folder
-    try:
-        yield staging
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    previous = None
-    if target.exists():
-        previous = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-        previous.rmdir()
-        target.replace(previous)
-    staging.replace(target)
-    if previous is not None:
-        shutil.rmtree(previous, ignore_errors=True)
 
 
 def write_parquet(frame: pl.DataFrame, path: Path) -> None:

@@ -8,6 +8,7 @@ environment wins.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -33,3 +34,20 @@ def apply_prefect_defaults() -> None:
     }
     for key, value in defaults.items():
         os.environ.setdefault(key, value)
+
+
+class _NoFailureTracebacks(logging.Filter):
+    """Drop Prefect's own report of a failed flow or task run: `ecm` reports every failure
+    itself, as one paragraph, and a library's message in a traceback may quote data."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.exc_info is None and record.levelno < logging.ERROR
+
+
+def quiet_prefect_failure_logs() -> None:
+    """Install the filter on the loggers Prefect reports run failures on (console and the
+    API's stored logs alike), whatever PREFECT_LOGGING_LEVEL says."""
+    for name in ("prefect.flow_runs", "prefect.task_runs", "prefect.engine"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _NoFailureTracebacks) for f in logger.filters):
+            logger.addFilter(_NoFailureTracebacks())

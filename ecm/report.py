@@ -12,8 +12,11 @@ from rich.table import Table
 from ecm.errors import EcmError
 
 
-def print_summary(summary: dict[str, Any], out_dir: Path, console: Console | None = None) -> None:
-    """The end-of-run table: feeds, members, populations, where the files are."""
+def print_summary(
+    summary: dict[str, Any], out_dir: Path | None, console: Console | None = None
+) -> None:
+    """The end-of-run table: feeds, members, populations, where the files are (a refused
+    run, `out_dir` None, wrote none)."""
     console = console or Console()
     feeds = Table(title="Feeds", show_lines=False)
     for col in ("feed", "files", "read", "staged", "quarantined"):
@@ -57,7 +60,10 @@ def print_summary(summary: dict[str, Any], out_dir: Path, console: Console | Non
     )
     console.print(pops)
     timings = ", ".join(f"{k} {v:.1f}s" for k, v in summary["timings_seconds"].items())
-    console.print(f"Files in [bold]{out_dir}[/bold]   ({timings})")
+    if out_dir is None:
+        console.print(f"No files written   ({timings})")
+    else:
+        console.print(f"Files in [bold]{out_dir}[/bold]   ({timings})")
 
 
 def explain_member(member_id: str, run_dir: Path, facts_per_criterion: int | None = 5) -> str:

@@ -33,6 +33,8 @@ REQUIRED_SETTINGS = (
     "events.stays.merge_gap_days",
     "methods.nyu_avoidable_threshold",
     "methods.nyu_min_prefix_length",
+    "guards.min_enrolled_members",
+    "guards.max_quarantined_share",
     *METHOD_CHOICES,
 )
 

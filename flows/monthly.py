@@ -23,6 +23,7 @@ from prefect.cache_policies import NO_CACHE
 import ecm
 from ecm import outputs
 from ecm.errors import EcmError
+from ecm.guards import check_sanity_guards
 from ecm.ingest import IngestResult, ingest
 from ecm.logs import get_logger
 from ecm.pipeline import (
@@ -36,6 +37,14 @@ from ecm.pipeline import (
 )
 from ecm.reference import ReferenceData
 from ecm.rules import Rules, load_rules
+from ecm.safety import (
+    MANIFEST,
+    WRITTEN_BY,
+    OutputFolder,
+    WorkWarehouse,
+    check_output_folder,
+    default_warehouse,
+)
 from ecm.sql import load_sql
 from transforms.quality import npi_failures
 from transforms.windows import lookback
@@ -59,25 +68,22 @@ class Timer:
         self.seconds[step] = round(time.perf_counter() - started, 3)
 
 
-def default_warehouse(out_dir: Path) -> Path:
-    """`warehouse.duckdb` in the folder that holds the output folder (outputs.md)."""
-    return Path(out_dir).resolve().parent / "warehouse.duckdb"
-
-
-@task(
-    name="ingest feeds",
-    cache_policy=NO_CACHE,
-    retries=1,
-    retry_delay_seconds=2,
-    retry_condition_fn=retry_on_io_only,
-)
-def ingest_feeds(input_dir: Path, warehouse: Path, rules: Rules, work_dir: Path) -> IngestResult:
-    """Load the feed directory into the warehouse (raw, staged, quarantine, current claims)."""
+@task(name="ingest feeds", cache_policy=NO_CACHE, persist_result=False)
+def ingest_feeds(
+    input_dir: Path,
+    warehouse: Path,
+    rules: Rules,
+    work_dir: Path,
+    encodings: dict[str, str] | None = None,
+) -> IngestResult:
+    """Load the feed directory into the run's warehouse copy (raw, staged, quarantine,
+    current claims). No retries: a file that cannot be read is an input problem, and
+    reading it again cannot help."""
     with duckdb.connect(str(warehouse)) as con:
-        return ingest(con, input_dir, rules, work_dir, progress=log.info)
+        return ingest(con, input_dir, rules, work_dir, progress=log.info, encodings=encodings)
 
 
-@task(name="build events", cache_policy=NO_CACHE)
+@task(name="build events", cache_policy=NO_CACHE, persist_result=False)
 def build_event_tables(
     warehouse: Path,
     rules: Rules,
@@ -109,7 +115,7 @@ def build_event_tables(
     return inputs, events, quarantine, npi_failures(npi_counts.lazy()).collect()
 
 
-@task(name="assign populations", cache_policy=NO_CACHE)
+@task(name="assign populations", cache_policy=NO_CACHE, persist_result=False)
 def assign(events: Events, inputs: Inputs, rules: Rules) -> Assignment:
     """Apply the population rules."""
     result = assign_populations(events, inputs, rules)
@@ -207,46 +213,47 @@ def build_summary(
 @task(
     name="write outputs",
     cache_policy=NO_CACHE,
-    retries=1,
-    retry_delay_seconds=2,
+    persist_result=False,
+    retries=2,
+    retry_delay_seconds=[2, 10],
     retry_condition_fn=retry_on_io_only,
 )
 def write_outputs(
-    out_dir: Path,
+    staging: Path,
     result: Assignment,
     quarantine: pl.DataFrame,
     summary: dict[str, Any],
     reference: ReferenceData,
     input_fingerprints: dict[str, str],
 ) -> Path:
-    """Write every file of the run into a temporary folder, then move it into place."""
-    with outputs.atomic_directory(out_dir) as staging:
-        files: list[tuple[Path, int | None]] = []
+    """Write every file of the run into the run's temporary output folder `staging`
+    (the flow moves it into place once the warehouse is committed)."""
+    files: list[tuple[Path, int | None]] = []
 
-        def parquet(name: str, frame: pl.DataFrame) -> None:
-            path = staging / name
-            outputs.write_parquet(frame, path)
-            files.append((path, frame.height))
+    def parquet(name: str, frame: pl.DataFrame) -> None:
+        path = staging / name
+        outputs.write_parquet(frame, path)
+        files.append((path, frame.height))
 
-        parquet("assignments.parquet", result.assignments)
-        outputs.write_csv(result.assignments, staging / "assignments.csv")
-        files.append((staging / "assignments.csv", result.assignments.height))
-        parquet("evidence.parquet", result.evidence)
-        parquet("member_metrics.parquet", result.member_metrics)
-        parquet("quarantine.parquet", quarantine)
-        outputs.write_json(summary, staging / "summary.json")
-        files.append((staging / "summary.json", None))
-        manifest = {
-            "as_of_date": summary["as_of_date"],
-            "ecm_version": summary["ecm_version"],
-            "rules": summary["rules"],
-            "files": [outputs.file_entry(p, staging, rows) for p, rows in files],
-            "inputs": input_fingerprints,
-            "reference": reference.versions(),
-        }
-        outputs.write_json(manifest, staging / "manifest.json")
-    log.info("wrote %s", out_dir)
-    return out_dir
+    parquet("assignments.parquet", result.assignments)
+    outputs.write_csv(result.assignments, staging / "assignments.csv")
+    files.append((staging / "assignments.csv", result.assignments.height))
+    parquet("evidence.parquet", result.evidence)
+    parquet("member_metrics.parquet", result.member_metrics)
+    parquet("quarantine.parquet", quarantine)
+    outputs.write_json(summary, staging / "summary.json")
+    files.append((staging / "summary.json", None))
+    manifest = {
+        "written_by": WRITTEN_BY,
+        "as_of_date": summary["as_of_date"],
+        "ecm_version": summary["ecm_version"],
+        "rules": summary["rules"],
+        "files": [outputs.file_entry(p, staging, rows) for p, rows in files],
+        "inputs": input_fingerprints,
+        "reference": reference.versions(),
+    }
+    outputs.write_json(manifest, staging / MANIFEST)
+    return staging
 
 
 def fingerprint_inputs(input_dir: Path) -> dict[str, str]:
@@ -258,47 +265,70 @@ def fingerprint_inputs(input_dir: Path) -> dict[str, str]:
     }
 
 
-@flow(name="ecm-monthly", log_prints=False, validate_parameters=False)
+@flow(name="ecm-monthly", log_prints=False, validate_parameters=False, persist_result=False)
 def monthly(
     input_dir: Path,
     as_of: dt.date,
     out_dir: Path,
     warehouse: Path | None = None,
     rules_file: Path | None = None,
+    encodings: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """One monthly ECM run: feeds in `input_dir`, as-of date `as_of`, files to `out_dir`."""
+    """One monthly ECM run: feeds in `input_dir`, as-of date `as_of`, files to `out_dir`.
+
+    All or nothing: the run works on a copy of the warehouse and a temporary output
+    folder; both replace the originals only when every step (the sanity guards
+    included) has passed. A failed or refused run leaves both exactly as they were.
+    """
     input_dir, out_dir = Path(input_dir), Path(out_dir)
     warehouse = Path(warehouse) if warehouse else default_warehouse(out_dir)
-    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    check_output_folder(out_dir, input_dir, warehouse)
     rules = load_rules(rules_file)
     reference = ReferenceData()
     timer = Timer()
-    log.info("as-of %s, rules %s, warehouse %s", as_of, rules.version, warehouse.name)
-    with tempfile.TemporaryDirectory(prefix=".ecm-work-", dir=warehouse.parent) as work:
+    log.info("as-of %s, rules %s, warehouse %s", as_of, rules.version, warehouse.resolve())
+    work_house = WorkWarehouse(warehouse)
+    output: OutputFolder | None = None
+    try:
+        with tempfile.TemporaryDirectory(prefix=".ecm-work-", dir=warehouse.parent) as work:
+            started = time.perf_counter()
+            ingested = ingest_feeds(input_dir, work_house.path, rules, Path(work), encodings)
+            timer.record("ingest", started)
         started = time.perf_counter()
-        ingested = ingest_feeds(input_dir, warehouse, rules, Path(work))
-        timer.record("ingest", started)
-    started = time.perf_counter()
-    inputs, events, quarantine, npi_report = build_event_tables(
-        warehouse, rules, reference, as_of, list(ingested.feeds)
-    )
-    timer.record("events", started)
-    started = time.perf_counter()
-    result = assign(events, inputs, rules)
-    timer.record("assign", started)
-    summary = build_summary(
-        as_of=as_of,
-        rules=rules,
-        input_dir=input_dir,
-        ingested=ingested,
-        events=events,
-        result=result,
-        quarantine=quarantine,
-        npi_report=npi_report,
-        timings=timer.seconds,
-    )
-    started = time.perf_counter()
-    write_outputs(out_dir, result, quarantine, summary, reference, fingerprint_inputs(input_dir))
-    timer.record("write", started)
+        inputs, events, quarantine, npi_report = build_event_tables(
+            work_house.path, rules, reference, as_of, list(ingested.feeds)
+        )
+        timer.record("events", started)
+        started = time.perf_counter()
+        result = assign(events, inputs, rules)
+        timer.record("assign", started)
+        summary = build_summary(
+            as_of=as_of,
+            rules=rules,
+            input_dir=input_dir,
+            ingested=ingested,
+            events=events,
+            result=result,
+            quarantine=quarantine,
+            npi_report=npi_report,
+            timings=timer.seconds,
+        )
+        check_sanity_guards(summary, rules)
+        started = time.perf_counter()
+        output = OutputFolder(out_dir)
+        write_outputs(
+            output.path, result, quarantine, summary, reference, fingerprint_inputs(input_dir)
+        )
+        # A file may have landed in --out while the run worked: check again, then swap.
+        check_output_folder(out_dir, input_dir, warehouse)
+        work_house.commit()
+        output.publish()
+        timer.record("write", started)
+    except BaseException:
+        work_house.discard()
+        if output is not None:
+            output.discard()
+        raise
+    log.info("wrote %s", out_dir)
     summary["timings_seconds"] = timer.seconds
     return summary

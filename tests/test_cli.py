@@ -1,6 +1,7 @@
 """The `ecm` command: help for every command, errors as sentences with exit code 2."""
 
 import datetime as dt
+import json
 import subprocess
 import sys
 
@@ -69,3 +70,107 @@ def test_validate_reports_quarantine(tmp_path):
     result = CliRunner().invoke(main, ["validate", "--input", str(tmp_path)])
     assert result.exit_code == 1
     assert "unknown_member" in result.output
+
+
+def _ecm(*args, env=None):
+    import os
+
+    return subprocess.run(
+        [sys.executable, "-m", "ecm.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_an_out_folder_holding_other_files_is_refused_with_exit_2(tmp_path):
+    from tests.feeds import line, member, write_feed
+
+    feeds = tmp_path / "feeds"
+    write_feed(feeds, "eligibility", [member("A")])
+    write_feed(feeds, "medical_claim", [line("c1", "A", "2026-01-05")])
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    proc = _ecm("run", "--input", feeds, "--as-of", "2026-10-31", "--out", mine)
+    assert proc.returncode == 2
+    assert "not an earlier ecm output" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert (mine / "notes.txt").read_text() == "keep me"
+    same = _ecm("run", "--input", feeds, "--as-of", "2026-10-31", "--out", feeds, "--json")
+    assert same.returncode == 2
+    error = json.loads(same.stderr.strip().splitlines()[-1])
+    assert error["error"] == "input" and error["exit_code"] == 2
+    assert "is the input folder" in error["message"]
+    assert sorted(p.name for p in feeds.iterdir()) == ["eligibility.csv", "medical_claim.csv"]
+
+
+def test_a_refused_run_exits_3_and_prints_its_summary(tmp_path):
+    from tests.feeds import line, member, write_feed
+
+    feeds = tmp_path / "feeds"
+    write_feed(feeds, "eligibility", [member("A", enrollment_end_date="2021-01-01")])
+    write_feed(feeds, "medical_claim", [line("c1", "A", "2026-01-05")])
+    out = tmp_path / "out" / "2026-10"
+    proc = _ecm("run", "--input", feeds, "--as-of", "2026-10-31", "--out", out)
+    assert proc.returncode == 3, proc.stderr
+    assert "refused by its sanity guards" in proc.stderr
+    assert "0 members are enrolled" in proc.stderr
+    assert "Feeds" in proc.stderr and "No files written" in proc.stderr  # the summary
+    assert "Traceback" not in proc.stderr
+    assert not out.exists()
+    assert not (tmp_path / "out" / "warehouse.duckdb").exists()
+
+
+def test_an_internal_failure_exits_1_without_a_traceback(tmp_path, monkeypatch):
+    import ecm.cli
+
+    def broken(*_args, **_kwargs):
+        raise ZeroDivisionError("member M123 divided")
+
+    monkeypatch.setattr(ecm.cli, "_run_flow", broken)
+    result = CliRunner().invoke(
+        main, ["run", "--input", str(tmp_path), "--out", str(tmp_path / "o"), "--json"]
+    )
+    assert result.exit_code == 1
+    error = json.loads(result.output.strip().splitlines()[-1])
+    assert error["error"] == "internal"
+    assert "ZeroDivisionError" in error["message"]
+    assert "M123" not in result.output and "Traceback" not in result.output
+
+
+def test_no_member_data_in_errors_or_in_what_prefect_keeps(tmp_path):
+    """A headerless eligibility file starts with a member's row: the error says the first
+    line looks like data without echoing it, and nothing Prefect stores for the failed
+    run (its database, result storage, logs) holds the member's id or birth date."""
+    from tests.feeds import line, write_feed
+
+    feeds = tmp_path / "feeds"
+    feeds.mkdir()
+    (feeds / "eligibility.csv").write_text(
+        "QX7781234,1961-07-04,2020-01-01,,black or african american\n"
+        "QX7781235,1962-08-05,2020-01-01,,white\n"
+    )
+    write_feed(feeds, "medical_claim", [line("c1", "QX7781234", "2026-01-05")])
+    home = tmp_path / "prefect-home"
+    for extra in ([], ["--json"]):
+        proc = _ecm(
+            "run",
+            "--input",
+            feeds,
+            "--as-of",
+            "2026-10-31",
+            "--out",
+            tmp_path / "o",
+            *extra,
+            env={"PREFECT_HOME": str(home), "PREFECT_LOGGING_LEVEL": "DEBUG"},
+        )
+        assert proc.returncode == 2, proc.stderr
+        assert "looks like a data row" in proc.stderr
+        for secret in ("QX7781234", "1961-07-04", "black"):
+            assert secret not in proc.stderr + proc.stdout
+    stored = b"".join(p.read_bytes() for p in home.rglob("*") if p.is_file())
+    for secret in (b"QX7781234", b"1961-07-04"):
+        assert secret not in stored

@@ -101,3 +101,100 @@ def test_failed_run_leaves_previous_output_untouched(harness, story_feeds, tmp_p
         monthly(input_dir=broken, as_of=AS_OF, out_dir=out)
     assert (out / "assignments.parquet").read_bytes() == before
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".2026-10.tmp")]
+
+
+def _warehouse_tables(path):
+    import duckdb
+
+    with duckdb.connect(str(path), read_only=True) as con:
+        names = [
+            r[0]
+            for r in con.execute(
+                "select table_name from duckdb_tables() order by table_name"
+            ).fetchall()
+        ]
+        return {n: con.execute(f"select * from {n} order by all").fetchall() for n in names}
+
+
+def _files(folder):
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_a_failed_run_changes_nothing_in_the_warehouse(harness, story_feeds, tmp_path):
+    """Good run, then a run stopped by bad input: every table holds what it held."""
+    from flows.monthly import monthly
+
+    out = tmp_path / "out" / "2026-10"
+    monthly(input_dir=story_feeds, as_of=AS_OF, out_dir=out)
+    house = tmp_path / "out" / "warehouse.duckdb"
+    tables, files = _warehouse_tables(house), _files(out)
+    assert "stg_checked__medical_claim" in tables and tables["stg_checked__eligibility"]
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "eligibility.csv").write_bytes((story_feeds / "eligibility.csv").read_bytes())
+    (broken / "medical_claim.csv").write_text("")  # empty: the run stops mid-ingest
+    with pytest.raises(InputError, match="empty"):
+        monthly(input_dir=broken, as_of=AS_OF, out_dir=out)
+    assert _warehouse_tables(house) == tables
+    assert _files(out) == files
+    assert sorted(p.name for p in out.parent.iterdir()) == ["2026-10", "warehouse.duckdb"]
+
+
+def test_a_run_never_deletes_what_ecm_did_not_write(harness, story_feeds, tmp_path):
+    from ecm.errors import OutputError
+    from flows.monthly import monthly
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    with pytest.raises(OutputError, match="not an earlier ecm output"):
+        monthly(input_dir=story_feeds, as_of=AS_OF, out_dir=mine)
+    assert (mine / "notes.txt").read_text() == "keep me"
+    before = _files(story_feeds)
+    with pytest.raises(OutputError, match="is the input folder"):
+        monthly(input_dir=story_feeds, as_of=AS_OF, out_dir=story_feeds)
+    assert _files(story_feeds) == before
+
+
+def test_sanity_guard_refuses_a_run_that_enrols_nobody(harness, story_feeds, tmp_path):
+    """An extract whose member_id column holds payer codes: nobody is enrolled and every
+    claim is quarantined. The run is refused (exit 3 at the command line) and last
+    month's output and the warehouse stay as they were."""
+    from ecm.errors import SanityGuardError
+    from flows.monthly import monthly
+
+    out = tmp_path / "out" / "2026-10"
+    monthly(input_dir=story_feeds, as_of=AS_OF, out_dir=out)
+    house = tmp_path / "out" / "warehouse.duckdb"
+    tables, files = _warehouse_tables(house), _files(out)
+    payer = tmp_path / "payer"
+    for name in ("eligibility", "medical_claim"):
+        frame = pl.read_csv(story_feeds / f"{name}.csv", infer_schema=False)
+        column = "member_id" if name == "medical_claim" else "enrollment_end_date"
+        value = "MEDI-CAL" if name == "medical_claim" else "2019-12-31"
+        payer.mkdir(exist_ok=True)
+        frame.with_columns(pl.lit(value).alias(column)).write_csv(payer / f"{name}.csv")
+    with pytest.raises(SanityGuardError) as refused:
+        monthly(input_dir=payer, as_of=AS_OF, out_dir=out)
+    message = str(refused.value)
+    assert "0 members are enrolled on the as-of date 2026-10-31" in message
+    assert "100% of the medical_claim feed's rows were quarantined" in message
+    assert refused.value.summary["members"]["enrolled"] == 0
+    assert _warehouse_tables(house) == tables
+    assert _files(out) == files
+
+
+def test_sanity_guard_threshold_comes_from_the_rules_file(harness, story_feeds, tmp_path):
+    from ecm.errors import SanityGuardError
+    from ecm.paths import DEFAULT_RULES_FILE
+    from flows.monthly import monthly
+
+    strict = tmp_path / "rules.toml"
+    strict.write_text(
+        DEFAULT_RULES_FILE.read_text().replace(
+            "min_enrolled_members = 1", "min_enrolled_members = 1000"
+        )
+    )
+    with pytest.raises(SanityGuardError, match=r"min_enrolled_members is 1,000"):
+        monthly(input_dir=story_feeds, as_of=AS_OF, out_dir=tmp_path / "o", rules_file=strict)
+    assert not (tmp_path / "o").exists()
