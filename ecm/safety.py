@@ -50,7 +50,11 @@ def earlier_output_files(folder: Path) -> set[str] | None:
         manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if not isinstance(manifest, dict) or manifest.get("written_by") != WRITTEN_BY:
+    if not isinstance(manifest, dict):
+        return None
+    # Manifests before "written_by" (ecm 0.1.0's first runs) carry these keys instead.
+    older = {"ecm_version", "files", "inputs", "reference"} <= manifest.keys()
+    if manifest.get("written_by") != WRITTEN_BY and not older:
         return None
     listed = {str(f.get("path")) for f in manifest.get("files", []) if isinstance(f, dict)}
     return listed | _UNLISTED_OK

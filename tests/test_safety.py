@@ -169,3 +169,19 @@ def test_a_warehouse_path_that_is_not_duckdb_is_refused(tmp_path):
     with pytest.raises(InputError, match="not a DuckDB database file"):
         WorkWarehouse(house)
     assert house.read_text() == "member_id,birth_date\n"
+
+
+def test_an_output_of_ecm_before_the_written_by_marker_counts_as_ecm_output(layout):
+    root, feeds, house = layout
+    folder = root / "out" / "2026-09"
+    folder.mkdir(parents=True)
+    (folder / "summary.json").write_text("{}")
+    manifest = {
+        "as_of_date": "2026-09-30",
+        "ecm_version": "0.1.0",
+        "files": [{"path": "summary.json"}],
+        "inputs": {},
+        "reference": {},
+    }
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    check_output_folder(folder, feeds, house)
