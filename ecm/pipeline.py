@@ -23,7 +23,7 @@ from transforms.assign import finalize_assignments
 from transforms.claims import with_claim_type_of_bill
 from transforms.cms_planned import mark_planned_cms
 from transforms.criteria import Criteria, build_criteria, collect_criteria
-from transforms.members import enrolled_members, providers_on
+from transforms.members import enrolled_members, members_with_several_providers, providers_on
 from transforms.populations import (
     PopulationResult,
     behavioral,
@@ -324,6 +324,8 @@ class Assignment:
     evidence: pl.DataFrame
     member_metrics: pl.DataFrame
     population_status: dict[str, PopulationStatus]
+    # Members with spans of more than one ECM provider covering the as-of date.
+    members_with_several_providers: int = 0
 
 
 def _rule_for(code: str, events: Events, inputs: Inputs, rules: Rules) -> PopulationResult:
@@ -466,4 +468,10 @@ def assign_populations(events: Events, inputs: Inputs, rules: Rules) -> Assignme
         counted_criteria=metric_criteria(rules),
     ).sort("member_id")
     frames = pl.collect_all([assignments, evidence, member_metrics])
-    return Assignment(*frames, population_status=statuses)
+    return Assignment(
+        *frames,
+        population_status=statuses,
+        members_with_several_providers=members_with_several_providers(
+            inputs.provider_assignment, as_of
+        ),
+    )

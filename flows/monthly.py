@@ -192,6 +192,11 @@ def build_summary(
             for code, st in result.population_status.items()
             if st.status == "partially_evaluated"
         },
+        "providers": {
+            # feeds.md: the span covering the as-of date decides; members with several
+            # are counted here (latest start_date, then smallest provider_npi, wins).
+            "members_with_several_providers": result.members_with_several_providers,
+        },
         "assignments": result.assignments.height,
         "assigned_members": result.assignments["member_id"].n_unique(),
         "data_quality": {

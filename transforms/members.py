@@ -48,18 +48,33 @@ def enrolled_members(eligibility: pl.LazyFrame, as_of: dt.date, adult_min_age: i
     )
 
 
+def _spans_covering(provider_assignment: pl.LazyFrame, as_of: dt.date) -> pl.LazyFrame:
+    day = pl.lit(as_of)
+    return provider_assignment.filter(
+        (pl.col("start_date") <= day) & (pl.col("end_date").is_null() | (pl.col("end_date") >= day))
+    )
+
+
+def members_with_several_providers(provider_assignment: pl.LazyFrame, as_of: dt.date) -> int:
+    """How many members have spans of more than one ECM provider covering `as_of` (the
+    run summary reports them; `providers_on` picks one)."""
+    per_member = (
+        _spans_covering(provider_assignment, as_of)
+        .group_by("member_id")
+        .agg(pl.col("provider_npi").n_unique().alias("providers"))
+        .filter(pl.col("providers") > 1)
+    )
+    return per_member.select(pl.len()).collect().item()
+
+
 def providers_on(provider_assignment: pl.LazyFrame, as_of: dt.date) -> pl.LazyFrame:
     """The ECM provider serving each member on `as_of`.
 
     Grain: one row per member with a covering span. When several spans cover the date the
     latest start_date wins, then the smallest provider_npi (feeds.md, provider_assignment).
     """
-    day = pl.lit(as_of)
     return (
-        provider_assignment.filter(
-            (pl.col("start_date") <= day)
-            & (pl.col("end_date").is_null() | (pl.col("end_date") >= day))
-        )
+        _spans_covering(provider_assignment, as_of)
         .pipe(sort_fully, ["member_id", "start_date", "provider_npi"], [False, True, False])
         .unique(subset="member_id", keep="first", maintain_order=True)
         .select("member_id", "provider_npi", "provider_name")

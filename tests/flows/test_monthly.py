@@ -47,6 +47,7 @@ def test_flow_run_writes_every_file(harness, story_feeds, tmp_path):
         + written["feeds"]["medical_claim"]["quarantined"]
     )
     assert written["feeds"]["incarceration"]["present"] is False
+    assert written["providers"] == {"members_with_several_providers": 0}
     assert summary["populations"]["HIGH_UTIL_ADULT"]["members"] == 4
     # the story has no partner feeds: their populations are not evaluated, never zero
     assert written["populations_not_evaluated"] == {
@@ -198,3 +199,24 @@ def test_sanity_guard_threshold_comes_from_the_rules_file(harness, story_feeds, 
     with pytest.raises(SanityGuardError, match=r"min_enrolled_members is 1,000"):
         monthly(input_dir=story_feeds, as_of=AS_OF, out_dir=tmp_path / "o", rules_file=strict)
     assert not (tmp_path / "o").exists()
+
+
+def test_an_input_problem_is_never_retried():
+    """A truncated gzip raised an OSError the ingest retried, reading the file twice: the
+    ingest has no retries, and writing retries on I/O errors only, never on ecm's own."""
+    from flows.monthly import ingest_feeds, retry_on_io_only, write_outputs
+
+    assert ingest_feeds.retries == 0
+    assert write_outputs.retries > 0
+    assert write_outputs.retry_condition_fn is retry_on_io_only
+
+    class State:
+        def __init__(self, exc):
+            self.exc = exc
+
+        def result(self, raise_on_failure):
+            return self.exc
+
+    assert retry_on_io_only(None, None, State(OSError("disk full")))
+    assert not retry_on_io_only(None, None, State(InputError("bad file")))
+    assert not retry_on_io_only(None, None, State(ValueError("bug")))

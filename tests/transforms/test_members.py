@@ -106,3 +106,19 @@ def test_provider_latest_start_then_smallest_npi():
     )
     got = dict(providers_on(spans, AS_OF).collect().select("member_id", "provider_npi").iter_rows())
     assert got == {"a": "2000000000", "b": "2000000000"}
+
+
+def test_members_with_several_providers_on_the_as_of_date_are_counted():
+    from transforms.members import members_with_several_providers
+
+    spans = pl.LazyFrame(
+        {
+            "member_id": ["a", "a", "b", "b", "c", "c"],
+            "provider_npi": ["1", "2", "1", "1", "1", "2"],
+            "start_date": [D(2026, 1, 1), D(2025, 1, 1), D(2026, 1, 1), D(2026, 1, 1)]
+            + [D(2025, 1, 1), D(2026, 10, 31)],
+            # c: the first span ends the day before the as-of date, the second starts on it
+            "end_date": [None, None, None, None, D(2026, 10, 30), None],
+        }
+    )
+    assert members_with_several_providers(spans, AS_OF) == 1  # a; b's two spans: one NPI
