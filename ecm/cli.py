@@ -83,7 +83,7 @@ def _run_flow(
     "input_dir",
     required=True,
     type=click.Path(path_type=Path),
-    help="The feed directory (see the input contract, feeds.md).",
+    help="The feed directory (the input contract: docs/FEEDS.md).",
 )
 @click.option(
     "--as-of",
@@ -124,6 +124,8 @@ def run(
     as_json: bool,
 ) -> None:
     """Run the monthly flow: ingest → validate → build events → assign → write.
+
+    The files written and every field are described in docs/OUTPUTS.md.
 
     Exits 0 on success; 2 with a one-paragraph error naming the file, column or line
     when the input cannot be used.
