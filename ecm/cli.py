@@ -148,7 +148,7 @@ def _run_flow(
     "input_dir",
     required=True,
     type=click.Path(path_type=Path),
-    help="The feed directory (see docs/FEEDS.md).",
+    help="The feed directory (the input contract: docs/FEEDS.md).",
 )
 @click.option(
     "--as-of",
@@ -211,6 +211,8 @@ def run(
          replaced and the refused run's summary is printed
       1  an internal failure
     A failed or refused run changes nothing: neither --out nor the warehouse.
+
+    The files written and every field are described in docs/OUTPUTS.md.
     """
     configure_logging(quiet=quiet, as_json=as_json)
     day = as_of.date() if as_of else default_as_of()

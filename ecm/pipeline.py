@@ -250,6 +250,15 @@ def _ed_visits(inputs: Inputs, ref: ReferenceData, rules: Rules, acute: pl.LazyF
     )
 
 
+def _unenrolled_children(
+    inputs: Inputs, members: pl.LazyFrame, rules: Rules, as_of: dt.date
+) -> pl.LazyFrame:
+    """Children in eligibility but not among the members: HOMELESS_FAMILY's other index."""
+    return homeless.unenrolled_children(
+        inputs.eligibility, members, as_of, max_age_exclusive=rules.setting("time.adult_min_age")
+    )
+
+
 def build_events(inputs: Inputs, ref: ReferenceData, rules: Rules, as_of: dt.date) -> Events:
     """Members on the as-of date, ED visits and stays (classified), and every shared
     criterion, collected together."""
@@ -264,9 +273,11 @@ def build_events(inputs: Inputs, ref: ReferenceData, rules: Rules, as_of: dt.dat
     member_frame, visit_frame, stay_frame = pl.collect_all([members, visits, all_stays])
 
     setting = rules.setting
+    index_children = _unenrolled_children(inputs, members, rules, as_of)
     criteria = build_criteria(
         window=lookback(as_of, setting("time.lookback_months")),
         diagnoses=inputs.diagnoses.join(enrolled, on="member_id", how="semi"),
+        index_child_diagnoses=inputs.diagnoses.join(index_children, on="member_id", how="semi"),
         claim_lines=inputs.claim_lines.join(enrolled, on="member_id", how="semi"),
         ed_visits=visit_frame.lazy(),
         stays=stay_frame.lazy(),
@@ -358,7 +369,11 @@ def _rule_for(code: str, events: Events, inputs: Inputs, rules: Rules) -> Popula
         )
     if code == "HOMELESS_FAMILY":
         return homeless.homeless_family(
-            code, members, criteria, index_age_group=s["index_age_group"]
+            code,
+            members,
+            criteria,
+            _unenrolled_children(inputs, members, rules, as_of),
+            index_age_group=s["index_age_group"],
         )
     if code == "SMI_SUD_ADULT":
         return behavioral.smi_sud_adult(

@@ -14,8 +14,8 @@ from ecm.reference import ReferenceData
 from ecm.rules import load_rules
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
-CONFORMANCE = SHARED / "conformance" / "tuva_synthetic"
+# The Tuva Project's synthetic sample, vendored (see its README for source and licence).
+CONFORMANCE = ROOT / "tests" / "conformance" / "tuva_synthetic"
 
 # Prefect keeps its state in the project; set before any test imports prefect.
 os.environ.setdefault("PREFECT_HOME", str(ROOT / ".prefect"))

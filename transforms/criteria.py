@@ -317,6 +317,8 @@ class Criteria:
 
     `conditions`, `procedures`, `incarceration`, `pregnancy_end` hold all the history read
     (a rule picks its window); the rest are already limited to the lookback.
+    `homelessness` also holds facts of members not enrolled on the as-of date (feed spans,
+    and the diagnoses of children; see `build_criteria`): rules join it to their members.
     """
 
     conditions: pl.LazyFrame
@@ -354,9 +356,21 @@ def build_criteria(
     ed_pos: pl.DataFrame,
     delivery_drg: pl.DataFrame,
     community_discharge: pl.DataFrame,
+    index_child_diagnoses: pl.LazyFrame | None = None,
 ) -> Criteria:
-    """Build every shared criterion once from the run's events and feeds."""
+    """Build every shared criterion once from the run's events and feeds.
+
+    `diagnoses` and `claim_lines` are the members' (enrolled on the as-of date);
+    `index_child_diagnoses`, the diagnoses of children who are not, add only their
+    homelessness evidence (HOMELESS_FAMILY's index need not be enrolled). The homelessness
+    feed is read whole.
+    """
     conditions = condition_facts(diagnoses, condition_value_sets)
+    index_child_conditions = (
+        conditions.clear()
+        if index_child_diagnoses is None
+        else condition_facts(index_child_diagnoses, condition_value_sets)
+    )
     procedure_lines = procedure_facts(claim_lines, procedure_value_sets)
     procedures = procedure_fact_rows(procedure_lines)
     custody = incarceration_facts(incarceration)
@@ -406,7 +420,9 @@ def build_criteria(
             event_date="discharge_date",
             code="discharge_disposition_code",
         ),
-        homelessness=homelessness_evidence_facts(conditions, homeless_spans, window),
+        homelessness=homelessness_evidence_facts(
+            pl.concat([conditions, index_child_conditions]), homeless_spans, window
+        ),
         complex_social_factors=complex_social_factor_facts(
             conditions, procedures, custody, homeless_spans, window
         ),

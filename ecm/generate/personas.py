@@ -253,6 +253,21 @@ PERSONAS: dict[str, Persona] = {
             child("HOMELESS_FAMILY", False, age=(14, 19), enrolled_until="D-1d"),
         ),
     ),
+    "homeless_family_index_lapsed": Persona(
+        "a child with Z59.01 whose enrolment ended before D: the enrolled household "
+        "qualifies, the child (not enrolled on D) is not assigned",
+        (
+            adult("HOMELESS_FAMILY", True, age=(25, 45), sex="female"),
+            child(
+                "HOMELESS_FAMILY",
+                False,
+                Claim("preventive", "L+30d", ("Z00129", "Z5901")),
+                age=(6, 12),
+                enrolled_until="D-90d",
+            ),
+            child("HOMELESS_FAMILY", True, age=(1, 5)),
+        ),
+    ),
     "homeless_family_parent_only": Persona(
         "near miss: only the parent has homelessness evidence (and no complex need)",
         (

@@ -3,16 +3,20 @@
 populations.md: adults with homelessness evidence AND a complex need in the lookback
 (chronic condition, MH/SUD, I/DD, TBI, HIV/AIDS or pregnancy dx, or any ED visit or acute
 stay); members under 21 with homelessness evidence, and everyone enrolled on the as-of
-date who shares their `subscriber_id`.
+date who shares their `subscriber_id`. The child whose homelessness marks the household
+(the index) need not be enrolled on the as-of date; only enrolled members are assigned.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+
 import polars as pl
 
 from transforms.criteria import Criteria, as_facts, facts_in
+from transforms.order import sort_fully
 from transforms.populations import PopulationResult, qualify_by_facts
-from transforms.windows import Window
+from transforms.windows import Window, age_on
 
 
 def homeless_adult(
@@ -41,20 +45,63 @@ def homeless_adult(
     return qualify_by_facts(pof_code, qualifying, pl.concat([homeless, need]))
 
 
+def unenrolled_children(
+    eligibility: pl.LazyFrame,
+    members: pl.LazyFrame,
+    as_of: dt.date,
+    *,
+    max_age_exclusive: int,
+) -> pl.LazyFrame:
+    """Members of the eligibility feed who are not among `members` (not enrolled on the
+    as-of date, or dead by it) and younger than `max_age_exclusive` on it: the children
+    who can mark a household for HOMELESS_FAMILY without being assigned themselves.
+
+    Grain: one row per member (member_id, subscriber_id). Birth date and subscriber come
+    from the member's latest span (latest start, then latest end; an open end is latest).
+    """
+    latest = sort_fully(
+        eligibility.select(
+            "member_id",
+            "subscriber_id",
+            "birth_date",
+            "enrollment_start_date",
+            pl.col("enrollment_end_date").fill_null(dt.date.max),
+        ),
+        ["member_id", "enrollment_start_date", "enrollment_end_date"],
+        [False, True, True],
+    ).unique(subset="member_id", keep="first", maintain_order=True)
+    return (
+        latest.join(members.select("member_id"), on="member_id", how="anti")
+        .filter(age_on(pl.col("birth_date"), as_of) < max_age_exclusive)
+        .select("member_id", "subscriber_id")
+    )
+
+
 def homeless_family(
-    pof_code: str, members: pl.LazyFrame, criteria: Criteria, *, index_age_group: str
+    pof_code: str,
+    members: pl.LazyFrame,
+    criteria: Criteria,
+    unenrolled_children: pl.LazyFrame,
+    *,
+    index_age_group: str,
 ) -> PopulationResult:
     """Homeless members of `index_age_group` (under 21) and their enrolled household.
 
-    A household member's evidence is one row, criterion `homeless_child_in_household`,
-    keyed by the shared subscriber_id and dated by the latest homelessness fact of the
-    household's children (it names no other member).
+    The index is any child with homelessness evidence: an enrolled member of
+    `index_age_group`, or one of `unenrolled_children` (member_id, subscriber_id; see
+    `unenrolled_children`), who is never assigned. A household member's evidence is one
+    row, criterion `homeless_child_in_household`, keyed by the shared subscriber_id and
+    dated by the latest homelessness fact of the household's children (it names no other
+    member).
     """
     children = members.filter(pl.col("age_group") == index_age_group).select(
         "member_id", "subscriber_id"
     )
     homeless = criteria.homelessness
-    index = children.join(homeless, on="member_id", how="semi")
+    enrolled_index = children.join(homeless, on="member_id", how="semi")
+    index = pl.concat(
+        [enrolled_index, unenrolled_children.select("member_id", "subscriber_id")]
+    ).join(homeless, on="member_id", how="semi")
     households = (
         index.filter(pl.col("subscriber_id").is_not_null())
         .join(homeless, on="member_id", how="inner")
@@ -73,5 +120,5 @@ def homeless_family(
         source_key="subscriber_id",
         event_date="event_date",
     )
-    qualifying = pl.concat([index.select("member_id"), relatives.select("member_id")])
+    qualifying = pl.concat([enrolled_index.select("member_id"), relatives.select("member_id")])
     return qualify_by_facts(pof_code, qualifying, pl.concat([homeless, household_facts]))
