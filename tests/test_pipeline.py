@@ -86,9 +86,7 @@ def test_cms_planned_method_end_to_end(tmp_path, ref):
     folder = write_story(tmp_path / "feeds")
     with duckdb.connect() as con:
         result = ingest(con, folder, rules, tmp_path / "work")
-        inputs = read_inputs(
-            con, frozenset(result.feeds), history_start(rules, AS_OF), with_procedures=True
-        )
+        inputs = read_inputs(con, frozenset(result.feeds), history_start(rules, AS_OF), rules=rules)
     events = build_events(inputs, ref, rules, AS_OF)
     m = {
         r["member_id"]: r

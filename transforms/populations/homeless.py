@@ -75,3 +75,24 @@ def homeless_family(
     )
     qualifying = pl.concat([index.select("member_id"), relatives.select("member_id")])
     return qualify_by_facts(pof_code, qualifying, pl.concat([homeless, household_facts]))
+
+
+# --- declared populations (collected by transforms.populations.registry) ----------------
+# The import sits here, not at the top, to keep this change to one block while
+# HOMELESS_FAMILY is being reworked in parallel; it can move up once both are merged.
+from transforms.populations import Population  # noqa: E402
+
+POPULATIONS = (
+    Population(
+        "HOMELESS_ADULT",
+        homeless_adult,
+        reads=("members", "criteria", "window"),
+        settings={"age_group": str, "complex_need_criteria": list[str]},
+    ),
+    Population(
+        "HOMELESS_FAMILY",
+        homeless_family,
+        reads=("members", "criteria"),
+        settings={"index_age_group": str},
+    ),
+)
