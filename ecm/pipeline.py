@@ -9,14 +9,15 @@ directly.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
 
 import duckdb
 import polars as pl
 
 from ecm.errors import RulesError
 from ecm.reference import ReferenceData
-from ecm.rules import Rules
+from ecm.rules import OWN_LOOKBACK_SETTING, Rules
 from ecm.sql import install_macros, load_sql
 from transforms import ed, metrics, stays
 from transforms.assign import finalize_assignments
@@ -24,17 +25,9 @@ from transforms.claims import with_claim_type_of_bill
 from transforms.cms_planned import mark_planned_cms
 from transforms.criteria import Criteria, build_criteria, collect_criteria
 from transforms.members import enrolled_members, members_with_several_providers, providers_on
-from transforms.populations import (
-    PopulationResult,
-    behavioral,
-    birth_equity,
-    children,
-    homeless,
-    justice,
-    long_term_care,
-)
-from transforms.populations.high_util import high_utilizer
-from transforms.windows import lookback, months_before
+from transforms.populations import Population, PopulationResult, homeless
+from transforms.populations.registry import POPULATIONS
+from transforms.windows import Window, lookback, months_before
 
 CLAIM_EVENT_COLUMNS = (
     "member_id",
@@ -135,23 +128,42 @@ def history_start(rules: Rules, as_of: dt.date) -> dt.date:
     return min(long_window.start, carryover)
 
 
+# Inputs read only when a method of the rules file needs them: (setting, value) -> inputs.
+METHOD_INPUTS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("methods.unplanned_stay", "cms_planned"): ("procedures",),
+}
+
+
+def inputs_needed(rules: Rules) -> frozenset[str]:
+    """The optional inputs (`Inputs` fields that are None unless read) the rules file's
+    methods need: the claims' procedure codes for method cms_planned."""
+    return frozenset(
+        name
+        for (dotted, value), names in METHOD_INPUTS.items()
+        if rules.setting(dotted) == value
+        for name in names
+    )
+
+
 def read_inputs(
     con: duckdb.DuckDBPyConnection,
     present_feeds: frozenset[str],
     since: dt.date,
     *,
-    with_procedures: bool = False,
+    rules: Rules | None = None,
 ) -> Inputs:
     """The staged tables the rules read, as lazy frames over in-memory Arrow data.
 
     Diagnoses are read in long form from `since` on (sql int__claim_diagnosis); procedure
-    codes (sql int__claim_procedure) only when `with_procedures` (method cms_planned).
+    codes (sql int__claim_procedure) only when a method of `rules` needs them
+    (`inputs_needed`: method cms_planned). Without `rules`, no optional input is read.
     """
+    needed = inputs_needed(rules) if rules is not None else frozenset()
     install_macros(con)
     diagnoses = con.sql(load_sql("intermediate/int__claim_diagnosis"), params={"since": since})
     procedures = (
         con.sql(load_sql("intermediate/int__claim_procedure")).pl().lazy()
-        if with_procedures
+        if "procedures" in needed
         else None
     )
     return Inputs(
@@ -177,6 +189,14 @@ class Events:
     ed_visits: pl.DataFrame
     stays: pl.DataFrame
     criteria: Criteria
+    # Members in eligibility, not on the as-of date, under 21 on it (member_id,
+    # subscriber_id): HOMELESS_FAMILY's index children who are not enrolled.
+    unenrolled_children: pl.DataFrame
+
+
+# The names by which a population's rule may read the run's inputs (Population.reads).
+INPUT_FIELDS = tuple(f.name for f in fields(Inputs))
+EVENT_FIELDS = tuple(f.name for f in fields(Events))
 
 
 def _stays(inputs: Inputs, ref: ReferenceData, rules: Rules, members: pl.LazyFrame):
@@ -200,7 +220,7 @@ def _stays(inputs: Inputs, ref: ReferenceData, rules: Rules, members: pl.LazyFra
         if inputs.procedures is None:
             raise RulesError(
                 "The cms_planned method needs the claims' procedure codes; read the inputs "
-                "with with_procedures=True."
+                "with read_inputs(..., rules=rules)."
             )
         all_stays = mark_planned_cms(all_stays, inputs.procedures, ref.cms_planned_tables)
     classified = stays.classify_stays(
@@ -299,6 +319,7 @@ def build_events(inputs: Inputs, ref: ReferenceData, rules: Rules, as_of: dt.dat
         ed_visits=visit_frame,
         stays=stay_frame,
         criteria=collect_criteria(criteria),
+        unenrolled_children=index_children.collect(),
     )
 
 
@@ -339,111 +360,64 @@ class Assignment:
     members_with_several_providers: int = 0
 
 
-def _rule_for(code: str, events: Events, inputs: Inputs, rules: Rules) -> PopulationResult:
-    """Call the rule of one population with the settings the rules file gives it."""
+def population_window(population: Population, rules: Rules, as_of: dt.date) -> Window:
+    """The lookback a population's rule counts over: its own `lookback_months` when its
+    block names one (populations.md, "Time"), else time.lookback_months."""
+    months = rules.setting("time.lookback_months")
+    if population.has_own_lookback:
+        months = rules.population(population.code).get(OWN_LOOKBACK_SETTING, months)
+    return lookback(as_of, months)
+
+
+def rule_inputs(
+    population: Population, events: Events, inputs: Inputs, rules: Rules
+) -> dict[str, object]:
+    """The inputs a population's rule reads, by the names its declaration gives (`reads`):
+    `as_of`, `window` (its lookback), `long_window`, and the fields of `Events` and
+    `Inputs` (frames as lazy frames)."""
     as_of = events.as_of
-    window = lookback(as_of, rules.setting("time.lookback_months"))
-    long_window = lookback(as_of, rules.setting("time.long_lookback_months"))
-    members = events.members.lazy()
-    criteria = events.criteria
-    s = rules.population(code)
-    if code in ("HIGH_UTIL_ADULT", "HIGH_UTIL_CHILD"):
-        return high_utilizer(
-            code,
-            members,
-            events.ed_visits.lazy(),
-            events.stays.lazy(),
-            window,
-            age_group=s["age_group"],
-            min_avoidable_ed_visits=s["min_avoidable_ed_visits"],
-            min_avoidable_unplanned_stays=s["min_avoidable_unplanned_stays"],
+    windows: dict[str, object] = {
+        "as_of": as_of,
+        "window": population_window(population, rules, as_of),
+        "long_window": lookback(as_of, rules.setting("time.long_lookback_months")),
+    }
+    provided = {
+        **{name: getattr(inputs, name) for name in INPUT_FIELDS},
+        **{name: getattr(events, name) for name in EVENT_FIELDS},
+        **windows,
+    }
+    unknown = [name for name in population.reads if name not in provided]
+    if unknown:
+        raise RulesError(
+            f"Population {population.code} reads {unknown}, which the run does not provide "
+            f"(it provides: {', '.join(sorted(provided))})."
         )
-    if code == "HOMELESS_ADULT":
-        return homeless.homeless_adult(
-            code,
-            members,
-            criteria,
-            window,
-            age_group=s["age_group"],
-            complex_need_criteria=s["complex_need_criteria"],
-        )
-    if code == "HOMELESS_FAMILY":
-        return homeless.homeless_family(
-            code,
-            members,
-            criteria,
-            _unenrolled_children(inputs, members, rules, as_of),
-            index_age_group=s["index_age_group"],
-        )
-    if code == "SMI_SUD_ADULT":
-        return behavioral.smi_sud_adult(
-            code,
-            members,
-            criteria,
-            window,
-            age_group=s["age_group"],
-            min_acute_care_events=s["min_acute_care_events"],
-            min_mh_sud_acute_events=s["min_mh_sud_acute_events"],
-        )
-    if code == "SMI_SUD_CHILD":
-        return behavioral.smi_sud_child(
-            code,
-            members,
-            criteria,
-            window,
-            age_group=s["age_group"],
-            min_mh_sud_dx_dates=s["min_mh_sud_dx_dates"],
-            min_mh_sud_acute_events=s["min_mh_sud_acute_events"],
-        )
-    if code == "JUSTICE_ADULT":
-        return justice.justice_adult(
-            code,
-            members,
-            criteria,
-            window,
-            long_window,
-            age_group=s["age_group"],
-            clinical_need_criteria=s["clinical_need_criteria"],
-        )
-    if code == "JUSTICE_CHILD":
-        return justice.justice_child(code, members, criteria, window, age_group=s["age_group"])
-    if code == "LTC_RISK_ADULT":
-        return long_term_care.ltc_risk_adult(
-            code,
-            members,
-            criteria,
-            inputs.nursing_facility_assessment,
-            window,
-            age_group=s["age_group"],
-        )
-    if code == "NF_TRANSITION_ADULT":
-        return long_term_care.nf_transition_adult(
-            code, members, inputs.nursing_facility_assessment, window, age_group=s["age_group"]
-        )
-    if code == "CCS_CHILD":
-        return children.ccs_child(
-            code, members, criteria, inputs.ccs_enrollment, as_of, age_group=s["age_group"]
-        )
-    if code == "CHILD_WELFARE":
-        return children.child_welfare(
-            code,
-            members,
-            inputs.child_welfare,
-            window,
-            max_age_exclusive=rules.setting("time.adult_min_age"),
-            aged_out_max_age_exclusive=rules.setting("time.aged_out_max_age_exclusive"),
-        )
-    if code in ("BIRTH_EQUITY_ADULT", "BIRTH_EQUITY_CHILD"):
-        return birth_equity.birth_equity(
-            code,
-            members,
-            criteria,
-            window,
-            age_group=s["age_group"],
-            races=s["races"],
-            carryover_months=rules.setting("time.pregnancy_carryover_months"),
-        )
-    raise RulesError(f"The rules file defines population {code}, which no rule implements.")
+    return {
+        name: value.lazy() if isinstance(value, pl.DataFrame) else value
+        for name, value in provided.items()
+        if name in population.reads
+    }
+
+
+def rule_settings(population: Population, rules: Rules) -> dict[str, object]:
+    """The settings a population's rule takes, from its block and the shared settings it
+    names (load_rules has checked they are there, of their types)."""
+    block = f"populations.{population.code}"
+    return {
+        **{name: rules.setting(f"{block}.{name}") for name in population.settings},
+        **{name: rules.setting(dotted) for name, (dotted, _) in population.shared_settings.items()},
+    }
+
+
+def apply_rule(
+    population: Population, events: Events, inputs: Inputs, rules: Rules
+) -> PopulationResult:
+    """Call one population's rule with the inputs and settings it declares."""
+    return population.rule(
+        population.code,
+        **rule_inputs(population, events, inputs, rules),
+        **rule_settings(population, rules),
+    )
 
 
 def metric_criteria(rules: Rules) -> list[str]:
@@ -453,18 +427,23 @@ def metric_criteria(rules: Rules) -> list[str]:
     return dx + list(rules.setting("criteria.procedure_value_sets"))
 
 
-def assign_populations(events: Events, inputs: Inputs, rules: Rules) -> Assignment:
-    """Apply every population rule the feeds allow, and finalise the outputs."""
+def assign_populations(
+    events: Events,
+    inputs: Inputs,
+    rules: Rules,
+    populations: Mapping[str, Population] = POPULATIONS,
+) -> Assignment:
+    """Apply every registered population's rule the feeds allow, and finalise the outputs."""
     as_of = events.as_of
     window = lookback(as_of, rules.setting("time.lookback_months"))
     statuses = {
         code: population_status(rules.population(code), inputs.present_feeds)
-        for code in rules.population_codes
+        for code in populations
     }
     results = [
-        _rule_for(code, events, inputs, rules)
-        for code, status in statuses.items()
-        if status.status != "not_evaluated"
+        apply_rule(population, events, inputs, rules)
+        for code, population in populations.items()
+        if statuses[code].status != "not_evaluated"
     ]
     members = events.members.lazy()
     assignments, evidence = finalize_assignments(

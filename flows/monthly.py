@@ -98,7 +98,7 @@ def build_event_tables(
             con,
             frozenset(ingested_feeds),
             history_start(rules, as_of),
-            with_procedures=rules.setting("methods.unplanned_stay") == "cms_planned",
+            rules=rules,
         )
         quarantine = con.sql(
             "select feed, source_file, line, rule, detail, raw_row from quarantine "

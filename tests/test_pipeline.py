@@ -1,21 +1,43 @@
 """The high-utiliser rules end to end through ingest, events and assignment (no Prefect)."""
 
+import datetime as dt
+from dataclasses import replace
+
 import duckdb
 import polars as pl
 import pytest
 
+from ecm.errors import RulesError
 from ecm.ingest import ingest
-from ecm.pipeline import assign_populations, build_events, history_start, read_inputs
+from ecm.pipeline import (
+    apply_rule,
+    assign_populations,
+    build_events,
+    history_start,
+    inputs_needed,
+    population_window,
+    read_inputs,
+    rule_inputs,
+)
+from ecm.rules import load_rules
 from tests.story import AS_OF, EXPECTED, write_story
+from transforms.populations import Population, PopulationResult
+from transforms.populations.registry import POPULATIONS, collect
 
 
 @pytest.fixture(scope="module")
-def story_run(tmp_path_factory, rules, ref):
+def story_events(tmp_path_factory, rules, ref):
+    """The story's inputs and events, built once under the packaged rules."""
     folder = write_story(tmp_path_factory.mktemp("story") / "feeds")
     with duckdb.connect() as con:
         result = ingest(con, folder, rules, tmp_path_factory.mktemp("work"))
         inputs = read_inputs(con, frozenset(result.feeds), history_start(rules, AS_OF))
-    events = build_events(inputs, ref, rules, AS_OF)
+    return inputs, build_events(inputs, ref, rules, AS_OF)
+
+
+@pytest.fixture(scope="module")
+def story_run(story_events, rules):
+    inputs, events = story_events
     return events, assign_populations(events, inputs, rules)
 
 
@@ -72,12 +94,11 @@ def test_outputs_are_sorted_by_member_then_population(story_run):
 
 def rules_with(tmp_path, old: str, new: str):
     from ecm.paths import DEFAULT_RULES_FILE
-    from ecm.rules import load_rules
 
     text = DEFAULT_RULES_FILE.read_text()
     assert old in text
     path = tmp_path / "rules.toml"
-    path.write_text(text.replace(old, new))
+    path.write_text(text.replace(old, new, 1))
     return load_rules(path)
 
 
@@ -86,9 +107,7 @@ def test_cms_planned_method_end_to_end(tmp_path, ref):
     folder = write_story(tmp_path / "feeds")
     with duckdb.connect() as con:
         result = ingest(con, folder, rules, tmp_path / "work")
-        inputs = read_inputs(
-            con, frozenset(result.feeds), history_start(rules, AS_OF), with_procedures=True
-        )
+        inputs = read_inputs(con, frozenset(result.feeds), history_start(rules, AS_OF), rules=rules)
     events = build_events(inputs, ref, rules, AS_OF)
     m = {
         r["member_id"]: r
@@ -105,3 +124,115 @@ def test_an_unknown_method_is_a_rules_error(tmp_path):
 
     with pytest.raises(RulesError, match="known methods are"):
         rules_with(tmp_path, 'avoidable_ed = "nyu_threshold"', 'avoidable_ed = "nyu_magic"')
+
+
+def test_the_method_decides_which_optional_inputs_are_read(tmp_path, rules):
+    assert inputs_needed(rules) == frozenset()
+    cms = rules_with(tmp_path, 'unplanned_stay = "admit_type"', 'unplanned_stay = "cms_planned"')
+    assert inputs_needed(cms) == {"procedures"}
+
+
+def test_without_the_method_no_procedures_are_read(story_events):
+    inputs, _ = story_events
+    assert inputs.procedures is None
+
+
+SIX_MONTHS_FOR_ADULTS = (
+    "min_avoidable_ed_visits = 5\n",
+    "min_avoidable_ed_visits = 5\nlookback_months = 6\n",
+)
+
+
+def test_a_population_may_name_its_own_lookback(tmp_path, rules):
+    """populations.md, "Time": the DHCS Policy Guide's 6 months for adult high utilisers
+    is one setting; the children's window and every other population's stay at 12."""
+    six = rules_with(tmp_path, *SIX_MONTHS_FOR_ADULTS)
+    seven_months_back = dt.date(2026, 3, 31)
+    adult, child = POPULATIONS["HIGH_UTIL_ADULT"], POPULATIONS["HIGH_UTIL_CHILD"]
+
+    def holds(window, day):
+        return pl.select(window.contains(pl.lit(day))).item()
+
+    assert holds(population_window(adult, rules, AS_OF), seven_months_back)
+    assert not holds(population_window(adult, six, AS_OF), seven_months_back)
+    assert population_window(adult, six, AS_OF).start == dt.date(2026, 5, 1)
+    assert population_window(child, six, AS_OF) == population_window(child, rules, AS_OF)
+
+
+def test_a_six_month_lookback_changes_who_qualifies(tmp_path, story_events, story_run):
+    """A, G, I (5 visits) and K (3 stays) spread their events over 12 months: over 6 none
+    of them reaches the threshold; CH3 (a child) still qualifies over 12."""
+    inputs, events = story_events
+    six = rules_with(tmp_path, *SIX_MONTHS_FOR_ADULTS)
+    result = assign_populations(events, inputs, six)
+    got = set(result.assignments.select("member_id", "pof_code").iter_rows())
+    assert got == {("CH3", "HIGH_UTIL_CHILD")}
+    # member_metrics count over the run's lookback, whatever a population names
+    _, default = story_run
+    assert result.member_metrics.equals(default.member_metrics)
+
+
+def test_each_rule_receives_exactly_the_inputs_it_declares(story_events, rules):
+    inputs, events = story_events
+    for population in POPULATIONS.values():
+        given = rule_inputs(population, events, inputs, rules)
+        assert set(given) == set(population.reads), population.code
+        frames = [v for v in given.values() if isinstance(v, pl.DataFrame)]
+        assert not frames, population.code  # frames go to rules as lazy frames
+
+
+def test_a_rule_can_read_an_extra_input_by_name(story_events, rules):
+    """The HOMELESS_FAMILY change reads every eligibility row, enrolled on D or not: a
+    rule names the input (an `Inputs` field) and receives it."""
+    inputs, events = story_events
+
+    def every_eligibility_member(pof_code, eligibility, *, age_group):
+        del age_group
+        ids = eligibility.select("member_id").unique()
+        return PopulationResult(
+            ids.with_columns(pl.lit(pof_code).alias("pof_code")), PopulationResult.empty().evidence
+        )
+
+    population = Population(
+        "HIGH_UTIL_ADULT",
+        every_eligibility_member,
+        reads=("eligibility",),
+        settings={"age_group": str},
+    )
+    got = apply_rule(population, events, inputs, rules).qualified.collect()
+    enrolled = set(events.members["member_id"])
+    assert {"E", "F"} <= set(got["member_id"]) - enrolled  # dead, disenrolled: still read
+
+
+def test_a_read_the_run_does_not_provide_is_a_rules_error(story_events, rules):
+    inputs, events = story_events
+
+    def rule(pof_code, pharmacy_claims):
+        del pof_code, pharmacy_claims
+        return PopulationResult.empty()
+
+    population = Population("X", rule, reads=("pharmacy_claims",))
+    with pytest.raises(RulesError, match=r"Population X reads \['pharmacy_claims'\]"):
+        rule_inputs(population, events, inputs, rules)
+
+
+def test_assignment_loops_over_the_registry_it_is_given(story_events, rules):
+    """Leaving a population out of the registry leaves it out of the run."""
+    inputs, events = story_events
+    without = collect(p for code, p in POPULATIONS.items() if code != "HIGH_UTIL_CHILD")
+    result = assign_populations(events, inputs, rules, without)
+    assert "HIGH_UTIL_CHILD" not in set(result.assignments["pof_code"])
+    assert "HIGH_UTIL_CHILD" not in result.population_status
+    assert set(result.assignments["pof_code"]) == {"HIGH_UTIL_ADULT"}
+
+
+def test_a_setting_missing_after_loading_is_a_rules_error_not_a_key_error(story_events, rules):
+    """load_rules checks the blocks; a Rules built around it still never raises KeyError."""
+    inputs, events = story_events
+    data = {**rules.data, "populations": {**rules.data["populations"]}}
+    data["populations"]["JUSTICE_CHILD"] = {
+        k: v for k, v in data["populations"]["JUSTICE_CHILD"].items() if k != "age_group"
+    }
+    broken = replace(rules, data=data)
+    with pytest.raises(RulesError, match=r"populations\.JUSTICE_CHILD\.age_group"):
+        apply_rule(POPULATIONS["JUSTICE_CHILD"], events, inputs, broken)

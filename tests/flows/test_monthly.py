@@ -214,7 +214,7 @@ def test_an_input_problem_is_never_retried():
         def __init__(self, exc):
             self.exc = exc
 
-        def result(self, raise_on_failure):
+        def result(self, raise_on_failure):  # noqa: ARG002 (Prefect's signature)
             return self.exc
 
     assert retry_on_io_only(None, None, State(OSError("disk full")))

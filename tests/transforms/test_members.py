@@ -115,8 +115,10 @@ def test_members_with_several_providers_on_the_as_of_date_are_counted():
         {
             "member_id": ["a", "a", "b", "b", "c", "c"],
             "provider_npi": ["1", "2", "1", "1", "1", "2"],
-            "start_date": [D(2026, 1, 1), D(2025, 1, 1), D(2026, 1, 1), D(2026, 1, 1)]
-            + [D(2025, 1, 1), D(2026, 10, 31)],
+            "start_date": [
+                *(D(2026, 1, 1), D(2025, 1, 1), D(2026, 1, 1), D(2026, 1, 1)),
+                *(D(2025, 1, 1), D(2026, 10, 31)),
+            ],
             # c: the first span ends the day before the as-of date, the second starts on it
             "end_date": [None, None, None, None, D(2026, 10, 30), None],
         }

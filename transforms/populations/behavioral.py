@@ -15,7 +15,7 @@ from __future__ import annotations
 import polars as pl
 
 from transforms.criteria import Criteria, facts_in
-from transforms.populations import PopulationResult, fact_summary, qualify_by_facts
+from transforms.populations import Population, PopulationResult, fact_summary, qualify_by_facts
 from transforms.utilization import threshold_reached
 from transforms.windows import Window
 
@@ -130,3 +130,29 @@ def smi_sud_child(
         fact_summary(evidence), on=["member_id", "pof_code"], how="left"
     )
     return PopulationResult(qualified, evidence)
+
+
+# --- declared populations (collected by transforms.populations.registry) ----------------
+
+POPULATIONS = (
+    Population(
+        "SMI_SUD_ADULT",
+        smi_sud_adult,
+        reads=("members", "criteria", "window"),
+        settings={
+            "age_group": str,
+            "min_acute_care_events": int,
+            "min_mh_sud_acute_events": int,
+        },
+    ),
+    Population(
+        "SMI_SUD_CHILD",
+        smi_sud_child,
+        reads=("members", "criteria", "window"),
+        settings={
+            "age_group": str,
+            "min_mh_sud_dx_dates": int,
+            "min_mh_sud_acute_events": int,
+        },
+    ),
+)

@@ -18,7 +18,7 @@ import datetime as dt
 import polars as pl
 
 from transforms.criteria import Criteria, facts_in
-from transforms.populations import PopulationResult, qualify_by_facts
+from transforms.populations import Population, PopulationResult, qualify_by_facts
 from transforms.windows import Window, months_before
 
 
@@ -56,3 +56,17 @@ def birth_equity(
     pregnancy = pl.concat([in_lookback, still_pregnant])
     qualifying = eligible.join(pregnancy, on="member_id", how="semi")
     return qualify_by_facts(pof_code, qualifying, pregnancy)
+
+
+# --- declared populations (collected by transforms.populations.registry) ----------------
+
+POPULATIONS = tuple(
+    Population(
+        code,
+        birth_equity,
+        reads=("members", "criteria", "window"),
+        settings={"age_group": str, "races": list[str]},
+        shared_settings={"carryover_months": ("time.pregnancy_carryover_months", int)},
+    )
+    for code in ("BIRTH_EQUITY_ADULT", "BIRTH_EQUITY_CHILD")
+)

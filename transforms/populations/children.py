@@ -16,7 +16,7 @@ import datetime as dt
 import polars as pl
 
 from transforms.criteria import Criteria, as_facts, row_key, span_covers
-from transforms.populations import PopulationResult, qualify_by_facts
+from transforms.populations import Population, PopulationResult, qualify_by_facts
 from transforms.windows import Window
 
 
@@ -49,7 +49,7 @@ def ccs_child(
 def child_welfare(
     pof_code: str,
     members: pl.LazyFrame,
-    child_welfare_spans: pl.LazyFrame,
+    child_welfare: pl.LazyFrame,
     window: Window,
     *,
     max_age_exclusive: int,
@@ -61,9 +61,7 @@ def child_welfare(
     ends_in_window = window.contains(pl.col("end_date"))
     touches = window.touches(pl.col("start_date"), pl.col("end_date"))
     young = pl.col("age") < max_age_exclusive
-    spans = child_welfare_spans.join(
-        members.select("member_id", "age"), on="member_id", how="inner"
-    )
+    spans = child_welfare.join(members.select("member_id", "age"), on="member_id", how="inner")
     meets = spans.filter(
         (young & (status == "foster_care") & (covers | ends_in_window))
         | (young & (status == "adoption_assistance") & covers)
@@ -83,3 +81,25 @@ def child_welfare(
         code="status",
     )
     return qualify_by_facts(pof_code, facts.select("member_id"), facts)
+
+
+# --- declared populations (collected by transforms.populations.registry) ----------------
+
+POPULATIONS = (
+    Population(
+        "CCS_CHILD",
+        ccs_child,
+        reads=("members", "criteria", "ccs_enrollment", "as_of"),
+        settings={"age_group": str},
+    ),
+    Population(
+        "CHILD_WELFARE",
+        child_welfare,
+        reads=("members", "child_welfare", "window"),
+        shared_settings={
+            # Under 21 for foster care, adoption assistance and family maintenance.
+            "max_age_exclusive": ("time.adult_min_age", int),
+            "aged_out_max_age_exclusive": ("time.aged_out_max_age_exclusive", int),
+        },
+    ),
+)

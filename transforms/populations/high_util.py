@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from transforms.populations import PopulationResult
+from transforms.populations import Population, PopulationResult
 from transforms.utilization import threshold_reached
 from transforms.windows import Window
 
@@ -114,3 +114,24 @@ def high_utilizer(
         )
     )
     return PopulationResult(qualified, pl.concat([ed_evidence, stay_evidence]))
+
+
+# --- declared populations (collected by transforms.populations.registry) ----------------
+
+_HIGH_UTIL_SETTINGS = {
+    "age_group": str,
+    "min_avoidable_ed_visits": float,
+    "min_avoidable_unplanned_stays": float,
+}
+POPULATIONS = tuple(
+    Population(
+        code,
+        high_utilizer,
+        reads=("members", "ed_visits", "stays", "window"),
+        settings=_HIGH_UTIL_SETTINGS,
+        # Counts raw visits and stays in its window: the DHCS Policy Guide's 6 months for
+        # adults is `lookback_months = 6` in its block.
+        has_own_lookback=True,
+    )
+    for code in ("HIGH_UTIL_ADULT", "HIGH_UTIL_CHILD")
+)

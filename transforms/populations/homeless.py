@@ -15,7 +15,7 @@ import polars as pl
 
 from transforms.criteria import Criteria, as_facts, facts_in
 from transforms.order import sort_fully
-from transforms.populations import PopulationResult, qualify_by_facts
+from transforms.populations import Population, PopulationResult, qualify_by_facts
 from transforms.windows import Window, age_on
 
 
@@ -122,3 +122,20 @@ def homeless_family(
     )
     qualifying = pl.concat([enrolled_index.select("member_id"), relatives.select("member_id")])
     return qualify_by_facts(pof_code, qualifying, pl.concat([homeless, household_facts]))
+
+
+# --- declared populations (collected by transforms.populations.registry) ----------------
+POPULATIONS = (
+    Population(
+        "HOMELESS_ADULT",
+        homeless_adult,
+        reads=("members", "criteria", "window"),
+        settings={"age_group": str, "complex_need_criteria": list[str]},
+    ),
+    Population(
+        "HOMELESS_FAMILY",
+        homeless_family,
+        reads=("members", "criteria", "unenrolled_children"),
+        settings={"index_age_group": str},
+    ),
+)

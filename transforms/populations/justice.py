@@ -11,7 +11,7 @@ from __future__ import annotations
 import polars as pl
 
 from transforms.criteria import Criteria, facts_in
-from transforms.populations import PopulationResult, qualify_by_facts
+from transforms.populations import Population, PopulationResult, qualify_by_facts
 from transforms.windows import Window
 
 
@@ -42,3 +42,21 @@ def justice_child(
     children = members.filter(pl.col("age_group") == age_group).select("member_id")
     releases = facts_in(criteria.incarceration, ["incarceration_release"], window)
     return qualify_by_facts(pof_code, children.join(releases, on="member_id", how="semi"), releases)
+
+
+# --- declared populations (collected by transforms.populations.registry) ----------------
+
+POPULATIONS = (
+    Population(
+        "JUSTICE_ADULT",
+        justice_adult,
+        reads=("members", "criteria", "window", "long_window"),
+        settings={"age_group": str, "clinical_need_criteria": list[str]},
+    ),
+    Population(
+        "JUSTICE_CHILD",
+        justice_child,
+        reads=("members", "criteria", "window"),
+        settings={"age_group": str},
+    ),
+)

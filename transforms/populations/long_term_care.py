@@ -17,7 +17,7 @@ from __future__ import annotations
 import polars as pl
 
 from transforms.criteria import Criteria, as_facts, latest_assessments, row_key
-from transforms.populations import PopulationResult, qualify_by_facts
+from transforms.populations import Population, PopulationResult, qualify_by_facts
 from transforms.windows import Window
 
 ASSESSMENT_FEED = "nursing_facility_assessment"
@@ -38,13 +38,13 @@ def ltc_risk_adult(
     pof_code: str,
     members: pl.LazyFrame,
     criteria: Criteria,
-    assessments: pl.LazyFrame,
+    nursing_facility_assessment: pl.LazyFrame,
     window: Window,
     *,
     age_group: str,
 ) -> PopulationResult:
     adults = members.filter(pl.col("age_group") == age_group).select("member_id")
-    community = latest_assessments(assessments, window).filter(
+    community = latest_assessments(nursing_facility_assessment, window).filter(
         (pl.col("residence_setting") == "community")
         & (
             (pl.col("meets_snf_level_of_care") == "Y")
@@ -68,16 +68,34 @@ def ltc_risk_adult(
 def nf_transition_adult(
     pof_code: str,
     members: pl.LazyFrame,
-    assessments: pl.LazyFrame,
+    nursing_facility_assessment: pl.LazyFrame,
     window: Window,
     *,
     age_group: str,
 ) -> PopulationResult:
     adults = members.filter(pl.col("age_group") == age_group).select("member_id")
-    ready = latest_assessments(assessments, window).filter(
+    ready = latest_assessments(nursing_facility_assessment, window).filter(
         (pl.col("residence_setting") == "nursing_facility")
         & (pl.col("interested_in_community_transition") == "Y")
         & (pl.col("able_to_reside_in_community") == "Y")
     )
     facts = _assessment_facts(ready, "nursing_facility_resident_ready_to_transition")
     return qualify_by_facts(pof_code, adults.join(facts, on="member_id", how="semi"), facts)
+
+
+# --- declared populations (collected by transforms.populations.registry) ----------------
+
+POPULATIONS = (
+    Population(
+        "LTC_RISK_ADULT",
+        ltc_risk_adult,
+        reads=("members", "criteria", "nursing_facility_assessment", "window"),
+        settings={"age_group": str},
+    ),
+    Population(
+        "NF_TRANSITION_ADULT",
+        nf_transition_adult,
+        reads=("members", "nursing_facility_assessment", "window"),
+        settings={"age_group": str},
+    ),
+)
