@@ -490,3 +490,8 @@ def resolve_claim_versions(con: duckdb.DuckDBPyConnection, rules: Rules) -> dict
         "current_lines": row[2],
         "current_claims": row[3],
     }
+
+
+def parse_encoding_options(values: list[str]) -> dict[str, str]:
+    """Not implemented yet."""
+    raise NotImplementedError
