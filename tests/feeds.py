@@ -32,7 +32,7 @@ def write_feed(
     path = folder / f"{name}{suffix}"
     path.parent.mkdir(parents=True, exist_ok=True)
     opener = gzip.open if suffix.endswith(".gz") else open
-    with opener(path, "wt", newline="", encoding="utf-8") as handle:
+    with opener(path, "wt", newline="", encoding=encoding) as handle:
         if bom:
             handle.write("\ufeff")
         writer = csv.DictWriter(
