@@ -370,7 +370,7 @@ def _diagnose_text_file(
         _open_text(source) as binary,
         io.TextIOWrapper(binary, encoding="utf-8-sig", newline="") as handle,
     ):
-        reader = csv.reader(handle, delimiter=sep, quotechar='"')
+        reader = csv.reader(handle, delimiter=sep, quotechar='"', strict=True)
         header = next(reader, [])
         try:
             for fields in reader:
@@ -380,18 +380,25 @@ def _diagnose_text_file(
                         f"header names {len(header)}; expected {_delimited(sep)} fields with "
                         f"'\"' quoting around any value that holds the delimiter."
                     )
-        except csv.Error:
+        except csv.Error as err:
+            unclosed = "end of data" in str(err)
             return InputError(
-                f"{path}, line {reader.line_num}: cannot be split into fields (a quote "
-                f"opens a value that does not close); expected {_delimited(sep)} fields "
-                f"with '\"' quoting."
+                f"{path}, line {reader.line_num}: "
+                + (
+                    "a quote opens a value that never closes"
+                    if unclosed
+                    else "a quoted value goes on after its closing quote"
+                )
+                + f"; expected {_delimited(sep)} fields, each either unquoted or quoted whole "
+                f"with any quote inside doubled ('\"\"')."
             )
     if isinstance(exc, OSError):
         raise exc  # not the file's fault (the work folder's disk, say): an internal failure
     # The reader's own message may quote the file's contents: only its kind is shown.
     return InputError(
         f"{path}: cannot be read as a {_delimited(sep)} text file (the reader reports "
-        f"{type(exc).__name__}); expected a header row and {_delimited(sep)} rows."
+        f"{type(exc).__name__}); expected a header row and {_delimited(sep)} rows, each value "
+        f"unquoted or quoted whole (a '\"' inside an unquoted value is a common cause)."
     )
 
 

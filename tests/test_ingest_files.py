@@ -422,3 +422,23 @@ def test_a_file_of_only_blank_lines_after_the_header_is_header_only(tmp_path, co
     path.write_text(path.read_text() + "\n\n")
     result = run_ingest(con, feeds, rules, tmp_path)
     assert result.header_only_feeds == ["incarceration"]
+
+
+@pytest.mark.parametrize(
+    ("bad", "expected"),
+    [
+        ('"A,1980-01-01,2020-01-01,\n', "line 3: a quote opens a value that never closes"),
+        ('A,"19"80-01-01,2020-01-01,\n', "line 3: a quoted value goes on after its closing quote"),
+    ],
+)
+def test_broken_quoting_names_the_line_without_echoing_it(tmp_path, con, rules, bad, expected):
+    feeds = minimal_feeds(tmp_path / "feeds")
+    path = feeds / "eligibility.csv"
+    path.write_text(
+        "member_id,birth_date,enrollment_start_date,enrollment_end_date\n"
+        "B,1980-01-01,2020-01-01,\n" + bad
+    )
+    with pytest.raises(InputError) as caught:
+        run_ingest(con, feeds, rules, tmp_path)
+    assert f"eligibility.csv, {expected}" in str(caught.value)
+    assert "19" not in str(caught.value).split(expected)[1]
