@@ -2,11 +2,12 @@
 
 For every feed of the contract (data_contracts/), in order:
 
-1. *discover* its files in the feed directory (`NAME.csv`, `.csv.gz`, `.txt`/`.psv`
-   (pipe-delimited, also gzipped), `.parquet`, files named `NAME_<anything>` with those
-   endings, or a folder `NAME/` of such files: monthly drops);
+1. *discover* its files in the feed directory (`NAME.csv`, `.txt`/`.psv` (pipe-delimited),
+   `.tsv` (tab-delimited), each also gzipped, `.parquet`, files named `NAME_<anything>`
+   with those endings, or a folder `NAME/` of such files: monthly drops);
 2. *read* each file as text columns, header names matched case-insensitively, with the
-   file and line every row came from (`raw__NAME`);
+   file and line every row came from (`raw__NAME`); a text file in an encoding other than
+   UTF-8 (`encodings`) is first copied to UTF-8 in the work folder;
 3. *stage* it with `sql/staging/stg__NAME.sql`: cast, normalise codes, check each row
    (`stg_checked__NAME`); rows that break a rule go to the `quarantine` table with the
    rule and the raw row, the rest are the view `stg__NAME`. read = staged + quarantined
@@ -21,17 +22,22 @@ file names.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import io
 import logging
 import re
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from data_contracts import FeedContract, load_contracts
 from ecm.errors import InputError
@@ -47,9 +53,21 @@ TEXT_SUFFIXES = {
     ".txt.gz": "|",
     ".psv": "|",
     ".psv.gz": "|",
+    ".tsv": "\t",
+    ".tsv.gz": "\t",
 }
 PARQUET_SUFFIXES = (".parquet",)
 META_COLUMNS = ("_source_file", "_line")
+DELIMITER_NAMES = {",": "','", "|": "'|'", "\t": "tab"}
+
+ALL_FEEDS = "*"
+"""The key of an encodings mapping that applies to every feed without its own entry."""
+DEFAULT_ENCODING = "utf-8"
+POLARS_ENCODINGS = frozenset({"utf-8", "utf-8-sig"})
+"""Encodings Polars reads itself; a file in any other is transcoded to UTF-8 first."""
+TRANSCODE_CHUNK_BYTES = 1 << 20
+
+GZIP_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error)
 
 Progress = Callable[[str], None]
 
@@ -97,7 +115,11 @@ def discover_feeds(input_dir: Path, contracts: dict[str, FeedContract]) -> Disco
         if feed is None:
             discovery.ignored.append(entry)
         elif entry.is_dir():
-            drops = sorted(p for p in entry.rglob("*") if p.is_file() and _suffix(p))
+            drops = sorted(
+                p
+                for p in entry.rglob("*")
+                if p.is_file() and _suffix(p) and not p.name.startswith(".")
+            )
             found[feed].extend(drops)
         else:
             found[feed].append(entry)
@@ -109,8 +131,8 @@ def discover_feeds(input_dir: Path, contracts: dict[str, FeedContract]) -> Disco
         expected = ", ".join(f"{m}.csv" for m in missing)
         raise InputError(
             f"The input folder {input_dir} has no {' and no '.join(missing)} feed, which a run "
-            f"requires: expected a file such as {expected} (or .csv.gz, .txt, .psv, .parquet, "
-            f"or a folder of monthly drops named after the feed)."
+            f"requires: expected a file such as {expected} (or .csv.gz, .txt, .psv, .tsv, "
+            f".parquet, or a folder of monthly drops named after the feed)."
         )
     return discovery
 
@@ -128,14 +150,77 @@ def _feed_of(entry: Path, contracts: dict[str, FeedContract]) -> str | None:
     return None
 
 
-# --- reading ---------------------------------------------------------------------------
+# --- encodings ---------------------------------------------------------------------------
+
+
+def parse_encoding_options(values: list[str]) -> dict[str, str]:
+    """The `--encoding` options as an encodings mapping for `ingest(encodings=...)`.
+
+    Each value is `ENC` (every feed) or `FEED=ENC` (one feed); names are Python codec
+    names or aliases (`cp1252`, `windows-1252`, `latin-1`) and come back canonical. An
+    unknown feed or encoding is an InputError."""
+    feeds = load_contracts()
+    encodings: dict[str, str] = {}
+    for value in values:
+        feed, has_feed, name = value.rpartition("=")
+        key = feed.strip().lower() if has_feed else ALL_FEEDS
+        if key not in feeds and key != ALL_FEEDS:
+            raise InputError(
+                f"--encoding {value}: '{feed.strip()}' is not a feed; expected ENCODING for "
+                f"every feed or FEED=ENCODING with FEED one of {', '.join(feeds)}."
+            )
+        encodings[key] = _canonical_encoding(name.strip(), value)
+    return encodings
+
+
+def _canonical_encoding(name: str, option: str) -> str:
+    try:
+        "\n".encode(name)  # a bytes-to-bytes codec such as base64 fails here too
+        return codecs.lookup(name).name
+    except LookupError:
+        raise InputError(
+            f"--encoding {option}: '{name}' is not an encoding Python knows as text; "
+            f"expected a name such as utf-8, cp1252 (Windows-1252) or latin-1."
+        ) from None
+
+
+def _encoding_of(feed: str, encodings: Mapping[str, str] | None) -> str:
+    encodings = encodings or {}
+    name = encodings.get(feed) or encodings.get(ALL_FEEDS) or DEFAULT_ENCODING
+    return _canonical_encoding(name, f"{feed}={name}")
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def _delimited(sep: str) -> str:
+    return f"{DELIMITER_NAMES.get(sep, repr(sep))}-delimited"
 
 
 def _normalise_header(names: list[str]) -> list[str]:
     return [n.strip().lstrip("\ufeff").lower() for n in names]
 
 
-def _check_header(path: Path, columns: list[str], contract: FeedContract, sep: str | None) -> None:
+_DATA_LIKE = re.compile(
+    r"[-+]?\d+([.,]\d+)?|\d{4}-\d{1,2}-\d{1,2}.*|\d{1,2}/\d{1,2}/\d{2,4}|[A-Za-z]?\d{5,}"
+)
+
+
+def _looks_like_data(columns: list[str], contract: FeedContract) -> bool:
+    """A first line that names none of the contract's columns, or holds several values
+    shaped like dates, numbers or ids, is taken for a data row (never echoed)."""
+    if not set(columns) & set(contract.columns):
+        return True
+    return sum(1 for c in columns if _DATA_LIKE.fullmatch(c)) >= 2
+
+
+def _check_header(
+    path: Path, names: list[str], contract: FeedContract, sep: str | None
+) -> list[str]:
+    """The header's column names, normalised; an InputError when a name repeats or a
+    required column is absent. The message lists the names only when they look like a
+    header: a data row taken for one would put a member's values into the error."""
+    columns = _normalise_header(names)
     seen: set[str] = set()
     for col in columns:
         if col in seen:
@@ -146,20 +231,33 @@ def _check_header(path: Path, columns: list[str], contract: FeedContract, sep: s
         seen.add(col)
     missing = [c for c in contract.required_columns if c not in seen]
     if not missing:
-        return
-    hint = ""
-    if len(columns) == 1 and sep is not None:
-        other = "|" if sep == "," else ","
-        if other in columns[0]:
-            hint = (
-                f" The header is a single column holding '{other}': the file looks "
-                f"delimited by '{other}', but a {path.name.split('.', 1)[-1]} file must be "
-                f"delimited by '{sep}'."
-            )
+        return columns
+    needs = (
+        f"{path}: the {contract.name} feed needs the column(s) {', '.join(missing)}, which the "
+        f"header does not have"
+    )
+    if sep is not None and len(columns) == 1:
+        for other, other_name in DELIMITER_NAMES.items():
+            if other != sep and other in names[0]:
+                split = _normalise_header(names[0].split(other))
+                found = (
+                    " (the first line looks like a data row, not a header)"
+                    if _looks_like_data(split, contract)
+                    else ""
+                )
+                raise InputError(
+                    f"{needs}{found}. The header is a single column: the file looks delimited by "
+                    f"{other_name}, but a {_suffix(path)} file must be "
+                    f"{_delimited(sep)}."
+                )
+    if _looks_like_data(columns, contract):
+        raise InputError(
+            f"{needs}: the first line looks like a data row, not a header (its values are not "
+            f"shown). Expected a first line naming the columns, such as "
+            f"{', '.join(contract.required_columns)}."
+        )
     raise InputError(
-        f"{path}: the {contract.name} feed needs the column(s) {', '.join(missing)}, which "
-        f"the header does not have.{hint} Found: {', '.join(columns[:12])}"
-        f"{' …' if len(columns) > 12 else ''}."
+        f"{needs}. Found: {', '.join(columns[:12])}{' …' if len(columns) > 12 else ''}."
     )
 
 
@@ -168,33 +266,140 @@ def _open_text(path: Path):
     return opener(path, "rb")
 
 
-def _diagnose_text_file(path: Path, sep: str, exc: Exception) -> InputError:
+def _gzip_error(path: Path, sep: str, exc: Exception) -> InputError:
+    expected = f"expected a complete gzip-compressed {_delimited(sep)} text file"
+    if isinstance(exc, EOFError):
+        return InputError(
+            f"{path}: the gzip data ends early (the file looks truncated); {expected}."
+        )
+    if isinstance(exc, gzip.BadGzipFile) and str(exc).startswith("Not a gzipped file"):
+        return InputError(
+            f"{path}: is not a gzip file (it does not start with the gzip signature); "
+            f"{expected}, or a file named without .gz."
+        )
+    return InputError(f"{path}: the gzip data is corrupt ({exc}); {expected}.")
+
+
+@contextmanager
+def _gzip_errors_name(path: Path, sep: str):
+    """Turn a failure to decompress `path` into an InputError naming it."""
+    try:
+        yield
+    except GZIP_ERRORS as exc:
+        raise _gzip_error(path, sep, exc) from None
+
+
+def _check_gzip(path: Path, sep: str) -> None:
+    """Decompress a gzip file to its end (on failure only): an InputError when it is
+    truncated or corrupt."""
+    if not path.name.lower().endswith(".gz"):
+        return
+    with _gzip_errors_name(path, sep), gzip.open(path, "rb") as handle:
+        while handle.read(TRANSCODE_CHUNK_BYTES):
+            pass
+
+
+def _not_utf8(path: Path, number: int, raw: bytes, err: UnicodeDecodeError, sep: str, feed: str):
+    return InputError(
+        f"{path}, line {number}: holds bytes that are not UTF-8 text (byte "
+        f"{raw[err.start]:#04x} at position {err.start + 1} of the line: {err.reason}); "
+        f"expected a UTF-8 (optionally BOM-prefixed) {_delimited(sep)} file. If the extract "
+        f"is Windows-1252, read it with --encoding {feed}=cp1252 (or --encoding cp1252 for "
+        f"every feed)."
+    )
+
+
+def _read_header(path: Path, source: Path, sep: str, feed: str) -> list[str]:
+    """The names on the first line of a text file as written (before any reader renames a
+    repeated one). `source` is the UTF-8 text of `path` (itself, or its transcoded copy)."""
+    with _gzip_errors_name(path, sep), _open_text(source) as binary:
+        first = binary.readline()
+    if not first:
+        raise InputError(f"{path}: the file is empty; expected a header row naming the columns.")
+    try:
+        text = first.decode("utf-8-sig").rstrip("\r\n")
+    except UnicodeDecodeError as err:
+        raise _not_utf8(path, 1, first, err, sep, feed) from None
+    if not text.strip():
+        raise InputError(f"{path}, line 1: is blank; expected a header row naming the columns.")
+    return next(csv.reader([text], delimiter=sep, quotechar='"'))
+
+
+def _transcode_to_utf8(path: Path, encoding: str, target: Path, sep: str) -> Path:
+    """Copy a text file in another encoding to UTF-8 (decompressed), in chunks."""
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    line = 1
+    with (
+        _gzip_errors_name(path, sep),
+        _open_text(path) as source,
+        target.open("w", encoding="utf-8", newline="") as out,
+    ):
+        while chunk := source.read(TRANSCODE_CHUNK_BYTES):
+            try:
+                out.write(decoder.decode(chunk))
+            except UnicodeDecodeError as err:
+                at = line + chunk.count(b"\n", 0, err.start)
+                raise InputError(
+                    f"{path}, line {at}: holds byte "
+                    f"{chunk[err.start]:#04x}, which is not {encoding} text ({err.reason}); "
+                    f"expected a {encoding} {_delimited(sep)} file, as --encoding says."
+                ) from None
+            line += chunk.count(b"\n")
+        try:
+            out.write(decoder.decode(b"", final=True))
+        except UnicodeDecodeError:
+            raise InputError(
+                f"{path}, line {line}: ends inside a {encoding} character; expected a complete "
+                f"{encoding} {_delimited(sep)} file."
+            ) from None
+    return target
+
+
+def _diagnose_text_file(
+    path: Path, source: Path, sep: str, feed: str, exc: Exception
+) -> InputError:
     """Turn a reader failure into a sentence naming the line (runs only on failure)."""
-    with _open_text(path) as handle:
+    _check_gzip(path, sep)
+    with _open_text(source) as handle:
         for number, raw in enumerate(handle, start=1):
             try:
                 raw.decode("utf-8")
             except UnicodeDecodeError as err:
-                return InputError(
-                    f"{path}, line {number}: holds bytes that are not UTF-8 text "
-                    f"({err.reason} at byte {err.start}); expected a UTF-8 (optionally "
-                    f"BOM-prefixed) '{sep}'-delimited file."
-                )
+                return _not_utf8(path, number, raw, err, sep, feed)
     with (
-        _open_text(path) as binary,
+        _open_text(source) as binary,
         io.TextIOWrapper(binary, encoding="utf-8-sig", newline="") as handle,
     ):
-        reader = csv.reader(handle, delimiter=sep, quotechar='"')
+        reader = csv.reader(handle, delimiter=sep, quotechar='"', strict=True)
         header = next(reader, [])
-        for fields in reader:
-            if len(fields) > len(header):
-                return InputError(
-                    f"{path}, line {reader.line_num}: has {len(fields)} fields where the "
-                    f"header names {len(header)}; expected '{sep}'-delimited fields with "
-                    f"'\"' quoting around any value that holds '{sep}'."
+        try:
+            for fields in reader:
+                if len(fields) > len(header):
+                    return InputError(
+                        f"{path}, line {reader.line_num}: has {len(fields)} fields where the "
+                        f"header names {len(header)}; expected {_delimited(sep)} fields with "
+                        f"'\"' quoting around any value that holds the delimiter."
+                    )
+        except csv.Error as err:
+            unclosed = "end of data" in str(err)
+            return InputError(
+                f"{path}, line {reader.line_num}: "
+                + (
+                    "a quote opens a value that never closes"
+                    if unclosed
+                    else "a quoted value goes on after its closing quote"
                 )
-    message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return InputError(f"{path}: cannot be read as a '{sep}'-delimited text file: {message}.")
+                + f"; expected {_delimited(sep)} fields, each either unquoted or quoted whole "
+                f"with any quote inside doubled ('\"\"')."
+            )
+    if isinstance(exc, OSError):
+        raise exc  # not the file's fault (the work folder's disk, say): an internal failure
+    # The reader's own message may quote the file's contents: only its kind is shown.
+    return InputError(
+        f"{path}: cannot be read as a {_delimited(sep)} text file (the reader reports "
+        f"{type(exc).__name__}); expected a header row and {_delimited(sep)} rows, each value "
+        f"unquoted or quoted whole (a '\"' inside an unquoted value is a common cause)."
+    )
 
 
 def _relative(path: Path, input_dir: Path) -> str:
@@ -205,16 +410,54 @@ def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def scan_text_file(path: Path, contract: FeedContract, input_dir: Path) -> pl.LazyFrame:
-    """One text feed file as a lazy frame of text columns plus `_source_file` and `_line`.
+def _row_start_lines(source: Path) -> pl.DataFrame | None:
+    """The line each data row starts on (`_row` from 0, `_line`), when a quoted value
+    spans lines; None when every row is one line, as in almost every file.
 
-    `_line` is the line of the file the row starts on when no field spans lines (the
-    header is line 1). Columns the contract names but the file lacks are added empty.
+    A row starts on a line when the quotes before it are even in number ('""' inside a
+    quoted value counts two). Costs one pass over the lines, and a second to build the map
+    only when some value spans lines."""
+    lines = pl.scan_lines(source).select(
+        (
+            pl.col("line").str.count_matches('"', literal=True).cum_sum().shift(1, fill_value=0) % 2
+            == 0
+        ).alias("is_row_start")
+    )
+    counts = lines.select(pl.len(), pl.col("is_row_start").sum()).collect()
+    n_lines, n_starts = counts.row(0)
+    if n_lines == n_starts:
+        return None
+    return (
+        lines.with_row_index("_line", offset=1)
+        .filter(pl.col("is_row_start"), pl.col("_line") > 1)
+        .with_row_index("_row")
+        .select(pl.col("_row").cast(pl.Int64), pl.col("_line").cast(pl.Int64))
+        .collect()
+    )
+
+
+def scan_text_file(
+    path: Path,
+    contract: FeedContract,
+    input_dir: Path,
+    *,
+    source: Path | None = None,
+) -> tuple[pl.LazyFrame, list[str]]:
+    """One text feed file as a lazy frame of text columns plus `_source_file` and `_line`,
+    and the file's own columns (normalised names, in file order).
+
+    `source` is the file's UTF-8 text when `path` is in another encoding (see
+    `_transcode_to_utf8`). `_line` is the line of the file the row starts on (the header
+    is line 1), also after a quoted value that spans lines. Lines that hold no value
+    (blank, or only delimiters) are skipped: they are not rows. Columns the contract names
+    but the file lacks are added empty.
     """
+    source = source or path
     sep = TEXT_SUFFIXES[_suffix(path)]
+    columns = _check_header(path, _read_header(path, source, sep, contract.name), contract, sep)
     try:
         lf = pl.scan_csv(
-            path,
+            source,
             separator=sep,
             infer_schema=False,
             has_header=True,
@@ -222,15 +465,25 @@ def scan_text_file(path: Path, contract: FeedContract, input_dir: Path) -> pl.La
             raise_if_empty=True,
             with_column_names=_normalise_header,
         )
-        columns = lf.collect_schema().names()
-    except Exception as exc:
-        raise _diagnose_text_file(path, sep, exc) from None
-    _check_header(path, columns, contract, sep)
+        if lf.collect_schema().names() != columns:
+            raise InputError(
+                f"{path}: the reader finds other column names on the first line than "
+                f"{_delimited(sep)} quoting gives; expected a plain header line."
+            )
+        starts = _row_start_lines(source)
+    except (pl.exceptions.PolarsError, OSError) as exc:  # Polars raises IO errors as OSError
+        raise _diagnose_text_file(path, source, sep, contract.name, exc) from None
     missing = [c for c in contract.columns if c not in columns]
-    return (
-        lf.with_row_index("_line", offset=2)
+    lf = lf.with_row_index("_row")
+    if starts is None:
+        lf = lf.with_columns((pl.col("_row").cast(pl.Int64) + 2).alias("_line"))
+    else:
+        lf = lf.with_columns(pl.col("_row").cast(pl.Int64)).join(
+            starts.lazy(), on="_row", how="left"
+        )
+    lf = (
+        lf.filter(pl.any_horizontal(pl.col(columns).is_not_null()))
         .with_columns(
-            pl.col("_line").cast(pl.Int64),
             pl.lit(_relative(path, input_dir)).alias("_source_file"),
             *(pl.lit(None, dtype=pl.String).alias(c) for c in missing),
         )
@@ -238,17 +491,25 @@ def scan_text_file(path: Path, contract: FeedContract, input_dir: Path) -> pl.La
             *META_COLUMNS, *contract.columns, *[c for c in columns if c not in contract.columns]
         )
     )
+    return lf, columns
 
 
-def parquet_select(path: Path, contract: FeedContract, input_dir: Path) -> str:
+def _parquet_error(path: Path) -> InputError:
+    return InputError(
+        f"{path}: cannot be read as a Parquet file: it looks truncated or corrupt; expected "
+        f"a complete Parquet file."
+    )
+
+
+def parquet_select(path: Path, contract: FeedContract, input_dir: Path) -> tuple[str, list[str]]:
     """A DuckDB select reading one Parquet feed file as text columns plus `_source_file`
-    and `_line` (the row number, from 1). DuckDB reads the file in place: no copy."""
+    and `_line` (the row number, from 1), and the file's own columns (normalised names).
+    DuckDB reads the file in place: no copy."""
     try:
-        names = pl.scan_parquet(path).collect_schema().names()
-    except Exception as exc:
-        raise InputError(f"{path}: cannot be read as a Parquet file: {exc}.") from None
-    columns = _normalise_header(names)
-    _check_header(path, columns, contract, None)
+        names = pq.read_schema(path).names  # as written: a repeated name stays repeated
+    except (pa.ArrowException, OSError):
+        raise _parquet_error(path) from None
+    columns = _check_header(path, names, contract, None)
     by_name = dict(zip(columns, names, strict=True))
     selected = [
         f"cast({_quoted(by_name[c])} as varchar) as {_quoted(c)}"
@@ -260,39 +521,109 @@ def parquet_select(path: Path, contract: FeedContract, input_dir: Path) -> str:
         for c in columns
         if c not in contract.columns
     ]
-    return (
+    select = (
         f"select '{_sql_literal(_relative(path, input_dir))}' as _source_file, "
         f"cast(file_row_number + 1 as bigint) as _line, {', '.join(selected)} "
         f"from read_parquet('{_sql_literal(str(path))}', file_row_number = true)"
     )
+    return select, columns
 
 
-def _raw_selects(
-    feed: FeedFiles, contract: FeedContract, input_dir: Path, work_dir: Path
-) -> list[str]:
+def _find_unreadable_parquet(con: duckdb.DuckDBPyConnection, feed: FeedFiles) -> Path | None:
+    """The first Parquet file of a feed whose pages DuckDB cannot read (on failure only:
+    reads every column of every file)."""
+    for path in feed.files:
+        if _suffix(path) not in PARQUET_SUFFIXES:
+            continue
+        try:
+            reader = con.sql(f"select * from read_parquet('{_sql_literal(str(path))}')").arrow()
+            for _batch in reader:
+                pass
+        except duckdb.Error:
+            return path
+    return None
+
+
+@dataclass(frozen=True)
+class RawFile:
+    """One file of a feed as read: the select that reads it and the columns it has."""
+
+    file: str
+    columns: tuple[str, ...]
+    select: str
+
+
+def _raw_files(
+    feed: FeedFiles,
+    contract: FeedContract,
+    input_dir: Path,
+    work_dir: Path,
+    encoding: str = DEFAULT_ENCODING,
+) -> list[RawFile]:
     """One select per file of a feed, all with the same leading columns.
 
-    Text files are read by Polars (for their line numbers) into Parquet under work_dir;
-    Parquet files are read by DuckDB where they are.
+    Text files are read by Polars (for their line numbers) into Parquet under work_dir,
+    after a copy to UTF-8 there when `encoding` is one Polars does not read; Parquet files
+    are read by DuckDB where they are.
     """
     folder = work_dir / f"raw__{feed.feed}"
     folder.mkdir(parents=True, exist_ok=True)
-    selects = []
+    raw_files = []
     for i, path in enumerate(feed.files):
+        relative = _relative(path, input_dir)
         if path.stat().st_size == 0:
             raise InputError(
                 f"{path}: the file is empty; expected a header row naming the columns."
             )
         if _suffix(path) in PARQUET_SUFFIXES:
-            selects.append(parquet_select(path, contract, input_dir))
+            select, columns = parquet_select(path, contract, input_dir)
+            raw_files.append(RawFile(relative, tuple(columns), select))
             continue
+        sep = TEXT_SUFFIXES[_suffix(path)]
+        source = path
+        if encoding not in POLARS_ENCODINGS:
+            source = _transcode_to_utf8(path, encoding, folder / f"{i:05d}.utf8.txt", sep)
         target = folder / f"{i:05d}.parquet"
+        lf, columns = scan_text_file(path, contract, input_dir, source=source)
         try:
-            scan_text_file(path, contract, input_dir).sink_parquet(target)
-        except pl.exceptions.PolarsError as exc:
-            raise _diagnose_text_file(path, TEXT_SUFFIXES[_suffix(path)], exc) from None
-        selects.append(f"select * from read_parquet('{_sql_literal(str(target))}')")
-    return selects
+            lf.sink_parquet(target)
+        except (pl.exceptions.PolarsError, OSError) as exc:  # Polars raises IO errors as OSError
+            raise _diagnose_text_file(path, source, sep, contract.name, exc) from None
+        if source != path:
+            source.unlink()
+        raw_files.append(
+            RawFile(
+                relative,
+                tuple(columns),
+                f"select * from read_parquet('{_sql_literal(str(target))}')",
+            )
+        )
+    return raw_files
+
+
+def _column_differences(raw_files: list[RawFile], contract: FeedContract) -> list[dict]:
+    """Per file of a feed, the optional columns other files have and it lacks, and the
+    unknown columns it has and some other file lacks; only files that differ."""
+    if len(raw_files) < 2:
+        return []
+    every = [set(f.columns) for f in raw_files]
+    union = set().union(*every)
+    common = set.intersection(*every)
+    differences = []
+    for raw, columns in zip(raw_files, every, strict=True):
+        missing = [c for c in contract.optional_columns if c in union and c not in columns]
+        extra = [c for c in raw.columns if c not in common and c not in contract.columns]
+        if missing or extra:
+            differences.append({"file": raw.file, "missing_optional": missing, "extra": extra})
+    return differences
+
+
+def _unknown_columns(raw_files: list[RawFile], contract: FeedContract) -> list[str]:
+    """The columns of a feed's files that its contract does not name, in first-seen order."""
+    unknown: dict[str, None] = {}
+    for raw in raw_files:
+        unknown.update((c, None) for c in raw.columns if c not in contract.columns)
+    return list(unknown)
 
 
 # --- staging ---------------------------------------------------------------------------
@@ -318,12 +649,22 @@ class FeedCounts:
 
 @dataclass
 class IngestResult:
-    """What an ingest did: counts per feed, feeds absent, files that matched no feed."""
+    """What an ingest did: counts per feed, feeds absent, files that matched no feed.
+
+    `column_differences`: per feed whose files (drops) differ in columns, the files that
+    differ, each `{file, missing_optional, extra}` (optional columns other drops have and it
+    lacks, which read empty; unknown columns it has and some other drop lacks).
+    `unknown_columns`: per feed, the columns its contract does not name (kept in the
+    warehouse, ignored by the rules). `header_only_feeds`: optional feeds present with a
+    header but no rows."""
 
     feeds: dict[str, FeedCounts]
     missing_feeds: list[str]
     ignored_files: list[str]
     claim_versions: dict[str, int]
+    column_differences: dict[str, list[dict]] = field(default_factory=dict)
+    unknown_columns: dict[str, list[str]] = field(default_factory=dict)
+    header_only_feeds: list[str] = field(default_factory=list)
 
 
 QUARANTINE_DDL = """
@@ -408,9 +749,13 @@ def ingest(
     rules: Rules,
     work_dir: Path,
     progress: Progress | None = None,
-    encodings: dict[str, str] | None = None,
+    *,
+    encodings: Mapping[str, str] | None = None,
 ) -> IngestResult:
-    """Load a feed directory into the warehouse: raw__*, stg__*, quarantine, claims current."""
+    """Load a feed directory into the warehouse: raw__*, stg__*, quarantine, claims current.
+
+    `encodings` maps a feed name, or `"*"` for every other feed, to the encoding of its
+    text files (default UTF-8); `parse_encoding_options` builds it from `--encoding`."""
     say = progress or (lambda _msg: None)
     input_dir = Path(input_dir)
     contracts = load_contracts()
@@ -418,6 +763,9 @@ def ingest(
     install_macros(con)
     con.execute(QUARANTINE_DDL)
     counts: dict[str, FeedCounts] = {}
+    column_differences: dict[str, list[dict]] = {}
+    unknown_columns: dict[str, list[str]] = {}
+    header_only_feeds: list[str] = []
     for name, contract in contracts.items():
         feed = discovery.feeds.get(name)
         if feed is None:
@@ -427,23 +775,34 @@ def ingest(
             _stage_feed(con, name)
             continue
         say(f"reading {name} ({len(feed.files)} file{'s' if len(feed.files) != 1 else ''})")
-        selects = _raw_selects(feed, contract, input_dir, work_dir)
+        raw_files = _raw_files(feed, contract, input_dir, work_dir, _encoding_of(name, encodings))
+        if differences := _column_differences(raw_files, contract):
+            column_differences[name] = differences
+        if unknown := _unknown_columns(raw_files, contract):
+            unknown_columns[name] = unknown
         # A temporary view, not a copy: the raw rows stay in the input's Parquet files or
         # the work folder's for the length of the ingest; quarantine keeps those it needs.
         con.execute(
             f"create or replace temp view raw__{name} as "
-            + "\nunion all by name\n".join(f"({select})" for select in selects)
+            + "\nunion all by name\n".join(f"({raw.select})" for raw in raw_files)
         )
+        # A Parquet file whose footer reads but whose pages do not fails only here, when
+        # DuckDB reads the pages: name the file when one of the feed's is to blame.
         try:
             read = con.execute(f"select count(*) from raw__{name}").fetchall()[0][0]
-        except duckdb.Error as exc:
-            raise InputError(f"The {name} feed cannot be read: {exc}") from None
-        if read == 0 and contract.required:
-            raise InputError(
-                f"The {name} feed ({', '.join(str(f) for f in feed.files)}) has a header but "
-                f"no rows; a run needs at least one."
-            )
-        staged, quarantined = _stage_feed(con, name)
+            if read == 0 and contract.required:
+                raise InputError(
+                    f"The {name} feed ({', '.join(str(f) for f in feed.files)}) has a header "
+                    f"but no rows; a run needs at least one."
+                )
+            staged, quarantined = _stage_feed(con, name)
+        except duckdb.Error:
+            unreadable = _find_unreadable_parquet(con, feed)
+            if unreadable is None:
+                raise
+            raise _parquet_error(unreadable) from None
+        if read == 0:
+            header_only_feeds.append(name)
         if staged + quarantined != read:
             raise AssertionError(
                 f"{name}: read {read} rows but staged {staged} and quarantined {quarantined}"
@@ -457,6 +816,9 @@ def ingest(
         missing_feeds=[n for n in contracts if n not in discovery.feeds],
         ignored_files=[p.name for p in discovery.ignored],
         claim_versions=claim_versions,
+        column_differences=column_differences,
+        unknown_columns=unknown_columns,
+        header_only_feeds=header_only_feeds,
     )
 
 

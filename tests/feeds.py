@@ -18,17 +18,21 @@ def write_feed(
     columns: list[str] | None = None,
     bom: bool = False,
     crlf: bool = False,
+    encoding: str = "utf-8",
 ) -> Path:
-    """Write rows as a feed file with every contract column (others empty)."""
+    """Write rows as a feed file with every contract column (others empty).
+
+    The suffix chooses the delimiter as the contract does: `.txt`/`.psv` pipe, `.tsv` tab,
+    otherwise comma; a `.gz` suffix gzips the file."""
     contract = load_contract(name)
     columns = columns or list(contract.columns)
     extra = [k for r in rows for k in r if k not in columns]
     columns = columns + sorted(set(extra), key=extra.index)
-    sep = "|" if suffix.startswith((".txt", ".psv")) else ","
+    sep = delimiter_of(suffix)
     path = folder / f"{name}{suffix}"
     path.parent.mkdir(parents=True, exist_ok=True)
     opener = gzip.open if suffix.endswith(".gz") else open
-    with opener(path, "wt", newline="", encoding="utf-8") as handle:
+    with opener(path, "wt", newline="", encoding=encoding) as handle:
         if bom:
             handle.write("\ufeff")
         writer = csv.DictWriter(
@@ -42,6 +46,22 @@ def write_feed(
         for row in rows:
             writer.writerow({c: row.get(c, "") for c in columns})
     return path
+
+
+def delimiter_of(suffix: str) -> str:
+    """The delimiter a feed file with this suffix must use."""
+    if suffix.startswith((".txt", ".psv")):
+        return "|"
+    if suffix.startswith(".tsv"):
+        return "\t"
+    return ","
+
+
+def minimal_feeds(folder: Path, suffix: str = ".csv") -> Path:
+    """A feed directory with one member and one claim line: the smallest good input."""
+    write_feed(folder, "eligibility", [member("A")], suffix=suffix)
+    write_feed(folder, "medical_claim", [line("c1", "A", "2026-01-05")], suffix=suffix)
+    return folder
 
 
 def member(member_id: str, birth_date: str = "1980-01-01", **values) -> dict:
