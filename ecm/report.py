@@ -33,6 +33,8 @@ def print_summary(
         else:
             feeds.add_row(name, "—", "absent", "", "")
     console.print(feeds)
+    for note in input_notes(summary.get("input", {})):
+        console.print(f"[yellow]note:[/yellow] {note}")
 
     pops = Table(
         title=f"Populations of Focus on {summary['as_of_date']} "
@@ -64,6 +66,29 @@ def print_summary(
         console.print(f"No files written   ({timings})")
     else:
         console.print(f"Files in [bold]{out_dir}[/bold]   ({timings})")
+
+
+def input_notes(found: dict[str, Any]) -> list[str]:
+    """Sentences about what the feed directory held beyond the contract (never values)."""
+    notes = [
+        f"the {feed} feed has a header but no rows: it is present, and its populations "
+        f"read nothing from it"
+        for feed in found.get("header_only_feeds", [])
+    ]
+    for feed, columns in found.get("unknown_columns", {}).items():
+        shown = ", ".join(columns[:6]) + (" …" if len(columns) > 6 else "")
+        notes.append(
+            f"the {feed} feed has {len(columns)} column(s) no contract names ({shown}): "
+            f"kept in the warehouse, ignored by the rules"
+        )
+    for feed, files in found.get("column_differences", {}).items():
+        notes.append(
+            f"{len(files)} file(s) of the {feed} feed differ from its other drops in optional "
+            f"or unknown columns (summary.json lists them); missing optional columns read empty"
+        )
+    if found.get("ignored_files"):
+        notes.append(f"{len(found['ignored_files'])} file(s) matched no feed and were not read")
+    return notes
 
 
 def explain_member(member_id: str, run_dir: Path, facts_per_criterion: int | None = 5) -> str:

@@ -172,7 +172,16 @@ def build_summary(
             "unplanned_stay": rules.setting("methods.unplanned_stay"),
             "avoidable_stay": rules.setting("methods.avoidable_stay"),
         },
-        "input": {"folder": str(input_dir), "ignored_files": ingested.ignored_files},
+        "input": {
+            "folder": str(input_dir),
+            "ignored_files": ingested.ignored_files,
+            # Present with a header but no rows: flagged, and its populations read nothing.
+            "header_only_feeds": ingested.header_only_feeds,
+            # Columns no contract names: kept in the warehouse, ignored by the rules.
+            "unknown_columns": ingested.unknown_columns,
+            # Drops of one feed that differ in optional or unknown columns.
+            "column_differences": ingested.column_differences,
+        },
         "feeds": feeds,
         "claims": ingested.claim_versions,
         "members": {

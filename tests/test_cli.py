@@ -174,3 +174,20 @@ def test_no_member_data_in_errors_or_in_what_prefect_keeps(tmp_path):
     stored = b"".join(p.read_bytes() for p in home.rglob("*") if p.is_file())
     for secret in (b"QX7781234", b"1961-07-04"):
         assert secret not in stored
+
+
+def test_the_summary_notes_what_the_feeds_held_beyond_the_contract():
+    from ecm.report import input_notes
+
+    notes = input_notes(
+        {
+            "header_only_feeds": ["homelessness"],
+            "unknown_columns": {"medical_claim": ["plan_extra_1", "plan_extra_2"]},
+            "column_differences": {"medical_claim": [{"file": "medical_claim/2026-01.csv"}]},
+            "ignored_files": ["README.txt"],
+        }
+    )
+    assert notes[0].startswith("the homelessness feed has a header but no rows")
+    assert "2 column(s) no contract names (plan_extra_1, plan_extra_2)" in notes[1]
+    assert notes[2].startswith("1 file(s) of the medical_claim feed differ")
+    assert notes[3] == "1 file(s) matched no feed and were not read"

@@ -48,6 +48,8 @@ def test_flow_run_writes_every_file(harness, story_feeds, tmp_path):
     )
     assert written["feeds"]["incarceration"]["present"] is False
     assert written["providers"] == {"members_with_several_providers": 0}
+    assert written["input"]["header_only_feeds"] == []
+    assert written["input"]["unknown_columns"] == {}
     assert summary["populations"]["HIGH_UTIL_ADULT"]["members"] == 4
     # the story has no partner feeds: their populations are not evaluated, never zero
     assert written["populations_not_evaluated"] == {
