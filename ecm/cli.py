@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
 import os
 import sys
@@ -73,7 +74,20 @@ def _fail(exc: BaseException, *, as_json: bool = False) -> None:
             from ecm.report import print_summary
 
             print_summary(summary, None, console=Console(stderr=True))
+    _release_frames(exc)
     sys.exit(code)
+
+
+def _release_frames(exc: BaseException | None) -> None:
+    """Drop the local variables of the failed call's frames (open DuckDB connections
+    among them) so the interpreter exits cleanly, without DuckDB's leak notices."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if exc.__traceback__ is not None:
+            traceback.clear_frames(exc.__traceback__)
+        exc = exc.__cause__ or exc.__context__
+    gc.collect()
 
 
 def _guarded(func, *, as_json: bool):

@@ -169,6 +169,9 @@ def test_no_member_data_in_errors_or_in_what_prefect_keeps(tmp_path):
         )
         assert proc.returncode == 2, proc.stderr
         assert "looks like a data row" in proc.stderr
+        # no traceback, and no leak notices of open connections at exit (with Prefect's
+        # own logging turned up to DEBUG, to see everything it would say)
+        assert "Traceback" not in proc.stderr and "nanobind" not in proc.stderr
         for secret in ("QX7781234", "1961-07-04", "black"):
             assert secret not in proc.stderr + proc.stdout
     stored = b"".join(p.read_bytes() for p in home.rglob("*") if p.is_file())
@@ -191,3 +194,16 @@ def test_the_summary_notes_what_the_feeds_held_beyond_the_contract():
     assert "2 column(s) no contract names (plan_extra_1, plan_extra_2)" in notes[1]
     assert notes[2].startswith("1 file(s) of the medical_claim feed differ")
     assert notes[3] == "1 file(s) matched no feed and were not read"
+
+
+def test_an_input_error_is_one_paragraph_and_nothing_else(tmp_path):
+    feeds = tmp_path / "feeds"
+    feeds.mkdir()
+    (feeds / "eligibility.csv").write_text("member_id,birth_date\n")
+    (feeds / "medical_claim.csv").write_text("")
+    proc = _ecm(
+        "run", "--input", feeds, "--as-of", "2026-10-31", "--out", tmp_path / "o", "--quiet"
+    )
+    assert proc.returncode == 2
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert proc.stderr.startswith("ecm: ")
