@@ -16,7 +16,7 @@ import html
 from typing import Any
 
 from data_contracts import load_contract
-from data_contracts.gx_suites import DataQuality, compact_results
+from data_contracts.gx_suites import SAMPLE_ROWS, DataQuality, compact_results
 
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;
@@ -34,6 +34,7 @@ th{background:#f4f6fa;font-weight:600}td.n{text-align:right;font-variant-numeric
 .card b{display:block;font-size:20px}
 .bar{background:#e9ecf3;height:8px;border-radius:4px;overflow:hidden;width:120px;display:inline-block}
 .bar i{display:block;height:8px;background:#2f6fdd}
+.nw{white-space:nowrap}
 code{font-size:12.5px;background:#f4f6fa;padding:0 4px;border-radius:3px}
 """
 
@@ -51,10 +52,12 @@ def _pill(ok: bool, good: str = "passed", bad: str = "failed") -> str:
 
 
 def _observed(entry: dict) -> str:
-    if "observed_value" in entry:
-        value = entry["observed_value"]
-        return _e(", ".join(map(str, value)) if isinstance(value, list) else value)
-    return ""
+    value = entry.get("observed_value")
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return _e(", ".join(map(str, value)))
+    return _num(value)
 
 
 def _expectation_rows(entries: list[dict]) -> str:
@@ -64,7 +67,8 @@ def _expectation_rows(entries: list[dict]) -> str:
         cols = ", ".join(cols) if isinstance(cols, list) else (cols or "(table)")
         pct = e.get("unexpected_percent")
         share = (
-            f'{pct:.2f}% <span class="bar"><i style="width:{min(100.0, pct):.1f}%"></i></span>'
+            f'<span class="nw">{pct:.2f}% <span class="bar">'
+            f'<i style="width:{min(100.0, pct):.1f}%"></i></span></span>'
             if isinstance(pct, (int, float))
             else ""
         )
@@ -146,10 +150,22 @@ def render_report(report: dict, quality: DataQuality) -> str:
     for name, results in quality.results.items():
         contract = load_contract(name)
         staged = feeds.get(name, {}).get("staged")
-        entries = compact_results(results[0], contract)
-        for grain in results[1:]:
-            entries += compact_results(grain, contract, staged_rows=staged)
+        entries = [
+            e
+            for result in results
+            for e in compact_results(
+                result,
+                contract,
+                staged_rows=staged if result.suite_name.endswith(".grain") else None,
+            )
+        ]
         parts.append(f"<h2>{_e(name)} <span class='sub'>— {_e(contract.grain)}</span></h2>")
+        if any(r.suite_name == name and staged and staged > SAMPLE_ROWS for r in results):
+            parts.append(
+                f"<p class='sub'>Column expectations on a reproducible sample of "
+                f"{SAMPLE_ROWS:,} of {staged:,} staged rows; row count and duplicates on "
+                "every row.</p>"
+            )
         parts.append(_expectation_rows(entries))
     parts.append("</body></html>\n")
     return "".join(parts)

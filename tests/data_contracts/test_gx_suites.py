@@ -87,3 +87,21 @@ def test_contract_dates_reach_gx_as_day_numbers():
         if s.type == "expect_column_values_to_be_between"
     ]
     assert between[0].kwargs["min_value"] == 20000101
+
+
+def test_large_tables_sample_column_expectations_but_count_every_row(tmp_path, rules, monkeypatch):
+    import data_contracts.gx_suites as suites
+
+    monkeypatch.setattr(suites, "SAMPLE_ROWS", 20)
+    feeds = tmp_path / "feeds"
+    write_feed(feeds, "eligibility", [member(f"B{i}") for i in range(5)])
+    claims = [line(f"d{i}", f"B{i % 5}", "2026-01-05") for i in range(50)]
+    write_feed(feeds, "medical_claim", [*claims, claims[0], claims[0]])
+    with duckdb.connect() as con:
+        quality = run_data_quality(con, ingest(con, feeds, rules, tmp_path / "work"))
+    entries = {e["expectation"]: e for e in quality.expectations["medical_claim"]}
+    assert entries["expect_table_row_count_to_be_between"]["observed_value"] == 52
+    assert "sample_rows" not in entries["expect_table_row_count_to_be_between"]
+    assert entries["expect_column_values_to_be_in_set"]["element_count"] == 20
+    assert entries["expect_column_values_to_be_in_set"]["sample_rows"] == 20
+    assert entries["expect_compound_columns_to_be_unique"]["unexpected_count"] == 3
