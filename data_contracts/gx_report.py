@@ -162,7 +162,7 @@ def render_report(report: dict, quality: DataQuality) -> str:
         parts.append(f"<h2>{_e(name)} <span class='sub'>— {_e(contract.grain)}</span></h2>")
         if any(r.suite_name == name and staged and staged > SAMPLE_ROWS for r in results):
             parts.append(
-                f"<p class='sub'>Column expectations on a reproducible sample of "
+                f"<p class='sub'>Column expectations on a seeded sample of about "
                 f"{SAMPLE_ROWS:,} of {staged:,} staged rows; row count and duplicates on "
                 "every row.</p>"
             )

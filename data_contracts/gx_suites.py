@@ -16,9 +16,9 @@ Per present feed, two suites:
   The unexpected percent is reported against the staged rows, not the compact frame.
 
 Above `SAMPLE_ROWS` staged rows, the column expectations (null shares, value sets,
-ranges) run on a reproducible DuckDB sample of that many rows (entries say
-`sample_rows`), and the row count on a one-column frame of every row: pandas-based GX
-costs ~1 s per expectation per 10M rows (measured), while every single bad value is
+ranges) run on a seeded DuckDB system sample of about that many rows (entries say
+`sample_rows`: the rows GX saw), and the row count on a frame of every row (no columns):
+pandas-based GX costs ~1 s per expectation per 10M rows (measured), while every single bad value is
 already caught, exactly, by the generated row checks in DuckDB; these expectations are
 about shares and distributions, which a 1M-row sample estimates to well under 0.1%.
 
@@ -145,26 +145,55 @@ def table_frame(
     or a reproducible sample of `sample` rows."""
     needed = list(dict.fromkeys(c for s in specs for c in s.columns))
     selects = [
-        f"cast(strftime({ident(c)}, '%Y%m%d') as integer) as {ident(c)}"
+        f"(year({ident(c)}) * 10000 + month({ident(c)}) * 100 + day({ident(c)}))::integer "
+        f"as {ident(c)}"
         if contract.spec(c).type == "date"
         else ident(c)
         for c in needed
     ] or ["true as _row"]
-    sampling = f" using sample reservoir({int(sample)} rows) repeatable (7)" if sample else ""
-    return _frame(con, f"select {', '.join(selects)} from stg__{contract.name}{sampling}")
+    source = f"stg__{contract.name}"
+    if sample:  # whole vectors of rows (cheap, unlike a reservoir: 0.01 s against 2 s)
+        staged = len_of(con, contract.name)
+        percent = min(100.0, 100.0 * sample / staged) if staged else 100.0
+        needed_cols = ", ".join(ident(c) for c in needed) or "true as _row"
+        source = f"(select {needed_cols} from {source} using sample {percent:.6f}% (system, 7))"
+    return _frame(con, f"select {', '.join(selects)} from {source}")
 
 
 def grain_frame(con: duckdb.DuckDBPyConnection, contract: FeedContract):
-    """The rows whose grain key is duplicated, key columns hashed (see the docstring)."""
-    key = ", ".join(ident(c) for c in contract.grain_key)
-    hashed = ", ".join(f"hash({ident(c)}) as {ident(c)}" for c in contract.grain_key)
+    """The rows whose grain key is duplicated, key columns hashed (see the docstring).
+
+    DuckDB groups on one 64-bit hash of the key (measured 1.8 s against 3.4 s for the
+    four text columns of 10M claim lines), then confirms the candidates on the columns
+    themselves, so a hash collision cannot report a duplicate.
+    """
+    cols = [ident(c) for c in contract.grain_key]
+    key, hashed = ", ".join(cols), ", ".join(f"hash({c}) as {c}" for c in cols)
     frame = _frame(
         con,
-        f"select {hashed}, {GRAIN_ROWS} from (select {key}, count(*) as {GRAIN_ROWS} "
-        f"from stg__{contract.name} group by all having count(*) > 1)",
+        f"""
+        with candidates as (
+            select hash({key}) as _key_hash from stg__{contract.name}
+            group by _key_hash having count(*) > 1
+        ),
+        duplicated as (
+            select {key}, count(*) as {GRAIN_ROWS}
+            from stg__{contract.name}
+            where hash({key}) in (select _key_hash from candidates)
+            group by all having count(*) > 1
+        )
+        select {hashed}, {GRAIN_ROWS} from duplicated
+        """,
     )
     frame = frame.loc[frame.index.repeat(frame[GRAIN_ROWS])].reset_index(drop=True)
     return frame.drop(columns=[GRAIN_ROWS])
+
+
+def rows_frame(staged_rows: int):
+    """A frame of `staged_rows` rows and no columns, for the row-count expectation."""
+    import pandas as pd
+
+    return pd.DataFrame(index=pd.RangeIndex(staged_rows))
 
 
 # --- running ---------------------------------------------------------------------------
@@ -283,13 +312,16 @@ def run_suites(con: duckdb.DuckDBPyConnection, feeds: Iterable[str]) -> DataQual
         staged = len_of(con, name)
         results, entries = [], []
         if staged > SAMPLE_ROWS:
-            rows = gx.validate(gx.suite(f"{name}.rows", specs[:1]), table_frame(con, contract, []))
+            rows = gx.validate(gx.suite(f"{name}.rows", specs[:1]), rows_frame(staged))
             table = gx.validate(
                 gx.suite(name, specs[1:]), table_frame(con, contract, specs[1:], SAMPLE_ROWS)
             )
             results += [rows, table]
             entries += compact_results(rows, contract)
-            entries += [{**e, "sample_rows": SAMPLE_ROWS} for e in compact_results(table, contract)]
+            entries += [
+                {**e, "sample_rows": e.get("element_count")}
+                for e in compact_results(table, contract)
+            ]
         else:
             table = gx.validate(gx.suite(name, specs), table_frame(con, contract, specs))
             results.append(table)

@@ -102,6 +102,6 @@ def test_large_tables_sample_column_expectations_but_count_every_row(tmp_path, r
     entries = {e["expectation"]: e for e in quality.expectations["medical_claim"]}
     assert entries["expect_table_row_count_to_be_between"]["observed_value"] == 52
     assert "sample_rows" not in entries["expect_table_row_count_to_be_between"]
-    assert entries["expect_column_values_to_be_in_set"]["element_count"] == 20
-    assert entries["expect_column_values_to_be_in_set"]["sample_rows"] == 20
+    in_set = entries["expect_column_values_to_be_in_set"]
+    assert in_set["sample_rows"] == in_set["element_count"] <= 52
     assert entries["expect_compound_columns_to_be_unique"]["unexpected_count"] == 3
