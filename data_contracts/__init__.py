@@ -1,4 +1,16 @@
-"""Data contracts: one TOML file per feed (columns, grain), read by the ingest.
+"""Data contracts: one TOML file per feed, the single source of that feed's checks.
+
+A contract names the feed's columns (required and optional) and, for the columns that
+have one, their type and checks: `not_null`, allowed values (`choice`, `yes_no`), code
+shapes (`code` with a shape of `shapes.toml`), whole numbers (`integer`), dates (`date`).
+It also holds the date-order pairs, multi-column rules, the grain and its key, whether
+the member must be in eligibility (`member_key`), each check's severity (`error`: the
+row is quarantined; `warn`: reported, the row kept), the population codes whose rules
+read the feed (`affects`), and expectations over the staged table for the Great
+Expectations suites (`data_contracts.gx_suites`).
+
+The same contract drives the ingest's row checks in DuckDB (`data_contracts.sql`) and
+the GX suites. A malformed contract file is a `ContractError` naming the file and key.
 
 The feed order below is the ingest order: eligibility first, because every other feed's
 rows are checked against its members.
@@ -6,9 +18,12 @@ rows are checked against its members.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 CONTRACT_DIR = Path(__file__).resolve().parent
 
@@ -24,31 +39,349 @@ FEED_ORDER = (
     "provider_assignment",
 )
 
+COLUMN_TYPES = ("text", "date", "integer", "code", "choice", "yes_no")
+SEVERITIES = ("error", "warn")
+ROW_RULE_KINDS = ("not_all_empty",)
+_NAME = re.compile(r"[a-z_][a-z0-9_]*")
+
+
+class ContractError(ValueError):
+    """A contract file that cannot be used: names the file and the key."""
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A code shape: its normalising macro, the pattern it must match, its description."""
+
+    name: str
+    normalise: str
+    pattern: str
+    expected: str
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """One column's type and checks. `severity` applies to every check of the column."""
+
+    name: str
+    type: str = "text"
+    not_null: bool = False
+    severity: str = "error"
+    values: tuple[str, ...] = ()
+    case: str = "lower"
+    shape: str | None = None
+    not_null_mostly: float | None = None
+    values_mostly: float = 1.0
+
+
+@dataclass(frozen=True)
+class DateOrder:
+    """`end` may not be before `start` (either may be empty)."""
+
+    start: str
+    end: str
+    severity: str = "error"
+
+
+@dataclass(frozen=True)
+class RowRule:
+    """A check over several columns, e.g. `not_all_empty`: not every column empty."""
+
+    kind: str
+    columns: tuple[str, ...]
+    rule: str
+    detail: str
+    severity: str = "error"
+
+
+@dataclass(frozen=True)
+class PositionCodes:
+    """Numbered columns `<prefix>1 … <prefix><positions>` holding codes of one shape,
+    checked with one pattern over the joined list (the failing position located only
+    for the rows that fail)."""
+
+    prefix: str
+    positions: int
+    shape: str
+    severity: str = "error"
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(f"{self.prefix}{i}" for i in range(1, self.positions + 1))
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """An extra Great Expectations expectation on the staged table: its snake-case type
+    (e.g. `expect_column_values_to_be_between`) and keyword arguments."""
+
+    type: str
+    kwargs: dict[str, Any]
+
 
 @dataclass(frozen=True)
 class FeedContract:
-    """What a feed must and may hold."""
+    """What a feed must and may hold, and the checks its rows and table must pass."""
 
     name: str
     required: bool
     grain: str
     required_columns: tuple[str, ...]
     optional_columns: tuple[str, ...]
+    grain_key: tuple[str, ...] = ()
+    grain_severity: str = "warn"
+    member_key: str | None = None
+    member_severity: str = "error"
+    affects: tuple[str, ...] = ()
+    specs: tuple[ColumnSpec, ...] = ()
+    date_order: tuple[DateOrder, ...] = ()
+    row_rules: tuple[RowRule, ...] = ()
+    position_codes: tuple[PositionCodes, ...] = ()
+    expectations: tuple[Expectation, ...] = ()
+    path: Path | None = None
 
     @property
     def columns(self) -> tuple[str, ...]:
         return self.required_columns + self.optional_columns
 
+    def spec(self, column: str) -> ColumnSpec:
+        """The column's spec (a plain `text` column when the contract says nothing)."""
+        for s in self.specs:
+            if s.name == column:
+                return s
+        return ColumnSpec(column)
 
-def load_contract(name: str) -> FeedContract:
-    data = tomllib.loads((CONTRACT_DIR / f"{name}.toml").read_text(encoding="utf-8"))
-    return FeedContract(
-        name=data["name"],
-        required=bool(data["required"]),
-        grain=data["grain"],
-        required_columns=tuple(data["required_columns"]),
-        optional_columns=tuple(data["optional_columns"]),
+
+# --- reading ---------------------------------------------------------------------------
+
+
+class _Reader:
+    """Typed access to one TOML table, failing with the file and the dotted key."""
+
+    def __init__(self, path: Path, data: dict, prefix: str = "") -> None:
+        self.path, self.data, self.prefix = path, data, prefix
+        self.used: set[str] = set()
+
+    def fail(self, key: str, message: str) -> ContractError:
+        return ContractError(f"{self.path}: key '{self.prefix}{key}': {message}")
+
+    def get(self, key: str, kind: type | tuple[type, ...], default: Any = ...) -> Any:
+        self.used.add(key)
+        if key not in self.data:
+            if default is ...:
+                raise self.fail(key, "is missing")
+            return default
+        value = self.data[key]
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+            names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
+            raise self.fail(key, f"expected a {names}, found {type(value).__name__} {value!r}")
+        return value
+
+    def names(self, key: str, default: Any = ...) -> tuple[str, ...]:
+        value = self.get(key, list, default)
+        if not all(isinstance(v, str) for v in value):
+            raise self.fail(key, "expected a list of strings")
+        return tuple(value)
+
+    def choice(self, key: str, allowed: tuple[str, ...], default: str) -> str:
+        value = self.get(key, str, default)
+        if value not in allowed:
+            raise self.fail(key, f"'{value}' is not one of: {', '.join(allowed)}")
+        return value
+
+    def sub(self, key: str, data: dict) -> _Reader:
+        return _Reader(self.path, data, f"{self.prefix}{key}.")
+
+    def finish(self) -> None:
+        unknown = sorted(set(self.data) - self.used)
+        if unknown:
+            raise self.fail(unknown[0], "is not a contract key")
+
+
+@cache
+def load_shapes() -> dict[str, Shape]:
+    """The code shapes of `shapes.toml`, by name."""
+    path = CONTRACT_DIR / "shapes.toml"
+    data = _read_toml(path)
+    shapes = {}
+    for name, table in data.items():
+        r = _Reader(path, table, f"{name}.")
+        pattern = r.get("pattern", str)
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise r.fail("pattern", f"is not a regular expression ({exc})") from None
+        shapes[name] = Shape(name, r.get("normalise", str), pattern, r.get("expected", str))
+        if not _NAME.fullmatch(shapes[name].normalise):
+            raise r.fail("normalise", "expected a macro name")
+        r.finish()
+    return shapes
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ContractError(f"{path}: not valid TOML ({exc})") from None
+
+
+def _column_spec(r: _Reader, name: str, shapes: dict[str, Shape]) -> ColumnSpec:
+    kind = r.choice("type", COLUMN_TYPES, "text")
+    values = r.names("values", ())
+    shape = r.get("shape", str, None)
+    if kind == "choice" and not values:
+        raise r.fail("values", "a choice column needs its allowed values")
+    if kind != "choice" and values:
+        raise r.fail("values", "only a choice column has allowed values")
+    if (kind == "code") != (shape is not None):
+        raise r.fail("shape", "a code column needs a shape, and only a code column has one")
+    if shape is not None and shape not in shapes:
+        raise r.fail("shape", f"'{shape}' is not a shape of shapes.toml ({', '.join(shapes)})")
+    mostly = r.get("not_null_mostly", float, None)
+    values_mostly = r.get("values_mostly", float, 1.0)
+    for key, share in (("not_null_mostly", mostly), ("values_mostly", values_mostly)):
+        if share is not None and not 0.0 <= share <= 1.0:
+            raise r.fail(key, "expected a share between 0 and 1")
+    spec = ColumnSpec(
+        name=name,
+        type=kind,
+        not_null=r.get("not_null", bool, False),
+        severity=r.choice("severity", SEVERITIES, "error"),
+        values=values,
+        case=r.choice("case", ("lower", "upper"), "lower"),
+        shape=shape,
+        not_null_mostly=mostly,
+        values_mostly=values_mostly,
     )
+    r.finish()
+    return spec
+
+
+def _known(r: _Reader, key: str, columns: tuple[str, ...], names: tuple[str, ...]) -> None:
+    for c in names:
+        if c not in columns:
+            raise r.fail(key, f"'{c}' is not a column of the contract")
+
+
+def _orders(r: _Reader, columns: tuple[str, ...]) -> tuple[DateOrder, ...]:
+    orders = []
+    for i, table in enumerate(r.get("date_order", list, [])):
+        sub = r.sub(f"date_order[{i}]", table)
+        order = DateOrder(
+            sub.get("start", str), sub.get("end", str), sub.choice("severity", SEVERITIES, "error")
+        )
+        _known(sub, "start", columns, (order.start, order.end))
+        sub.finish()
+        orders.append(order)
+    return tuple(orders)
+
+
+def _row_rules(r: _Reader, columns: tuple[str, ...]) -> tuple[RowRule, ...]:
+    rules = []
+    for i, table in enumerate(r.get("row_rules", list, [])):
+        sub = r.sub(f"row_rules[{i}]", table)
+        rule = RowRule(
+            kind=sub.choice("kind", ROW_RULE_KINDS, "not_all_empty"),
+            columns=sub.names("columns"),
+            rule=sub.get("rule", str),
+            detail=sub.get("detail", str),
+            severity=sub.choice("severity", SEVERITIES, "error"),
+        )
+        _known(sub, "columns", columns, rule.columns)
+        sub.finish()
+        rules.append(rule)
+    return tuple(rules)
+
+
+def _positions(r: _Reader, columns: tuple[str, ...], shapes: dict) -> tuple[PositionCodes, ...]:
+    groups = []
+    for i, table in enumerate(r.get("position_codes", list, [])):
+        sub = r.sub(f"position_codes[{i}]", table)
+        group = PositionCodes(
+            prefix=sub.get("prefix", str),
+            positions=sub.get("positions", int),
+            shape=sub.get("shape", str),
+            severity=sub.choice("severity", SEVERITIES, "error"),
+        )
+        if group.shape not in shapes:
+            raise sub.fail("shape", f"'{group.shape}' is not a shape of shapes.toml")
+        _known(sub, "prefix", columns, group.columns)
+        sub.finish()
+        groups.append(group)
+    return tuple(groups)
+
+
+def _expectations(r: _Reader, columns: tuple[str, ...]) -> tuple[Expectation, ...]:
+    expectations = []
+    for i, table in enumerate(r.get("expectations", list, [])):
+        sub = r.sub(f"expectations[{i}]", table)
+        kind = sub.get("type", str)
+        if not re.fullmatch(r"expect_[a-z_]+", kind):
+            raise sub.fail("type", "expected a Great Expectations type such as expect_…")
+        kwargs = {k: v for k, v in table.items() if k != "type"}
+        for key in ("column", "column_list"):
+            if key in kwargs:
+                named = (kwargs[key],) if isinstance(kwargs[key], str) else tuple(kwargs[key])
+                _known(sub, key, columns, named)
+        expectations.append(Expectation(kind, kwargs))
+    return tuple(expectations)
+
+
+def parse_contract(path: Path, data: dict) -> FeedContract:
+    """A contract from its parsed TOML; a `ContractError` names the file and key."""
+    shapes = load_shapes()
+    r = _Reader(path, data)
+    name = r.get("name", str)
+    required_columns = r.names("required_columns")
+    optional_columns = r.names("optional_columns")
+    columns = required_columns + optional_columns
+    for c in columns:
+        if not _NAME.fullmatch(c):
+            raise r.fail("required_columns", f"'{c}' is not a lower-case column name")
+    if len(set(columns)) != len(columns):
+        raise r.fail("optional_columns", "a column is named twice")
+    specs = []
+    for col, table in r.get("columns", dict, {}).items():
+        if col not in columns:
+            raise r.fail(f"columns.{col}", "is not a column of required_ or optional_columns")
+        specs.append(_column_spec(r.sub(f"columns.{col}", table), col, shapes))
+    grain_key = r.names("grain_key")
+    _known(r, "grain_key", columns, grain_key)
+    member_key = r.get("member_key", str, None)
+    if member_key is not None:
+        _known(r, "member_key", columns, (member_key,))
+    contract = FeedContract(
+        name=name,
+        required=r.get("required", bool),
+        grain=r.get("grain", str),
+        required_columns=required_columns,
+        optional_columns=optional_columns,
+        grain_key=grain_key,
+        grain_severity=r.choice("grain_severity", ("warn",), "warn"),
+        member_key=member_key,
+        member_severity=r.choice("member_severity", SEVERITIES, "error"),
+        affects=r.names("affects"),
+        specs=tuple(specs),
+        date_order=_orders(r, columns),
+        row_rules=_row_rules(r, columns),
+        position_codes=_positions(r, columns, shapes),
+        expectations=_expectations(r, columns),
+        path=path,
+    )
+    r.finish()
+    if path.stem != name:
+        raise r.fail("name", f"'{name}' does not match the file name {path.name}")
+    return contract
+
+
+@cache
+def load_contract(name: str) -> FeedContract:
+    path = CONTRACT_DIR / f"{name}.toml"
+    if not path.is_file():
+        raise ContractError(f"{path}: no contract for the feed '{name}'")
+    return parse_contract(path, _read_toml(path))
 
 
 def load_contracts() -> dict[str, FeedContract]:

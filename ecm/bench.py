@@ -8,7 +8,11 @@ Steps, each timed on its own in this process:
    files, once — no run can be faster than reading its input;
 3. the run's steps without Prefect: ingest (read, stage, quarantine, versions), events
    (members, ED visits, stays, criteria), assign (every population, metrics), write;
-4. peak resident memory of the process.
+4. the *validation cost* (inside the ingest's connection): the row checks generated
+   from the contracts evaluated over every raw row of every feed, and the Great
+   Expectations suites over the staged tables, against a plain DuckDB scan of the
+   columns they validate (`validation_cost`);
+5. peak resident memory of the process.
 Prints a Markdown table to paste into BENCHMARKS.md (with the machine and versions).
 """
 
@@ -26,6 +30,9 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from data_contracts import load_contracts
+from data_contracts.gx_suites import run_data_quality, table_expectations
+from data_contracts.sql import ident, row_checks
 from ecm.generate import generate_feeds
 from ecm.ingest import ingest
 from ecm.pipeline import assign_populations, build_events, history_start, read_inputs
@@ -69,6 +76,51 @@ def scan_floor(feeds: Path) -> tuple[float, int]:
     return time.perf_counter() - started, rows
 
 
+def validated_columns(name: str) -> list[str]:
+    """The raw columns a feed's row checks and suites read."""
+    contract = load_contracts()[name]
+    cols = [s.name for s in contract.specs]
+    cols += [c for g in contract.position_codes for c in g.columns]
+    cols += [o.start for o in contract.date_order] + [o.end for o in contract.date_order]
+    cols += [c for r in contract.row_rules for c in r.columns]
+    cols += list(contract.grain_key) + ([contract.member_key] if contract.member_key else [])
+    cols += [c for e in table_expectations(contract) for c in e.columns]
+    return list(dict.fromkeys(cols))
+
+
+def validation_cost(con: duckdb.DuckDBPyConnection, ingested) -> dict[str, float]:
+    """Seconds for: a plain scan of the validated columns of every present feed's raw rows
+    (max() of each, so each is read); the generated row checks over the same rows (the
+    `checked__<feed>` views, every check evaluated); GX's import; the GX suites."""
+    feeds = list(ingested.feeds)
+    started = time.perf_counter()
+    for name in feeds:
+        cols = validated_columns(name)
+        con.execute(
+            f"select count(*), {', '.join(f'max({ident(c)})' for c in cols)} from raw__{name}"
+        ).fetchall()
+    scan = time.perf_counter() - started
+    started = time.perf_counter()
+    for name in feeds:
+        con.execute(f"select count(_reject), count(_warn) from checked__{name}").fetchall()
+    checks = time.perf_counter() - started
+    started = time.perf_counter()
+    import great_expectations  # noqa: F401 - timed on its own: paid once a run
+
+    gx_import = time.perf_counter() - started
+    started = time.perf_counter()
+    run_data_quality(con, ingested)
+    suites = time.perf_counter() - started
+    n_checks = sum(len(row_checks(load_contracts()[n])) for n in feeds)
+    return {
+        "scan": scan,
+        "checks": checks,
+        "gx import": gx_import,
+        "gx suites": suites,
+        "row checks": n_checks,
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, default=100_000)
@@ -102,6 +154,7 @@ def main(argv: list[str] | None = None) -> None:
         started = time.perf_counter()
         ingested = ingest(con, feeds, rules, work / "tmp")
         timings["ingest"] = time.perf_counter() - started
+        validation = validation_cost(con, ingested)
     with duckdb.connect(str(db)) as con:
         started = time.perf_counter()
         inputs = read_inputs(con, frozenset(ingested.feeds), history_start(rules, as_of))
@@ -140,6 +193,15 @@ def main(argv: list[str] | None = None) -> None:
         f"Assignments: {result.assignments.height:,} for "
         f"{result.assignments['member_id'].n_unique():,} members; evidence rows "
         f"{result.evidence.height:,}. Peak RSS {_peak_rss_gib():.1f} GiB."
+    )
+    v = validation
+    checked = v["checks"] + v["gx suites"]
+    print(
+        f"\nValidation ({v['row checks']:.0f} generated row checks over every feed, then the GX "
+        f"suites): plain scan of the validated columns {v['scan']:.2f} s; generated checks "
+        f"{v['checks']:.2f} s ({v['checks'] / v['scan']:.2f}x); GX suites {v['gx suites']:.2f} s "
+        f"({v['gx suites'] / v['scan']:.2f}x) plus import {v['gx import']:.2f} s; checks + "
+        f"suites {checked:.2f} s = {checked / v['scan']:.2f}x the scan."
     )
     by_pof = result.assignments.group_by("pof_code").len().sort("pof_code")
     print("\n" + ", ".join(f"{c} {n:,}" for c, n in by_pof.iter_rows()))

@@ -341,23 +341,39 @@ def generate(
     help="The feed directory to check.",
 )
 @click.option(
+    "--report",
+    "report_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Also write a self-contained HTML page (FILE.html) of the results: counts, "
+    "quarantine and warning rules, every expectation. No member data, no network.",
+)
+@click.option(
     "--warehouse",
     type=click.Path(path_type=Path),
     default=None,
     help="DuckDB file to stage into (default: a temporary one, removed after).",
 )
 @_log_options
-def validate(input_dir: Path, warehouse: Path | None, quiet: bool, as_json: bool) -> None:
-    """Check a feed directory against the contracts without running the rules.
+def validate(
+    input_dir: Path, report_file: Path | None, warehouse: Path | None, quiet: bool, as_json: bool
+) -> None:
+    """Check a feed directory against the data contracts without running the rules.
 
-    Reads every feed, stages it and reports, per feed, rows read, staged and
-    quarantined with the rules broken. Exits 2 when a file cannot be used, 1 when rows
-    were quarantined, 0 when everything staged.
+    Reads and stages every feed with the row checks generated from data_contracts/*.toml
+    (rows breaking an error check are quarantined; warn checks are counted, the rows
+    kept), then runs each present feed's Great Expectations suite (row count, null
+    shares, value sets, duplicates at the grain key, distributions). Prints per feed the
+    rows read, staged and quarantined, the rules broken and the failed expectations.
+
+    Exits 0 when everything staged and every expectation passed; 1 when rows were
+    quarantined or an expectation failed; 2 when a file cannot be used.
     """
     import tempfile
 
     import duckdb
 
+    from data_contracts.gx_suites import run_data_quality
     from ecm.ingest import ingest
     from ecm.rules import load_rules
 
@@ -371,18 +387,28 @@ def validate(input_dir: Path, warehouse: Path | None, quiet: bool, as_json: bool
                     "select feed, rule, count(*) as rows, min(source_file || ':' || line) as first "
                     "from quarantine group by all order by feed, rule"
                 ).fetchall()
+                quality = run_data_quality(con, result)
         except EcmError as exc:
             _fail(exc)
+    failed = quality.failed
     report = {
+        "input": str(input_dir),
         "feeds": {name: c.as_dict() for name, c in result.feeds.items()},
         "missing_feeds": result.missing_feeds,
         "ignored_files": result.ignored_files,
         "quarantined": [
             {"feed": f, "rule": r, "rows": n, "first": first} for f, r, n, first in rules
         ],
+        "warnings": result.warnings,
+        "data_quality": quality.as_summary(),
     }
+    if report_file:
+        from data_contracts.gx_report import render_report
+
+        report_file.parent.mkdir(parents=True, exist_ok=True)
+        report_file.write_text(render_report(report, quality), encoding="utf-8")
     if as_json:
-        click.echo(json.dumps(report))
+        click.echo(json.dumps(report, default=str))
     else:
         for name, c in result.feeds.items():
             click.echo(
@@ -393,7 +419,15 @@ def validate(input_dir: Path, warehouse: Path | None, quiet: bool, as_json: bool
             click.echo(f"{name:<30} absent")
         for f, r, n, first in rules:
             click.echo(f"  quarantined {n:,} {f} rows for {r} (first at {first})")
-    sys.exit(1 if rules else 0)
+        for w in result.warnings:
+            click.echo(f"  warning: {w['rows']:,} {w['feed']} rows: {w['detail']} ({w['rule']})")
+        evaluated = sum(len(es) for es in quality.expectations.values())
+        click.echo(f"expectations: {evaluated - len(failed)} of {evaluated} passed")
+        for w in quality.warnings[len(result.warnings) :]:
+            click.echo(f"  failed: {w['feed']}: {w['detail']}")
+        if report_file:
+            click.echo(f"report: {report_file}")
+    sys.exit(1 if rules or failed else 0)
 
 
 @main.command()

@@ -83,6 +83,17 @@ def ingest_feeds(
         return ingest(con, input_dir, rules, work_dir, progress=log.info, encodings=encodings)
 
 
+@task(name="validate contracts", cache_policy=NO_CACHE, persist_result=False)
+def validate_contracts(warehouse: Path, ingested: IngestResult) -> dict[str, Any]:
+    """The contracts' Great Expectations suites on the staged feeds, with the ingest's
+    warn-severity row checks: summary.json's `data_quality.expectations` and `warnings`
+    (counts and shares only, never row values)."""
+    from data_contracts.gx_suites import run_data_quality
+
+    with duckdb.connect(str(warehouse)) as con:
+        return run_data_quality(con, ingested).as_summary()
+
+
 @task(name="build events", cache_policy=NO_CACHE, persist_result=False)
 def build_event_tables(
     warehouse: Path,
@@ -149,6 +160,7 @@ def build_summary(
     result: Assignment,
     quarantine: pl.DataFrame,
     npi_report: pl.DataFrame,
+    quality: dict[str, Any],
     timings: dict[str, float],
 ) -> dict[str, Any]:
     window = lookback(as_of, rules.setting("time.lookback_months"))
@@ -214,6 +226,8 @@ def build_summary(
             ],
             # Reported, never dropped: NPIs whose check digit fails, per feed and column.
             "npi_check_digit_failures": npi_report.to_dicts(),
+            # The contracts' expectations and warn-severity checks (data_contracts/).
+            **quality,
         },
         "timings_seconds": timings,
         "platform": {
@@ -309,6 +323,9 @@ def monthly(
             ingested = ingest_feeds(input_dir, work_house.path, rules, Path(work), encodings)
             timer.record("ingest", started)
         started = time.perf_counter()
+        quality = validate_contracts(work_house.path, ingested)
+        timer.record("validate", started)
+        started = time.perf_counter()
         inputs, events, quarantine, npi_report = build_event_tables(
             work_house.path, rules, reference, as_of, list(ingested.feeds)
         )
@@ -325,6 +342,7 @@ def monthly(
             result=result,
             quarantine=quarantine,
             npi_report=npi_report,
+            quality=quality,
             timings=timer.seconds,
         )
         check_sanity_guards(summary, rules)

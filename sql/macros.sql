@@ -1,6 +1,6 @@
 -- Shared normalisation and row checks, loaded once per connection before any model
 -- (temporary macros: nothing is stored in the warehouse, and read-only connections work).
--- Normalisation follows ../shared/spec/populations.md, "Claims as delivered".
+-- Normalisation follows docs/POPULATIONS.md, "Claims as delivered".
 -- A check macro returns NULL when the value passes, else 'rule|detail': the rule a
 -- quarantined row broke and a sentence naming the column and what was expected.
 
@@ -12,9 +12,11 @@ create or replace temp macro ecm_date(x) as
 -- ICD-10 (and ICD-9 history): no dots, no spaces, upper case.
 create or replace temp macro ecm_icd(x) as nullif(upper(replace(replace(trim(x), '.', ''), ' ', '')), '');
 
--- Revenue code: 4 digits, zero-padded ('450' = '0450').
+-- Revenue code: 4 digits, zero-padded ('450' = '0450', '22' = '0022'; a Parquet integer
+-- column arrives here as its text, '22').
 create or replace temp macro ecm_revenue_code(x) as
-    case when regexp_full_match(ecm_text(x), '[0-9]{3}') then '0' || ecm_text(x) else ecm_text(x) end;
+    case when regexp_full_match(ecm_text(x), '[0-9]{1,3}') then lpad(ecm_text(x), 4, '0')
+         else ecm_text(x) end;
 
 -- Place of service: 2 digits.
 create or replace temp macro ecm_place_of_service(x) as
@@ -40,26 +42,18 @@ create or replace temp macro ecm_drg(x) as
 
 create or replace temp macro ecm_hcpcs(x) as upper(ecm_text(x));
 
+-- NDC: digits only (the dashes of the 4-4-2 / 5-3-2 / 5-4-1 forms dropped).
+create or replace temp macro ecm_ndc(x) as regexp_replace(ecm_text(x), '-', '', 'g');
+
 create or replace temp macro ecm_yes_no(x) as
     case upper(ecm_text(x)) when 'Y' then 'Y' when 'YES' then 'Y' when '1' then 'Y'
                             when 'N' then 'N' when 'NO' then 'N' when '0' then 'N' end;
 
--- Shapes of well-formed codes (after normalisation). Retired codes are accepted:
--- only the shape is checked.
--- ICD-10-CM, or ICD-9-CM for history.
-create or replace temp macro ecm_is_diagnosis_code(x) as
-    regexp_full_match(x, '([A-Z][0-9][0-9A-Z][0-9A-Z]{0,4}|[0-9]{3,5}|V[0-9]{2,4}|E[0-9]{3,4})');
+-- Shapes of well-formed codes are data: data_contracts/shapes.toml (the pattern each
+-- normalised code must match), used by the checks generated from the contracts
+-- (data_contracts/sql.py).
 
--- True when every code of a list is a well-formed diagnosis code (NULLs pass): one
--- regular expression over the joined list instead of one per position.
-create or replace temp macro ecm_all_diagnosis_codes(codes) as
-    regexp_full_match(
-        upper(replace(replace(array_to_string(codes, '|'), '.', ''), ' ', '')),
-        '(([A-Z][0-9][0-9A-Z][0-9A-Z]{0,4}|[0-9]{3,5}|V[0-9]{2,4}|E[0-9]{3,4})'
-        || '(\|([A-Z][0-9][0-9A-Z][0-9A-Z]{0,4}|[0-9]{3,5}|V[0-9]{2,4}|E[0-9]{3,4}))*)?'
-    );
-
--- Row checks --------------------------------------------------------------------------
+-- Row checks (called by the SQL generated from the contracts) ---------------------------
 
 create or replace temp macro ecm_check_present(x, col) as
     case when ecm_text(x) is null then 'missing_value|' || col || ' is empty' end;
@@ -82,6 +76,19 @@ create or replace temp macro ecm_check_choice(x, choices, col) as
     case when ecm_text(x) is not null and not list_contains(choices, lower(ecm_text(x)))
          then 'unknown_value|' || col || ' ''' || x || ''' is not one of: '
               || array_to_string(choices, ', ') end;
+
+create or replace temp macro ecm_check_choice_upper(x, choices, col) as
+    case when ecm_text(x) is not null and not list_contains(choices, upper(ecm_text(x)))
+         then 'unknown_value|' || col || ' ''' || x || ''' is not one of: '
+              || array_to_string(choices, ', ') end;
+
+create or replace temp macro ecm_check_yes_no(x, col) as
+    case when ecm_text(x) is not null and ecm_yes_no(x) is null
+         then 'unknown_value|' || col || ' ''' || x || ''' is not Y or N' end;
+
+create or replace temp macro ecm_check_integer(x, col) as
+    case when ecm_text(x) is not null and try_cast(ecm_text(x) as integer) is null
+         then 'malformed_value|' || col || ' ''' || x || ''' is not a whole number' end;
 
 -- The first failing check of a row (NULL when the row passes).
 create or replace temp macro ecm_first_failure(checks) as list_filter(checks, lambda c: c is not null)[1];

@@ -232,7 +232,7 @@ def test_bad_rows_are_quarantined_and_counted(tmp_path, con, rules):
             line("c2", "A", "2026-01-05", diagnosis_code_3="NOT A CODE"),
             line("c3", "ZZZ", "2026-01-05"),
             line("c4", "A", "yesterday"),
-            line("c5", "A", "2026-01-05", revenue_center_code="45"),
+            line("c5", "A", "2026-01-05", revenue_center_code="45A"),
             line("", "A", "2026-01-05"),
         ],
     )

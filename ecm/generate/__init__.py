@@ -1,6 +1,6 @@
 """Seeded synthetic feeds in the input contract (``ecm generate``).
 
-`generate_feeds` writes a feed directory (../shared/spec/feeds.md): `eligibility`,
+`generate_feeds` writes a feed directory (docs/FEEDS.md): `eligibility`,
 `medical_claim`, `pharmacy_claim` in the Tuva Project input layer columns, and the
 Medi-Cal partner feeds `incarceration`, `child_welfare`, `ccs_enrollment`, `homelessness`,
 `nursing_facility_assessment`, `provider_assignment` in their contract columns.

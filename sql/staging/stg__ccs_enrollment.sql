@@ -1,33 +1,11 @@
--- stg__ccs_enrollment: California Children's Services spans renamed, cast and checked.
+-- stg__ccs_enrollment: California Children's Services spans renamed and cast.
 -- Grain: one row per CCS enrollment span.
+-- The rows come checked: `checked__ccs_enrollment` is generated from the contract
+-- (data_contracts/ccs_enrollment.toml, by data_contracts/sql.py) and carries `_reject`.
 with
 
 source as (
-    select * from raw__ccs_enrollment
-),
-
-known_members as (
-    select distinct member_id from stg__eligibility
-),
-
-checked as (
-    select
-        source.*,
-        ecm_first_failure([
-            ecm_check_present(source.member_id, 'member_id'),
-            ecm_check_present(program, 'program'),
-            case when ecm_text(program) is not null
-                      and upper(ecm_text(program)) not in ('CCS', 'CCS_WCM')
-                 then 'unknown_value|program ''' || program || ''' is not one of: CCS, CCS_WCM' end,
-            ecm_check_present(start_date, 'start_date'),
-            ecm_check_date(start_date, 'start_date'),
-            ecm_check_date(end_date, 'end_date'),
-            ecm_check_order(start_date, end_date, 'start_date', 'end_date'),
-            case when ecm_text(source.member_id) is not null and known_members.member_id is null
-                 then 'unknown_member|member_id is not in the eligibility feed' end
-        ]) as _reject
-    from source
-    left join known_members on ecm_text(source.member_id) = known_members.member_id
+    select * from checked__ccs_enrollment
 ),
 
 final as (
@@ -37,7 +15,7 @@ final as (
         ecm_date(start_date) as start_date,
         ecm_date(end_date) as end_date
     )
-    from checked
+    from source
 )
 
 select * from final

@@ -1,29 +1,11 @@
--- stg__eligibility: the eligibility feed renamed, cast and checked.
+-- stg__eligibility: the eligibility feed renamed and cast.
 -- Grain: one row per member per enrollment span (as delivered).
--- Rows failing a check carry `_reject` ('rule|detail') and are quarantined by the loader.
+-- The rows come checked: `checked__eligibility` is generated from the contract
+-- (data_contracts/eligibility.toml, by data_contracts/sql.py) and carries `_reject`.
 with
 
 source as (
-    select * from raw__eligibility
-),
-
-checked as (
-    select
-        *,
-        ecm_first_failure([
-            ecm_check_present(member_id, 'member_id'),
-            ecm_check_present(birth_date, 'birth_date'),
-            ecm_check_date(birth_date, 'birth_date'),
-            ecm_check_present(enrollment_start_date, 'enrollment_start_date'),
-            ecm_check_date(enrollment_start_date, 'enrollment_start_date'),
-            ecm_check_date(enrollment_end_date, 'enrollment_end_date'),
-            ecm_check_date(death_date, 'death_date'),
-            ecm_check_date(file_date, 'file_date'),
-            ecm_check_order(enrollment_start_date, enrollment_end_date,
-                            'enrollment_start_date', 'enrollment_end_date'),
-            ecm_check_order(birth_date, enrollment_start_date, 'birth_date', 'enrollment_start_date')
-        ]) as _reject
-    from source
+    select * from checked__eligibility
 ),
 
 final as (
@@ -41,7 +23,7 @@ final as (
         ecm_text(dual_status_code) as dual_status_code,
         ecm_date(file_date) as file_date
     )
-    from checked
+    from source
 )
 
 select * from final
