@@ -322,11 +322,20 @@ def demo(members: int, months: int, seed: int, workdir: Path, quiet: bool, as_js
 def generate(
     members: int, months: int, end: dt.datetime | None, seed: int, fmt: str, out_dir: Path
 ) -> None:
-    """Write seeded synthetic feeds in the input contract (Medi-Cal-like volumes)."""
+    """Write seeded synthetic feeds in the input contract (Medi-Cal-like volumes).
+
+    --out must be new, empty, or an earlier ecm generate output (its .ecm-generated.json
+    lists the files it wrote; those, and only those, are replaced).
+    """
     from ecm.generate import generate_feeds
 
     day = end.date() if end else default_as_of()
-    stats = generate_feeds(out_dir, members=members, months=months, end=day, seed=seed, fmt=fmt)
+    stats = _guarded(
+        lambda: generate_feeds(
+            out_dir, members=members, months=months, end=day, seed=seed, fmt=fmt
+        ),
+        as_json=False,
+    )
     for feed, rows in stats.rows.items():
         click.echo(f"{feed:<30} {rows:>12,} rows")
     click.echo(f"wrote {len(stats.files)} files to {out_dir}")
@@ -383,13 +392,15 @@ def validate(
         try:
             with duckdb.connect(db) as con:
                 result = ingest(con, input_dir, load_rules(), Path(work))
+                # the first quarantined row of each rule: the lowest line of the first file
                 rules = con.sql(
-                    "select feed, rule, count(*) as rows, min(source_file || ':' || line) as first "
+                    "select feed, rule, count(*) as rows, "
+                    "arg_min(source_file || ':' || line, (source_file, line)) as first "
                     "from quarantine group by all order by feed, rule"
                 ).fetchall()
                 quality = run_data_quality(con, result)
         except EcmError as exc:
-            _fail(exc)
+            _fail(exc, as_json=as_json)
     failed = quality.failed
     report = {
         "input": str(input_dir),

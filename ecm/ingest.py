@@ -225,21 +225,15 @@ def _check_header(
     header: a data row taken for one would put a member's values into the error."""
     columns = _normalise_header(names)
     seen: set[str] = set()
-    for col in columns:
-        if col in seen:
-            raise InputError(
-                f"{path}: the header names column '{col}' twice (names are compared without "
-                f"regard to case); each column must appear once."
-            )
-        seen.add(col)
+    repeated = [c for c in columns if c in seen or seen.add(c)]
     missing = [c for c in contract.required_columns if c not in seen]
-    if not missing:
+    if not (missing or repeated):
         return columns
     needs = (
         f"{path}: the {contract.name} feed needs the column(s) {', '.join(missing)}, which the "
         f"header does not have"
     )
-    if sep is not None and len(columns) == 1:
+    if missing and sep is not None and len(columns) == 1:
         for other, other_name in DELIMITER_NAMES.items():
             if other != sep and other in names[0]:
                 split = _normalise_header(names[0].split(other))
@@ -253,11 +247,19 @@ def _check_header(
                     f"{other_name}, but a {_suffix(path)} file must be "
                     f"{_delimited(sep)}."
                 )
+    # Before naming a repeated or missing column: a data row's repeated values
+    # (member_id = person_id) or empty fields are no header's names, never echoed.
     if _looks_like_data(columns, contract):
         raise InputError(
-            f"{needs}: the first line looks like a data row, not a header (its values are not "
-            f"shown). Expected a first line naming the columns, such as "
-            f"{', '.join(contract.required_columns)}."
+            f"{path}: the first line looks like a data row, not a header (its values are not "
+            f"shown); expected a first line naming the {contract.name} feed's columns, such "
+            f"as {', '.join(contract.required_columns)}."
+        )
+    if repeated:
+        named = f"column '{repeated[0]}'" if repeated[0] else "an empty column name"
+        raise InputError(
+            f"{path}: the header names {named} twice (names are compared without regard to "
+            f"case); each column must appear once, with a name."
         )
     raise InputError(
         f"{needs}. Found: {', '.join(columns[:12])}{' …' if len(columns) > 12 else ''}."

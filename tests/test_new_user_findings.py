@@ -46,11 +46,6 @@ def _ingest_error(folder, tmp_path) -> str:
     return str(caught.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="headerless eligibility: the duplicate-header check runs before the "
-    "looks-like-data check and echoes a member's id in the error (and Prefect stores it)",
-)
 def test_headerless_eligibility_whose_row_repeats_the_member_id_names_no_member(tmp_path):
     # Tuva-style extracts often carry member_id = person_id = subscriber_id.
     row = "M00000001,M00000001,M00000001,1973-03-06,,male,white,2022-10-01,\n"
@@ -60,11 +55,6 @@ def test_headerless_eligibility_whose_row_repeats_the_member_id_names_no_member(
     assert "looks like a data row" in message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason='headerless eligibility with empty fields is reported as "the header names '
-    "column '' twice\" instead of saying the first line looks like data",
-)
 def test_headerless_eligibility_with_empty_fields_says_the_first_line_is_data(tmp_path):
     row = "M00000001,P1,S1,1973-03-06,,male,white,2022-10-01,\n"
     folder = _feeds(tmp_path / "feeds", row)
@@ -72,10 +62,6 @@ def test_headerless_eligibility_with_empty_fields_says_the_first_line_is_data(tm
     assert "looks like a data row" in message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ecm validate --json reports a file error as plain text, not one JSON object",
-)
 def test_validate_json_reports_a_file_error_as_json(tmp_path):
     header = ELIGIBILITY_HEADER.replace("gender", "member_id")
     folder = _feeds(tmp_path / "feeds", header + "M1,M1,M1,1973-03-06,,M1,white,2022-10-01,\n")
@@ -85,11 +71,6 @@ def test_validate_json_reports_a_file_error_as_json(tmp_path):
     assert record["level"] == "error" and record["exit_code"] == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ecm validate's 'first at FILE:LINE' is the text minimum of 'file:line' "
-    "(line 10 sorts before line 3)",
-)
 def test_validate_first_quarantined_line_is_the_lowest_line(tmp_path):
     eligibility = ELIGIBILITY_HEADER + "M00000001,,,1973-03-06,,male,white,2022-10-01,\n"
     episodes = ["member_id,facility_type,booking_date,release_date"]
@@ -104,11 +85,6 @@ def test_validate_first_quarantined_line_is_the_lowest_line(tmp_path):
     assert bad["first"] == "incarceration.csv:3"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ecm generate --out deletes a folder's medical_claim/medical_claim_*.csv drops "
-    "and overwrites its feeds without a word (exit 0), even when it did not write them",
-)
 def test_generate_never_deletes_feed_files_it_did_not_write(tmp_path):
     out = tmp_path / "feeds"
     (out / "medical_claim").mkdir(parents=True)
@@ -118,3 +94,24 @@ def test_generate_never_deletes_feed_files_it_did_not_write(tmp_path):
     with contextlib.suppress(Exception):
         generate_feeds(out, members=20, months=1, end=dt.date(2026, 10, 31), seed=1, fmt="csv")
     assert drop.exists()
+
+
+def test_generate_replaces_its_own_earlier_output(tmp_path):
+    out = tmp_path / "feeds"
+    end = dt.date(2026, 10, 31)
+    first = generate_feeds(out, members=30, months=2, end=end, seed=1, fmt="csv")
+    second = generate_feeds(out, members=30, months=1, end=end, seed=1, fmt="csv")
+    on_disk = {p for p in out.rglob("*") if p.is_file() and p.name != ".ecm-generated.json"}
+    assert on_disk == set(second.files)
+    assert len(first.files) > len(second.files)  # the second month's drop is gone
+
+
+def test_generate_into_a_file_is_a_sentence_not_a_traceback(tmp_path):
+    target = tmp_path / "eligibility.csv"
+    target.write_text("x")
+    result = CliRunner().invoke(
+        main, ["generate", "--members", "5", "--months", "1", "--out", str(target)]
+    )
+    assert result.exit_code == 2
+    assert "is a file" in result.output and "Traceback" not in result.output
+    assert target.read_text() == "x"

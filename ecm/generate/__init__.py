@@ -45,6 +45,7 @@ Decisions:
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +53,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from ecm.errors import OutputError
 from ecm.generate.calendar import Anchors, to_date
 from ecm.generate.claims import LinePools, Renderer, build_claims, finalize
 from ecm.generate.events import Palette, base_events, concat, persona_events
@@ -82,6 +84,8 @@ FEEDS = (
 )
 BATCH_LINES = 250_000
 PARTS_DIR = ".generate-parts"
+# Lists the files a generation wrote: a later one replaces those, and only those.
+GENERATED_MARKER = ".ecm-generated.json"
 
 
 @dataclass(frozen=True)
@@ -105,14 +109,39 @@ class _Writer:
         self._clear()
 
     def _clear(self) -> None:
+        """Make `out_dir` ready: new, empty, or written by an earlier generation, whose
+        files (those its marker lists) are removed; anything else is refused, and no
+        file this generator did not write is ever deleted."""
+        if self.out_dir.exists() and not self.out_dir.is_dir():
+            raise OutputError(
+                f"{self.out_dir} is a file; ecm generate writes a feed folder. Choose a new "
+                f"or empty folder."
+            )
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        for feed in FEEDS:
-            for suffix in (".csv", ".parquet"):
-                (self.out_dir / f"{feed}{suffix}").unlink(missing_ok=True)
-        folder = self.out_dir / "medical_claim"
-        if folder.is_dir():
-            for old in folder.glob("medical_claim_*.csv"):
-                old.unlink()
+        marker = self.out_dir / GENERATED_MARKER
+        present = [p for p in self.out_dir.rglob("*") if p.is_file() and p != marker]
+        if not present:
+            return
+        try:
+            earlier = json.loads(marker.read_text(encoding="utf-8"))["files"]
+        except (OSError, ValueError, KeyError, TypeError):
+            raise OutputError(
+                f"The folder {self.out_dir} is not empty and was not written by ecm generate "
+                f"(it has no {GENERATED_MARKER}), so generating into it could overwrite or "
+                f"delete feeds. Choose a new or empty folder."
+            ) from None
+        ours = {self.out_dir / name for name in earlier}
+        foreign = sorted(str(p.relative_to(self.out_dir)) for p in present if p not in ours)
+        foreign = [f for f in foreign if not f.startswith(PARTS_DIR)]
+        if foreign:
+            raise OutputError(
+                f"The folder {self.out_dir} was written by ecm generate but also holds files it "
+                f"did not write ({', '.join(foreign[:3])}{' …' if len(foreign) > 3 else ''}); "
+                f"it will not overwrite or delete them. Choose a new or empty folder."
+            )
+        for path in ours:
+            path.unlink(missing_ok=True)
+        marker.unlink()
         shutil.rmtree(self.parts_dir, ignore_errors=True)
 
     def write(self, feed: str, frame: pl.DataFrame, month: str | None = None) -> None:
@@ -149,6 +178,11 @@ class _Writer:
                 )
                 self.files[target] = True
             shutil.rmtree(self.parts_dir, ignore_errors=True)
+        listed = sorted(str(p.relative_to(self.out_dir)) for p in self.files)
+        (self.out_dir / GENERATED_MARKER).write_text(
+            json.dumps({"written_by": "ecm generate", "files": listed}, indent=1) + "\n",
+            encoding="utf-8",
+        )
         return GenerationStats(rows=dict(self.rows), files=sorted(self.files))
 
 
