@@ -35,6 +35,8 @@ REQUIRED_SETTINGS = (
     "methods.nyu_min_prefix_length",
     "guards.min_enrolled_members",
     "guards.max_quarantined_share",
+    "run.memory_budget_gib",
+    "run.bytes_per_member",
     *METHOD_CHOICES,
 )
 

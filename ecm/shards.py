@@ -65,7 +65,14 @@ def build_households(con: duckdb.DuckDBPyConnection) -> int:
         "from stg__eligibility where member_id is not null"
     )
     step = load_sql("intermediate/int__member_household_step")
-    for rounds in range(1, MAX_HOUSEHOLD_ROUNDS + 1):
+    rounds = 0
+    changed = 1
+    while changed:
+        rounds += 1
+        if rounds > MAX_HOUSEHOLD_ROUNDS:
+            raise RuntimeError(
+                f"Households did not settle in {MAX_HOUSEHOLD_ROUNDS} rounds of label propagation."
+            )
         con.execute(f"create or replace temp table household_next as {step}")
         changed = con.execute(
             "select count(*) from household_next as next "
@@ -74,12 +81,6 @@ def build_households(con: duckdb.DuckDBPyConnection) -> int:
         ).fetchall()[0][0]
         con.execute("drop table household_label")
         con.execute("alter table household_next rename to household_label")
-        if changed == 0:
-            break
-    else:
-        raise RuntimeError(
-            f"Households did not settle in {MAX_HOUSEHOLD_ROUNDS} rounds of label propagation."
-        )
     replace_relation(con, "int__member_household", "table", "select * from household_label")
     con.execute("drop table household_label")
     return rounds
