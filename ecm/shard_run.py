@@ -122,6 +122,7 @@ def run_shard(
         seconds={
             "events": round(built - started, 3),
             "assign": round(assigned - built, 3),
+            "write": round(time.perf_counter() - assigned, 3),
         },
     )
 

@@ -345,12 +345,15 @@ def monthly(
             )
             quality = report_data_quality(work_house.path, work_dir)
             timer.record("shard_inputs", started)
+            started = time.perf_counter()
             results = [
                 run_one_shard(shard, rules, reference, as_of, work_dir / "shard_results")
                 for shard in shard_set.paths()
             ]
-            for step in ("events", "assign"):
-                timer.seconds[step] = round(sum(r.seconds[step] for r in results), 3)
+            timer.record("shards", started)
+            # Of which, added up over the shards: events, assign, and writing their files.
+            for step in ("events", "assign", "write"):
+                timer.seconds[f"shards_{step}"] = round(sum(r.seconds[step] for r in results), 3)
             started = time.perf_counter()
             merged = merge_shards(results, work_dir / "merged")
             timer.record("merge", started)
