@@ -10,6 +10,7 @@ import duckdb
 import polars as pl
 import pytest
 
+from ecm.errors import RulesError
 from ecm.generate import generate_feeds
 from ecm.ingest import ingest
 from ecm.pipeline import (
@@ -19,6 +20,7 @@ from ecm.pipeline import (
     read_inputs,
     scan_inputs,
 )
+from ecm.rules import load_rules
 from ecm.shard_run import OUTPUT_ORDER, merge_shard_results, run_shard, sort_totally
 from ecm.shards import (
     build_households,
@@ -29,7 +31,7 @@ from ecm.shards import (
     write_shard_inputs,
 )
 from ecm.sql import install_macros
-from tests.conftest import eligibility
+from tests.conftest import ROOT, eligibility
 
 END = dt.date(2026, 10, 31)
 MEMBERS = 3_000
@@ -232,6 +234,18 @@ def test_the_shard_count_follows_the_memory_budget(
 ):
     data = {**rules.data, "run": {"memory_budget_gib": budget_gib, "bytes_per_member": per_member}}
     assert shard_count(members, type(rules)(data, rules.path, rules.sha256)) == expected
+
+
+def test_the_packaged_budget_runs_300k_members_in_one_shard_and_1_5m_in_four(rules):
+    assert [shard_count(m, rules) for m in (3_000, 300_000, 1_500_000)] == [1, 1, 4]
+
+
+def test_a_rules_file_without_the_run_budget_is_a_rules_error(tmp_path):
+    text = (ROOT / "reference" / "rules.toml").read_text()
+    path = tmp_path / "rules.toml"
+    path.write_text(text.replace("bytes_per_member =", "bytes_per_members ="))
+    with pytest.raises(RulesError, match=r"run\.bytes_per_member"):
+        load_rules(path)
 
 
 def test_a_shard_and_the_rules_can_be_sent_to_another_process(generated, rules, tmp_path):
