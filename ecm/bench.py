@@ -1,17 +1,19 @@
 """`make bench`: time a monthly run on synthetic feeds against the scan floor.
 
     python -m ecm.bench [--members N] [--months M] [--format csv|parquet] [--workdir DIR]
+                        [--shards N]
 
 Steps, each timed on its own in this process:
 1. generate the feeds (claim lines per minute);
 2. the *scan floor*: DuckDB reading only the claim columns the rules need from the feed
    files, once — no run can be faster than reading its input;
-3. the run's steps without Prefect: ingest (read, stage, quarantine, versions), events
-   (members, ED visits, stays, criteria), assign (every population, metrics), write;
+3. the run's steps without Prefect: ingest (read, stage, quarantine, versions), shard
+   inputs (households, shard map, each shard's Parquet), then through the seam
+   `ecm.shard_run.run_shard` for each shard: events (members, ED visits, stays,
+   criteria) and assign (every population, metrics), and merge (concatenate, sort, write);
 4. the *validation cost* (inside the ingest's connection): the row checks generated
-   from the contracts evaluated over every raw row of every feed, and the Great
-   Expectations suites over the staged tables, against a plain DuckDB scan of the
-   columns they validate (`validation_cost`);
+   from the contracts and the Great Expectations suites, against a plain DuckDB scan of
+   the columns they validate (`validation_cost`);
 5. peak resident memory of the process.
 Prints a Markdown table to paste into BENCHMARKS.md (with the machine and versions).
 """
@@ -35,9 +37,11 @@ from data_contracts.gx_suites import run_data_quality, table_expectations
 from data_contracts.sql import ident, row_checks
 from ecm.generate import generate_feeds
 from ecm.ingest import ingest
-from ecm.pipeline import assign_populations, build_events, history_start, read_inputs
+from ecm.pipeline import history_start
 from ecm.reference import ReferenceData
 from ecm.rules import load_rules
+from ecm.shard_run import merge_shard_results, run_shard
+from ecm.shards import write_shard_inputs
 
 SCAN_COLUMNS = (
     "member_id, claim_id, claim_type, claim_start_date, claim_line_start_date, "
@@ -127,6 +131,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--months", type=int, default=24)
     parser.add_argument("--format", choices=["csv", "parquet"], default="csv")
     parser.add_argument("--workdir", type=Path, default=Path("bench-data"))
+    parser.add_argument(
+        "--shards", type=int, default=None, help="Default: from the rules file's budget."
+    )
     args = parser.parse_args(argv)
 
     as_of = dt.date(2026, 10, 31)
@@ -155,29 +162,38 @@ def main(argv: list[str] | None = None) -> None:
         ingested = ingest(con, feeds, rules, work / "tmp")
         timings["ingest"] = time.perf_counter() - started
         validation = validation_cost(con, ingested)
+    shard_root = work / "shards"
+    if shard_root.exists():
+        shutil.rmtree(shard_root)
     with duckdb.connect(str(db)) as con:
         started = time.perf_counter()
-        inputs = read_inputs(con, frozenset(ingested.feeds), history_start(rules, as_of))
-        timings["read staged"] = time.perf_counter() - started
+        shard_set = write_shard_inputs(
+            con,
+            shard_root / "inputs",
+            rules,
+            history_start(rules, as_of),
+            frozenset(ingested.feeds),
+            shards=args.shards,
+            with_procedures=rules.setting("methods.unplanned_stay") == "cms_planned",
+        )
+        timings["shard inputs"] = time.perf_counter() - started
+    results = [
+        run_shard(shard, rules, as_of, shard_root / "results", ref) for shard in shard_set.paths()
+    ]
+    timings["events"] = sum(r.seconds["events"] for r in results)
+    timings["assign"] = sum(r.seconds["assign"] for r in results)
+    timings["shard files"] = sum(r.seconds["write"] for r in results)
     started = time.perf_counter()
-    events = build_events(inputs, ref, rules, as_of)
-    timings["events"] = time.perf_counter() - started
-    started = time.perf_counter()
-    result = assign_populations(events, inputs, rules)
-    timings["assign"] = time.perf_counter() - started
-    started = time.perf_counter()
-    out = work / "out"
-    out.mkdir(parents=True, exist_ok=True)
-    result.assignments.write_parquet(out / "assignments.parquet")
-    result.evidence.write_parquet(out / "evidence.parquet")
-    result.member_metrics.write_parquet(out / "member_metrics.parquet")
-    timings["write"] = time.perf_counter() - started
+    merged = merge_shard_results(results, work / "out")
+    timings["merge + write"] = time.perf_counter() - started
+    counts = merged.counts
 
     floor = timings["scan floor"]
-    run_total = sum(timings[k] for k in ("ingest", "read staged", "events", "assign", "write"))
+    run_steps = ("ingest", "shard inputs", "events", "assign", "shard files", "merge + write")
+    run_total = sum(timings[k] for k in run_steps)
     print(
         f"\n### {args.members:,} members × {args.months} months, {args.format} "
-        f"({lines:,} claim lines), as of {as_of}\n"
+        f"({lines:,} claim lines), as of {as_of}, {shard_set.shards} shard(s)\n"
     )
     print(
         f"Machine: {platform.machine()}, {os.cpu_count()} cores; Python "
@@ -190,9 +206,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"| **run (ingest → write)** | **{run_total:.2f}** | **{run_total / floor:.1f}** |")
     print(
         f"\nGenerator: {lines / timings['generate'] * 60:,.0f} claim lines a minute. "
-        f"Assignments: {result.assignments.height:,} for "
-        f"{result.assignments['member_id'].n_unique():,} members; evidence rows "
-        f"{result.evidence.height:,}. Peak RSS {_peak_rss_gib():.1f} GiB."
+        f"Assignments: {counts['assignments']:,} for {counts['assigned_members']:,} members. "
+        f"Peak RSS {_peak_rss_gib():.1f} GiB."
     )
     v = validation
     checked = v["checks"] + v["gx suites"]
@@ -203,8 +218,8 @@ def main(argv: list[str] | None = None) -> None:
         f"({v['gx suites'] / v['scan']:.2f}x) plus import {v['gx import']:.2f} s; checks + "
         f"suites {checked:.2f} s = {checked / v['scan']:.2f}x the scan."
     )
-    by_pof = result.assignments.group_by("pof_code").len().sort("pof_code")
-    print("\n" + ", ".join(f"{c} {n:,}" for c, n in by_pof.iter_rows()))
+    by_pof = sorted((c, p["members"]) for c, p in counts["populations"].items())
+    print("\n" + ", ".join(f"{c} {n:,}" for c, n in by_pof))
 
 
 if __name__ == "__main__":

@@ -131,6 +131,7 @@ def _run_flow(
     warehouse: Path | None,
     rules_file: Path | None,
     encodings: dict[str, str] | None = None,
+    shards: int | None = None,
 ) -> dict:
     from data_contracts import load_contracts
     from ecm.ingest import discover_feeds
@@ -153,6 +154,7 @@ def _run_flow(
         warehouse=warehouse,
         rules_file=rules_file,
         encodings=encodings,
+        shards=shards,
     )
 
 
@@ -202,6 +204,13 @@ def _run_flow(
     help="Text encoding of the feed files (default utf-8), for every feed (--encoding "
     "cp1252) or one (--encoding eligibility=cp1252); repeatable.",
 )
+@click.option(
+    "--shards",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Run the members in N household shards, one after another (default: as many as "
+    "the rules file's [run] memory budget needs). The files are the same for every N.",
+)
 @_log_options
 def run(
     input_dir: Path,
@@ -210,6 +219,7 @@ def run(
     rules_file: Path | None,
     warehouse: Path | None,
     encoding_options: tuple[str, ...],
+    shards: int | None,
     quiet: bool,
     as_json: bool,
 ) -> None:
@@ -237,7 +247,7 @@ def run(
             from ecm.ingest import parse_encoding_options
 
             encodings = parse_encoding_options(list(encoding_options))
-        return _run_flow(input_dir, day, out_dir, warehouse, rules_file, encodings)
+        return _run_flow(input_dir, day, out_dir, warehouse, rules_file, encodings, shards)
 
     summary = _guarded(go, as_json=as_json)
     if as_json:

@@ -180,6 +180,25 @@ def read_inputs(
     )
 
 
+def scan_inputs(files: dict[str, str], present_feeds: frozenset[str]) -> Inputs:
+    """The inputs `read_inputs` reads, as lazy scans of Parquet files (one shard's, written
+    by ecm.shards): `files` maps each field of `Inputs` to a path or glob; procedures are
+    read only when `files` names them."""
+
+    def scan(table: str) -> pl.LazyFrame:
+        return pl.scan_parquet(files[table], hive_partitioning=False)
+
+    return Inputs(
+        procedures=scan("procedures") if "procedures" in files else None,
+        eligibility=scan("eligibility"),
+        claim_lines=scan("claim_lines"),
+        diagnoses=scan("diagnoses"),
+        provider_assignment=scan("provider_assignment"),
+        present_feeds=present_feeds,
+        **{feed: scan(feed) for feed in PARTNER_FEED_COLUMNS},
+    )
+
+
 @dataclass(frozen=True)
 class Events:
     """The events and shared criteria every population rule reads, built once per run."""

@@ -1,14 +1,17 @@
-"""The monthly flow: ingest → build events → assign → write, as thin Prefect tasks.
+"""The monthly flow: ingest → shard inputs → run each shard → merge → write, as thin
+Prefect tasks.
 
-Each task reads, calls the pure code in `ecm.pipeline` / `transforms`, and hands its
-result on; no rule lives here. Retries only around I/O (the warehouse file, the output
-folder). Tasks do not cache: inputs are frames, and a monthly run is recomputed whole.
+Each task reads, calls the pure code in `ecm.pipeline` / `transforms` (through the seam
+`ecm.shard_run.run_shard`), and hands on *paths*: the shard inputs' folder, each shard's
+result files, the merged files; never whole frames. No rule lives here. Retries only
+around I/O (the output folder). Tasks do not cache: a monthly run is recomputed whole.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import platform
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -26,15 +29,7 @@ from ecm.errors import EcmError
 from ecm.guards import check_sanity_guards
 from ecm.ingest import IngestResult, ingest
 from ecm.logs import get_logger
-from ecm.pipeline import (
-    Assignment,
-    Events,
-    Inputs,
-    assign_populations,
-    build_events,
-    history_start,
-    read_inputs,
-)
+from ecm.pipeline import history_start
 from ecm.reference import ReferenceData
 from ecm.rules import Rules, load_rules
 from ecm.safety import (
@@ -45,7 +40,9 @@ from ecm.safety import (
     check_output_folder,
     default_warehouse,
 )
-from ecm.sql import load_sql
+from ecm.shard_run import MergedResult, ShardResult, merge_shard_results, run_shard
+from ecm.shards import ShardPaths, ShardSet, write_shard_inputs
+from ecm.sql import install_macros, load_sql
 from transforms.quality import npi_failures
 from transforms.windows import lookback
 
@@ -94,60 +91,95 @@ def validate_contracts(warehouse: Path, ingested: IngestResult) -> dict[str, Any
         return run_data_quality(con, ingested).as_summary()
 
 
-@task(name="build events", cache_policy=NO_CACHE, persist_result=False)
-def build_event_tables(
-    warehouse: Path,
-    rules: Rules,
-    reference: ReferenceData,
-    as_of: dt.date,
-    ingested_feeds: list[str],
-) -> tuple[Inputs, Events, pl.DataFrame, pl.DataFrame]:
-    """Read the staged tables; build members, ED visits, stays and the shared criteria.
-    Also returns the quarantine and the NPIs that fail their check digit (reported)."""
+@dataclass(frozen=True)
+class DataQuality:
+    """The quarantine (written to `quarantine_file`) and what the summary reports of it."""
+
+    quarantine_file: Path
+    quarantined_by_rule: list[dict[str, Any]]
+    npi_check_digit_failures: list[dict[str, Any]]
+
+
+@task(name="report data quality", cache_policy=NO_CACHE, persist_result=False)
+def report_data_quality(warehouse: Path, work_dir: Path) -> DataQuality:
+    """Write the quarantine to `work_dir`; count it by feed and rule; count the NPIs that
+    fail their check digit (reported, never dropped)."""
     with duckdb.connect(str(warehouse)) as con:
-        inputs = read_inputs(
-            con,
-            frozenset(ingested_feeds),
-            history_start(rules, as_of),
-            rules=rules,
-        )
+        install_macros(con)
         quarantine = con.sql(
             "select feed, source_file, line, rule, detail, raw_row from quarantine "
             "order by feed, source_file, line"
         ).pl()
         npi_counts = con.sql(load_sql("quality/npi_values")).pl()
-    events = build_events(inputs, reference, rules, as_of)
-    log.info(
-        "built events: %d enrolled members, %d ED visits, %d stays",
-        events.members.height,
-        events.ed_visits.height,
-        events.stays.height,
+    path = work_dir / "quarantine.parquet"
+    outputs.write_parquet(quarantine, path)
+    by_rule = quarantine.group_by("feed", "rule").len().sort("feed", "rule")
+    return DataQuality(
+        quarantine_file=path,
+        quarantined_by_rule=[{"feed": f, "rule": r, "rows": n} for f, r, n in by_rule.iter_rows()],
+        npi_check_digit_failures=npi_failures(npi_counts.lazy()).collect().to_dicts(),
     )
-    return inputs, events, quarantine, npi_failures(npi_counts.lazy()).collect()
 
 
-@task(name="assign populations", cache_policy=NO_CACHE, persist_result=False)
-def assign(events: Events, inputs: Inputs, rules: Rules) -> Assignment:
-    """Apply the population rules."""
-    result = assign_populations(events, inputs, rules)
-    log.info("assigned %d member-populations", result.assignments.height)
+@task(name="write shard inputs", cache_policy=NO_CACHE, persist_result=False)
+def shard_inputs(
+    warehouse: Path,
+    rules: Rules,
+    as_of: dt.date,
+    ingested_feeds: list[str],
+    root: Path,
+    shards: int | None,
+) -> ShardSet:
+    """Households, the shard map and every shard's inputs, written once under `root`
+    (N = `shards`, else from the member count and the rules file's memory budget)."""
+    with duckdb.connect(str(warehouse)) as con:
+        return write_shard_inputs(
+            con,
+            root,
+            rules,
+            history_start(rules, as_of),
+            frozenset(ingested_feeds),
+            shards=shards,
+            with_procedures=rules.setting("methods.unplanned_stay") == "cms_planned",
+        )
+
+
+@task(name="run shard", cache_policy=NO_CACHE, persist_result=False)
+def run_one_shard(
+    shard: ShardPaths, rules: Rules, reference: ReferenceData, as_of: dt.date, out_dir: Path
+) -> ShardResult:
+    """Events and populations of one shard (ecm.shard_run.run_shard): paths in, paths out."""
+    result = run_shard(shard, rules, as_of, out_dir, reference)
+    log.info(
+        "shard %d: %d enrolled members, %d member-populations",
+        shard.shard,
+        result.counts["members"]["enrolled"],
+        result.counts["assignments"],
+    )
     return result
 
 
-def _population_counts(result: Assignment, rules: Rules) -> dict[str, dict[str, Any]]:
-    counts: dict[str, dict[str, Any]] = {}
+@task(name="merge shards", cache_policy=NO_CACHE, persist_result=False)
+def merge_shards(results: list[ShardResult], out_dir: Path) -> MergedResult:
+    """The shards' files concatenated and totally sorted; their counts added up."""
+    merged = merge_shard_results(results, out_dir)
+    log.info("assigned %d member-populations", merged.counts["assignments"])
+    return merged
+
+
+def _population_counts(counts: dict[str, Any], rules: Rules) -> dict[str, dict[str, Any]]:
+    result: dict[str, dict[str, Any]] = {}
     for code in rules.population_codes:
-        rows = result.assignments.filter(pl.col("pof_code") == code)
-        by_group = dict(rows.group_by("age_group").len().iter_rows())
-        status = result.population_status[code]
-        counts[code] = {
+        status = counts["population_status"][code]
+        population = counts["populations"][code]
+        result[code] = {
             "title": rules.population(code).get("title", code),
-            **status.as_dict(),
-            "members": rows.height if status.status != "not_evaluated" else None,
-            "adult": int(by_group.get("adult", 0)),
-            "child_youth": int(by_group.get("child_youth", 0)),
+            **status,
+            "members": population["members"] if status["status"] != "not_evaluated" else None,
+            "adult": population["adult"],
+            "child_youth": population["child_youth"],
         }
-    return counts
+    return result
 
 
 def build_summary(
@@ -156,24 +188,24 @@ def build_summary(
     rules: Rules,
     input_dir: Path,
     ingested: IngestResult,
-    events: Events,
-    result: Assignment,
-    quarantine: pl.DataFrame,
-    npi_report: pl.DataFrame,
-    quality: dict[str, Any],
+    shard_set: ShardSet,
+    counts: dict[str, Any],
+    quality: DataQuality,
+    contract_checks: dict[str, Any],
     timings: dict[str, float],
 ) -> dict[str, Any]:
+    """The run summary, from the ingest's counts, the shards' merged counts and the data
+    quality report (no frame is read here)."""
     window = lookback(as_of, rules.setting("time.lookback_months"))
     feeds: dict[str, dict[str, Any]] = {}
     for name in (*ingested.feeds, *ingested.missing_feeds):
-        counts = ingested.feeds.get(name)
+        feed_counts = ingested.feeds.get(name)
         feeds[name] = (
-            {"present": True, **counts.as_dict()}
-            if counts
+            {"present": True, **feed_counts.as_dict()}
+            if feed_counts
             else {"present": False, "files": 0, "read": 0, "staged": 0, "quarantined": 0}
         )
-    by_rule = quarantine.group_by("feed", "rule").len().sort("feed", "rule")
-    members = events.members
+    statuses = counts["population_status"]
     return {
         "ecm_version": ecm.__version__,
         "as_of_date": as_of.isoformat(),
@@ -196,38 +228,38 @@ def build_summary(
         },
         "feeds": feeds,
         "claims": ingested.claim_versions,
-        "members": {
-            "enrolled": members.height,
-            "adult": members.filter(pl.col("age_group") == "adult").height,
-            "child_youth": members.filter(pl.col("age_group") == "child_youth").height,
+        "members": dict(counts["members"]),
+        # How the run was split (ecm/shards.py); every other count is the same for any N.
+        "shards": {
+            "shards": shard_set.shards,
+            "eligibility_members": shard_set.members,
+            "households": shard_set.households,
         },
-        "events": {"ed_visits": events.ed_visits.height, "stays": events.stays.height},
-        "populations": _population_counts(result, rules),
+        "events": dict(counts["events"]),
+        "populations": _population_counts(counts, rules),
         "populations_not_evaluated": {
-            code: list(st.missing_feeds)
-            for code, st in result.population_status.items()
-            if st.status == "not_evaluated"
+            code: list(st["missing_feeds"])
+            for code, st in statuses.items()
+            if st["status"] == "not_evaluated"
         },
         "populations_partially_evaluated": {
-            code: list(st.missing_feeds)
-            for code, st in result.population_status.items()
-            if st.status == "partially_evaluated"
+            code: list(st["missing_feeds"])
+            for code, st in statuses.items()
+            if st["status"] == "partially_evaluated"
         },
         "providers": {
             # feeds.md: the span covering the as-of date decides; members with several
             # are counted here (latest start_date, then smallest provider_npi, wins).
-            "members_with_several_providers": result.members_with_several_providers,
+            "members_with_several_providers": counts["members_with_several_providers"],
         },
-        "assignments": result.assignments.height,
-        "assigned_members": result.assignments["member_id"].n_unique(),
+        "assignments": counts["assignments"],
+        "assigned_members": counts["assigned_members"],
         "data_quality": {
-            "quarantined_by_rule": [
-                {"feed": f, "rule": r, "rows": n} for f, r, n in by_rule.iter_rows()
-            ],
+            "quarantined_by_rule": quality.quarantined_by_rule,
             # Reported, never dropped: NPIs whose check digit fails, per feed and column.
-            "npi_check_digit_failures": npi_report.to_dicts(),
+            "npi_check_digit_failures": quality.npi_check_digit_failures,
             # The contracts' expectations and warn-severity checks (data_contracts/).
-            **quality,
+            **contract_checks,
         },
         "timings_seconds": timings,
         "platform": {
@@ -248,27 +280,30 @@ def build_summary(
 )
 def write_outputs(
     staging: Path,
-    result: Assignment,
-    quarantine: pl.DataFrame,
+    merged: MergedResult,
+    quarantine_file: Path,
     summary: dict[str, Any],
     reference: ReferenceData,
     input_fingerprints: dict[str, str],
 ) -> Path:
     """Write every file of the run into the run's temporary output folder `staging`
-    (the flow moves it into place once the warehouse is committed)."""
+    (the flow moves it into place once the warehouse is committed): the merged Parquet
+    files and the quarantine are copied, assignments.csv is written from the merged
+    assignments."""
     files: list[tuple[Path, int | None]] = []
 
-    def parquet(name: str, frame: pl.DataFrame) -> None:
+    def copied(name: str, source: Path) -> None:
         path = staging / name
-        outputs.write_parquet(frame, path)
-        files.append((path, frame.height))
+        shutil.copyfile(source, path)
+        files.append((path, pl.scan_parquet(path).select(pl.len()).collect().item()))
 
-    parquet("assignments.parquet", result.assignments)
-    outputs.write_csv(result.assignments, staging / "assignments.csv")
-    files.append((staging / "assignments.csv", result.assignments.height))
-    parquet("evidence.parquet", result.evidence)
-    parquet("member_metrics.parquet", result.member_metrics)
-    parquet("quarantine.parquet", quarantine)
+    copied("assignments.parquet", merged.files["assignments"])
+    assignments = pl.read_parquet(merged.files["assignments"])
+    outputs.write_csv(assignments, staging / "assignments.csv")
+    files.append((staging / "assignments.csv", assignments.height))
+    copied("evidence.parquet", merged.files["evidence"])
+    copied("member_metrics.parquet", merged.files["member_metrics"])
+    copied("quarantine.parquet", quarantine_file)
     outputs.write_json(summary, staging / "summary.json")
     files.append((staging / "summary.json", None))
     manifest = {
@@ -301,8 +336,12 @@ def monthly(
     warehouse: Path | None = None,
     rules_file: Path | None = None,
     encodings: dict[str, str] | None = None,
+    shards: int | None = None,
 ) -> dict[str, Any]:
     """One monthly ECM run: feeds in `input_dir`, as-of date `as_of`, files to `out_dir`.
+
+    The members run in `shards` household shards one after another (default: as many as
+    the rules file's memory budget needs); the files are the same for every shard count.
 
     All or nothing: the run works on a copy of the warehouse and a temporary output
     folder; both replace the originals only when every step (the sanity guards
@@ -319,43 +358,58 @@ def monthly(
     output: OutputFolder | None = None
     try:
         with tempfile.TemporaryDirectory(prefix=".ecm-work-", dir=warehouse.parent) as work:
+            work_dir = Path(work)
             started = time.perf_counter()
-            ingested = ingest_feeds(input_dir, work_house.path, rules, Path(work), encodings)
+            ingested = ingest_feeds(input_dir, work_house.path, rules, work_dir, encodings)
             timer.record("ingest", started)
-        started = time.perf_counter()
-        quality = validate_contracts(work_house.path, ingested)
-        timer.record("validate", started)
-        started = time.perf_counter()
-        inputs, events, quarantine, npi_report = build_event_tables(
-            work_house.path, rules, reference, as_of, list(ingested.feeds)
-        )
-        timer.record("events", started)
-        started = time.perf_counter()
-        result = assign(events, inputs, rules)
-        timer.record("assign", started)
-        summary = build_summary(
-            as_of=as_of,
-            rules=rules,
-            input_dir=input_dir,
-            ingested=ingested,
-            events=events,
-            result=result,
-            quarantine=quarantine,
-            npi_report=npi_report,
-            quality=quality,
-            timings=timer.seconds,
-        )
-        check_sanity_guards(summary, rules)
-        started = time.perf_counter()
-        output = OutputFolder(out_dir)
-        write_outputs(
-            output.path, result, quarantine, summary, reference, fingerprint_inputs(input_dir)
-        )
-        # A file may have landed in --out while the run worked: check again, then swap.
-        check_output_folder(out_dir, input_dir, warehouse)
-        work_house.commit()
-        output.publish()
-        timer.record("write", started)
+            started = time.perf_counter()
+            shard_set = shard_inputs(
+                work_house.path, rules, as_of, list(ingested.feeds), work_dir / "shards", shards
+            )
+            quality = report_data_quality(work_house.path, work_dir)
+            timer.record("shard_inputs", started)
+            started = time.perf_counter()
+            contract_checks = validate_contracts(work_house.path, ingested)
+            timer.record("validate", started)
+            started = time.perf_counter()
+            results = [
+                run_one_shard(shard, rules, reference, as_of, work_dir / "shard_results")
+                for shard in shard_set.paths()
+            ]
+            timer.record("shards", started)
+            # Of which, added up over the shards: events, assign, and writing their files.
+            for step in ("events", "assign", "write"):
+                timer.seconds[f"shards_{step}"] = round(sum(r.seconds[step] for r in results), 3)
+            started = time.perf_counter()
+            merged = merge_shards(results, work_dir / "merged")
+            timer.record("merge", started)
+            summary = build_summary(
+                as_of=as_of,
+                rules=rules,
+                input_dir=input_dir,
+                ingested=ingested,
+                shard_set=shard_set,
+                counts=merged.counts,
+                quality=quality,
+                contract_checks=contract_checks,
+                timings=timer.seconds,
+            )
+            check_sanity_guards(summary, rules)
+            started = time.perf_counter()
+            output = OutputFolder(out_dir)
+            write_outputs(
+                output.path,
+                merged,
+                quality.quarantine_file,
+                summary,
+                reference,
+                fingerprint_inputs(input_dir),
+            )
+            # A file may have landed in --out while the run worked: check again, then swap.
+            check_output_folder(out_dir, input_dir, warehouse)
+            work_house.commit()
+            output.publish()
+            timer.record("write", started)
     except BaseException:
         work_house.discard()
         if output is not None:

@@ -90,6 +90,23 @@ def test_rerun_gives_byte_identical_data_files(harness, story_feeds, tmp_path):
         assert (first / name).read_bytes() == (second / name).read_bytes(), name
 
 
+def test_a_run_in_three_shards_writes_the_files_of_a_run_in_one(harness, story_feeds, tmp_path):
+    from flows.monthly import monthly
+
+    one, three = tmp_path / "a" / "run", tmp_path / "b" / "run"
+    summaries = {
+        n: monthly(input_dir=story_feeds, as_of=AS_OF, out_dir=out, shards=n)
+        for n, out in ((1, one), (3, three))
+    }
+    for name in DATA_FILES:
+        assert (one / name).read_bytes() == (three / name).read_bytes(), name
+    assert summaries[3]["shards"]["shards"] == 3
+    varying = {"shards", "timings_seconds"}
+    assert {k: v for k, v in summaries[1].items() if k not in varying} == {
+        k: v for k, v in summaries[3].items() if k not in varying
+    }
+
+
 def test_failed_run_leaves_previous_output_untouched(harness, story_feeds, tmp_path):
     from flows.monthly import monthly
 

@@ -1,0 +1,168 @@
+"""The seam of a run: one shard in (paths), its result files out; then the merge.
+
+`run_shard` reads one shard's inputs (ecm.shards) into the `Inputs` shape, builds its
+events and applies every population rule with the unchanged `build_events` /
+`assign_populations`, and writes the shard's assignments, evidence and member metrics as
+Parquet with the counts the run summary needs. It holds no global state and takes only
+plain, picklable arguments, so a task runner may run shards in other processes.
+
+`merge_shard_results` concatenates the shards' files and sorts them totally, so a run's
+files are byte-identical whatever the number of shards; the counts add up.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from ecm import outputs
+from ecm.pipeline import Assignment, Events, assign_populations, build_events, scan_inputs
+from ecm.reference import ReferenceData
+from ecm.rules import Rules
+from ecm.shards import ShardPaths
+
+# Each output's order: its grain's keys (as transforms.assign sorts them), then every
+# other column as a tie-breaker, so rows come in one order whatever shard they came from.
+OUTPUT_ORDER: dict[str, tuple[tuple[str, ...], bool]] = {
+    # name: (keys, nulls_last)
+    "assignments": (("member_id", "pof_code"), False),
+    "evidence": (
+        ("member_id", "pof_code", "criterion", "event_date", "source_key", "code"),
+        True,
+    ),
+    "member_metrics": (("member_id",), False),
+}
+COUNTS_FILE = "counts.json"
+
+
+@dataclass(frozen=True)
+class ShardResult:
+    """One shard's result files (by output name), its counts and its step timings."""
+
+    shard: int
+    files: dict[str, Path]
+    counts: dict[str, Any]
+    seconds: dict[str, float]
+
+
+@dataclass(frozen=True)
+class MergedResult:
+    """The run's merged result files (by output name) and counts."""
+
+    files: dict[str, Path]
+    counts: dict[str, Any]
+
+
+def shard_counts(events: Events, result: Assignment, rules: Rules) -> dict[str, Any]:
+    """What the run summary counts, for one shard: members enrolled (adult, child_youth),
+    ED visits and stays, assignments and assigned members, members with several ECM
+    providers, and per population its members by age group and its evaluation status."""
+    members = events.members
+    assignments = result.assignments
+    populations: dict[str, dict[str, int]] = {}
+    for code in rules.population_codes:
+        rows = assignments.filter(pl.col("pof_code") == code)
+        by_group = dict(rows.group_by("age_group").len().iter_rows())
+        populations[code] = {
+            "members": rows.height,
+            "adult": int(by_group.get("adult", 0)),
+            "child_youth": int(by_group.get("child_youth", 0)),
+        }
+    return {
+        "members": {
+            "enrolled": members.height,
+            "adult": members.filter(pl.col("age_group") == "adult").height,
+            "child_youth": members.filter(pl.col("age_group") == "child_youth").height,
+        },
+        "events": {"ed_visits": events.ed_visits.height, "stays": events.stays.height},
+        "assignments": assignments.height,
+        "assigned_members": assignments["member_id"].n_unique(),
+        "members_with_several_providers": result.members_with_several_providers,
+        "populations": populations,
+        "population_status": {
+            code: status.as_dict() for code, status in result.population_status.items()
+        },
+    }
+
+
+def run_shard(
+    shard: ShardPaths,
+    rules: Rules,
+    as_of: dt.date,
+    out_dir: Path,
+    reference: ReferenceData | None = None,
+) -> ShardResult:
+    """Run one shard: its inputs from `shard`, its result files into
+    `out_dir/shard=<i>/` (assignments, evidence, member_metrics .parquet and counts.json).
+    `reference` is read from the packaged folder when not given."""
+    reference = reference if reference is not None else ReferenceData()
+    inputs = scan_inputs(shard.files(), shard.present_feeds)
+    started = time.perf_counter()
+    events = build_events(inputs, reference, rules, as_of)
+    built = time.perf_counter()
+    result = assign_populations(events, inputs, rules)
+    assigned = time.perf_counter()
+    folder = Path(out_dir) / f"shard={shard.shard}"
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {}
+    for name in OUTPUT_ORDER:
+        files[name] = folder / f"{name}.parquet"
+        outputs.write_parquet(getattr(result, name), files[name])
+    counts = shard_counts(events, result, rules)
+    outputs.write_json(counts, folder / COUNTS_FILE)
+    return ShardResult(
+        shard=shard.shard,
+        files=files,
+        counts=counts,
+        seconds={
+            "events": round(built - started, 3),
+            "assign": round(assigned - built, 3),
+            "write": round(time.perf_counter() - assigned, 3),
+        },
+    )
+
+
+def merge_counts(counts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The counts of several shards added up; every shard must report the same
+    population statuses (they depend on the feeds present and the rules only)."""
+
+    def add(a: Any, b: Any) -> Any:
+        if isinstance(a, dict):
+            return {k: add(a[k], b[k]) for k in a}
+        return a + b
+
+    if not counts:
+        raise ValueError("No shard results to merge.")
+    statuses = [c["population_status"] for c in counts]
+    if any(s != statuses[0] for s in statuses):
+        raise AssertionError("Shards disagree on which populations were evaluated.")
+    total = {k: v for k, v in counts[0].items() if k != "population_status"}
+    for other in counts[1:]:
+        total = add(total, {k: v for k, v in other.items() if k != "population_status"})
+    total["population_status"] = statuses[0]
+    return total
+
+
+def sort_totally(frame: pl.DataFrame, keys: tuple[str, ...], nulls_last: bool) -> pl.DataFrame:
+    """Sorted by `keys`, then by every other column: one order for any set of rows."""
+    rest = [c for c in frame.columns if c not in keys]
+    return frame.sort([*keys, *rest], nulls_last=nulls_last).rechunk()
+
+
+def merge_shard_results(results: list[ShardResult], out_dir: Path) -> MergedResult:
+    """Concatenate the shards' result files, sort each output totally and write it to
+    `out_dir/<name>.parquet`; add up the shards' counts."""
+    ordered = sorted(results, key=lambda r: r.shard)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files: dict[str, Path] = {}
+    for name, (keys, nulls_last) in OUTPUT_ORDER.items():
+        frame = pl.scan_parquet([r.files[name] for r in ordered]).collect()
+        files[name] = out_dir / f"{name}.parquet"
+        outputs.write_parquet(sort_totally(frame, keys, nulls_last), files[name])
+    return MergedResult(files=files, counts=merge_counts([r.counts for r in ordered]))
