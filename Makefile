@@ -45,8 +45,18 @@ lint: $(STAMP) ## Lint with ruff
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-bench: $(STAMP) ## Benchmark against the scan floor; results go to BENCHMARKS.md
-	$(VENV)/bin/python -m ecm.bench
+# make bench BENCH_SIZES=20000 for a quick run; BENCH_MD=BENCHMARKS.md writes the section.
+BENCH_SIZES ?= 300000,1500000
+BENCH_CSV_SIZES ?= smallest
+BENCH_SECOND_MONTH ?= largest
+BENCH_VALIDATION ?= none
+BENCH_MONTHS ?= 24
+BENCH_DIR ?= bench-data
+BENCH_MD ?=
+bench: $(STAMP) ## Scale targets (issue #7) on cached feeds: scan floor, SQL baseline, ecm run, tree RSS
+	$(VENV)/bin/python -m ecm.bench --sizes $(BENCH_SIZES) --csv-sizes $(BENCH_CSV_SIZES) \
+	  --second-month $(BENCH_SECOND_MONTH) --validation $(BENCH_VALIDATION) \
+	  --months $(BENCH_MONTHS) --workdir $(BENCH_DIR) $(if $(BENCH_MD),--markdown $(BENCH_MD))
 
 clean: ## Remove the environment, caches and demo output
 	rm -rf $(VENV) .uv .prefect .pytest_cache .ruff_cache demo

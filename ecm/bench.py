@@ -1,32 +1,46 @@
-"""`make bench`: time a monthly run on synthetic feeds against the scan floor.
+"""`make bench`: the scale targets of issue #7, measured in one run on cached feed sets.
 
-    python -m ecm.bench [--members N] [--months M] [--format csv|parquet] [--workdir DIR]
-                        [--shards N]
+    python -m ecm.bench [--sizes 300000,1500000] [--csv-sizes smallest|none|N,...]
+                        [--months 24] [--workdir bench-data] [--second-month largest|none|all]
+                        [--validation smallest|none|all] [--shards N] [--markdown FILE]
 
-Steps, each timed on its own in this process:
-1. generate the feeds (claim lines per minute);
-2. the *scan floor*: DuckDB reading only the claim columns the rules need from the feed
-   files, once — no run can be faster than reading its input;
-3. the run's steps without Prefect: ingest (read, stage, quarantine, versions), shard
-   inputs (households, shard map, each shard's Parquet), then through the seam
-   `ecm.shard_run.run_shard` for each shard: events (members, ED visits, stays,
-   criteria) and assign (every population, metrics), and merge (concatenate, sort, write);
-4. the *validation cost* (inside the ingest's connection): the row checks generated
-   from the contracts and the Great Expectations suites, against a plain DuckDB scan of
-   the columns they validate (`validation_cost`);
-5. peak resident memory of the process.
-Prints a Markdown table to paste into BENCHMARKS.md (with the machine and versions).
+For each feed set (Parquet at every size, CSV at `--csv-sizes`; generated once into
+`bench-data/feeds-<members>-<months>-<fmt>/` with seed 7 and end date 2026-10-31 and reused
+while its `.bench-complete.json` marker matches; a set without the marker is regenerated):
+
+1. the **scan floor**: DuckDB reading, once, every column the rules read (`SCAN_CLAIM_COLUMNS`
+   of the medical claims: ecm.pipeline.CLAIM_EVENT_COLUMNS, diagnosis_code_2..25, file_date,
+   and procedure_code_* when the unplanned-stay method is cms_planned; and the eligibility
+   columns ecm.pipeline.ELIGIBILITY_COLUMNS), `max()` of each so every column is read;
+2. the **baseline**: `BASELINE_SQL`, the HIGH_UTIL rules alone as an analyst would write them
+   in one DuckDB query on the same files; its member counts beside ecm's;
+3. `ecm run` **as a user runs it**: `.venv/bin/ecm run --input … --as-of 2026-10-31 --out …
+   --quiet` in a subprocess (Prefect's temporary server included, the default shard count),
+   wall clock, and the stage timings of its summary.json;
+4. the **peak RSS of the whole process tree** of that subprocess: /proc sampled every 0.2 s,
+   RSS summed over the process, its descendants and its session (`TreeRssSampler`);
+5. on `--second-month` sets: a **second month**, `ecm run` again on the same warehouse with
+   one more monthly claims drop (the last month's lines a month later, new claim ids) and
+   the as-of date a month later: "ingest seconds of run 2 / run 1" from summary.json;
+6. on `--validation` sets: the validation cost (`validation_cost`, in-process ingest).
+
+Prints one Markdown table per set and the targets; `--markdown FILE` also writes them as the
+"Scale (issue #7)" section at the top of FILE (BENCHMARKS.md).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import platform
-import resource
 import shutil
+import subprocess
+import sys
+import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -37,47 +51,427 @@ from data_contracts.gx_suites import run_data_quality, table_expectations
 from data_contracts.sql import ident, row_checks
 from ecm.generate import generate_feeds
 from ecm.ingest import ingest
-from ecm.pipeline import history_start
-from ecm.reference import ReferenceData
+from ecm.pipeline import CLAIM_EVENT_COLUMNS, ELIGIBILITY_COLUMNS
 from ecm.rules import load_rules
-from ecm.shard_run import merge_shard_results, run_shard
-from ecm.shards import write_shard_inputs
 
-SCAN_COLUMNS = (
-    "member_id, claim_id, claim_type, claim_start_date, claim_line_start_date, "
-    "revenue_center_code, hcpcs_code, place_of_service_code, bill_type_code, diagnosis_code_1"
-)
-
-
-def _peak_rss_gib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+AS_OF = dt.date(2026, 10, 31)
+SEED = 7
+MARKER = ".bench-complete.json"
+MARKER_VERSION = 1
+REPO = Path(__file__).resolve().parent.parent
+NYU_CSV = REPO / "reference" / "nyu" / "ed_classification__johnston_icd10.csv"
+ECM = Path(sys.executable).parent / "ecm"
+SECTION = "## Scale (issue #7)"
 
 
-def _claim_glob(feeds: Path) -> str:
-    folder = feeds / "medical_claim"
-    if folder.is_dir():
-        return str(folder / "*")
-    return str(next(feeds.glob("medical_claim.*")))
+# --------------------------------------------------------------------------- feed sets
 
 
-def scan_floor(feeds: Path) -> tuple[float, int]:
-    """Seconds for DuckDB to read the rule columns of every claim line once."""
-    glob = _claim_glob(feeds)
-    reader = (
-        "read_parquet(?)"
-        if glob.endswith(".parquet")
-        else ("read_csv(?, header = true, all_varchar = true, union_by_name = true)")
-    )
+@dataclass(frozen=True)
+class FeedSet:
+    members: int
+    months: int
+    fmt: str
+    root: Path
+
+    @property
+    def path(self) -> Path:
+        return self.root / f"feeds-{self.members}-{self.months}-{self.fmt}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.members:,} members × {self.months} months, {self.fmt}"
+
+
+def _marker_ok(fs: FeedSet) -> dict | None:
+    marker = fs.path / MARKER
+    try:
+        info = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    wanted = {
+        "version": MARKER_VERSION,
+        "members": fs.members,
+        "months": fs.months,
+        "fmt": fs.fmt,
+        "seed": SEED,
+        "end": AS_OF.isoformat(),
+    }
+    if any(info.get(k) != v for k, v in wanted.items()):
+        return None
+    if not all((fs.path / f).is_file() for f in info.get("files", [])):
+        return None
+    return info
+
+
+def ensure_feeds(fs: FeedSet) -> dict:
+    """The cached feed set, generated (into a fresh folder) unless its marker says it is
+    complete. Returns the marker: rows per feed, files, generation seconds."""
+    info = _marker_ok(fs)
+    if info is not None:
+        info["cached"] = True
+        return info
+    if fs.path.exists():
+        shutil.rmtree(fs.path)
+    fs.path.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
+    stats = generate_feeds(
+        fs.path, members=fs.members, months=fs.months, end=AS_OF, seed=SEED, fmt=fs.fmt
+    )
+    seconds = time.perf_counter() - started
+    info = {
+        "version": MARKER_VERSION,
+        "members": fs.members,
+        "months": fs.months,
+        "fmt": fs.fmt,
+        "seed": SEED,
+        "end": AS_OF.isoformat(),
+        "rows": dict(stats.rows),
+        "files": sorted(str(p.relative_to(fs.path)) for p in fs.path.rglob("*") if p.is_file()),
+        "generate_seconds": round(seconds, 2),
+    }
+    # Written last: a set interrupted before this line has no marker and is regenerated.
+    (fs.path / MARKER).write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
+    info["cached"] = False
+    return info
+
+
+def _reader(feeds: Path, feed: str) -> str:
+    """A DuckDB table function over one feed's files (a folder of drops or one file)."""
+    folder = feeds / feed
+    if folder.is_dir():
+        files = sorted(str(p) for p in folder.iterdir() if not p.name.startswith("."))
+    else:
+        files = sorted(str(p) for p in feeds.glob(f"{feed}*") if p.is_file())
+    if not files:
+        raise FileNotFoundError(f"no {feed} files in {feeds}")
+    listed = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
+    if all(f.endswith(".parquet") for f in files):
+        return f"read_parquet({listed}, union_by_name = true)"
+    return f"read_csv({listed}, header = true, all_varchar = true, union_by_name = true)"
+
+
+# --------------------------------------------------------------------------- scan floor
+
+
+def scan_claim_columns(feeds: Path) -> list[str]:
+    """The medical-claim columns the rules read: the event columns, every diagnosis
+    position, file_date (claim versions), and the procedure codes under cms_planned."""
+    cols = list(CLAIM_EVENT_COLUMNS)
+    cols += [f"diagnosis_code_{i}" for i in range(1, 26) if f"diagnosis_code_{i}" not in cols]
+    cols.append("file_date")
+    if load_rules().setting("methods.unplanned_stay") == "cms_planned":
+        with duckdb.connect() as con:
+            present = [
+                r[0]
+                for r in con.sql(
+                    f"describe select * from {_reader(feeds, 'medical_claim')}"
+                ).fetchall()
+            ]
+        cols += [c for c in present if c.startswith("procedure_code_")]
+    return list(dict.fromkeys(cols))
+
+
+def scan_floor(feeds: Path) -> dict:
+    """Seconds for DuckDB to read every rule column of the claims and the eligibility once
+    (max() of each column, so each is read; no pushdown shortcut)."""
+    out: dict = {}
     with duckdb.connect() as con:
         con.execute("set enable_progress_bar = false")
-        # max() of every column makes the engine read each one (no pushdown shortcut).
-        every = ", ".join(f"max({c.strip()})" for c in SCAN_COLUMNS.split(","))
-        rows = con.sql(
-            f"select count(*), {every} from (select {SCAN_COLUMNS} from {reader})",
-            params=[glob],
-        ).fetchall()[0][0]
-    return time.perf_counter() - started, rows
+        started = time.perf_counter()
+        for feed, cols in (
+            ("medical_claim", scan_claim_columns(feeds)),
+            ("eligibility", list(ELIGIBILITY_COLUMNS)),
+        ):
+            every = ", ".join(f"max({ident(c)})" for c in cols)
+            out[f"{feed} rows"] = con.sql(
+                f"select count(*), {every} from {_reader(feeds, feed)}"
+            ).fetchall()[0][0]
+            out[f"{feed} columns"] = len(cols)
+        out["seconds"] = time.perf_counter() - started
+    return out
+
+
+# --------------------------------------------------------------------------- baseline
+
+# The HIGH_UTIL rules alone, as a competent analyst would write them in one query.
+# $as_of = D, $start = the lookback start (D - 12 months + 1 day).
+BASELINE_SQL = """
+with lines as (
+    select
+        member_id, data_source, claim_id, claim_type,
+        try_cast(file_date as date) as file_date,
+        lpad(cast(revenue_center_code as varchar), 4, '0') as rev,
+        upper(cast(hcpcs_code as varchar)) as hcpcs,
+        lpad(cast(place_of_service_code as varchar), 2, '0') as pos,
+        ltrim(cast(bill_type_code as varchar), '0') as tob,
+        nullif(ltrim(cast(admit_type_code as varchar), '0'), '') as admit_type,
+        coalesce(try_cast(claim_line_start_date as date),
+                 try_cast(claim_start_date as date)) as service_date,
+        coalesce(try_cast(admission_date as date),
+                 try_cast(claim_start_date as date)) as admit_date,
+        upper(replace(diagnosis_code_1, '.', '')) as dx1
+    from {claims}
+),
+latest as (  -- the latest version of each claim by file_date
+    select data_source, claim_id, max(file_date) as file_date
+    from lines group by all
+),
+latest_lines as (
+    select * from lines semi join latest using (data_source, claim_id, file_date)
+),
+current as (  -- a latest version that is a void (type of bill xx8) removes the claim
+    select * from latest_lines
+    anti join (select data_source, claim_id from latest_lines where tob like '__8')
+        using (data_source, claim_id)
+),
+ed_lines as (
+    select member_id, service_date, claim_type, claim_id, dx1 from current
+    where service_date between $start and $as_of
+      and ((claim_type = 'institutional' and (rev like '045_' or rev = '0981'))
+           or hcpcs between '99281' and '99285' or hcpcs between 'G0380' and 'G0384'
+           or (claim_type = 'professional' and pos = '23'))
+),
+ed_visits as (  -- one per member-date; primary dx: the institutional claim's, else lowest id
+    select member_id, service_date,
+           arg_min(dx1, (claim_type <> 'institutional', dx1 is null, claim_id)) as dx
+    from ed_lines group by all
+),
+nyu as (
+    select icd10, noner + epct + edcnpa as avoidable
+    from read_csv('{nyu}', header = true)
+),
+avoidable_ed as (
+    select member_id, count(*) as n
+    from ed_visits v join nyu on nyu.icd10 = v.dx
+    where nyu.avoidable > 0.5
+    group by all
+),
+stays as (  -- acute stays (11x, 12x), unplanned admit type, one per member-admission date
+    select member_id, count(distinct admit_date) as n
+    from current
+    where claim_type = 'institutional' and left(tob, 2) in ('11', '12')
+      and (admit_type in ('1', '2', '5') or admit_type is null)
+      and admit_date between $start and $as_of
+    group by all
+),
+enrolled as (  -- enrolled on D, alive on D, age in completed years on D
+    select member_id,
+           any_value(try_cast(birth_date as date)) as birth_date
+    from {eligibility}
+    where try_cast(enrollment_start_date as date) <= $as_of
+      and (enrollment_end_date is null or cast(enrollment_end_date as varchar) = ''
+           or try_cast(enrollment_end_date as date) >= $as_of)
+      and (death_date is null or cast(death_date as varchar) = ''
+           or try_cast(death_date as date) > $as_of)
+    group by all
+),
+members as (
+    select member_id,
+           date_diff('year', birth_date, $as_of)
+             - case when strftime($as_of, '%m%d') < strftime(birth_date, '%m%d') then 1 else 0 end
+             as age,
+           coalesce(e.n, 0) as ed, coalesce(s.n, 0) as stays
+    from enrolled
+    left join avoidable_ed e using (member_id)
+    left join stays s using (member_id)
+)
+select
+    count(*) filter (where age >= 21 and (ed >= 5 or stays >= 3)) as high_util_adult,
+    count(*) filter (where age < 21 and (ed >= 3 or stays >= 2)) as high_util_child
+from members
+"""
+
+
+def lookback_start(as_of: dt.date, months: int = 12) -> dt.date:
+    """D − months calendar months + 1 day (a missing day clamped to the month's end)."""
+    import calendar
+
+    year, month = divmod(as_of.year * 12 + as_of.month - 1 - months, 12)
+    day = min(as_of.day, calendar.monthrange(year, month + 1)[1])
+    return dt.date(year, month + 1, day) + dt.timedelta(days=1)
+
+
+def baseline(feeds: Path, as_of: dt.date = AS_OF) -> dict:
+    """Seconds and member counts of BASELINE_SQL on the feed files (DuckDB's defaults)."""
+    sql = BASELINE_SQL.format(
+        claims=_reader(feeds, "medical_claim"),
+        eligibility=_reader(feeds, "eligibility"),
+        nyu=str(NYU_CSV).replace("'", "''"),
+    )
+    with duckdb.connect() as con:
+        con.execute("set enable_progress_bar = false")
+        started = time.perf_counter()
+        adult, child = con.execute(
+            sql, {"as_of": as_of, "start": lookback_start(as_of)}
+        ).fetchall()[0]
+        seconds = time.perf_counter() - started
+    return {"seconds": seconds, "HIGH_UTIL_ADULT": adult, "HIGH_UTIL_CHILD": child}
+
+
+# --------------------------------------------------------------------------- process tree RSS
+
+
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _proc_table() -> dict[int, tuple[int, int, int]]:
+    """pid → (ppid, session id, RSS bytes) of every process readable in /proc."""
+    table: dict[int, tuple[int, int, int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry.name}/stat").read_bytes().decode("ascii", "replace")
+        except OSError:
+            continue  # gone between listing and reading
+        # Fields after the command name (which may hold spaces and parentheses).
+        rest = stat[stat.rindex(")") + 2 :].split()
+        # rest[0] = state (field 3), [1] ppid (4), [3] session (6), [21] rss in pages (24)
+        table[int(entry.name)] = (int(rest[1]), int(rest[3]), int(rest[21]) * PAGE)
+    return table
+
+
+def tree_rss_bytes(root: int, *, session: bool = True) -> int:
+    """RSS summed over `root`, all its descendants and (with `session`) every process of
+    the session `root` leads (orphans re-parented to init included)."""
+    table = _proc_table()
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _sid, _rss) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    tree: set[int] = set()
+    todo = [root] if root in table else []
+    while todo:
+        pid = todo.pop()
+        if pid not in tree:
+            tree.add(pid)
+            todo.extend(children.get(pid, ()))
+    if session:
+        tree |= {pid for pid, (_p, sid, _r) in table.items() if sid == root}
+    return sum(table[pid][2] for pid in tree)
+
+
+class TreeRssSampler:
+    """Samples tree_rss_bytes(pid) every `interval` seconds in a thread; `peak` is the max."""
+
+    def __init__(self, pid: int, interval: float = 0.2) -> None:
+        self.pid = pid
+        self.interval = interval
+        self.peak = 0
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, tree_rss_bytes(self.pid))
+            self.samples += 1
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> TreeRssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+# --------------------------------------------------------------------------- ecm run
+
+
+@dataclass
+class RunResult:
+    wall: float
+    peak_rss: int
+    samples: int
+    timings: dict[str, float]
+    summary: dict = field(repr=False)
+
+    def population(self, code: str) -> int | None:
+        return (self.summary.get("populations", {}).get(code) or {}).get("members")
+
+
+def run_ecm(feeds: Path, out: Path, warehouse: Path, as_of: dt.date = AS_OF) -> RunResult:
+    """`ecm run` as a user runs it, in a subprocess of its own session, sampled."""
+    cmd = [
+        str(ECM),
+        "run",
+        "--input",
+        str(feeds),
+        "--as-of",
+        as_of.isoformat(),
+        "--out",
+        str(out),
+        "--warehouse",
+        str(warehouse),
+        "--quiet",
+    ]
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, start_new_session=True)
+    with TreeRssSampler(proc.pid) as sampler:
+        rc = proc.wait()
+    wall = time.perf_counter() - started
+    if rc != 0:
+        raise SystemExit(f"`{' '.join(cmd)}` exited {rc}")
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    return RunResult(wall, sampler.peak, sampler.samples, summary["timings_seconds"], summary)
+
+
+def second_month_feeds(fs: FeedSet, into: Path) -> tuple[Path, int]:
+    """A copy of the feed set (symlinks) with one more monthly claims drop: the lines filed
+    in the latest month, a month later (dates and file_date + 1 month, new claim ids)."""
+    if into.exists():
+        shutil.rmtree(into)
+    into.mkdir(parents=True)
+    claims = _reader(fs.path, "medical_claim")
+    for entry in fs.path.iterdir():
+        if not entry.name.startswith("."):
+            (into / entry.name).symlink_to(entry.resolve(), target_is_directory=entry.is_dir())
+    with duckdb.connect() as con:
+        cols = [r[0] for r in con.sql(f"describe select * from {claims}").fetchall()]
+        dates = {c for c in cols if c.endswith("_date")}
+        select = ", ".join(
+            f"'N' || {ident(c)} as {ident(c)}"
+            if c == "claim_id"
+            else (
+                f"cast(try_cast({ident(c)} as date) + interval 1 month as date) as {ident(c)}"
+                if c in dates
+                else ident(c)
+            )
+            for c in cols
+        )
+        latest = f"(select max(try_cast(file_date as date)) from {claims})"
+        body = f"select {select} from {claims} where try_cast(file_date as date) = {latest}"
+        if fs.fmt == "parquet":
+            drop = into / "medical_claim_second_month.parquet"
+            con.execute(f"copy ({body}) to '{drop}' (format parquet)")
+        else:
+            folder = into / "medical_claim"
+            folder.unlink()  # the symlinked folder: a real one holding links and the drop
+            folder.mkdir()
+            for p in sorted((fs.path / "medical_claim").iterdir()):
+                (folder / p.name).symlink_to(p.resolve())
+            drop = folder / "medical_claim_second_month.csv"
+            con.execute(f"copy ({body}) to '{drop}' (format csv, header true)")
+        rows = con.sql(f"select count(*) from '{drop}'").fetchall()[0][0]
+    return into, rows
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def validation_figures(fs: FeedSet, work: Path) -> dict[str, float]:
+    """The in-process ingest and `validation_cost` (the contracts' checks and GX suites)."""
+    rules = load_rules()
+    db = work / "validation.duckdb"
+    db.unlink(missing_ok=True)
+    feeds = fs.path
+    with duckdb.connect(str(db)) as con:
+        ingested = ingest(con, feeds, rules, work / "tmp")
+        validation = validation_cost(con, ingested)
+    db.unlink(missing_ok=True)
+    return validation
 
 
 def validated_columns(name: str) -> list[str]:
@@ -125,101 +519,300 @@ def validation_cost(con: duckdb.DuckDBPyConnection, ingested) -> dict[str, float
     }
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--members", type=int, default=100_000)
-    parser.add_argument("--months", type=int, default=24)
-    parser.add_argument("--format", choices=["csv", "parquet"], default="csv")
-    parser.add_argument("--workdir", type=Path, default=Path("bench-data"))
-    parser.add_argument(
-        "--shards", type=int, default=None, help="Default: from the rules file's budget."
+# --------------------------------------------------------------------------- report
+
+
+def _gb(n: int) -> str:
+    return f"{n / 1e9:.2f} GB ({n / 2**30:.2f} GiB)"
+
+
+def machine() -> list[str]:
+    from importlib.metadata import version
+
+    free = subprocess.run(
+        ["free", "-g"], check=False, capture_output=True, text=True
+    ).stdout.rstrip()
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return [
+        f"Machine: {platform.machine()}, `nproc` {os.cpu_count()}; Python "
+        f"{platform.python_version()}, polars {pl.__version__}, duckdb {duckdb.__version__}, "
+        f"prefect {version('prefect')}; {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; "
+        f"load average at the end {load}.",
+        "",
+        "```",
+        "$ free -g",
+        free,
+        "```",
+    ]
+
+
+def set_table(r: dict) -> list[str]:
+    floor = r["scan"]["seconds"]
+    run = r["run"]
+    rows = [
+        f"### {r['label']} ({r['claim_lines']:,} claim lines), as of {AS_OF}, "
+        f"{run['shards']} shard(s)",
+        "",
+        "| | seconds | × scan floor |",
+        "|---|---:|---:|",
+        f"| generate ({'cached' if r['cached'] else 'this run'}) | {r['generate']:.1f} | |",
+        f"| **scan floor** ({r['scan']['medical_claim columns']} claim + "
+        f"{r['scan']['eligibility columns']} eligibility columns) | **{floor:.2f}** | 1.0 |",
+        f"| **baseline SQL** (HIGH_UTIL only) | **{r['baseline']['seconds']:.2f}** | "
+        f"{r['baseline']['seconds'] / floor:.1f} |",
+        f"| **`ecm run`, wall clock** (Prefect included) | **{run['wall']:.2f}** | "
+        f"**{run['wall'] / floor:.1f}** |",
+    ]
+    staged = 0.0
+    for step, sec in run["timings"].items():
+        nested = step.startswith("shards_")
+        if not nested:
+            staged += sec
+        name = f"&nbsp;&nbsp;&nbsp;&nbsp;{step[len('shards_') :]}" if nested else step
+        rows.append(f"| &nbsp;&nbsp;{name} | {sec:.2f} | {sec / floor:.1f} |")
+    other = run["wall"] - staged
+    rows.append(
+        f"| &nbsp;&nbsp;outside the stages (start-up, Prefect, outputs) | {other:.2f} | "
+        f"{other / floor:.1f} |"
     )
+    rows.append(
+        f"| **peak RSS, whole process tree** | **{_gb(run['peak_rss'])}** | "
+        f"({run['samples']} samples) |"
+    )
+    b = r["baseline"]
+    rows.append(
+        f"| HIGH_UTIL_ADULT / _CHILD members: ecm · baseline | "
+        f"{run['HIGH_UTIL_ADULT']:,} / {run['HIGH_UTIL_CHILD']:,} · "
+        f"{b['HIGH_UTIL_ADULT']:,} / {b['HIGH_UTIL_CHILD']:,} | |"
+    )
+    rows.append(f"| run / baseline | {run['wall'] / b['seconds']:.2f}× | |")
+    if r.get("second"):
+        s = r["second"]
+        rows.append(
+            f"| second month: ingest run 2 / run 1 (+{s['drop_rows']:,} lines) | "
+            f"{s['ingest']:.2f} / {run['timings'].get('ingest', float('nan')):.2f} = "
+            f"{s['ratio']:.0%} | wall {s['wall']:.1f} s, peak {_gb(s['peak_rss'])} |"
+        )
+    rows.append(
+        f"\nLoad average (1 min) before / after the run: {r['load_before']:.2f} / "
+        f"{r['load_after']:.2f}."
+    )
+    if r.get("validation"):
+        v = r["validation"]
+        checked = v["checks"] + v["gx suites"]
+        rows.append(
+            f"\nValidation ({v['row checks']:.0f} generated row checks over every feed, then "
+            f"the GX suites): plain scan of the validated columns {v['scan']:.2f} s; "
+            f"generated checks {v['checks']:.2f} s ({v['checks'] / v['scan']:.2f}x); GX "
+            f"suites {v['gx suites']:.2f} s ({v['gx suites'] / v['scan']:.2f}x) plus import "
+            f"{v['gx import']:.2f} s; checks + suites {checked:.2f} s = "
+            f"{checked / v['scan']:.2f}x the scan."
+        )
+    return rows
+
+
+def targets(results: list[dict]) -> list[str]:
+    parquet = sorted((r for r in results if r["fmt"] == "parquet"), key=lambda r: r["members"])
+    rows = ["### Targets", "", "| target | measured | met |", "|---|---|---|"]
+    if not parquet:
+        return [*rows, "| (no Parquet set measured) | | |"]
+    big = parquet[-1]
+    who = f"{big['members']:,} Parquet"
+    if big["members"] != 1_500_000:
+        who += " (the target size is 1,500,000: not measured in this run)"
+    run = big["run"]
+    peak = max([run["peak_rss"]] + ([big["second"]["peak_rss"]] if big.get("second") else []))
+    rows.append(f"| peak RSS ≤ 8 GB ({who}) | {_gb(peak)} | {'yes' if peak <= 8e9 else '**no**'} |")
+    ratio = run["wall"] / big["baseline"]["seconds"]
+    rows.append(
+        f"| full run faster than the one-rule baseline ({who}) | run / baseline = {ratio:.2f}× "
+        f"({run['wall']:.1f} s / {big['baseline']['seconds']:.1f} s) | "
+        f"{'yes' if ratio < 1 else '**no**'} |"
+    )
+    floor = run["wall"] / big["scan"]["seconds"]
+    rows.append(
+        f"| run ≤ 4× the scan floor, aim ({who}) | {floor:.1f}× ({big['scan']['seconds']:.2f} s "
+        f"floor) | {'yes' if floor <= 4 else '**no**'} |"
+    )
+    if len(parquet) > 1:
+        small = parquet[0]
+        growth = run["wall"] / small["run"]["wall"]
+        members = big["members"] / small["members"]
+        rows.append(
+            f"| {small['members']:,} → {big['members']:,} members ({members:.1f}×): time ≤ "
+            f"5.5× | {growth:.2f}× ({small['run']['wall']:.1f} s → {run['wall']:.1f} s) | "
+            f"{'yes' if growth <= 5.5 else '**no**'} |"
+        )
+    else:
+        rows.append("| time growth 300k → 1.5M ≤ 5.5× | one Parquet size only | — |")
+    second = [r for r in parquet if r.get("second")]
+    for r in second or []:
+        s = r["second"]
+        rows.append(
+            f"| second month's ingest ≤ 20% of the first's ({r['members']:,} Parquet) | "
+            f"{s['ratio']:.0%} ({s['ingest']:.1f} s / {r['run']['timings']['ingest']:.1f} s) | "
+            f"{'yes' if s['ratio'] <= 0.2 else '**no**'} |"
+        )
+    if not second:
+        rows.append("| second month's ingest ≤ 20% | not measured in this run | — |")
+    return rows
+
+
+def section(results: list[dict], argv: list[str]) -> str:
+    lines = [
+        SECTION,
+        "",
+        f"`make bench` (`python -m ecm.bench {' '.join(argv)}`), one run. How each figure is "
+        "taken: see the docstring of `ecm/bench.py`; in short, the scan floor is DuckDB "
+        "reading each rule column (`max()` of each) of the feed files once; the baseline is "
+        "`ecm.bench.BASELINE_SQL` (HIGH_UTIL alone, one DuckDB query, DuckDB's defaults); "
+        "`ecm run` is the CLI in a subprocess as a user runs it (`--quiet`, default shards, "
+        "Prefect's temporary server included), its stage timings from summary.json; peak RSS "
+        "sums the RSS of the subprocess, every descendant and its session, sampled from /proc "
+        "every 0.2 s.",
+        "",
+        *machine(),
+        "",
+    ]
+    for r in results:
+        lines += [*set_table(r), ""]
+    lines += [*targets(results), ""]
+    return "\n".join(lines) + "\n"
+
+
+def write_section(path: Path, text: str) -> None:
+    """Replace (or insert after the title) the "Scale (issue #7)" section of `path`."""
+    old = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n\n"
+    if SECTION in old:
+        head, rest = old.split(SECTION, 1)
+        nxt = rest.find("\n## ")
+        tail = rest[nxt + 1 :] if nxt >= 0 else ""
+    else:
+        first = old.find("\n## ")
+        head, tail = (old, "") if first < 0 else (old[: first + 1], old[first + 1 :])
+    path.write_text(head.rstrip("\n") + "\n\n" + text + ("\n" + tail if tail else ""), "utf-8")
+
+
+# --------------------------------------------------------------------------- main
+
+
+def _choose(spec: str, sizes: list[int]) -> set[int]:
+    if spec == "none":
+        return set()
+    if spec == "all":
+        return set(sizes)
+    if spec == "smallest":
+        return {min(sizes)}
+    if spec == "largest":
+        return {max(sizes)}
+    return {int(s) for s in spec.split(",") if s}
+
+
+def measure(fs: FeedSet, work: Path, *, second: bool, validation: bool) -> dict:
+    info = ensure_feeds(fs)
+    print(f"[bench] {fs.label}: feeds {'cached' if info['cached'] else 'generated'}", flush=True)
+    scan = scan_floor(fs.path)
+    lines = info["rows"]["medical_claim"]
+    assert scan["medical_claim rows"] == lines, (scan, lines)
+    print(f"[bench] scan floor {scan['seconds']:.2f} s", flush=True)
+    base = baseline(fs.path)
+    print(f"[bench] baseline {base['seconds']:.2f} s {base}", flush=True)
+    runs = work / f"run-{fs.members}-{fs.months}-{fs.fmt}"
+    if runs.exists():
+        shutil.rmtree(runs)
+    runs.mkdir(parents=True)
+    load_before = os.getloadavg()[0]
+    first = run_ecm(fs.path, runs / "out", runs / "warehouse.duckdb")
+    load_after = os.getloadavg()[0]
+    print(f"[bench] ecm run {first.wall:.1f} s, peak {_gb(first.peak_rss)}", flush=True)
+    result = {
+        "label": fs.label,
+        "members": fs.members,
+        "fmt": fs.fmt,
+        "claim_lines": lines,
+        "cached": info["cached"],
+        "generate": info["generate_seconds"],
+        "scan": scan,
+        "baseline": base,
+        "load_before": load_before,
+        "load_after": load_after,
+        "run": {
+            "wall": first.wall,
+            "peak_rss": first.peak_rss,
+            "samples": first.samples,
+            "timings": first.timings,
+            "shards": (first.summary.get("shards") or {}).get("shards"),
+            "HIGH_UTIL_ADULT": first.population("HIGH_UTIL_ADULT"),
+            "HIGH_UTIL_CHILD": first.population("HIGH_UTIL_CHILD"),
+            "assignments": first.summary.get("assignments"),
+        },
+    }
+    if second:
+        feeds2, drop_rows = second_month_feeds(fs, runs / "feeds-second-month")
+        as_of2 = dt.date(AS_OF.year, AS_OF.month + 1, 30) if AS_OF.month < 12 else AS_OF
+        again = run_ecm(feeds2, runs / "out", runs / "warehouse.duckdb", as_of2)
+        ingest2 = again.timings.get("ingest", float("nan"))
+        result["second"] = {
+            "as_of": as_of2.isoformat(),
+            "drop_rows": drop_rows,
+            "wall": again.wall,
+            "peak_rss": again.peak_rss,
+            "ingest": ingest2,
+            "ratio": ingest2 / first.timings["ingest"],
+            "timings": again.timings,
+        }
+        print(f"[bench] second month ingest {ingest2:.1f} s", flush=True)
+    if validation:
+        result["validation"] = validation_figures(fs, runs)
+    shutil.rmtree(runs / "feeds-second-month", ignore_errors=True)
+    return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="300000,1500000", help="Parquet sets, members")
+    parser.add_argument("--csv-sizes", default="smallest", help="smallest|none|all|N,...")
+    parser.add_argument("--months", type=int, default=24)
+    parser.add_argument("--workdir", type=Path, default=Path("bench-data"))
+    parser.add_argument("--second-month", default="largest", help="smallest|largest|all|none|N,...")
+    parser.add_argument("--validation", default="none", help="smallest|largest|all|none|N,...")
+    parser.add_argument("--generate-only", action="store_true")
+    parser.add_argument("--markdown", type=Path, default=None, help="e.g. BENCHMARKS.md")
     args = parser.parse_args(argv)
 
-    as_of = dt.date(2026, 10, 31)
-    work = args.workdir
-    feeds = work / f"feeds-{args.members}-{args.months}-{args.format}"
-    timings: dict[str, float] = {}
-    if feeds.exists():
-        shutil.rmtree(feeds)
-    started = time.perf_counter()
-    stats = generate_feeds(
-        feeds, members=args.members, months=args.months, end=as_of, seed=7, fmt=args.format
-    )
-    timings["generate"] = time.perf_counter() - started
-    lines = stats.rows["medical_claim"]
-
-    timings["scan floor"], scanned = scan_floor(feeds)
-    assert scanned == lines, (scanned, lines)
-
-    rules = load_rules()
-    ref = ReferenceData()
-    db = work / "bench.duckdb"
-    db.unlink(missing_ok=True)
-    # Two connections, as the flow's tasks have: the ingest's buffers are released first.
-    with duckdb.connect(str(db)) as con:
-        started = time.perf_counter()
-        ingested = ingest(con, feeds, rules, work / "tmp")
-        timings["ingest"] = time.perf_counter() - started
-        validation = validation_cost(con, ingested)
-    shard_root = work / "shards"
-    if shard_root.exists():
-        shutil.rmtree(shard_root)
-    with duckdb.connect(str(db)) as con:
-        started = time.perf_counter()
-        shard_set = write_shard_inputs(
-            con,
-            shard_root / "inputs",
-            rules,
-            history_start(rules, as_of),
-            frozenset(ingested.feeds),
-            shards=args.shards,
-            with_procedures=rules.setting("methods.unplanned_stay") == "cms_planned",
+    sizes = sorted({int(s) for s in args.sizes.split(",") if s})
+    csv = _choose(args.csv_sizes, sizes)
+    sets = [FeedSet(n, args.months, "parquet", args.workdir) for n in sizes]
+    sets += [FeedSet(n, args.months, "csv", args.workdir) for n in sorted(csv)]
+    sets.sort(key=lambda fs: (fs.members, fs.fmt != "parquet"))
+    if args.generate_only:
+        for fs in sets:
+            info = ensure_feeds(fs)
+            print(
+                f"{fs.path}: {'cached' if info['cached'] else 'generated'} "
+                f"({info['generate_seconds']} s when generated)",
+                flush=True,
+            )
+        return
+    second = _choose(args.second_month, sizes)
+    validation = _choose(args.validation, sizes)
+    results: list[dict] = []
+    log = args.workdir / f"results-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}.json"
+    for fs in sets:
+        results.append(
+            measure(
+                fs,
+                args.workdir,
+                second=fs.fmt == "parquet" and fs.members in second,
+                validation=fs.fmt == "parquet" and fs.members in validation,
+            )
         )
-        timings["shard inputs"] = time.perf_counter() - started
-    results = [
-        run_shard(shard, rules, as_of, shard_root / "results", ref) for shard in shard_set.paths()
-    ]
-    timings["events"] = sum(r.seconds["events"] for r in results)
-    timings["assign"] = sum(r.seconds["assign"] for r in results)
-    timings["shard files"] = sum(r.seconds["write"] for r in results)
-    started = time.perf_counter()
-    merged = merge_shard_results(results, work / "out")
-    timings["merge + write"] = time.perf_counter() - started
-    counts = merged.counts
-
-    floor = timings["scan floor"]
-    run_steps = ("ingest", "shard inputs", "events", "assign", "shard files", "merge + write")
-    run_total = sum(timings[k] for k in run_steps)
-    print(
-        f"\n### {args.members:,} members × {args.months} months, {args.format} "
-        f"({lines:,} claim lines), as of {as_of}, {shard_set.shards} shard(s)\n"
-    )
-    print(
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores; Python "
-        f"{platform.python_version()}, polars {pl.__version__}, duckdb {duckdb.__version__}\n"
-    )
-    print("| step | seconds | × scan floor |")
-    print("|---|---:|---:|")
-    for step, seconds in timings.items():
-        print(f"| {step} | {seconds:.2f} | {seconds / floor:.1f} |")
-    print(f"| **run (ingest → write)** | **{run_total:.2f}** | **{run_total / floor:.1f}** |")
-    print(
-        f"\nGenerator: {lines / timings['generate'] * 60:,.0f} claim lines a minute. "
-        f"Assignments: {counts['assignments']:,} for {counts['assigned_members']:,} members. "
-        f"Peak RSS {_peak_rss_gib():.1f} GiB."
-    )
-    v = validation
-    checked = v["checks"] + v["gx suites"]
-    print(
-        f"\nValidation ({v['row checks']:.0f} generated row checks over every feed, then the GX "
-        f"suites): plain scan of the validated columns {v['scan']:.2f} s; generated checks "
-        f"{v['checks']:.2f} s ({v['checks'] / v['scan']:.2f}x); GX suites {v['gx suites']:.2f} s "
-        f"({v['gx suites'] / v['scan']:.2f}x) plus import {v['gx import']:.2f} s; checks + "
-        f"suites {checked:.2f} s = {checked / v['scan']:.2f}x the scan."
-    )
-    by_pof = sorted((c, p["members"]) for c, p in counts["populations"].items())
-    print("\n" + ", ".join(f"{c} {n:,}" for c, n in by_pof))
+        log.write_text(json.dumps(results, indent=1, default=str) + "\n", encoding="utf-8")
+        text = section(results, argv)
+        if args.markdown:  # after every set: a later failure keeps the earlier figures
+            write_section(args.markdown, text)
+    print("\n" + text)
 
 
 if __name__ == "__main__":
