@@ -92,6 +92,7 @@ def _feeds(tmp_path):
         _stay("A3", days[0], "a3-0", "1"),
         _stay("A3", days[2], "a3-1", "05"),
         _stay("A3", days[4], "a3-2", None),
+        _stay("A3", days[5], "a3-3", "9"),  # 9 = not available: empty, unplanned
         # A4, adult: 3 stays, one elective (3) and one voided by its later version.
         _stay("A4", days[0], "a4-0", "1"),
         _stay("A4", days[2], "a4-1", "3"),
@@ -146,6 +147,7 @@ def test_baseline_counts_on_a_tiny_feed_set(tmp_path) -> None:
     result = bench.baseline(_feeds(tmp_path))
     # Adults: A1 (5 ED), A3 (3 stays; 21 on D, birthday on D counts). Child: C1.
     assert (result["HIGH_UTIL_ADULT"], result["HIGH_UTIL_CHILD"]) == (2, 1)
+    assert result["members"] == {"HIGH_UTIL_ADULT": {"A1", "A3"}, "HIGH_UTIL_CHILD": {"C1"}}
 
 
 def test_lookback_start() -> None:
