@@ -167,9 +167,7 @@ def _header(path: str) -> bytes:
 def scan_claim_columns(feeds: Path) -> list[str]:
     """The medical-claim columns the rules read: the event columns, every diagnosis
     position, file_date (claim versions), and the procedure codes under cms_planned."""
-    cols = list(CLAIM_EVENT_COLUMNS)
-    cols += [f"diagnosis_code_{i}" for i in range(1, 26) if f"diagnosis_code_{i}" not in cols]
-    cols.append("file_date")
+    cols = scan_claim_columns_static()
     if load_rules().setting("methods.unplanned_stay") == "cms_planned":
         with duckdb.connect() as con:
             present = [
@@ -698,26 +696,88 @@ def targets(results: list[dict]) -> list[str]:
     return rows
 
 
+HOW = """How each figure is taken (`ecm/bench.py`):
+
+- **Feed sets**: `ecm.generate.generate_feeds`, seed 7, 24 months ending 2026-10-31, into
+  `bench-data/feeds-<members>-24-<fmt>/`, reused while its `.bench-complete.json` (written
+  last) matches; Parquet claims are one file, CSV claims a folder of 24 monthly drops.
+- **Scan floor**: one DuckDB query per feed taking `max()` of each column, so each is read:
+  the medical claims' {claim_cols} columns (`ecm.pipeline.CLAIM_EVENT_COLUMNS`:
+  {event_cols}; plus diagnosis_code_2 … _25 and file_date; no procedure codes, since
+  `methods.unplanned_stay` is `admit_type`) and the eligibility's {elig_cols} columns
+  (`ecm.pipeline.ELIGIBILITY_COLUMNS`). The partner feeds (a few thousand rows) are left out.
+- **Baseline**: `ecm.bench.BASELINE_SQL`, one DuckDB query with DuckDB's defaults, on the
+  same files: the latest version of each claim by file_date (a latest void, type of bill
+  xx8, removes it); ED lines (institutional revenue 045x/0981, HCPCS 99281–99285 or
+  G0380–G0384, POS 23 on a professional claim), one visit per member-date, its primary dx
+  the institutional claim's diagnosis_code_1 (else the lowest claim id's), avoidable when
+  noner + epct + edcnpa > 0.5 by an **exact** join to the NYU/Johnston table; acute stays
+  type of bill 11x/12x with admit type 1, 2, 5 or empty (9 read as empty), one per
+  member-admission date; both in the 12-month lookback; enrolled and alive on D, age in
+  completed years on D; adults ≥ 5 visits or ≥ 3 stays, children 3 / 2. It returns the
+  qualifying members (a few thousand rows).
+- **Why its members differ from ecm's** (measured at 20,000 members, changing the query
+  one step at a time): ecm looks a diagnosis missing from the NYU table up by its longest
+  prefix of ≥ 3 characters (`methods.nyu_min_prefix_length`), and that explains nearly all
+  members only ecm finds (with the prefix lookup and the next point, "ecm only" went from
+  27 to 1 adult and from 14 to 0 children); ecm counts an ED visit on the admission date of
+  an acute stay, or the day before, with the stay and not as a visit (that point alone took
+  "baseline only" from 28 to 23 adults and from 17 to 7 children); the rest of "baseline
+  only" are stays: ecm merges overlapping and adjacent claims into one stay and never counts
+  newborn or delivery stays, where the baseline counts admission dates.
+- **`ecm run`**: `.venv/bin/ecm run --input <set> --as-of 2026-10-31 --out <dir>/out
+  --warehouse <dir>/warehouse.duckdb --quiet` in a subprocess of its own session, as a user
+  runs it (Prefect's temporary server included, the default shard count); wall clock around
+  the subprocess; the stage rows are summary.json's `timings_seconds` (`shards_*` are the
+  shards' own events, assign and write, inside `shards`); "outside the stages" is the wall
+  clock less the stages: Python and Prefect start-up, the flow's and tasks' overhead, the
+  outputs' swap.
+- **Peak RSS of the process tree**: every 0.2 s the bench reads /proc/*/stat and sums RSS
+  over the subprocess, all its descendants (Prefect's server, Dask workers if any) and any
+  process of its session; the table gives the largest sum. (`/usr/bin/time -v` gives only
+  the largest single process.)
+- **Second month**: the same warehouse and output folder, `ecm run` again with the as-of
+  date 2026-11-30 and one more claims drop beside the unchanged files: the lines filed in
+  the latest month again, their dates and file_date a month later and their claim ids new
+  (`second_month_feeds`); the figure is summary.json's `ingest` of run 2 over run 1's. Where
+  the ingest is not incremental, run 2 reads every file again and the figure is a re-run.
+"""
+
+
 def section(results: list[dict], argv: list[str]) -> str:
+    loads = [x for r in results for x in (r["load_before"], r["load_after"])]
+    quiet = max(loads, default=0) < 1.5
     lines = [
         SECTION,
         "",
-        f"`make bench` (`python -m ecm.bench {' '.join(argv)}`), one run. How each figure is "
-        "taken: see the docstring of `ecm/bench.py`; in short, the scan floor is DuckDB "
-        "reading each rule column (`max()` of each) of the feed files once; the baseline is "
-        "`ecm.bench.BASELINE_SQL` (HIGH_UTIL alone, one DuckDB query, DuckDB's defaults); "
-        "`ecm run` is the CLI in a subprocess as a user runs it (`--quiet`, default shards, "
-        "Prefect's temporary server included), its stage timings from summary.json; peak RSS "
-        "sums the RSS of the subprocess, every descendant and its session, sampled from /proc "
-        "every 0.2 s.",
+        f"`make bench` (`python -m ecm.bench {' '.join(argv)}`), every figure from one run.",
         "",
         *machine(),
+        "",
+        (
+            "The machine was quiet (load average under 1.5) around every `ecm run`."
+            if quiet
+            else f"**The machine was not quiet**: load average (1 min) up to {max(loads):.1f} "
+            "around the runs (other jobs on the 2 cores); the seconds are comparable within "
+            "this run only, the memory figures are not affected."
+        ),
         "",
     ]
     for r in results:
         lines += [*set_table(r), ""]
     lines += [*targets(results), ""]
+    lines += HOW.format(
+        claim_cols=len(scan_claim_columns_static()),
+        event_cols=", ".join(CLAIM_EVENT_COLUMNS),
+        elig_cols=len(ELIGIBILITY_COLUMNS),
+    ).splitlines()
     return "\n".join(lines) + "\n"
+
+
+def scan_claim_columns_static() -> list[str]:
+    cols = list(CLAIM_EVENT_COLUMNS)
+    cols += [f"diagnosis_code_{i}" for i in range(1, 26) if f"diagnosis_code_{i}" not in cols]
+    return [*cols, "file_date"]
 
 
 def write_section(path: Path, text: str) -> None:
@@ -728,9 +788,11 @@ def write_section(path: Path, text: str) -> None:
         nxt = rest.find("\n## ")
         tail = rest[nxt + 1 :] if nxt >= 0 else ""
     else:
-        first = old.find("\n## ")
-        head, tail = (old, "") if first < 0 else (old[: first + 1], old[first + 1 :])
-    path.write_text(head.rstrip("\n") + "\n\n" + text + ("\n" + tail if tail else ""), "utf-8")
+        # Right under the title: the top section.
+        title = old.find("\n") if old.startswith("# ") else -1
+        head, tail = (old[: title + 1], old[title + 1 :].lstrip("\n")) if title >= 0 else ("", old)
+    head = head.rstrip("\n") + "\n\n" if head.strip() else ""
+    path.write_text(head + text + ("\n" + tail if tail else ""), "utf-8")
 
 
 # --------------------------------------------------------------------------- main

@@ -168,3 +168,12 @@ def test_feed_set_without_marker_is_regenerated(tmp_path) -> None:
     # A listed file gone: not complete either.
     (fs.path / "eligibility.parquet").unlink()
     assert not bench.ensure_feeds(fs)["cached"]
+
+
+def test_write_section_replaces_only_its_own(tmp_path) -> None:
+    md = tmp_path / "BENCHMARKS.md"
+    md.write_text("# Benchmarks\n\n## Older\n\nkept\n", encoding="utf-8")
+    bench.write_section(md, f"{bench.SECTION}\n\nfirst\n")
+    bench.write_section(md, f"{bench.SECTION}\n\nsecond\n")
+    text = md.read_text(encoding="utf-8")
+    assert text == f"# Benchmarks\n\n{bench.SECTION}\n\nsecond\n\n## Older\n\nkept\n"
