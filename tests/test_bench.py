@@ -23,7 +23,7 @@ INJURY = "S0100XA"  # NYU: injury 1, never avoidable
 def test_tree_rss_counts_descendants() -> None:
     """A parent whose child holds 150 MB: the tree's peak includes the child's memory,
     which the parent's own RSS (what /usr/bin/time -v would report) does not."""
-    child = "b = bytearray(150 * 2**20); import time; time.sleep(1.5)"
+    child = "b = bytearray(150 * 2**20); import time; time.sleep(0.8)"
     parent = textwrap.dedent(f"""
         import subprocess, sys
         subprocess.run([sys.executable, "-c", {child!r}], check=True)
