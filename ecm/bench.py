@@ -416,6 +416,12 @@ class RunResult:
         return (self.summary.get("populations", {}).get(code) or {}).get("members")
 
 
+class RunFailedError(Exception):
+    def __init__(self, cmd: str, rc: int, wall: float, peak_rss: int) -> None:
+        super().__init__(f"`{cmd}` exited {rc} after {wall:.0f} s")
+        self.rc, self.wall, self.peak_rss = rc, wall, peak_rss
+
+
 def run_ecm(feeds: Path, out: Path, warehouse: Path, as_of: dt.date = AS_OF) -> RunResult:
     """`ecm run` as a user runs it, in a subprocess of its own session, sampled."""
     cmd = [
@@ -441,7 +447,7 @@ def run_ecm(feeds: Path, out: Path, warehouse: Path, as_of: dt.date = AS_OF) -> 
         rc = proc.wait()
     wall = time.perf_counter() - started
     if rc != 0:
-        raise SystemExit(f"`{' '.join(cmd)}` exited {rc}")
+        raise RunFailedError(" ".join(cmd), rc, wall, sampler.peak)
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     return RunResult(wall, sampler.peak, sampler.samples, summary["timings_seconds"], summary)
 
@@ -577,6 +583,18 @@ def machine() -> list[str]:
 def set_table(r: dict) -> list[str]:
     floor = r["scan"]["seconds"]
     run = r["run"]
+    if run is None:
+        f = r["failed"]
+        return [
+            f"### {r['label']} ({r['claim_lines']:,} claim lines), as of {AS_OF}",
+            "",
+            f"- scan floor {floor:.2f} s; baseline SQL {r['baseline']['seconds']:.2f} s "
+            f"(HIGH_UTIL_ADULT {r['baseline']['HIGH_UTIL_ADULT']:,}, HIGH_UTIL_CHILD "
+            f"{r['baseline']['HIGH_UTIL_CHILD']:,});",
+            f"- **`ecm run` failed**: exit code {f['rc']} after {f['wall']:.1f} s, peak RSS of "
+            f"the process tree {_gb(f['peak_rss'])}; load average {r['load_before']:.2f} / "
+            f"{r['load_after']:.2f}.",
+        ]
     rows = [
         f"### {r['label']} ({r['claim_lines']:,} claim lines), as of {AS_OF}, "
         f"{run['shards']} shard(s)",
@@ -645,8 +663,15 @@ def set_table(r: dict) -> list[str]:
 
 
 def targets(results: list[dict]) -> list[str]:
-    parquet = sorted((r for r in results if r["fmt"] == "parquet"), key=lambda r: r["members"])
     rows = ["### Targets", "", "| target | measured | met |", "|---|---|---|"]
+    for r in results:
+        if r["run"] is None:
+            rows.insert(1, f"`ecm run` failed on {r['label']}: not in the targets.")
+            rows.insert(1, "")
+    parquet = sorted(
+        (r for r in results if r["fmt"] == "parquet" and r["run"] is not None),
+        key=lambda r: r["members"],
+    )
     if not parquet:
         return [*rows, "| (no Parquet set measured) | | |"]
     big = parquet[-1]
@@ -692,7 +717,9 @@ def targets(results: list[dict]) -> list[str]:
             f"{'yes' if s['ratio'] <= 0.2 else '**no**'} |"
         )
     if not second:
-        rows.append("| second month's ingest ≤ 20% | not measured in this run | — |")
+        failed = [r["second_failed"] for r in parquet if r.get("second_failed")]
+        why = f"failed: {failed[0]}" if failed else "not measured in this run"
+        rows.append(f"| second month's ingest ≤ 20% | {why} | — |")
     return rows
 
 
@@ -746,6 +773,7 @@ HOW = """How each figure is taken (`ecm/bench.py`):
 
 def section(results: list[dict], argv: list[str]) -> str:
     loads = [x for r in results for x in (r["load_before"], r["load_after"])]
+    # (a failed run's set has "run": None; its table says so)
     quiet = max(loads, default=0) < 1.5
     lines = [
         SECTION,
@@ -818,13 +846,29 @@ def measure(fs: FeedSet, work: Path, *, second: bool, validation: bool) -> dict:
     assert scan["medical_claim rows"] == lines, (scan, lines)
     print(f"[bench] scan floor {scan['seconds']:.2f} s", flush=True)
     base = baseline(fs.path)
-    print(f"[bench] baseline {base['seconds']:.2f} s {base}", flush=True)
+    counts = {c: base[c] for c in HIGH_UTIL}
+    print(f"[bench] baseline {base['seconds']:.2f} s {counts}", flush=True)
     runs = work / f"run-{fs.members}-{fs.months}-{fs.fmt}"
     if runs.exists():
         shutil.rmtree(runs)
     runs.mkdir(parents=True)
     load_before = os.getloadavg()[0]
-    first = run_ecm(fs.path, runs / "out", runs / "warehouse.duckdb")
+    try:
+        first = run_ecm(fs.path, runs / "out", runs / "warehouse.duckdb")
+    except RunFailedError as failed:  # recorded; the other sets still run
+        print(f"[bench] {failed}", flush=True)
+        return {
+            "label": fs.label,
+            "members": fs.members,
+            "fmt": fs.fmt,
+            "claim_lines": lines,
+            "scan": scan,
+            "baseline": {k: v for k, v in base.items() if k != "members"},
+            "load_before": load_before,
+            "load_after": os.getloadavg()[0],
+            "run": None,
+            "failed": {"rc": failed.rc, "wall": failed.wall, "peak_rss": failed.peak_rss},
+        }
     load_after = os.getloadavg()[0]
     print(f"[bench] ecm run {first.wall:.1f} s, peak {_gb(first.peak_rss)}", flush=True)
     overlap = compare_members(runs / "out", base)
@@ -854,7 +898,12 @@ def measure(fs: FeedSet, work: Path, *, second: bool, validation: bool) -> dict:
     if second:
         feeds2, drop_rows = second_month_feeds(fs, runs / "feeds-second-month")
         as_of2 = dt.date(AS_OF.year, AS_OF.month + 1, 30) if AS_OF.month < 12 else AS_OF
-        again = run_ecm(feeds2, runs / "out", runs / "warehouse.duckdb", as_of2)
+        try:
+            again = run_ecm(feeds2, runs / "out", runs / "warehouse.duckdb", as_of2)
+        except RunFailedError as failed:
+            print(f"[bench] second month: {failed}", flush=True)
+            result["second_failed"] = str(failed)
+            return result
         ingest2 = again.timings.get("ingest", float("nan"))
         result["second"] = {
             "as_of": as_of2.isoformat(),
