@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import click
 from rich.console import Console
 
-from ecm.errors import EcmError, SanityGuardError
+from ecm.errors import EcmError, OutputError, SanityGuardError
 from ecm.logs import configure_logging
 from ecm.prefect_env import apply_prefect_defaults, quiet_prefect_failure_logs
 
@@ -99,6 +99,24 @@ def _guarded(func, *, as_json: bool):
     except Exception as exc:  # every failure is reported, none as a traceback
         _fail(exc, as_json=as_json)
     return None
+
+
+_encoding_option = click.option(
+    "--encoding",
+    "encoding_options",
+    multiple=True,
+    metavar="ENC|FEED=ENC",
+    help="Text encoding of the feed files (default utf-8), for every feed (--encoding "
+    "cp1252) or one (--encoding eligibility=cp1252); repeatable.",
+)
+
+
+def _encodings(encoding_options: tuple[str, ...]) -> dict[str, str] | None:
+    if not encoding_options:
+        return None
+    from ecm.ingest import parse_encoding_options
+
+    return parse_encoding_options(list(encoding_options))
 
 
 def _log_options(func):
@@ -196,14 +214,7 @@ def _run_flow(
     help="DuckDB warehouse file. Default: warehouse.duckdb beside the output folder. "
     "Changed only when the run succeeds.",
 )
-@click.option(
-    "--encoding",
-    "encoding_options",
-    multiple=True,
-    metavar="ENC|FEED=ENC",
-    help="Text encoding of the feed files (default utf-8), for every feed (--encoding "
-    "cp1252) or one (--encoding eligibility=cp1252); repeatable.",
-)
+@_encoding_option
 @click.option(
     "--shards",
     type=click.IntRange(min=1),
@@ -242,11 +253,7 @@ def run(
     day = as_of.date() if as_of else default_as_of()
 
     def go() -> dict:
-        encodings = None
-        if encoding_options:
-            from ecm.ingest import parse_encoding_options
-
-            encodings = parse_encoding_options(list(encoding_options))
+        encodings = _encodings(encoding_options)
         return _run_flow(input_dir, day, out_dir, warehouse, rules_file, encodings, shards)
 
     summary = _guarded(go, as_json=as_json)
@@ -371,11 +378,19 @@ def generate(
     "--warehouse",
     type=click.Path(path_type=Path),
     default=None,
-    help="DuckDB file to stage into (default: a temporary one, removed after).",
+    help="A new DuckDB file to keep the staged feeds in, to inspect them (default: a "
+    "temporary one, removed after). Never an existing file: validate does not change a "
+    "run's warehouse.",
 )
+@_encoding_option
 @_log_options
 def validate(
-    input_dir: Path, report_file: Path | None, warehouse: Path | None, quiet: bool, as_json: bool
+    input_dir: Path,
+    report_file: Path | None,
+    warehouse: Path | None,
+    encoding_options: tuple[str, ...],
+    quiet: bool,
+    as_json: bool,
 ) -> None:
     """Check a feed directory against the data contracts without running the rules.
 
@@ -397,11 +412,20 @@ def validate(
     from ecm.rules import load_rules
 
     configure_logging(quiet=quiet, as_json=as_json)
+    if warehouse is not None and warehouse.exists():
+        _fail(
+            OutputError(
+                f"The warehouse {warehouse} exists; ecm validate stages only into a new file, "
+                f"so that it never changes a run's warehouse. Pass a new file name."
+            ),
+            as_json=as_json,
+        )
     with tempfile.TemporaryDirectory(prefix="ecm-validate-") as work:
         db = str(warehouse) if warehouse else str(Path(work) / "validate.duckdb")
         try:
             with duckdb.connect(db) as con:
-                result = ingest(con, input_dir, load_rules(), Path(work))
+                encodings = _encodings(encoding_options)
+                result = ingest(con, input_dir, load_rules(), Path(work), encodings=encodings)
                 # the first quarantined row of each rule: the lowest line of the first file
                 rules = con.sql(
                     "select feed, rule, count(*) as rows, "

@@ -33,7 +33,14 @@ def print_summary(
         else:
             feeds.add_row(name, "—", "absent", "", "")
     console.print(feeds)
-    for note in input_notes(summary.get("input", {})):
+    several = summary.get("providers", {}).get("members_with_several_providers", 0)
+    notes = input_notes(summary.get("input", {}))
+    if several:
+        notes.append(
+            f"{several:,} member(s) have spans of more than one ECM provider covering the "
+            f"as-of date: the latest start_date (then the smallest provider_npi) decides"
+        )
+    for note in notes:
         console.print(f"[yellow]note:[/yellow] {note}")
 
     pops = Table(
@@ -86,8 +93,9 @@ def input_notes(found: dict[str, Any]) -> list[str]:
             f"{len(files)} file(s) of the {feed} feed differ from its other drops in optional "
             f"or unknown columns (summary.json lists them); missing optional columns read empty"
         )
-    if found.get("ignored_files"):
-        notes.append(f"{len(found['ignored_files'])} file(s) matched no feed and were not read")
+    if ignored := found.get("ignored_files"):
+        shown = ", ".join(ignored[:5]) + (" …" if len(ignored) > 5 else "")
+        notes.append(f"{len(ignored)} file(s) matched no feed and were not read: {shown}")
     return notes
 
 

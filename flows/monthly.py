@@ -217,7 +217,7 @@ def build_summary(
             "avoidable_stay": rules.setting("methods.avoidable_stay"),
         },
         "input": {
-            "folder": str(input_dir),
+            "folder": str(Path(input_dir).resolve()),
             "ignored_files": ingested.ignored_files,
             # Present with a header but no rows: flagged, and its populations read nothing.
             "header_only_feeds": ingested.header_only_feeds,
