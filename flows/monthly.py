@@ -39,7 +39,7 @@ from ecm.guards import check_sanity_guards
 from ecm.ingest import IngestResult, ingest
 from ecm.logs import get_logger
 from ecm.pipeline import history_start
-from ecm.prefect_env import WORKER_ENVIRONMENT, quiet_prefect_failure_logs
+from ecm.prefect_env import WORKER_ENVIRONMENT, configured_api_url, quiet_prefect_failure_logs
 from ecm.reference import ReferenceData
 from ecm.rules import Rules, load_rules
 from ecm.safety import (
@@ -214,7 +214,8 @@ def dask_task_runner(address: str, rules: Rules, workers: int | None = None):
 
 
 def _prefect_api_env() -> dict[str, str]:
-    url = os.environ.get("PREFECT_API_URL")
+    """PREFECT_API_URL for the workers: the server this process reports to."""
+    url = configured_api_url()
     return {"PREFECT_API_URL": url} if url else {}
 
 
