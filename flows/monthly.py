@@ -193,6 +193,9 @@ def dask_task_runner(address: str, rules: Rules, workers: int | None = None):
     workers. The local workers' environment turns analytics off."""
     from prefect_dask import DaskTaskRunner
 
+    # distributed's own INFO lines (and its tracebacks of closed connections at
+    # shutdown) would interleave with the run's log on stderr, and break --json.
+    logging.getLogger("distributed").setLevel(logging.CRITICAL)
     if address != LOCAL_CLUSTER:
         return DaskTaskRunner(address=address)
     workers = workers or os.cpu_count() or 1
@@ -219,15 +222,25 @@ def _prefect_api_env() -> dict[str, str]:
     return {"PREFECT_API_URL": url} if url else {}
 
 
-def _parallel_workers() -> int:
-    """How many shards the flow's task runner runs side by side: the Dask cluster's
-    threads, or 1 (the default runner, one thread)."""
+def _warm_up() -> None:
+    """Import what a shard task needs, in a worker, while the flow ingests (unpickling
+    this function imports this module, and with it ecm, polars and duckdb)."""
+    import prefect.task_engine  # noqa: F401
+
+
+def _start_workers() -> tuple[int, list[Any]]:
+    """How many shards the flow's task runner runs side by side (the Dask cluster's
+    threads, or 1 for the default runner, one thread) and, on Dask, the futures of a
+    warm-up on every worker: the cluster starts and the workers import their code while
+    this process ingests and validates."""
     context = FlowRunContext.get()
     runner = context.task_runner if context else None
     if type(runner).__name__ != "DaskTaskRunner":
-        return 1
-    threads = runner.client.nthreads()  # type: ignore[union-attr]
-    return max(1, sum(threads.values()))
+        return 1, []
+    client = runner.client  # type: ignore[union-attr]  # starts or connects to the cluster
+    threads = client.nthreads()
+    warming = [client.submit(_warm_up, workers=[w], pure=False) for w in threads]
+    return max(1, sum(threads.values())), warming
 
 
 @task(name="merge shards", cache_policy=NO_CACHE, persist_result=False)
@@ -236,6 +249,32 @@ def merge_shards(results: list[ShardResult], out_dir: Path) -> MergedResult:
     merged = merge_shard_results(results, out_dir)
     log.info("assigned %d member-populations", merged.counts["assignments"])
     return merged
+
+
+def _run_shards(
+    shard_set: ShardSet,
+    rules: Rules,
+    reference: ReferenceData,
+    as_of: dt.date,
+    out_dir: Path,
+    warming: list[Any],
+) -> list[ShardResult]:
+    """Every shard's task, submitted to the flow's task runner; the results gathered in
+    shard order, whatever order they finished in. `warming` (the workers' warm-up
+    futures, held until now so that Dask does not drop them) is released."""
+    futures = [
+        run_one_shard.submit(shard, rules, reference, as_of, out_dir) for shard in shard_set.paths()
+    ]
+    warming.clear()
+    results = sorted((f.result() for f in futures), key=lambda r: r.shard)
+    for r in results:
+        log.info(
+            "shard %d: %d enrolled members, %d member-populations",
+            r.shard,
+            r.counts["members"]["enrolled"],
+            r.counts["assignments"],
+        )
+    return results
 
 
 def _population_counts(counts: dict[str, Any], rules: Rules) -> dict[str, dict[str, Any]]:
@@ -441,6 +480,9 @@ def monthly(
         with tempfile.TemporaryDirectory(prefix=".ecm-work-", dir=warehouse.parent) as work:
             work_dir = Path(work)
             started = time.perf_counter()
+            workers, warming = _start_workers()
+            timer.record("start_workers", started)
+            started = time.perf_counter()
             ingested = ingest_feeds(input_dir, work_house.path, rules, work_dir, encodings)
             timer.record("ingest", started)
             started = time.perf_counter()
@@ -451,7 +493,7 @@ def monthly(
                 list(ingested.feeds),
                 work_dir / "shards",
                 shards,
-                _parallel_workers(),
+                workers,
             )
             quality = report_data_quality(work_house.path, work_dir)
             timer.record("shard_inputs", started)
@@ -459,19 +501,9 @@ def monthly(
             contract_checks = validate_contracts(work_house.path, ingested)
             timer.record("validate", started)
             started = time.perf_counter()
-            futures = [
-                run_one_shard.submit(shard, rules, reference, as_of, work_dir / "shard_results")
-                for shard in shard_set.paths()
-            ]
-            # Gathered in shard order, whatever order they finished in.
-            results = sorted((f.result() for f in futures), key=lambda r: r.shard)
-            for r in results:
-                log.info(
-                    "shard %d: %d enrolled members, %d member-populations",
-                    r.shard,
-                    r.counts["members"]["enrolled"],
-                    r.counts["assignments"],
-                )
+            results = _run_shards(
+                shard_set, rules, reference, as_of, work_dir / "shard_results", warming
+            )
             timer.record("shards", started)
             # Of which, added up over the shards: events, assign, and writing their files.
             for step in ("events", "assign", "write"):
