@@ -141,6 +141,7 @@ def _run_flow(
     Prefect server serves the whole run unless PREFECT_API_URL names one."""
     from data_contracts import load_contracts
     from ecm.ingest import discover_feeds
+    from ecm.prefect_env import configured_api_url
     from ecm.rules import load_rules
     from ecm.safety import check_output_folder, default_warehouse
 
@@ -149,6 +150,13 @@ def _run_flow(
     discover_feeds(input_dir, load_contracts())
     check_output_folder(out_dir, input_dir, warehouse or default_warehouse(out_dir))
     apply_prefect_defaults()
+    if dask not in (None, "local") and not configured_api_url() and not _is_loopback(dask):
+        raise InputError(
+            f"--dask {dask}: the workers of an existing cluster report to the Prefect "
+            f"server of the run, and a temporary one on this machine cannot be reached "
+            f"from theirs. Set PREFECT_API_URL (here and on the workers) to a Prefect "
+            f"server both can reach (prefect server start), then run again."
+        )
     from flows.monthly import monthly  # Prefect is imported only when a flow runs
 
     quiet_prefect_failure_logs()
@@ -164,16 +172,9 @@ def _run_flow(
     if dask is None:
         return monthly(**parameters)
 
-    from ecm.prefect_env import configured_api_url, prefect_server_for_run
-    from flows.monthly import LOCAL_CLUSTER, dask_task_runner
+    from ecm.prefect_env import prefect_server_for_run
+    from flows.monthly import dask_task_runner
 
-    if dask != LOCAL_CLUSTER and not configured_api_url() and not _is_loopback(dask):
-        raise InputError(
-            f"--dask {dask}: the workers of an existing cluster report to the Prefect "
-            f"server of the run, and a temporary one on this machine cannot be reached "
-            f"from theirs. Set PREFECT_API_URL (here and on the workers) to a Prefect "
-            f"server both can reach (prefect server start), then run again."
-        )
     with prefect_server_for_run():
         # The runner is built inside: the local workers inherit PREFECT_API_URL.
         runner = dask_task_runner(dask, rules, dask_workers)
