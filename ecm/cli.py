@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import click
 from rich.console import Console
 
-from ecm.errors import EcmError, OutputError, SanityGuardError
+from ecm.errors import EcmError, InputError, OutputError, SanityGuardError
 from ecm.logs import configure_logging
 from ecm.prefect_env import apply_prefect_defaults, quiet_prefect_failure_logs
 
@@ -150,30 +150,61 @@ def _run_flow(
     rules_file: Path | None,
     encodings: dict[str, str] | None = None,
     shards: int | None = None,
+    dask: str | None = None,
+    dask_workers: int | None = None,
 ) -> dict:
+    """Run the monthly flow. `dask`: None runs the shards one after another in this
+    process; "local" on a new local Dask cluster (`dask_workers` processes, default one
+    per core); an address (tcp://host:8786) on that cluster. On Dask, one temporary
+    Prefect server serves the whole run unless PREFECT_API_URL names one."""
     from data_contracts import load_contracts
     from ecm.ingest import discover_feeds
+    from ecm.prefect_env import configured_api_url
     from ecm.rules import load_rules
     from ecm.safety import check_output_folder, default_warehouse
 
     # Fail fast, before Prefect starts, on what can be checked in a moment.
-    load_rules(rules_file)
+    rules = load_rules(rules_file)
     discover_feeds(input_dir, load_contracts())
     check_output_folder(out_dir, input_dir, warehouse or default_warehouse(out_dir))
     apply_prefect_defaults()
+    if dask not in (None, "local") and not configured_api_url() and not _is_loopback(dask):
+        raise InputError(
+            f"--dask {dask}: the workers of an existing cluster report to the Prefect "
+            f"server of the run, and a temporary one on this machine cannot be reached "
+            f"from theirs. Set PREFECT_API_URL (here and on the workers) to a Prefect "
+            f"server both can reach (prefect server start), then run again."
+        )
     from flows.monthly import monthly  # Prefect is imported only when a flow runs
 
     quiet_prefect_failure_logs()
+    parameters = {
+        "input_dir": input_dir,
+        "as_of": as_of,
+        "out_dir": out_dir,
+        "warehouse": warehouse,
+        "rules_file": rules_file,
+        "encodings": encodings,
+        "shards": shards,
+    }
+    if dask is None:
+        return monthly(**parameters)
 
-    return monthly(
-        input_dir=input_dir,
-        as_of=as_of,
-        out_dir=out_dir,
-        warehouse=warehouse,
-        rules_file=rules_file,
-        encodings=encodings,
-        shards=shards,
-    )
+    from ecm.prefect_env import prefect_server_for_run
+    from flows.monthly import dask_task_runner
+
+    with prefect_server_for_run():
+        # The runner is built inside: the local workers inherit PREFECT_API_URL.
+        runner = dask_task_runner(dask, rules, dask_workers)
+        return monthly.with_options(task_runner=runner)(**parameters)
+
+
+def _is_loopback(address: str) -> bool:
+    """Whether a Dask scheduler address (tcp://host:port) names this machine."""
+    from urllib.parse import urlsplit
+
+    host = urlsplit(address if "://" in address else f"tcp://{address}").hostname or ""
+    return host in {"localhost", "127.0.0.1", "::1"}
 
 
 @main.command()
@@ -222,6 +253,18 @@ def _run_flow(
     help="Run the members in N household shards, one after another (default: as many as "
     "the rules file's [run] memory budget needs). The files are the same for every N.",
 )
+@click.option(
+    "--dask",
+    "dask",
+    is_flag=False,
+    flag_value="local",
+    default=None,
+    metavar="[ADDRESS]",
+    help="Run the shards on Dask: alone, on a new local cluster (one worker process per "
+    "core, the [run] memory budget split over them, at least one shard per worker); "
+    "with a scheduler address (tcp://host:8786), on that cluster (README, Running on "
+    "Dask). The files are the same as without --dask.",
+)
 @_log_options
 def run(
     input_dir: Path,
@@ -231,6 +274,7 @@ def run(
     warehouse: Path | None,
     encoding_options: tuple[str, ...],
     shards: int | None,
+    dask: str | None,
     quiet: bool,
     as_json: bool,
 ) -> None:
@@ -254,7 +298,9 @@ def run(
 
     def go() -> dict:
         encodings = _encodings(encoding_options)
-        return _run_flow(input_dir, day, out_dir, warehouse, rules_file, encodings, shards)
+        return _run_flow(
+            input_dir, day, out_dir, warehouse, rules_file, encodings, shards, dask=dask
+        )
 
     summary = _guarded(go, as_json=as_json)
     if as_json:
