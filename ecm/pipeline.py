@@ -490,6 +490,7 @@ def assign_populations(
         events.criteria,
         window,
         counted_criteria=metric_criteria(rules),
+        long_window=lookback(as_of, rules.setting("time.long_lookback_months")),
     ).sort("member_id")
     frames = pl.collect_all([assignments, evidence, member_metrics])
     return Assignment(
