@@ -91,9 +91,7 @@ def member_metrics(
         "complex_social_factor_dates_12m": criteria.complex_social_factors,
         "homelessness_evidence_dates_12m": criteria.homelessness,
         "mh_sud_crisis_services_12m": criteria.mh_sud_crisis_services,
-        "nursing_facility_discharges_to_community_12m": (
-            criteria.nursing_facility_discharges_home
-        ),
+        "nursing_facility_discharges_to_community_12m": (criteria.nursing_facility_discharges_home),
         "incarceration_release_dates_12m": facts_in(
             criteria.incarceration, ["incarceration_release"], window
         ),
