@@ -112,16 +112,19 @@ def explain_member(member_id: str, run_dir: Path, facts_per_criterion: int | Non
     (or not in its eligibility at all) is an EcmError: there is nothing to explain.
     """
     run_dir = Path(run_dir)
-    try:
-        assignments = pl.read_parquet(run_dir / "assignments.parquet")
-        evidence = pl.read_parquet(run_dir / "evidence.parquet")
-        metrics = pl.read_parquet(run_dir / "member_metrics.parquet")
-        summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise EcmError(
-            f"{run_dir} is not a run's output folder: {exc.filename} is missing."
-        ) from None
-    metrics = metrics.filter(pl.col("member_id") == member_id)
+    files = ["assignments", "evidence", "member_metrics"]
+    missing = [f"{name}.parquet" for name in files if not (run_dir / f"{name}.parquet").is_file()]
+    missing += [] if (run_dir / "summary.json").is_file() else ["summary.json"]
+    if missing:
+        raise EcmError(f"{run_dir} is not a run's output folder: {missing[0]} is missing.")
+    summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    # Only the member's rows are read (a plan's files hold a million members).
+    assignments, evidence, metrics = pl.collect_all(
+        [
+            pl.scan_parquet(run_dir / f"{name}.parquet").filter(pl.col("member_id") == member_id)
+            for name in files
+        ]
+    )
     if metrics.height == 0:
         raise EcmError(
             f"Member {member_id} was not enrolled on the run's as-of date "
@@ -129,7 +132,7 @@ def explain_member(member_id: str, run_dir: Path, facts_per_criterion: int | Non
             f"the run has nothing on them."
         )
     row = metrics.row(0, named=True)
-    held = assignments.filter(pl.col("member_id") == member_id)
+    held = assignments
     lines: list[str] = []
     if held.height == 0:
         lines.append(
@@ -140,9 +143,9 @@ def explain_member(member_id: str, run_dir: Path, facts_per_criterion: int | Non
             f"{a['pof_code']} ({a['age_group']}) since {a['qualifying_date']}: "
             f"{a['evidence_summary']}"
         )
-        facts = evidence.filter(
-            (pl.col("member_id") == member_id) & (pl.col("pof_code") == a["pof_code"])
-        ).sort("criterion", "event_date", "source_key")
+        facts = evidence.filter(pl.col("pof_code") == a["pof_code"]).sort(
+            "criterion", "event_date", "source_key"
+        )
         for (criterion,), group in facts.group_by("criterion", maintain_order=True):
             shown = group if facts_per_criterion is None else group.tail(facts_per_criterion)
             if shown.height < group.height:
