@@ -2,6 +2,7 @@
 read from a run's files; a member the run has nothing on is an error (exit 2)."""
 
 import json
+import re
 
 import duckdb
 import polars as pl
@@ -170,3 +171,29 @@ def test_the_cli_explains_and_exits_2_for_a_member_not_enrolled(run_dir):
     assert missing.exit_code == 2
     assert "ecm: Member NOBODY was not enrolled" in missing.output
     assert len(missing.output.strip().splitlines()) == 1
+
+
+def test_why_not_never_reads_as_met_for_a_population_not_held(rules, ref, tmp_path):
+    """Every population of focus, every feed present (tests/story_pof.py): for each member
+    and population they do not hold, the line names something not met."""
+    from tests.story_pof import AS_OF as POF_AS_OF
+    from tests.story_pof import write_story as write_pof_story
+
+    folder = write_pof_story(tmp_path / "feeds")
+    with duckdb.connect() as con:
+        found = ingest(con, folder, rules, tmp_path / "work")
+        inputs = read_inputs(con, frozenset(found.feeds), history_start(rules, POF_AS_OF))
+    result = assign_populations(build_events(inputs, ref, rules, POF_AS_OF), inputs, rules)
+    statuses = {code: s.as_dict() for code, s in result.population_status.items()}
+    held = result.assignments.group_by("member_id").agg("pof_code")
+    held = dict(zip(held["member_id"], held["pof_code"], strict=True))
+    lines = [
+        line
+        for m in result.member_metrics.iter_rows(named=True)
+        for line in why_not(m, set(held.get(m["member_id"], [])), statuses, rules.data)
+    ]
+    assert lines
+    negatives = ("none", "no ", "not ", " would qualify", "0 of ", "but race")
+    assert [line for line in lines if not any(n in line for n in negatives)] == []
+    counts = [re.findall(r"([\d.]+) of ([\d.]+) ", line) for line in lines]
+    assert [c for c in counts if all(float(n) >= float(t) for n, t in c) and c] == []
