@@ -537,10 +537,12 @@ def validate(
     help="Show every fact, not the latest five of each criterion.",
 )
 def explain(member_id: str, run_dir: Path, show_all: bool) -> None:
-    """Why a member holds each population, event by event (from a run's evidence).
+    """Why a member holds each population, event by event, and why not the others.
 
-    For each population: the qualifying date and summary, then the claims and feed rows
-    behind every criterion (the latest five of each, or every one with --all).
+    For each population held: the qualifying date and summary, then the claims and feed
+    rows behind every criterion (the latest five of each, or every one with --all). For
+    each population not held: how close the member came (`4 of 5 avoidable ED visits`).
+    A member not enrolled on the run's as-of date exits 2.
     """
     from ecm.report import explain_member
 
