@@ -90,12 +90,12 @@ def ensure_history_tables(con: duckdb.DuckDBPyConnection) -> None:
 def previous_run(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> PreviousRun | None:
     """The recorded run of the latest as-of date before `as_of`, or None (a first run)."""
     ensure_history_tables(con)
-    row = con.execute(
+    rows = con.execute(
         f"select run_id, as_of_date from {RUNS} where as_of_date < ? "
         "order by as_of_date desc, run_id limit 1",
         [as_of],
-    ).fetchone()
-    return PreviousRun(row[0], row[1]) if row else None
+    ).fetchall()
+    return PreviousRun(rows[0][0], rows[0][1]) if rows else None
 
 
 def run_assignments(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:
