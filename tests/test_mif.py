@@ -194,7 +194,7 @@ def test_a_row_per_member_with_the_covering_spans_contact_and_flags():
     assert a["Evidence Summary"] == (
         "HIGH_UTIL_ADULT: 5 avoidable ED visits; SMI_SUD_ADULT: 2 MH/SUD ED visits"
     )
-    assert c["Evidence Summary"] == "HIGH_UTIL_ADULT: "
+    assert c["Evidence Summary"] == "HIGH_UTIL_ADULT"  # no summary: the code alone
     assert (a["ECM Provider NPI"], a["ECM Provider Name"], a[FOLDER]) == (
         "1111111111",
         "Clinic One",
@@ -241,6 +241,28 @@ def test_assignment_status_is_continuing_when_a_population_carries_over():
         "B": "continuing",
         "C": "new",
     }
+
+
+def test_a_run_without_assignments_has_no_rows():
+    got = _mif(_assignments(), eligibility(), _providers(), _metrics())
+    assert got.height == 0 and got.columns == [*mif_columns(CODES), FOLDER]
+
+
+def test_the_plan_section_is_checked_by_load_rules(tmp_path):
+    from ecm.errors import RulesError
+    from ecm.paths import DEFAULT_RULES_FILE
+    from ecm.rules import load_rules
+
+    text = DEFAULT_RULES_FILE.read_text()
+    assert load_rules().setting("plan.dual_status_codes") == list(PLAN.dual_status_codes)
+    missing = tmp_path / "missing.toml"
+    missing.write_text(text.replace('mcp_name = "Example Medi-Cal Plan"\n', ""))
+    with pytest.raises(RulesError, match=r"plan\.mcp_name is missing; expected a string"):
+        load_rules(missing)
+    wrong = tmp_path / "wrong.toml"
+    wrong.write_text(text.replace('mcp_identifier = "000000000"', "mcp_identifier = 12"))
+    with pytest.raises(RulesError, match=r"plan\.mcp_identifier = 12 is not a string"):
+        load_rules(wrong)
 
 
 # --- a run's provider folders ------------------------------------------------------------

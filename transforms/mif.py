@@ -177,7 +177,8 @@ def member_information(
             for code in codes
         ]
         + [
-            (pl.col("pof_code") + pl.lit(": ") + pl.col("evidence_summary").fill_null(""))
+            pl.concat_str(pl.col("pof_code"), pl.lit(": "), pl.col("evidence_summary"))
+            .fill_null(pl.col("pof_code"))
             .sort_by("pof_code")
             .str.join("; ")
             .alias("Evidence Summary"),
