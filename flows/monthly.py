@@ -296,7 +296,8 @@ def write_outputs(
     files and the quarantine are copied, assignments.csv is written from the merged
     assignments; changes.parquet and the providers' member information files compare
     the run with the previous run of an earlier as-of date in the run's warehouse copy
-    `warehouse` (read only here; `record_history` records the run). Returns what the
+    `warehouse` (only read here, its history tables created when absent;
+    `record_history` records the run). Returns what the
     summary adds: `changes` and `member_information_files`."""
     files: list[tuple[Path, int | None]] = []
 
