@@ -352,6 +352,10 @@ def test_no_provider_folder_holds_another_providers_member(provider_run):
         assert rows["Member CIN"].to_list() == sorted(rows["Member CIN"].to_list())
     # every member holding a population lands in exactly one folder
     assert set(seen) == {m for m, _ in EXPECTED}
+    # and in the folder of the provider its assignments name
+    assignments = pl.read_parquet(provider_run / "assignments.parquet")
+    for member_id, npi in assignments.select("member_id", "provider_npi").iter_rows():
+        assert seen[member_id] == (npi or "unassigned"), member_id
 
 
 def test_the_files_hold_the_mif_columns_and_their_values(provider_run, rules):
