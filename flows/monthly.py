@@ -33,7 +33,7 @@ from prefect.context import FlowRunContext
 from prefect.task_runners import ThreadPoolTaskRunner
 
 import ecm
-from ecm import outputs
+from ecm import history, mif, outputs
 from ecm.errors import EcmError
 from ecm.guards import check_sanity_guards
 from ecm.ingest import IngestResult, ingest
@@ -53,6 +53,8 @@ from ecm.safety import (
 from ecm.shard_run import MergedResult, ShardResult, merge_shard_results, run_shard
 from ecm.shards import ShardPaths, ShardSet, shard_count, write_shard_inputs
 from ecm.sql import install_macros, load_sql
+from transforms.mif import CHANGE_SCHEMA, ENDED, NEW, UNASSIGNED, assignment_changes
+from transforms.mif import member_information as member_information_rows
 from transforms.quality import npi_failures
 from transforms.windows import lookback
 
@@ -395,11 +397,18 @@ def write_outputs(
     summary: dict[str, Any],
     reference: ReferenceData,
     input_fingerprints: dict[str, str],
-) -> Path:
+    warehouse: Path,
+    rules: Rules,
+    as_of: dt.date,
+) -> dict[str, Any]:
     """Write every file of the run into the run's temporary output folder `staging`
     (the flow moves it into place once the warehouse is committed): the merged Parquet
     files and the quarantine are copied, assignments.csv is written from the merged
-    assignments."""
+    assignments; changes.parquet and the providers' member information files compare
+    the run with the previous run of an earlier as-of date in the run's warehouse copy
+    `warehouse` (only read here, its history tables created when absent;
+    `record_history` records the run). Returns what the
+    summary adds: `changes` and `member_information_files`."""
     files: list[tuple[Path, int | None]] = []
 
     def copied(name: str, source: Path) -> None:
@@ -414,7 +423,46 @@ def write_outputs(
     copied("evidence.parquet", merged.files["evidence"])
     copied("member_metrics.parquet", merged.files["member_metrics"])
     copied("quarantine.parquet", quarantine_file)
-    outputs.write_json(summary, staging / "summary.json")
+
+    with duckdb.connect(str(warehouse)) as con:
+        previous = history.previous_run(con, as_of)
+        before = history.run_assignments(con, previous.run_id) if previous else None
+        eligibility, provider_spans = mif.read_mif_inputs(con, merged.files["assignments"])
+    previous_as_of = previous.as_of_date if previous else None
+    changes = (
+        assignment_changes(
+            assignments.lazy(), before.lazy() if before is not None else None, previous_as_of
+        )
+        .collect()
+        .cast(CHANGE_SCHEMA)
+    )
+    outputs.write_parquet(changes, staging / "changes.parquet")
+    files.append((staging / "changes.parquet", changes.height))
+    rows = member_information_rows(
+        assignments.lazy(),
+        eligibility.lazy(),
+        provider_spans.lazy(),
+        pl.scan_parquet(merged.files["member_metrics"]),
+        changes.lazy(),
+        as_of=as_of,
+        population_codes=rules.population_codes,
+        plan=mif.plan_of(rules),
+        adult_min_age=rules.setting("time.adult_min_age"),
+    ).collect()
+    files += mif.write_member_information_files(rows, staging, as_of, rules.version)
+    added = {
+        "changes": {
+            "previous_as_of_date": previous_as_of.isoformat() if previous_as_of else None,
+            "new": changes.filter(pl.col("change") == NEW).height,
+            "ended": changes.filter(pl.col("change") == ENDED).height,
+        },
+        "member_information_files": {
+            "providers": rows.filter(pl.col("folder") != UNASSIGNED)["folder"].n_unique(),
+            "members": rows.height,
+            "unassigned_members": rows.filter(pl.col("folder") == UNASSIGNED).height,
+        },
+    }
+    outputs.write_json({**summary, **added}, staging / "summary.json")
     files.append((staging / "summary.json", None))
     manifest = {
         "written_by": WRITTEN_BY,
@@ -426,7 +474,15 @@ def write_outputs(
         "reference": reference.versions(),
     }
     outputs.write_json(manifest, staging / MANIFEST)
-    return staging
+    return added
+
+
+@task(name="record run history", cache_policy=NO_CACHE, persist_result=False)
+def record_history(warehouse: Path, run: history.RunRecord, assignments_file: Path) -> None:
+    """Record the run and its assignments in the run's warehouse copy (they land with
+    it, only when the run succeeds), replacing an earlier run of the same as-of date."""
+    with duckdb.connect(str(warehouse)) as con:
+        history.record_run(con, run, assignments_file)
 
 
 def fingerprint_inputs(input_dir: Path) -> dict[str, str]:
@@ -525,13 +581,37 @@ def monthly(
             check_sanity_guards(summary, rules)
             started = time.perf_counter()
             output = OutputFolder(out_dir)
-            write_outputs(
-                output.path,
-                merged,
-                quality.quarantine_file,
-                summary,
-                reference,
-                fingerprint_inputs(input_dir),
+            fingerprints = fingerprint_inputs(input_dir)
+            summary.update(
+                write_outputs(
+                    output.path,
+                    merged,
+                    quality.quarantine_file,
+                    summary,
+                    reference,
+                    fingerprints,
+                    work_house.path,
+                    rules,
+                    as_of,
+                )
+            )
+            record_history(
+                work_house.path,
+                history.RunRecord(
+                    run_id=history.new_run_id(),
+                    as_of_date=as_of,
+                    rules_version=rules.version,
+                    rules_sha256=rules.sha256,
+                    ecm_version=ecm.__version__,
+                    input_fingerprints=fingerprints,
+                    counts=history.run_counts(summary),
+                    previous_as_of_date=(
+                        dt.date.fromisoformat(summary["changes"]["previous_as_of_date"])
+                        if summary["changes"]["previous_as_of_date"]
+                        else None
+                    ),
+                ),
+                merged.files["assignments"],
             )
             # A file may have landed in --out while the run worked: check again, then swap.
             check_output_folder(out_dir, input_dir, warehouse)
