@@ -494,6 +494,23 @@ def fingerprint_inputs(input_dir: Path) -> dict[str, str]:
     }
 
 
+def _run_record(
+    summary: dict[str, Any], rules: Rules, as_of: dt.date, fingerprints: dict[str, str]
+) -> history.RunRecord:
+    """The warehouse's record of this run (ecm.history), from its summary."""
+    previous = summary["changes"]["previous_as_of_date"]
+    return history.RunRecord(
+        run_id=history.new_run_id(),
+        as_of_date=as_of,
+        rules_version=rules.version,
+        rules_sha256=rules.sha256,
+        ecm_version=ecm.__version__,
+        input_fingerprints=fingerprints,
+        counts=history.run_counts(summary),
+        previous_as_of_date=dt.date.fromisoformat(previous) if previous else None,
+    )
+
+
 @flow(
     name="ecm-monthly",
     log_prints=False,
@@ -562,8 +579,12 @@ def monthly(
             )
             timer.record("shards", started)
             # Of which, added up over the shards: events, assign, and writing their files.
-            for step in ("events", "assign", "write"):
-                timer.seconds[f"shards_{step}"] = round(sum(r.seconds[step] for r in results), 3)
+            timer.seconds.update(
+                {
+                    f"shards_{step}": round(sum(r.seconds[step] for r in results), 3)
+                    for step in ("events", "assign", "write")
+                }
+            )
             started = time.perf_counter()
             merged = merge_shards(results, work_dir / "merged")
             timer.record("merge", started)
@@ -597,20 +618,7 @@ def monthly(
             )
             record_history(
                 work_house.path,
-                history.RunRecord(
-                    run_id=history.new_run_id(),
-                    as_of_date=as_of,
-                    rules_version=rules.version,
-                    rules_sha256=rules.sha256,
-                    ecm_version=ecm.__version__,
-                    input_fingerprints=fingerprints,
-                    counts=history.run_counts(summary),
-                    previous_as_of_date=(
-                        dt.date.fromisoformat(summary["changes"]["previous_as_of_date"])
-                        if summary["changes"]["previous_as_of_date"]
-                        else None
-                    ),
-                ),
+                _run_record(summary, rules, as_of, fingerprints),
                 merged.files["assignments"],
             )
             # A file may have landed in --out while the run worked: check again, then swap.
