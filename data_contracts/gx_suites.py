@@ -232,6 +232,10 @@ class _Gx:
         import great_expectations.expectations as gxe
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
+        # GX sets some of its modules' loggers to INFO at import (one announces its
+        # temporary docs folder): quiet them all, so --json and --quiet stay clean.
+        for name in [n for n in logging.root.manager.loggerDict if n.startswith("great_expect")]:
+            logging.getLogger(name).setLevel(logging.WARNING)
         logging.getLogger("great_expectations").setLevel(logging.WARNING)
         self.gx, self.gxe = gx, gxe
         self.context = gx.get_context(mode="ephemeral")

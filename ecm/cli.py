@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import click
 from rich.console import Console
 
-from ecm.errors import EcmError, SanityGuardError
+from ecm.errors import EcmError, InputError, OutputError, SanityGuardError
 from ecm.logs import configure_logging
 from ecm.prefect_env import apply_prefect_defaults, quiet_prefect_failure_logs
 
@@ -101,6 +101,24 @@ def _guarded(func, *, as_json: bool):
     return None
 
 
+_encoding_option = click.option(
+    "--encoding",
+    "encoding_options",
+    multiple=True,
+    metavar="ENC|FEED=ENC",
+    help="Text encoding of the feed files (default utf-8), for every feed (--encoding "
+    "cp1252) or one (--encoding eligibility=cp1252); repeatable.",
+)
+
+
+def _encodings(encoding_options: tuple[str, ...]) -> dict[str, str] | None:
+    if not encoding_options:
+        return None
+    from ecm.ingest import parse_encoding_options
+
+    return parse_encoding_options(list(encoding_options))
+
+
 def _log_options(func):
     func = click.option("--quiet", is_flag=True, help="Show warnings and errors only.")(func)
     return click.option(
@@ -132,30 +150,61 @@ def _run_flow(
     rules_file: Path | None,
     encodings: dict[str, str] | None = None,
     shards: int | None = None,
+    dask: str | None = None,
+    dask_workers: int | None = None,
 ) -> dict:
+    """Run the monthly flow. `dask`: None runs the shards one after another in this
+    process; "local" on a new local Dask cluster (`dask_workers` processes, default one
+    per core); an address (tcp://host:8786) on that cluster. On Dask, one temporary
+    Prefect server serves the whole run unless PREFECT_API_URL names one."""
     from data_contracts import load_contracts
     from ecm.ingest import discover_feeds
+    from ecm.prefect_env import configured_api_url
     from ecm.rules import load_rules
     from ecm.safety import check_output_folder, default_warehouse
 
     # Fail fast, before Prefect starts, on what can be checked in a moment.
-    load_rules(rules_file)
+    rules = load_rules(rules_file)
     discover_feeds(input_dir, load_contracts())
     check_output_folder(out_dir, input_dir, warehouse or default_warehouse(out_dir))
     apply_prefect_defaults()
+    if dask not in (None, "local") and not configured_api_url() and not _is_loopback(dask):
+        raise InputError(
+            f"--dask {dask}: the workers of an existing cluster report to the Prefect "
+            f"server of the run, and a temporary one on this machine cannot be reached "
+            f"from theirs. Set PREFECT_API_URL (here and on the workers) to a Prefect "
+            f"server both can reach (prefect server start), then run again."
+        )
     from flows.monthly import monthly  # Prefect is imported only when a flow runs
 
     quiet_prefect_failure_logs()
+    parameters = {
+        "input_dir": input_dir,
+        "as_of": as_of,
+        "out_dir": out_dir,
+        "warehouse": warehouse,
+        "rules_file": rules_file,
+        "encodings": encodings,
+        "shards": shards,
+    }
+    if dask is None:
+        return monthly(**parameters)
 
-    return monthly(
-        input_dir=input_dir,
-        as_of=as_of,
-        out_dir=out_dir,
-        warehouse=warehouse,
-        rules_file=rules_file,
-        encodings=encodings,
-        shards=shards,
-    )
+    from ecm.prefect_env import prefect_server_for_run
+    from flows.monthly import dask_task_runner
+
+    with prefect_server_for_run():
+        # The runner is built inside: the local workers inherit PREFECT_API_URL.
+        runner = dask_task_runner(dask, rules, dask_workers)
+        return monthly.with_options(task_runner=runner)(**parameters)
+
+
+def _is_loopback(address: str) -> bool:
+    """Whether a Dask scheduler address (tcp://host:port) names this machine."""
+    from urllib.parse import urlsplit
+
+    host = urlsplit(address if "://" in address else f"tcp://{address}").hostname or ""
+    return host in {"localhost", "127.0.0.1", "::1"}
 
 
 @main.command()
@@ -196,20 +245,25 @@ def _run_flow(
     help="DuckDB warehouse file. Default: warehouse.duckdb beside the output folder. "
     "Changed only when the run succeeds.",
 )
-@click.option(
-    "--encoding",
-    "encoding_options",
-    multiple=True,
-    metavar="ENC|FEED=ENC",
-    help="Text encoding of the feed files (default utf-8), for every feed (--encoding "
-    "cp1252) or one (--encoding eligibility=cp1252); repeatable.",
-)
+@_encoding_option
 @click.option(
     "--shards",
     type=click.IntRange(min=1),
     default=None,
     help="Run the members in N household shards, one after another (default: as many as "
     "the rules file's [run] memory budget needs). The files are the same for every N.",
+)
+@click.option(
+    "--dask",
+    "dask",
+    is_flag=False,
+    flag_value="local",
+    default=None,
+    metavar="[ADDRESS]",
+    help="Run the shards on Dask: alone, on a new local cluster (one worker process per "
+    "core, the [run] memory budget split over them, at least one shard per worker); "
+    "with a scheduler address (tcp://host:8786), on that cluster (README, Running on "
+    "Dask). The files are the same as without --dask.",
 )
 @_log_options
 def run(
@@ -220,6 +274,7 @@ def run(
     warehouse: Path | None,
     encoding_options: tuple[str, ...],
     shards: int | None,
+    dask: str | None,
     quiet: bool,
     as_json: bool,
 ) -> None:
@@ -242,12 +297,10 @@ def run(
     day = as_of.date() if as_of else default_as_of()
 
     def go() -> dict:
-        encodings = None
-        if encoding_options:
-            from ecm.ingest import parse_encoding_options
-
-            encodings = parse_encoding_options(list(encoding_options))
-        return _run_flow(input_dir, day, out_dir, warehouse, rules_file, encodings, shards)
+        encodings = _encodings(encoding_options)
+        return _run_flow(
+            input_dir, day, out_dir, warehouse, rules_file, encodings, shards, dask=dask
+        )
 
     summary = _guarded(go, as_json=as_json)
     if as_json:
@@ -371,11 +424,19 @@ def generate(
     "--warehouse",
     type=click.Path(path_type=Path),
     default=None,
-    help="DuckDB file to stage into (default: a temporary one, removed after).",
+    help="A new DuckDB file to keep the staged feeds in, to inspect them (default: a "
+    "temporary one, removed after). Never an existing file: validate does not change a "
+    "run's warehouse.",
 )
+@_encoding_option
 @_log_options
 def validate(
-    input_dir: Path, report_file: Path | None, warehouse: Path | None, quiet: bool, as_json: bool
+    input_dir: Path,
+    report_file: Path | None,
+    warehouse: Path | None,
+    encoding_options: tuple[str, ...],
+    quiet: bool,
+    as_json: bool,
 ) -> None:
     """Check a feed directory against the data contracts without running the rules.
 
@@ -397,11 +458,20 @@ def validate(
     from ecm.rules import load_rules
 
     configure_logging(quiet=quiet, as_json=as_json)
+    if warehouse is not None and warehouse.exists():
+        _fail(
+            OutputError(
+                f"The warehouse {warehouse} exists; ecm validate stages only into a new file, "
+                f"so that it never changes a run's warehouse. Pass a new file name."
+            ),
+            as_json=as_json,
+        )
     with tempfile.TemporaryDirectory(prefix="ecm-validate-") as work:
         db = str(warehouse) if warehouse else str(Path(work) / "validate.duckdb")
         try:
             with duckdb.connect(db) as con:
-                result = ingest(con, input_dir, load_rules(), Path(work))
+                encodings = _encodings(encoding_options)
+                result = ingest(con, input_dir, load_rules(), Path(work), encodings=encodings)
                 # the first quarantined row of each rule: the lowest line of the first file
                 rules = con.sql(
                     "select feed, rule, count(*) as rows, "
@@ -467,10 +537,12 @@ def validate(
     help="Show every fact, not the latest five of each criterion.",
 )
 def explain(member_id: str, run_dir: Path, show_all: bool) -> None:
-    """Why a member holds each population, event by event (from a run's evidence).
+    """Why a member holds each population, event by event, and why not the others.
 
-    For each population: the qualifying date and summary, then the claims and feed rows
-    behind every criterion (the latest five of each, or every one with --all).
+    For each population held: the qualifying date and summary, then the claims and feed
+    rows behind every criterion (the latest five of each, or every one with --all). For
+    each population not held: how close the member came (`4 of 5 avoidable ED visits`).
+    A member not enrolled on the run's as-of date exits 2.
     """
     from ecm.report import explain_member
 

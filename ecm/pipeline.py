@@ -25,7 +25,12 @@ from transforms.claims import with_claim_type_of_bill
 from transforms.cms_planned import mark_planned_cms
 from transforms.criteria import Criteria, build_criteria, collect_criteria
 from transforms.members import enrolled_members, members_with_several_providers, providers_on
-from transforms.populations import Population, PopulationResult, homeless
+from transforms.populations import (
+    Population,
+    PopulationResult,
+    homeless,
+    with_evidence_summaries,
+)
 from transforms.populations.registry import POPULATIONS
 from transforms.windows import Window, lookback, months_before
 
@@ -451,8 +456,13 @@ def assign_populations(
     inputs: Inputs,
     rules: Rules,
     populations: Mapping[str, Population] = POPULATIONS,
+    phrases: pl.DataFrame | None = None,
 ) -> Assignment:
-    """Apply every registered population's rule the feeds allow, and finalise the outputs."""
+    """Apply every registered population's rule the feeds allow, and finalise the outputs.
+
+    `phrases`: the evidence summaries' phrases (default the packaged
+    reference/evidence_phrases.toml)."""
+    phrases = ReferenceData().evidence_phrases if phrases is None else phrases
     as_of = events.as_of
     window = lookback(as_of, rules.setting("time.lookback_months"))
     statuses = {
@@ -465,8 +475,9 @@ def assign_populations(
         if statuses[code].status != "not_evaluated"
     ]
     members = events.members.lazy()
+    combined = PopulationResult.concat(results)
     assignments, evidence = finalize_assignments(
-        PopulationResult.concat(results),
+        PopulationResult(with_evidence_summaries(combined, phrases), combined.evidence),
         members,
         providers_on(inputs.provider_assignment, as_of),
         as_of,
@@ -479,6 +490,7 @@ def assign_populations(
         events.criteria,
         window,
         counted_criteria=metric_criteria(rules),
+        long_window=lookback(as_of, rules.setting("time.long_lookback_months")),
     ).sort("member_id")
     frames = pl.collect_all([assignments, evidence, member_metrics])
     return Assignment(

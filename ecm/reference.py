@@ -15,6 +15,7 @@ from ecm.errors import RulesError
 from ecm.paths import REFERENCE_DIR
 
 VALUE_SET_COLUMNS = ["code_system", "code", "match", "description"]
+PHRASES_FILE = "evidence_phrases.toml"
 
 
 class ReferenceData:
@@ -91,9 +92,32 @@ class ReferenceData:
             .with_columns(pl.lit("pqi_principal_dx").alias("value_set"))
         )
 
+    @cached_property
+    def evidence_phrases(self) -> pl.DataFrame:
+        """The phrases of the evidence summaries (evidence_phrases.toml): one row per
+        criterion (criterion, one, many, rank = its position in the file)."""
+        path = self.root / PHRASES_FILE
+        phrases = tomllib.loads(path.read_text(encoding="utf-8")).get("phrases", {})
+        bad = [name for name, p in phrases.items() if not {"one", "many"} <= set(p)]
+        if bad:
+            raise RulesError(f"{path}: phrases {', '.join(bad)} need both 'one' and 'many'.")
+        return pl.DataFrame(
+            [
+                {"criterion": name, "one": p["one"], "many": p["many"], "rank": rank}
+                for rank, (name, p) in enumerate(phrases.items())
+            ],
+            schema={"criterion": pl.String, "one": pl.String, "many": pl.String, "rank": pl.Int32},
+        )
+
     def versions(self) -> dict[str, dict[str, str]]:
         """Every reference file the run can read, with its sidecar version and sha256."""
         out: dict[str, dict[str, str]] = {}
+        phrases = self.root / PHRASES_FILE
+        if phrases.is_file():
+            out[PHRASES_FILE] = {
+                "version": str(tomllib.loads(phrases.read_text()).get("version", "")),
+                "sha256": hashlib.sha256(phrases.read_bytes()).hexdigest(),
+            }
         for csv in sorted(self.root.rglob("*.csv")):
             sidecar = csv.with_suffix(".meta.toml")
             meta = tomllib.loads(sidecar.read_text()) if sidecar.is_file() else {}

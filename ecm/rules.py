@@ -42,6 +42,12 @@ REQUIRED_SETTINGS: dict[str, SettingType] = {
     "guards.max_quarantined_share": float,
     "run.memory_budget_gib": float,
     "run.bytes_per_member": int,
+    # The plan's identity on its member information files (outputs.md), and the
+    # dual_status_code values its eligibility extract uses for a member enrolled in
+    # Medicare too (docs/DECISIONS.md, "Member information files").
+    "plan.mcp_identifier": str,
+    "plan.mcp_name": str,
+    "plan.dual_status_codes": list[str],
     **dict.fromkeys(METHOD_CHOICES, str),
 }
 

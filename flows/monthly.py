@@ -5,16 +5,23 @@ Each task reads, calls the pure code in `ecm.pipeline` / `transforms` (through t
 `ecm.shard_run.run_shard`), and hands on *paths*: the shard inputs' folder, each shard's
 result files, the merged files; never whole frames. No rule lives here. Retries only
 around I/O (the output folder). Tasks do not cache: a monthly run is recomputed whole.
+
+The shard tasks are submitted to the flow's task runner: by default one thread, so the
+shards run one after another in this process; `monthly.with_options(task_runner=
+dask_task_runner(...))` runs them on Dask workers (`ecm run --dask`). Either way the
+results are gathered by shard number, so the merged files are byte-identical.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import os
 import platform
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +29,17 @@ import duckdb
 import polars as pl
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
+from prefect.context import FlowRunContext
+from prefect.task_runners import ThreadPoolTaskRunner
 
 import ecm
-from ecm import outputs
+from ecm import history, mif, outputs
 from ecm.errors import EcmError
 from ecm.guards import check_sanity_guards
 from ecm.ingest import IngestResult, ingest
 from ecm.logs import get_logger
 from ecm.pipeline import history_start
+from ecm.prefect_env import WORKER_ENVIRONMENT, configured_api_url, quiet_prefect_failure_logs
 from ecm.reference import ReferenceData
 from ecm.rules import Rules, load_rules
 from ecm.safety import (
@@ -41,8 +51,10 @@ from ecm.safety import (
     default_warehouse,
 )
 from ecm.shard_run import MergedResult, ShardResult, merge_shard_results, run_shard
-from ecm.shards import ShardPaths, ShardSet, write_shard_inputs
+from ecm.shards import ShardPaths, ShardSet, shard_count, write_shard_inputs
 from ecm.sql import install_macros, load_sql
+from transforms.mif import CHANGE_SCHEMA, ENDED, NEW, UNASSIGNED, assignment_changes
+from transforms.mif import member_information as member_information_rows
 from transforms.quality import npi_failures
 from transforms.windows import lookback
 
@@ -129,10 +141,18 @@ def shard_inputs(
     ingested_feeds: list[str],
     root: Path,
     shards: int | None,
+    workers: int = 1,
 ) -> ShardSet:
     """Households, the shard map and every shard's inputs, written once under `root`
-    (N = `shards`, else from the member count and the rules file's memory budget)."""
+    (N = `shards`, else from the member count and the rules file's memory budget).
+
+    With `workers` running shards side by side (Dask), the budget is shared: N is chosen
+    so that one shard fits the budget divided by the workers, and N is at least
+    `workers`, so that every worker has a shard."""
     with duckdb.connect(str(warehouse)) as con:
+        if shards is None and workers > 1:
+            members = con.execute("select count(distinct member_id) from stg__eligibility")
+            shards = max(workers, shard_count(members.fetchall()[0][0], _shared(rules, workers)))
         return write_shard_inputs(
             con,
             root,
@@ -144,19 +164,85 @@ def shard_inputs(
         )
 
 
+def _shared(rules: Rules, workers: int) -> Rules:
+    """`rules` with the [run] memory budget divided over `workers` (for the shard count)."""
+    run = {
+        **rules.data["run"],
+        "memory_budget_gib": rules.setting("run.memory_budget_gib") / workers,
+    }
+    return replace(rules, data={**rules.data, "run": run})
+
+
 @task(name="run shard", cache_policy=NO_CACHE, persist_result=False)
 def run_one_shard(
     shard: ShardPaths, rules: Rules, reference: ReferenceData, as_of: dt.date, out_dir: Path
 ) -> ShardResult:
-    """Events and populations of one shard (ecm.shard_run.run_shard): paths in, paths out."""
-    result = run_shard(shard, rules, as_of, out_dir, reference)
-    log.info(
-        "shard %d: %d enrolled members, %d member-populations",
-        shard.shard,
-        result.counts["members"]["enrolled"],
-        result.counts["assignments"],
+    """Events and populations of one shard (ecm.shard_run.run_shard): paths in, paths out.
+    It may run in a Dask worker process: it logs nothing itself, and Prefect's report of
+    a failure (which may quote data) is filtered there as in the command's process."""
+    quiet_prefect_failure_logs()
+    return run_shard(shard, rules, as_of, out_dir, reference)
+
+
+LOCAL_CLUSTER = "local"
+
+
+def dask_task_runner(address: str, rules: Rules, workers: int | None = None):
+    """A prefect-dask `DaskTaskRunner` for the shard tasks: on the existing cluster at
+    `address` (e.g. tcp://host:8786), or for `address` LOCAL_CLUSTER on a new
+    `distributed.LocalCluster` of `workers` processes (default: one per core), one
+    thread each, each limited to the rules file's [run] memory budget divided over the
+    workers. The local workers' environment turns analytics off."""
+    from prefect_dask import DaskTaskRunner
+
+    # distributed's own INFO lines (and its tracebacks of closed connections at
+    # shutdown) would interleave with the run's log on stderr, and break --json.
+    logging.getLogger("distributed").setLevel(logging.CRITICAL)
+    if address != LOCAL_CLUSTER:
+        return DaskTaskRunner(address=address)
+    workers = workers or os.cpu_count() or 1
+    budget = rules.setting("run.memory_budget_gib") * 2**30
+    return DaskTaskRunner(
+        cluster_class="distributed.LocalCluster",
+        cluster_kwargs={
+            "n_workers": workers,
+            "threads_per_worker": 1,
+            "processes": True,
+            "memory_limit": int(budget / workers),
+            "dashboard_address": None,
+            "silence_logs": logging.ERROR,
+            # Inherited from this process too; said here so the workers never send
+            # analytics whatever this process's environment says.
+            "env": {**WORKER_ENVIRONMENT, **_prefect_api_env()},
+        },
     )
-    return result
+
+
+def _prefect_api_env() -> dict[str, str]:
+    """PREFECT_API_URL for the workers: the server this process reports to."""
+    url = configured_api_url()
+    return {"PREFECT_API_URL": url} if url else {}
+
+
+def _warm_up() -> None:
+    """Import what a shard task needs, in a worker, while the flow ingests (unpickling
+    this function imports this module, and with it ecm, polars and duckdb)."""
+    import prefect.task_engine  # noqa: F401
+
+
+def _start_workers() -> tuple[int, list[Any]]:
+    """How many shards the flow's task runner runs side by side (the Dask cluster's
+    threads, or 1 for the default runner, one thread) and, on Dask, the futures of a
+    warm-up on every worker: the cluster starts and the workers import their code while
+    this process ingests and validates."""
+    context = FlowRunContext.get()
+    runner = context.task_runner if context else None
+    if type(runner).__name__ != "DaskTaskRunner":
+        return 1, []
+    client = runner.client  # type: ignore[union-attr]  # starts or connects to the cluster
+    threads = client.nthreads()
+    warming = [client.submit(_warm_up, workers=[w], pure=False) for w in threads]
+    return max(1, sum(threads.values())), warming
 
 
 @task(name="merge shards", cache_policy=NO_CACHE, persist_result=False)
@@ -165,6 +251,32 @@ def merge_shards(results: list[ShardResult], out_dir: Path) -> MergedResult:
     merged = merge_shard_results(results, out_dir)
     log.info("assigned %d member-populations", merged.counts["assignments"])
     return merged
+
+
+def _run_shards(
+    shard_set: ShardSet,
+    rules: Rules,
+    reference: ReferenceData,
+    as_of: dt.date,
+    out_dir: Path,
+    warming: list[Any],
+) -> list[ShardResult]:
+    """Every shard's task, submitted to the flow's task runner; the results gathered in
+    shard order, whatever order they finished in. `warming` (the workers' warm-up
+    futures, held until now so that Dask does not drop them) is released."""
+    futures = [
+        run_one_shard.submit(shard, rules, reference, as_of, out_dir) for shard in shard_set.paths()
+    ]
+    warming.clear()
+    results = sorted((f.result() for f in futures), key=lambda r: r.shard)
+    for r in results:
+        log.info(
+            "shard %d: %d enrolled members, %d member-populations",
+            r.shard,
+            r.counts["members"]["enrolled"],
+            r.counts["assignments"],
+        )
+    return results
 
 
 def _population_counts(counts: dict[str, Any], rules: Rules) -> dict[str, dict[str, Any]]:
@@ -217,7 +329,7 @@ def build_summary(
             "avoidable_stay": rules.setting("methods.avoidable_stay"),
         },
         "input": {
-            "folder": str(input_dir),
+            "folder": str(Path(input_dir).resolve()),
             "ignored_files": ingested.ignored_files,
             # Present with a header but no rows: flagged, and its populations read nothing.
             "header_only_feeds": ingested.header_only_feeds,
@@ -285,11 +397,18 @@ def write_outputs(
     summary: dict[str, Any],
     reference: ReferenceData,
     input_fingerprints: dict[str, str],
-) -> Path:
+    warehouse: Path,
+    rules: Rules,
+    as_of: dt.date,
+) -> dict[str, Any]:
     """Write every file of the run into the run's temporary output folder `staging`
     (the flow moves it into place once the warehouse is committed): the merged Parquet
     files and the quarantine are copied, assignments.csv is written from the merged
-    assignments."""
+    assignments; changes.parquet and the providers' member information files compare
+    the run with the previous run of an earlier as-of date in the run's warehouse copy
+    `warehouse` (only read here, its history tables created when absent;
+    `record_history` records the run). Returns what the
+    summary adds: `changes` and `member_information_files`."""
     files: list[tuple[Path, int | None]] = []
 
     def copied(name: str, source: Path) -> None:
@@ -304,7 +423,46 @@ def write_outputs(
     copied("evidence.parquet", merged.files["evidence"])
     copied("member_metrics.parquet", merged.files["member_metrics"])
     copied("quarantine.parquet", quarantine_file)
-    outputs.write_json(summary, staging / "summary.json")
+
+    with duckdb.connect(str(warehouse)) as con:
+        previous = history.previous_run(con, as_of)
+        before = history.run_assignments(con, previous.run_id) if previous else None
+        eligibility, provider_spans = mif.read_mif_inputs(con, merged.files["assignments"])
+    previous_as_of = previous.as_of_date if previous else None
+    changes = (
+        assignment_changes(
+            assignments.lazy(), before.lazy() if before is not None else None, previous_as_of
+        )
+        .collect()
+        .cast(CHANGE_SCHEMA)
+    )
+    outputs.write_parquet(changes, staging / "changes.parquet")
+    files.append((staging / "changes.parquet", changes.height))
+    rows = member_information_rows(
+        assignments.lazy(),
+        eligibility.lazy(),
+        provider_spans.lazy(),
+        pl.scan_parquet(merged.files["member_metrics"]),
+        changes.lazy(),
+        as_of=as_of,
+        population_codes=rules.population_codes,
+        plan=mif.plan_of(rules),
+        adult_min_age=rules.setting("time.adult_min_age"),
+    ).collect()
+    files += mif.write_member_information_files(rows, staging, as_of, rules.version)
+    added = {
+        "changes": {
+            "previous_as_of_date": previous_as_of.isoformat() if previous_as_of else None,
+            "new": changes.filter(pl.col("change") == NEW).height,
+            "ended": changes.filter(pl.col("change") == ENDED).height,
+        },
+        "member_information_files": {
+            "providers": rows.filter(pl.col("folder") != UNASSIGNED)["folder"].n_unique(),
+            "members": rows.height,
+            "unassigned_members": rows.filter(pl.col("folder") == UNASSIGNED).height,
+        },
+    }
+    outputs.write_json({**summary, **added}, staging / "summary.json")
     files.append((staging / "summary.json", None))
     manifest = {
         "written_by": WRITTEN_BY,
@@ -316,7 +474,15 @@ def write_outputs(
         "reference": reference.versions(),
     }
     outputs.write_json(manifest, staging / MANIFEST)
-    return staging
+    return added
+
+
+@task(name="record run history", cache_policy=NO_CACHE, persist_result=False)
+def record_history(warehouse: Path, run: history.RunRecord, assignments_file: Path) -> None:
+    """Record the run and its assignments in the run's warehouse copy (they land with
+    it, only when the run succeeds), replacing an earlier run of the same as-of date."""
+    with duckdb.connect(str(warehouse)) as con:
+        history.record_run(con, run, assignments_file)
 
 
 def fingerprint_inputs(input_dir: Path) -> dict[str, str]:
@@ -328,7 +494,32 @@ def fingerprint_inputs(input_dir: Path) -> dict[str, str]:
     }
 
 
-@flow(name="ecm-monthly", log_prints=False, validate_parameters=False, persist_result=False)
+def _run_record(
+    summary: dict[str, Any], rules: Rules, as_of: dt.date, fingerprints: dict[str, str]
+) -> history.RunRecord:
+    """The warehouse's record of this run (ecm.history), from its summary."""
+    previous = summary["changes"]["previous_as_of_date"]
+    return history.RunRecord(
+        run_id=history.new_run_id(),
+        as_of_date=as_of,
+        rules_version=rules.version,
+        rules_sha256=rules.sha256,
+        ecm_version=ecm.__version__,
+        input_fingerprints=fingerprints,
+        counts=history.run_counts(summary),
+        previous_as_of_date=dt.date.fromisoformat(previous) if previous else None,
+    )
+
+
+@flow(
+    name="ecm-monthly",
+    log_prints=False,
+    validate_parameters=False,
+    persist_result=False,
+    # One thread: the shards run one after another. `ecm run --dask` replaces the
+    # runner per run with monthly.with_options(task_runner=dask_task_runner(...)).
+    task_runner=ThreadPoolTaskRunner(max_workers=1),
+)
 def monthly(
     input_dir: Path,
     as_of: dt.date,
@@ -340,8 +531,10 @@ def monthly(
 ) -> dict[str, Any]:
     """One monthly ECM run: feeds in `input_dir`, as-of date `as_of`, files to `out_dir`.
 
-    The members run in `shards` household shards one after another (default: as many as
-    the rules file's memory budget needs); the files are the same for every shard count.
+    The members run in `shards` household shards (default: as many as the rules file's
+    memory budget needs), one after another, or side by side on Dask workers when the
+    flow runs with a Dask task runner; the files are the same for every shard count and
+    either runner.
 
     All or nothing: the run works on a copy of the warehouse and a temporary output
     folder; both replace the originals only when every step (the sanity guards
@@ -360,11 +553,20 @@ def monthly(
         with tempfile.TemporaryDirectory(prefix=".ecm-work-", dir=warehouse.parent) as work:
             work_dir = Path(work)
             started = time.perf_counter()
+            workers, warming = _start_workers()
+            timer.record("start_workers", started)
+            started = time.perf_counter()
             ingested = ingest_feeds(input_dir, work_house.path, rules, work_dir, encodings)
             timer.record("ingest", started)
             started = time.perf_counter()
             shard_set = shard_inputs(
-                work_house.path, rules, as_of, list(ingested.feeds), work_dir / "shards", shards
+                work_house.path,
+                rules,
+                as_of,
+                list(ingested.feeds),
+                work_dir / "shards",
+                shards,
+                workers,
             )
             quality = report_data_quality(work_house.path, work_dir)
             timer.record("shard_inputs", started)
@@ -372,14 +574,17 @@ def monthly(
             contract_checks = validate_contracts(work_house.path, ingested)
             timer.record("validate", started)
             started = time.perf_counter()
-            results = [
-                run_one_shard(shard, rules, reference, as_of, work_dir / "shard_results")
-                for shard in shard_set.paths()
-            ]
+            results = _run_shards(
+                shard_set, rules, reference, as_of, work_dir / "shard_results", warming
+            )
             timer.record("shards", started)
             # Of which, added up over the shards: events, assign, and writing their files.
-            for step in ("events", "assign", "write"):
-                timer.seconds[f"shards_{step}"] = round(sum(r.seconds[step] for r in results), 3)
+            timer.seconds.update(
+                {
+                    f"shards_{step}": round(sum(r.seconds[step] for r in results), 3)
+                    for step in ("events", "assign", "write")
+                }
+            )
             started = time.perf_counter()
             merged = merge_shards(results, work_dir / "merged")
             timer.record("merge", started)
@@ -397,13 +602,24 @@ def monthly(
             check_sanity_guards(summary, rules)
             started = time.perf_counter()
             output = OutputFolder(out_dir)
-            write_outputs(
-                output.path,
-                merged,
-                quality.quarantine_file,
-                summary,
-                reference,
-                fingerprint_inputs(input_dir),
+            fingerprints = fingerprint_inputs(input_dir)
+            summary.update(
+                write_outputs(
+                    output.path,
+                    merged,
+                    quality.quarantine_file,
+                    summary,
+                    reference,
+                    fingerprints,
+                    work_house.path,
+                    rules,
+                    as_of,
+                )
+            )
+            record_history(
+                work_house.path,
+                _run_record(summary, rules, as_of, fingerprints),
+                merged.files["assignments"],
             )
             # A file may have landed in --out while the run worked: check again, then swap.
             check_output_folder(out_dir, input_dir, warehouse)

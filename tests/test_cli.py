@@ -193,7 +193,7 @@ def test_the_summary_notes_what_the_feeds_held_beyond_the_contract():
     assert notes[0].startswith("the homelessness feed has a header but no rows")
     assert "2 column(s) no contract names (plan_extra_1, plan_extra_2)" in notes[1]
     assert notes[2].startswith("1 file(s) of the medical_claim feed differ")
-    assert notes[3] == "1 file(s) matched no feed and were not read"
+    assert notes[3] == "1 file(s) matched no feed and were not read: README.txt"
 
 
 def test_an_input_error_is_one_paragraph_and_nothing_else(tmp_path):
@@ -207,3 +207,28 @@ def test_an_input_error_is_one_paragraph_and_nothing_else(tmp_path):
     assert proc.returncode == 2
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert proc.stderr.startswith("ecm: ")
+
+
+def test_under_json_every_line_is_json_and_a_refusal_carries_its_summary(tmp_path):
+    from tests.feeds import line, member, write_feed
+
+    feeds = tmp_path / "feeds"
+    write_feed(feeds, "eligibility", [member("A", enrollment_end_date="2021-01-01")])
+    write_feed(feeds, "medical_claim", [line("c1", "A", "2026-01-05")])
+    proc = _ecm("run", "--input", feeds, "--as-of", "2026-10-31", "--out", tmp_path / "o", "--json")
+    assert proc.returncode == 3
+    records = [json.loads(text) for text in proc.stderr.strip().splitlines()]  # all JSON
+    assert proc.stdout == ""
+    assert records[-1]["error"] == "sanity_guard" and records[-1]["exit_code"] == 3
+    assert records[-1]["summary"]["members"]["enrolled"] == 0
+
+
+def test_validate_never_changes_an_existing_warehouse(tmp_path):
+    house = tmp_path / "warehouse.duckdb"
+    house.write_bytes(b"not touched")
+    result = CliRunner().invoke(
+        main, ["validate", "--input", str(tmp_path), "--warehouse", str(house)]
+    )
+    assert result.exit_code == 2
+    assert "stages only into a new file" in result.output
+    assert house.read_bytes() == b"not touched"

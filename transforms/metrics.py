@@ -60,12 +60,15 @@ def member_metrics(
     window: Window,
     *,
     counted_criteria: list[str],
+    long_window: Window | None = None,
 ) -> pl.LazyFrame:
     """Utilisation metrics plus one column per shared criterion.
 
     Grain: one row per enrolled member. `<criterion>_dates_12m` counts distinct dates with
     the fact in the lookback; visit and stay criteria count events; `has_csf` and
-    `has_homelessness_evidence` flag the composed criteria.
+    `has_homelessness_evidence` flag the composed criteria. With `long_window` (the
+    24-month lookback), `<criterion>_dates_24m` counts the diagnosis criteria of
+    `counted_criteria` over it (JUSTICE_ADULT's clinical need; `ecm explain` reads them).
     """
     in_window = pl.concat(
         [
@@ -87,6 +90,11 @@ def member_metrics(
         "mh_sud_acute_stays_12m": criteria.mh_sud_acute_stays,
         "complex_social_factor_dates_12m": criteria.complex_social_factors,
         "homelessness_evidence_dates_12m": criteria.homelessness,
+        "mh_sud_crisis_services_12m": criteria.mh_sud_crisis_services,
+        "nursing_facility_discharges_to_community_12m": (criteria.nursing_facility_discharges_home),
+        "incarceration_release_dates_12m": facts_in(
+            criteria.incarceration, ["incarceration_release"], window
+        ),
     }
     out = utilization_metrics(members, ed_visits, stays, window).join(
         counts, on="member_id", how="left"
@@ -100,6 +108,17 @@ def member_metrics(
             how="left",
         )
     count_columns = [f"{c}_dates_12m" for c in counted_criteria] + list(events)
+    if long_window is not None:
+        long_counted = [c for c in counted_criteria if c.endswith("_dx")]
+        long_counts = (
+            facts_in(criteria.conditions, long_counted, long_window)
+            .group_by("member_id", "criterion")
+            .agg(pl.col("event_date").n_unique().cast(pl.Int32).alias("n"))
+            .pivot(on="criterion", on_columns=long_counted, index="member_id", values="n")
+            .rename({c: f"{c}_dates_24m" for c in long_counted})
+        )
+        out = out.join(long_counts, on="member_id", how="left")
+        count_columns += [f"{c}_dates_24m" for c in long_counted]
     return out.with_columns(pl.col(count_columns).fill_null(0).cast(pl.Int32)).with_columns(
         (pl.col("complex_social_factor_dates_12m") > 0).alias("has_csf"),
         (pl.col("homelessness_evidence_dates_12m") > 0).alias("has_homelessness_evidence"),

@@ -5,7 +5,7 @@ import json
 import polars as pl
 import pytest
 
-from ecm.errors import InputError
+from ecm.errors import EcmError, InputError
 from tests.story import AS_OF, EXPECTED, write_story
 
 DATA_FILES = (
@@ -73,8 +73,13 @@ def test_flow_run_writes_every_file(harness, story_feeds, tmp_path):
     assert text.startswith("HIGH_UTIL_ADULT (adult) since 2026-10-31: 5 avoidable ED visits")
     assert text.count("avoidable_ed_visit") == 5
     assert "5 facts, the latest 3 shown" in explain_member("A", out, facts_per_criterion=3)
-    assert explain_member("B", out).startswith("Member B (age 46, adult) holds no population")
-    assert "not enrolled" in explain_member("E", out)
+    b = explain_member("B", out)
+    assert b.startswith("Member B (age 46, adult) holds no population")
+    # why not, against the thresholds of the run's rules file (summary.json names it)
+    assert "HIGH_UTIL_ADULT: 4 of 5 avoidable ED visits (the 5th would qualify)" in b
+    assert "JUSTICE_ADULT: not evaluated (no incarceration feed)" in b
+    with pytest.raises(EcmError, match="not enrolled"):
+        explain_member("E", out)  # dead before the as-of date
     manifest = json.loads((out / "manifest.json").read_text())
     assert {f["path"] for f in manifest["files"]} >= set(DATA_FILES)
     assert "value_sets/ed_revenue_code.csv" in manifest["reference"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import polars as pl
 
 from transforms.criteria import Criteria, facts_in
-from transforms.populations import Population, PopulationResult, fact_summary, qualify_by_facts
+from transforms.populations import Population, PopulationResult, count_parts, qualify_by_facts
 from transforms.utilization import threshold_reached
 from transforms.windows import Window
 
@@ -74,17 +74,15 @@ def smi_sud_adult(
             how="semi",
         )
     )
-    evidence = pl.concat(
+    need = pl.concat(
         [
-            diagnosis,
-            csf,
             high_risk,
             crisis,
             acute_care.join(relies_on_acute_care, on="member_id", how="semi"),
             mh_sud_acute.join(repeated_mh_sud_acute, on="member_id", how="semi"),
         ]
     ).unique()
-    return qualify_by_facts(pof_code, qualifying, evidence)
+    return qualify_by_facts(pof_code, qualifying, [diagnosis.unique(), csf.unique(), need])
 
 
 def smi_sud_child(
@@ -126,10 +124,14 @@ def smi_sud_child(
             acute.join(by_acute, on="member_id", how="semi"),
         ]
     ).with_columns(pl.lit(pof_code).alias("pof_code"))
-    qualified = met.with_columns(pl.lit(pof_code).alias("pof_code")).join(
-        fact_summary(evidence), on=["member_id", "pof_code"], how="left"
+    qualified = met.with_columns(pl.lit(pof_code).alias("pof_code"))
+    parts = pl.concat(
+        [
+            count_parts(by_dates, pof_code, "mh_sud_dx_dates"),
+            count_parts(by_acute, pof_code, "mh_sud_acute_event"),
+        ]
     )
-    return PopulationResult(qualified, evidence)
+    return PopulationResult(qualified, evidence, parts)
 
 
 # --- declared populations (collected by transforms.populations.registry) ----------------

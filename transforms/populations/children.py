@@ -43,7 +43,7 @@ def ccs_child(
     qualifying = children.join(ccs, on="member_id", how="semi").join(
         csf, on="member_id", how="semi"
     )
-    return qualify_by_facts(pof_code, qualifying, pl.concat([ccs, csf]))
+    return qualify_by_facts(pof_code, qualifying, [ccs, csf])
 
 
 def child_welfare(

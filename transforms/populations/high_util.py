@@ -11,28 +11,9 @@ from __future__ import annotations
 
 import polars as pl
 
-from transforms.populations import Population, PopulationResult
+from transforms.populations import Population, PopulationResult, count_parts
 from transforms.utilization import threshold_reached
 from transforms.windows import Window
-
-
-def _count_text(count: pl.Expr) -> pl.Expr:
-    """A count as text: whole numbers without decimals, fractions with two."""
-    return (
-        pl.when(count == count.round(0))
-        .then(count.round(0).cast(pl.Int64).cast(pl.String))
-        .otherwise(count.round(2).cast(pl.String))
-    )
-
-
-def _summary(noun: str) -> pl.Expr:
-    return pl.format(
-        "{} {} {}..{}",
-        _count_text(pl.col("count")),
-        pl.lit(noun),
-        pl.col("first_date").dt.to_string("%Y-%m-%d"),
-        pl.col("last_date").dt.to_string("%Y-%m-%d"),
-    )
 
 
 def high_utilizer(
@@ -66,25 +47,30 @@ def high_utilizer(
         "visit_date",
         min_avoidable_ed_visits,
         weight_column="avoidable_weight",
-    ).select(
-        "member_id",
-        pl.col("qualifying_date").alias("ed_date"),
-        _summary("avoidable ED visits").alias("ed_summary"),
     )
     stays_met = threshold_reached(
         avoidable_stays, window, "admission_date", min_avoidable_unplanned_stays
-    ).select(
-        "member_id",
-        pl.col("qualifying_date").alias("stay_date"),
-        _summary("avoidable unplanned stays").alias("stay_summary"),
     )
-    qualified = ed_met.join(stays_met, on="member_id", how="full", coalesce=True).select(
-        "member_id",
-        pl.lit(pof_code).alias("pof_code"),
-        pl.min_horizontal("ed_date", "stay_date").alias("qualifying_date"),
-        pl.concat_str(["ed_summary", "stay_summary"], separator="; ", ignore_nulls=True).alias(
-            "evidence_summary"
-        ),
+    qualified = (
+        ed_met.select("member_id", pl.col("qualifying_date").alias("ed_date"))
+        .join(
+            stays_met.select("member_id", pl.col("qualifying_date").alias("stay_date")),
+            on="member_id",
+            how="full",
+            coalesce=True,
+        )
+        .select(
+            "member_id",
+            pl.lit(pof_code).alias("pof_code"),
+            pl.min_horizontal("ed_date", "stay_date").alias("qualifying_date"),
+        )
+    )
+    # The summary: each count that met its threshold and its date range.
+    parts = pl.concat(
+        [
+            count_parts(ed_met, pof_code, "avoidable_ed_visit"),
+            count_parts(stays_met, pof_code, "avoidable_unplanned_stay"),
+        ]
     )
 
     ed_evidence = (
@@ -113,7 +99,7 @@ def high_utilizer(
             pl.col("principal_dx").alias("code"),
         )
     )
-    return PopulationResult(qualified, pl.concat([ed_evidence, stay_evidence]))
+    return PopulationResult(qualified, pl.concat([ed_evidence, stay_evidence]), parts)
 
 
 # --- declared populations (collected by transforms.populations.registry) ----------------

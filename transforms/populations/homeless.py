@@ -42,7 +42,7 @@ def homeless_adult(
     qualifying = adults.join(homeless, on="member_id", how="semi").join(
         need, on="member_id", how="semi"
     )
-    return qualify_by_facts(pof_code, qualifying, pl.concat([homeless, need]))
+    return qualify_by_facts(pof_code, qualifying, [homeless, need])
 
 
 def unenrolled_children(

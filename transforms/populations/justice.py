@@ -33,7 +33,7 @@ def justice_adult(
     qualifying = adults.join(releases, on="member_id", how="semi").join(
         need, on="member_id", how="semi"
     )
-    return qualify_by_facts(pof_code, qualifying, pl.concat([releases, need]))
+    return qualify_by_facts(pof_code, qualifying, [releases, need])
 
 
 def justice_child(

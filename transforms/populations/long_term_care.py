@@ -62,7 +62,7 @@ def ltc_risk_adult(
     qualifying = adults.join(csf, on="member_id", how="semi").join(
         level_of_care, on="member_id", how="semi"
     )
-    return qualify_by_facts(pof_code, qualifying, pl.concat([csf, level_of_care]))
+    return qualify_by_facts(pof_code, qualifying, [level_of_care, csf])
 
 
 def nf_transition_adult(

@@ -6,9 +6,11 @@ import datetime as dt
 
 import polars as pl
 
+from ecm.reference import ReferenceData
 from tests.conftest import eligibility
 from transforms.criteria import FACT_SCHEMA, Criteria
 from transforms.members import enrolled_members
+from transforms.populations import PopulationResult, with_evidence_summaries
 from transforms.windows import lookback
 
 AS_OF = dt.date(2026, 10, 31)
@@ -60,3 +62,12 @@ def members(*rows: tuple) -> pl.LazyFrame:
 
 def qualified(result) -> set[str]:
     return set(result.qualified.collect()["member_id"].to_list())
+
+
+PHRASES = ReferenceData().evidence_phrases
+
+
+def summaries(result: PopulationResult) -> dict[str, str]:
+    """member_id -> evidence_summary, in the packaged phrases' words."""
+    rows = with_evidence_summaries(result, PHRASES).collect()
+    return dict(zip(rows["member_id"], rows["evidence_summary"], strict=True))

@@ -4,7 +4,9 @@ import polars as pl
 import pytest
 
 from tests.conftest import eligibility
+from tests.transforms.populations.facts import PHRASES
 from transforms.members import enrolled_members
+from transforms.populations import with_evidence_summaries
 from transforms.populations.high_util import high_utilizer
 from transforms.windows import lookback
 
@@ -81,7 +83,7 @@ def run(code, member_frame, visit_frames=(), stay_frames=()):
         min_avoidable_ed_visits=min_ed,
         min_avoidable_unplanned_stays=min_stays,
     )
-    return result.qualified.collect(), result.evidence.collect()
+    return with_evidence_summaries(result, PHRASES).collect(), result.evidence.collect()
 
 
 ADULT_BIRTH = D(1980, 5, 5)

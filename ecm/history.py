@@ -1,0 +1,167 @@
+"""The warehouse keeps history (outputs.md): every successful run and its assignments.
+
+- `runs`: one row per as-of date (run id, as-of date, rules version and sha256, ecm
+  version, input fingerprints, counts, status, the previous as-of date its changes were
+  computed against, and when it was recorded: the only wall-clock time, never in a data
+  file).
+- `run_assignments`: one row per run × member × population (run_id, member_id, pof_code,
+  age_group, qualifying_date, provider_npi).
+
+A run writes both into its warehouse copy (ecm.safety.WorkWarehouse), so they land only
+when the run succeeds; a failed or refused run leaves no row. Re-running an as-of date
+replaces that date's run and its assignments: the warehouse holds one run per as-of date.
+`changes.parquet` and the MIF's Assignment Status compare a run with the run of the
+latest *earlier* as-of date (`previous_run`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+RUNS = "runs"
+RUN_ASSIGNMENTS = "run_assignments"
+SUCCEEDED = "succeeded"
+
+_CREATE = f"""
+create table if not exists {RUNS} (
+    run_id varchar not null,
+    as_of_date date not null,
+    rules_version varchar not null,
+    rules_sha256 varchar not null,
+    ecm_version varchar not null,
+    input_fingerprints varchar not null,
+    enrolled_members bigint not null,
+    assignments bigint not null,
+    assigned_members bigint not null,
+    counts varchar not null,
+    status varchar not null,
+    previous_as_of_date date,
+    recorded_at timestamp not null
+);
+create table if not exists {RUN_ASSIGNMENTS} (
+    run_id varchar not null,
+    member_id varchar not null,
+    pof_code varchar not null,
+    age_group varchar,
+    qualifying_date date,
+    provider_npi varchar
+);
+"""
+
+
+@dataclass(frozen=True)
+class PreviousRun:
+    """The run a new run is compared with: the latest earlier as-of date's."""
+
+    run_id: str
+    as_of_date: dt.date
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What the runs table records of one run."""
+
+    run_id: str
+    as_of_date: dt.date
+    rules_version: str
+    rules_sha256: str
+    ecm_version: str
+    input_fingerprints: dict[str, str]
+    counts: dict[str, Any]
+    previous_as_of_date: dt.date | None
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex
+
+
+def ensure_history_tables(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(_CREATE)
+
+
+def previous_run(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> PreviousRun | None:
+    """The recorded run of the latest as-of date before `as_of`, or None (a first run)."""
+    ensure_history_tables(con)
+    rows = con.execute(
+        f"select run_id, as_of_date from {RUNS} where as_of_date < ? "
+        "order by as_of_date desc, run_id limit 1",
+        [as_of],
+    ).fetchall()
+    return PreviousRun(rows[0][0], rows[0][1]) if rows else None
+
+
+def run_assignments(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:
+    """The member × population pairs (and their columns) one recorded run assigned."""
+    return con.sql(
+        f"select member_id, pof_code, age_group, qualifying_date, provider_npi "
+        f"from {RUN_ASSIGNMENTS} where run_id = ? order by member_id, pof_code",
+        params=[run_id],
+    ).pl()
+
+
+def record_run(con: duckdb.DuckDBPyConnection, run: RunRecord, assignments_file: Path) -> None:
+    """Record `run` and its assignments (read from the merged assignments Parquet file by
+    DuckDB, never held in Python), replacing any earlier run of the same as-of date."""
+    ensure_history_tables(con)
+    con.execute("begin transaction")
+    try:
+        con.execute(
+            f"delete from {RUN_ASSIGNMENTS} where run_id in "
+            f"(select run_id from {RUNS} where as_of_date = ?)",
+            [run.as_of_date],
+        )
+        con.execute(f"delete from {RUNS} where as_of_date = ?", [run.as_of_date])
+        con.execute(
+            f"insert into {RUNS} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                run.run_id,
+                run.as_of_date,
+                run.rules_version,
+                run.rules_sha256,
+                run.ecm_version,
+                json.dumps(run.input_fingerprints, sort_keys=True),
+                run.counts["members"]["enrolled"],
+                run.counts["assignments"],
+                run.counts["assigned_members"],
+                json.dumps(run.counts, sort_keys=True),
+                SUCCEEDED,
+                run.previous_as_of_date,
+                dt.datetime.now(dt.UTC).replace(tzinfo=None),
+            ],
+        )
+        con.execute(
+            f"insert into {RUN_ASSIGNMENTS} select ?, member_id, pof_code, age_group, "
+            "qualifying_date, provider_npi from read_parquet(?) order by member_id, pof_code",
+            [run.run_id, str(assignments_file)],
+        )
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+
+
+def run_counts(summary: dict[str, Any]) -> dict[str, Any]:
+    """The counts the runs table keeps of a run (from its summary): members enrolled,
+    assignments, assigned members and, per population, its status and members."""
+    return {
+        "members": summary["members"],
+        "assignments": summary["assignments"],
+        "assigned_members": summary["assigned_members"],
+        "populations": {
+            code: {
+                "status": p["status"],
+                "members": p["members"],
+                "adult": p["adult"],
+                "child_youth": p["child_youth"],
+            }
+            for code, p in summary["populations"].items()
+        },
+    }

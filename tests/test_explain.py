@@ -1,0 +1,200 @@
+"""`ecm explain`: why a member holds each population and how close they came to the others,
+read from a run's files; a member the run has nothing on is an error (exit 2)."""
+
+import json
+import re
+
+import duckdb
+import polars as pl
+import pytest
+from click.testing import CliRunner
+
+from ecm.cli import main
+from ecm.errors import EcmError
+from ecm.ingest import ingest
+from ecm.pipeline import assign_populations, build_events, history_start, read_inputs
+from ecm.report import count_gap, explain_member, source_text, why_not
+from tests.story import AS_OF, write_story
+
+
+def write_run(out, result, rules) -> None:
+    """The files explain reads, as a run writes them (summary.json: the keys it reads)."""
+    out.mkdir(parents=True)
+    result.assignments.write_parquet(out / "assignments.parquet")
+    result.evidence.write_parquet(out / "evidence.parquet")
+    result.member_metrics.write_parquet(out / "member_metrics.parquet")
+    populations = {code: s.as_dict() for code, s in result.population_status.items()}
+    summary = {
+        "as_of_date": AS_OF.isoformat(),
+        "rules": {"version": rules.version, "sha256": rules.sha256, "file": str(rules.path)},
+        "populations": populations,
+        "populations_not_evaluated": {
+            c: p["missing_feeds"] for c, p in populations.items() if p["status"] == "not_evaluated"
+        },
+    }
+    (out / "summary.json").write_text(json.dumps(summary))
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory, rules, ref):
+    """The story's run (no Prefect): the high utilisers and their near misses, no partner
+    feeds."""
+    folder = write_story(tmp_path_factory.mktemp("story") / "feeds")
+    with duckdb.connect() as con:
+        found = ingest(con, folder, rules, tmp_path_factory.mktemp("work"))
+        inputs = read_inputs(con, frozenset(found.feeds), history_start(rules, AS_OF))
+    result = assign_populations(build_events(inputs, ref, rules, AS_OF), inputs, rules)
+    out = tmp_path_factory.mktemp("run") / "out"
+    write_run(out, result, rules)
+    return out
+
+
+def why_not_lines(run_dir, member_id) -> dict[str, str]:
+    text = explain_member(member_id, run_dir)
+    tail = text.split("Why not:\n", 1)[1].splitlines()
+    return dict(line.strip().split(": ", 1) for line in tail)
+
+
+def metrics_row(run_dir, member_id) -> dict:
+    metrics = pl.read_parquet(run_dir / "member_metrics.parquet")
+    return metrics.filter(pl.col("member_id") == member_id).row(0, named=True)
+
+
+def test_a_member_four_of_five_is_told_the_fifth_would_qualify(run_dir):
+    text = explain_member("L", run_dir)  # four avoidable visits, the first a day early
+    assert text.startswith("Member L (age 46, adult) holds no population.")
+    assert why_not_lines(run_dir, "L")["HIGH_UTIL_ADULT"] == (
+        "4 of 5 avoidable ED visits (the 5th would qualify); 0 of 3 avoidable unplanned stays"
+    )
+
+
+def test_a_child_is_measured_against_the_child_thresholds(run_dir):
+    lines = why_not_lines(run_dir, "H")  # 14, two avoidable visits of three
+    assert lines["HIGH_UTIL_CHILD"].startswith("2 of 3 avoidable ED visits (the 3rd would qualify)")
+    assert lines["HIGH_UTIL_ADULT"] == "not an adult (age 14)"
+    assert lines["SMI_SUD_CHILD"] == (
+        "0 of 2 dates with a MH/SUD diagnosis; 0 of 1 MH/SUD ED visit, stay or crisis service"
+    )
+
+
+def test_a_member_holding_one_population_is_told_what_the_others_lack(run_dir):
+    text = explain_member("K", run_dir)
+    assert text.startswith("HIGH_UTIL_ADULT (adult) since 2026-07-01: 3 avoidable unplanned")
+    lines = why_not_lines(run_dir, "K")
+    assert "HIGH_UTIL_ADULT" not in lines  # held: explained above, not under "Why not"
+    assert lines["CCS_CHILD"] == "not evaluated (no ccs_enrollment feed)"
+    assert lines["JUSTICE_ADULT"] == "not evaluated (no incarceration feed)"
+    assert lines["HIGH_UTIL_CHILD"] == "not a child/youth (age 46)"
+    # the run had no homelessness feed: said, not silently counted as none
+    assert lines["HOMELESS_ADULT"].endswith("(partially evaluated: no homelessness feed)")
+
+
+def test_near_another_population_part_by_part(run_dir, rules):
+    """Tiny rows: a high utiliser with an SMI diagnosis and no complex social factor, and
+    one released from jail without a diagnosis in the 24 months."""
+    base = metrics_row(run_dir, "K")
+    populations = {
+        "HIGH_UTIL_ADULT": {"status": "evaluated"},
+        "SMI_SUD_ADULT": {"status": "evaluated"},
+        "JUSTICE_ADULT": {"status": "evaluated"},
+        "LTC_RISK_ADULT": {"status": "evaluated"},
+    }
+    near_smi = {**base, "smi_dx_dates_12m": 3, "has_csf": False}
+    (smi, justice, ltc) = why_not(near_smi, {"HIGH_UTIL_ADULT"}, populations, rules.data)
+    assert smi == (
+        "SMI_SUD_ADULT: SMI/SUD diagnosis yes; complex social factor: none in the lookback; "
+        "acute need yes"
+    )
+    assert justice.startswith("JUSTICE_ADULT: no release in the lookback; ")
+    assert ltc.startswith("LTC_RISK_ADULT: complex social factor: none in the lookback")
+    released = {**base, "incarceration_release_dates_12m": 1, "has_csf": True}
+    released.update({k: 0 for k in base if k.endswith("_dates_24m")})
+    lines = why_not(released, set(), {"JUSTICE_ADULT": {"status": "evaluated"}}, rules.data)
+    assert lines == [
+        "JUSTICE_ADULT: release in the lookback yes; no MH/SUD, chronic, I/DD, TBI, HIV/AIDS "
+        "or pregnancy diagnosis in the 24 months"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("count", "threshold", "text"),
+    [
+        (4, 5, "4 of 5 avoidable ED visits (the 5th would qualify)"),
+        (1, 3, "1 of 3 avoidable ED visits (2 more would qualify)"),
+        (0, 3, "0 of 3 avoidable ED visits"),
+        (4.25, 5, "4.25 of 5 avoidable ED visits (0.75 more would qualify)"),
+        (1, 2, "1 of 2 avoidable ED visits (the 2nd would qualify)"),
+        (2, None, "2 avoidable ED visits"),
+    ],
+)
+def test_count_gap(count, threshold, text):
+    assert count_gap(count, threshold, "avoidable ED visit", "avoidable ED visits") == text
+
+
+def test_evidence_keys_read_as_claims_feed_rows_and_households():
+    assert source_text("medical_claim", "c1") == "claim c1"
+    assert source_text("medical_claim", "c1; c2") == "claims c1; c2"
+    assert source_text("homelessness", "homelessness.csv:14") == "homelessness.csv:14"
+    assert source_text("eligibility", "S9") == "household (subscriber_id S9)"
+
+
+def test_explain_lines_name_the_claim(run_dir):
+    assert "  2025-11-01  avoidable_ed_visit" in explain_member("A", run_dir)
+    assert "claim A-ed0  J069" in explain_member("A", run_dir)
+
+
+@pytest.mark.parametrize("member_id", ["NOBODY", "E", "F"])  # unknown, dead, disenrolled
+def test_a_member_the_run_has_nothing_on_is_an_error(run_dir, member_id):
+    with pytest.raises(EcmError, match=f"Member {member_id} was not enrolled on the run's as-of"):
+        explain_member(member_id, run_dir)
+
+
+def test_a_changed_rules_file_shows_counts_without_thresholds(run_dir, tmp_path):
+    copy = tmp_path / "run"
+    copy.mkdir()
+    for f in run_dir.iterdir():
+        (copy / f.name).write_bytes(f.read_bytes())
+    summary = json.loads((copy / "summary.json").read_text())
+    summary["rules"]["sha256"] = "0" * 64
+    (copy / "summary.json").write_text(json.dumps(summary))
+    text = explain_member("L", copy)
+    assert "changed since the run: no thresholds" in text
+    assert "HIGH_UTIL_ADULT: 4 avoidable ED visits; 0 avoidable unplanned stays" in text
+
+
+def test_the_cli_explains_and_exits_2_for_a_member_not_enrolled(run_dir):
+    runner = CliRunner()
+    ok = runner.invoke(main, ["explain", "L", "--run", str(run_dir)])
+    assert ok.exit_code == 0, ok.output
+    assert "HIGH_UTIL_ADULT: 4 of 5 avoidable ED visits (the 5th would qualify)" in ok.output
+    missing = runner.invoke(main, ["explain", "NOBODY", "--run", str(run_dir)])
+    assert missing.exit_code == 2
+    assert "ecm: Member NOBODY was not enrolled" in missing.output
+    assert len(missing.output.strip().splitlines()) == 1
+
+
+def test_why_not_never_reads_as_met_for_a_population_not_held(rules, ref, tmp_path):
+    """Every population of focus, every feed present (tests/story_pof.py): for each member
+    and population they do not hold, the line names something not met."""
+    from tests.story_pof import AS_OF as POF_AS_OF
+    from tests.story_pof import write_story as write_pof_story
+
+    folder = write_pof_story(tmp_path / "feeds")
+    with duckdb.connect() as con:
+        found = ingest(con, folder, rules, tmp_path / "work")
+        inputs = read_inputs(con, frozenset(found.feeds), history_start(rules, POF_AS_OF))
+    result = assign_populations(build_events(inputs, ref, rules, POF_AS_OF), inputs, rules)
+    statuses = {code: s.as_dict() for code, s in result.population_status.items()}
+    held = result.assignments.group_by("member_id").agg("pof_code")
+    held = dict(zip(held["member_id"], held["pof_code"], strict=True))
+    lines = [
+        line
+        for m in result.member_metrics.iter_rows(named=True)
+        for line in why_not(m, set(held.get(m["member_id"], [])), statuses, rules.data)
+    ]
+    assert lines
+    negatives = ("none", "no ", "not ", " would qualify", "0 of ", "but race")
+    assert [line for line in lines if not any(n in line for n in negatives)] == []
+    counts = [re.findall(r"([\d.]+) of ([\d.]+) ", line) for line in lines]
+    # every count is an alternative (an OR): one at its threshold would hold the population
+    assert [c for c in counts if any(float(n) >= float(t) for n, t in c)] == []

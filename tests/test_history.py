@@ -1,0 +1,197 @@
+"""History in the warehouse: the runs table and every run's assignments, changes.parquet
+(new / ended against the previous run of an earlier as-of date) and the MIF's
+Assignment Status, over a first run, two months and a re-run of a month."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import duckdb
+import polars as pl
+import pytest
+
+from tests.feeds import line, member
+from tests.story import AS_OF, write_story
+from transforms.mif import assignment_changes
+
+D = dt.date
+SEPTEMBER = D(2026, 9, 30)
+
+
+def _pairs(*pairs):
+    return pl.LazyFrame(
+        {"member_id": [m for m, _ in pairs], "pof_code": [c for _, c in pairs]},
+        schema={"member_id": pl.String, "pof_code": pl.String},
+    )
+
+
+def test_on_a_first_run_every_assignment_is_new():
+    got = assignment_changes(_pairs(("B", "X"), ("A", "X"), ("A", "Y")), None, None).collect()
+    assert got.columns == ["member_id", "pof_code", "change", "previous_as_of_date"]
+    assert got.rows() == [("A", "X", "new", None), ("A", "Y", "new", None), ("B", "X", "new", None)]
+    assert got.schema["previous_as_of_date"] == pl.Date
+
+
+def test_changes_are_new_and_ended_pairs_against_the_previous_run():
+    current = _pairs(("A", "X"), ("B", "Y"), ("C", "X"))
+    previous = _pairs(("A", "X"), ("B", "X"), ("D", "X"))
+    got = assignment_changes(current, previous, SEPTEMBER).collect()
+    assert got.rows() == [
+        ("B", "X", "ended", SEPTEMBER),
+        ("B", "Y", "new", SEPTEMBER),
+        ("C", "X", "new", SEPTEMBER),
+        ("D", "X", "ended", SEPTEMBER),
+    ]
+
+
+# --- runs in one warehouse ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def harness():
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture(scope="module")
+def feeds(tmp_path_factory):
+    """The story, plus X: five avoidable ED visits, the first on 2025-10-15, so X holds
+    HIGH_UTIL_ADULT on 2026-09-30 and no longer on 2026-10-31 (an `ended` change), while
+    A's fifth visit on 2026-10-31 makes it `new` in October."""
+    folder = write_story(tmp_path_factory.mktemp("history") / "feeds")
+    days = ["2025-10-15", "2025-12-01", "2026-02-01", "2026-04-01", "2026-06-01"]
+    extra_claims = [
+        line(
+            f"X-ed{i}",
+            "X",
+            day,
+            claim_type="institutional",
+            bill_type_code="131",
+            revenue_center_code="0450",
+            diagnosis_code_1="J069",
+            file_date="2026-11-01",
+        )
+        for i, day in enumerate(days)
+    ]
+    for name, rows in (("eligibility", [member("X")]), ("medical_claim", extra_claims)):
+        path = folder / f"{name}.csv"
+        frame = pl.read_csv(path, infer_schema=False)
+        more = pl.DataFrame(rows).select(pl.all().cast(pl.String))
+        pl.concat([frame, more], how="diagonal").select(frame.columns).write_csv(path)
+    return folder
+
+
+def _runs(house):
+    with duckdb.connect(str(house), read_only=True) as con:
+        runs = con.sql("select * from runs order by as_of_date").pl()
+        assignments = con.sql(
+            "select run_id, member_id, pof_code from run_assignments order by all"
+        ).pl()
+    return runs, assignments
+
+
+def _pairs_of(path):
+    return set(pl.read_parquet(path).select("member_id", "pof_code").iter_rows())
+
+
+def _statuses(out):
+    rows = pl.concat(
+        [
+            pl.read_csv(p, separator="|", infer_schema=False)
+            for p in sorted((out / "providers").rglob("ECM_MIF_*.txt"))
+        ]
+    )
+    return dict(rows.select("Member CIN", "Assignment Status").iter_rows())
+
+
+@pytest.fixture(scope="module")
+def two_months(harness, feeds, tmp_path_factory):
+    from flows.monthly import monthly
+
+    root = tmp_path_factory.mktemp("months") / "out"
+    september = monthly(input_dir=feeds, as_of=SEPTEMBER, out_dir=root / "2026-09")
+    september_runs = _runs(root / "warehouse.duckdb")
+    october = monthly(input_dir=feeds, as_of=AS_OF, out_dir=root / "2026-10")
+    return root, september, october, september_runs
+
+
+def test_a_first_run_records_itself_and_every_assignment_is_new(two_months):
+    root, september, _, (runs, assignments) = two_months
+    out = root / "2026-09"
+    changes = pl.read_parquet(out / "changes.parquet")
+    assert set(changes["change"]) == {"new"}
+    assert changes["previous_as_of_date"].null_count() == changes.height
+    assert set(changes.select("member_id", "pof_code").iter_rows()) == _pairs_of(
+        out / "assignments.parquet"
+    )
+    assert set(_statuses(out).values()) == {"new"}
+    assert runs.height == 1
+    run = runs.row(0, named=True)
+    assert run["as_of_date"] == SEPTEMBER and run["status"] == "succeeded"
+    assert run["previous_as_of_date"] is None
+    assert run["rules_sha256"] == september["rules"]["sha256"]
+    assert run["assignments"] == september["assignments"] == assignments.height
+    assert (
+        json.loads(run["input_fingerprints"])
+        == json.loads((out / "manifest.json").read_text())["inputs"]
+    )
+    assert json.loads(run["counts"])["members"] == september["members"]
+    assert september["changes"] == {
+        "previous_as_of_date": None,
+        "new": changes.height,
+        "ended": 0,
+    }
+
+
+def test_a_second_month_yields_true_changes_and_statuses(two_months):
+    root, _, october, _ = two_months
+    before = _pairs_of(root / "2026-09" / "assignments.parquet")
+    now = _pairs_of(root / "2026-10" / "assignments.parquet")
+    changes = pl.read_parquet(root / "2026-10" / "changes.parquet")
+    new = {(m, c) for m, c, ch, _ in changes.iter_rows() if ch == "new"}
+    ended = {(m, c) for m, c, ch, _ in changes.iter_rows() if ch == "ended"}
+    assert new == now - before and ended == before - now
+    assert ("A", "HIGH_UTIL_ADULT") in new and ("X", "HIGH_UTIL_ADULT") in ended
+    assert now & before, "the story keeps some assignments from one month to the next"
+    assert set(changes["previous_as_of_date"]) == {SEPTEMBER}
+    assert changes.select("member_id", "pof_code").rows() == sorted(
+        changes.select("member_id", "pof_code").rows()
+    )
+    statuses = _statuses(root / "2026-10")
+    held_before = {m for m, _ in before}
+    for member_id, status in statuses.items():
+        codes = {c for m, c in now if m == member_id}
+        carried = any((member_id, c) in before for c in codes)
+        assert status == ("continuing" if carried else "new"), member_id
+    assert statuses["A"] == "new" and "continuing" in statuses.values()
+    assert held_before - set(statuses)  # X ended: in no provider file this month
+    runs, assignments = _runs(root / "warehouse.duckdb")
+    assert runs["as_of_date"].to_list() == [SEPTEMBER, AS_OF]
+    assert runs["previous_as_of_date"].to_list() == [None, SEPTEMBER]
+    october_run = runs.filter(pl.col("as_of_date") == AS_OF)["run_id"].item()
+    assert (
+        set(assignments.filter(pl.col("run_id") == october_run).drop("run_id").iter_rows()) == now
+    )
+    assert october["changes"]["new"] == len(new) and october["changes"]["ended"] == len(ended)
+
+
+def test_rerunning_a_month_replaces_its_run(two_months, feeds):
+    from flows.monthly import monthly
+
+    root = two_months[0]
+    out = root / "2026-10"
+    runs_before, assignments_before = _runs(root / "warehouse.duckdb")
+    changes_before = (out / "changes.parquet").read_bytes()
+    monthly(input_dir=feeds, as_of=AS_OF, out_dir=out)
+    runs, assignments = _runs(root / "warehouse.duckdb")
+    assert runs["as_of_date"].to_list() == [SEPTEMBER, AS_OF]  # one run per month
+    assert (out / "changes.parquet").read_bytes() == changes_before
+    old = runs_before.filter(pl.col("as_of_date") == AS_OF)["run_id"].item()
+    new = runs.filter(pl.col("as_of_date") == AS_OF)["run_id"].item()
+    assert old != new and old not in set(assignments["run_id"])
+    assert assignments.height == assignments_before.height
+    september = runs_before.filter(pl.col("as_of_date") == SEPTEMBER)["run_id"].item()
+    assert september in set(runs["run_id"])

@@ -1,0 +1,241 @@
+"""Changes since the previous run, and the member information file (MIF) of each ECM
+provider: pure transforms, frames in, frame out (ecm.mif and ecm.history do the I/O).
+
+- `assignment_changes`: one row per member × population new since the previous run of
+  an earlier as-of date, or ended since it (outputs.md, `changes.parquet`).
+- `member_information`: one row per member holding at least one population, in the
+  DHCS-style MIF columns (outputs.md, "The member information file"), with the folder
+  (`provider_npi`, or `unassigned`) it is written to. The population columns come from
+  the rules file's populations, never from a list here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import polars as pl
+
+from transforms.members import enrolled_members, providers_on
+
+NEW = "new"
+ENDED = "ended"
+CONTINUING = "continuing"
+UNASSIGNED = "unassigned"
+# The routing column of `member_information`: the provider folder a row goes to.
+FOLDER = "folder"
+
+CHANGE_SCHEMA = {
+    "member_id": pl.String,
+    "pof_code": pl.String,
+    "change": pl.String,
+    "previous_as_of_date": pl.Date,
+}
+
+# The MIF columns before the population columns, and after them (outputs.md).
+LEADING_COLUMNS = (
+    "MCP Identifier",
+    "MCP Name",
+    "Member CIN",
+    "Member Last Name",
+    "Member First Name",
+    "Member Date of Birth",
+    "Member Gender",
+    "Member Residential Address",
+    "Member Residential City",
+    "Member Residential State",
+    "Member Residential Zip",
+    "Member Phone Number",
+    "Member Preferred Language",
+    "Member Homelessness Indicator",
+    "Member Dually Enrolled in Medicare",
+)
+TRAILING_COLUMNS = (
+    "Evidence Summary",
+    "Assignment Status",
+    "ECM Provider Name",
+    "ECM Provider NPI",
+    "MIF Reporting Period",
+)
+# Eligibility columns carried to the file, by MIF column.
+CONTACT_COLUMNS = {
+    "Member Last Name": "last_name",
+    "Member First Name": "first_name",
+    "Member Gender": "gender",
+    "Member Residential Address": "address",
+    "Member Residential City": "city",
+    "Member Residential State": "state",
+    "Member Residential Zip": "zip_code",
+    "Member Phone Number": "phone",
+    "Member Preferred Language": "preferred_language",
+}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The plan's identity and its dual status codes (the rules file's `[plan]`)."""
+
+    mcp_identifier: str
+    mcp_name: str
+    dual_status_codes: tuple[str, ...]
+
+
+def qualifying_date_column(code: str) -> str:
+    return f"{code} Qualifying Date"
+
+
+def mif_columns(population_codes: Sequence[str]) -> list[str]:
+    """Every MIF column, in order, for these population codes."""
+    return [
+        *LEADING_COLUMNS,
+        *population_codes,
+        *(qualifying_date_column(c) for c in population_codes),
+        *TRAILING_COLUMNS,
+    ]
+
+
+def assignment_changes(
+    current: pl.LazyFrame,
+    previous: pl.LazyFrame | None,
+    previous_as_of: dt.date | None,
+) -> pl.LazyFrame:
+    """Member × population pairs `new` in `current` or `ended` since `previous`.
+
+    Grain: one row per member × population that changed, sorted by member_id, pof_code.
+    `current` and `previous` hold member_id, pof_code (extra columns are ignored);
+    `previous` is None on the first run, when every current assignment is `new` and
+    previous_as_of_date is empty.
+    """
+    keys = ["member_id", "pof_code"]
+    now = current.select(keys).unique()
+    before = (
+        previous.select(keys).unique()
+        if previous is not None
+        else pl.LazyFrame(schema={"member_id": pl.String, "pof_code": pl.String})
+    )
+    new = now.join(before, on=keys, how="anti").with_columns(pl.lit(NEW).alias("change"))
+    ended = before.join(now, on=keys, how="anti").with_columns(pl.lit(ENDED).alias("change"))
+    return (
+        pl.concat([new, ended])
+        .with_columns(pl.lit(previous_as_of, dtype=pl.Date).alias("previous_as_of_date"))
+        .cast(CHANGE_SCHEMA)
+        .sort(keys)
+    )
+
+
+def _text(column: str) -> pl.Expr:
+    return pl.col(column).cast(pl.String)
+
+
+def _dual_code(column: str) -> pl.Expr:
+    code = pl.col(column).cast(pl.String).str.strip_chars()
+    return pl.when(code.str.len_chars() == 1).then(pl.lit("0") + code).otherwise(code)
+
+
+def member_information(
+    assignments: pl.LazyFrame,
+    eligibility: pl.LazyFrame,
+    provider_assignment: pl.LazyFrame,
+    metrics: pl.LazyFrame,
+    changes: pl.LazyFrame,
+    *,
+    as_of: dt.date,
+    population_codes: Sequence[str],
+    plan: Plan,
+    adult_min_age: int,
+) -> pl.LazyFrame:
+    """The MIF rows of every member holding at least one population.
+
+    Grain: one row per member of `assignments`, sorted by member_id; the columns of
+    `mif_columns(population_codes)`, all text, then `folder` (the provider_npi, or
+    `unassigned` when no provider span covers `as_of`).
+
+    - contact columns: the eligibility span covering `as_of` with the latest start (the
+      span `enrolled_members` reads the member's demographics from);
+    - Homelessness Indicator: `Y` when member_metrics' has_homelessness_evidence;
+    - Dually Enrolled: `Y` when that span's dual_status_code is one of the plan's;
+    - population columns `1`/`0`, `<code> Qualifying Date` (YYYY-MM-DD, empty when 0);
+    - Evidence Summary: `CODE: summary` of each population held, in code order, `; `-joined;
+    - Assignment Status: `new` when every population the member holds is new in
+      `changes`, else `continuing`;
+    - the provider of `as_of` (providers_on: latest start_date, then smallest NPI).
+    """
+    codes = list(population_codes)
+    held = assignments.select("member_id", "pof_code", "qualifying_date", "evidence_summary")
+    members = held.select("member_id").unique()
+    span = enrolled_members(
+        eligibility.join(members, on="member_id", how="semi"), as_of, adult_min_age
+    )
+    wide = held.group_by("member_id").agg(
+        [(pl.col("pof_code") == code).any().alias(code) for code in codes]
+        + [
+            pl.col("qualifying_date")
+            .filter(pl.col("pof_code") == code)
+            .first()
+            .alias(qualifying_date_column(code))
+            for code in codes
+        ]
+        + [
+            pl.concat_str(pl.col("pof_code"), pl.lit(": "), pl.col("evidence_summary"))
+            .fill_null(pl.col("pof_code"))
+            .sort_by("pof_code")
+            .str.join("; ")
+            .alias("Evidence Summary"),
+        ]
+    )
+    new_rows = (
+        changes.filter(pl.col("change") == NEW)
+        .select("member_id", "pof_code")
+        .with_columns(pl.lit(True).alias("_new"))
+    )
+    status = (
+        held.join(new_rows, on=["member_id", "pof_code"], how="left")
+        .group_by("member_id")
+        .agg(pl.col("_new").fill_null(False).all().alias("_all_new"))
+    )
+    provider = providers_on(provider_assignment.join(members, on="member_id", how="semi"), as_of)
+    homeless = metrics.select("member_id", "has_homelessness_evidence")
+    dual_codes = list(plan.dual_status_codes)
+
+    def flag(expr: pl.Expr) -> pl.Expr:
+        return pl.when(expr.fill_null(False)).then(pl.lit("Y")).otherwise(pl.lit("N"))
+
+    frame = (
+        wide.join(span, on="member_id", how="left")
+        .join(status, on="member_id", how="left")
+        .join(provider, on="member_id", how="left")
+        .join(homeless, on="member_id", how="left")
+    )
+    columns = [
+        pl.lit(plan.mcp_identifier).alias("MCP Identifier"),
+        pl.lit(plan.mcp_name).alias("MCP Name"),
+        pl.col("member_id").alias("Member CIN"),
+        *(_text(source).alias(name) for name, source in CONTACT_COLUMNS.items()),
+        pl.col("birth_date").dt.strftime("%Y-%m-%d").alias("Member Date of Birth"),
+        flag(pl.col("has_homelessness_evidence")).alias("Member Homelessness Indicator"),
+        flag(_dual_code("dual_status_code").is_in(dual_codes)).alias(
+            "Member Dually Enrolled in Medicare"
+        ),
+        *(
+            pl.when(pl.col(code)).then(pl.lit("1")).otherwise(pl.lit("0")).alias(code)
+            for code in codes
+        ),
+        *(
+            pl.col(qualifying_date_column(c))
+            .dt.strftime("%Y-%m-%d")
+            .alias(qualifying_date_column(c))
+            for c in codes
+        ),
+        pl.col("Evidence Summary"),
+        pl.when(pl.col("_all_new").fill_null(True))
+        .then(pl.lit(NEW))
+        .otherwise(pl.lit(CONTINUING))
+        .alias("Assignment Status"),
+        _text("provider_name").alias("ECM Provider Name"),
+        _text("provider_npi").alias("ECM Provider NPI"),
+        pl.lit(as_of.strftime("%Y-%m")).alias("MIF Reporting Period"),
+        pl.col("provider_npi").cast(pl.String).fill_null(UNASSIGNED).alias(FOLDER),
+    ]
+    order = [*mif_columns(codes), FOLDER]
+    return frame.select(columns).select(order).sort("Member CIN")
