@@ -494,6 +494,37 @@ def fingerprint_inputs(input_dir: Path) -> dict[str, str]:
     }
 
 
+def _write_and_record(
+    staging: Path,
+    merged: MergedResult,
+    quality: DataQuality,
+    summary: dict[str, Any],
+    reference: ReferenceData,
+    warehouse: Path,
+    rules: Rules,
+    as_of: dt.date,
+    fingerprints: dict[str, str],
+) -> None:
+    """Write the run's files into `staging` (the summary gains what writing counted) and
+    record the run and its assignments in the warehouse copy."""
+    summary.update(
+        write_outputs(
+            staging,
+            merged,
+            quality.quarantine_file,
+            summary,
+            reference,
+            fingerprints,
+            warehouse,
+            rules,
+            as_of,
+        )
+    )
+    record_history(
+        warehouse, _run_record(summary, rules, as_of, fingerprints), merged.files["assignments"]
+    )
+
+
 def _run_record(
     summary: dict[str, Any], rules: Rules, as_of: dt.date, fingerprints: dict[str, str]
 ) -> history.RunRecord:
@@ -602,24 +633,16 @@ def monthly(
             check_sanity_guards(summary, rules)
             started = time.perf_counter()
             output = OutputFolder(out_dir)
-            fingerprints = fingerprint_inputs(input_dir)
-            summary.update(
-                write_outputs(
-                    output.path,
-                    merged,
-                    quality.quarantine_file,
-                    summary,
-                    reference,
-                    fingerprints,
-                    work_house.path,
-                    rules,
-                    as_of,
-                )
-            )
-            record_history(
+            _write_and_record(
+                output.path,
+                merged,
+                quality,
+                summary,
+                reference,
                 work_house.path,
-                _run_record(summary, rules, as_of, fingerprints),
-                merged.files["assignments"],
+                rules,
+                as_of,
+                fingerprint_inputs(input_dir),
             )
             # A file may have landed in --out while the run worked: check again, then swap.
             check_output_folder(out_dir, input_dir, warehouse)
