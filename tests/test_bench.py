@@ -177,3 +177,29 @@ def test_write_section_replaces_only_its_own(tmp_path) -> None:
     bench.write_section(md, f"{bench.SECTION}\n\nsecond\n")
     text = md.read_text(encoding="utf-8")
     assert text == f"# Benchmarks\n\n{bench.SECTION}\n\nsecond\n\n## Older\n\nkept\n"
+
+
+def test_run_ecm_reads_the_summary_and_other_cpu(tmp_path, monkeypatch) -> None:
+    """run_ecm on a stand-in `ecm` that writes a summary.json where --out says."""
+    fake = tmp_path / "ecm"
+    fake.write_text(
+        "#!/bin/sh\n"
+        'while [ "$1" != "--out" ]; do shift; done\n'
+        'mkdir -p "$2"\n'
+        'echo \'{"timings_seconds": {"ingest": 1.5}, "populations": '
+        '{"HIGH_UTIL_ADULT": {"members": 3}}}\' > "$2/summary.json"\n'
+    )
+    fake.chmod(0o755)
+    monkeypatch.setattr(bench, "ECM", fake)
+    result = bench.run_ecm(tmp_path, tmp_path / "out", tmp_path / "w.duckdb")
+    assert result.timings == {"ingest": 1.5}
+    assert result.population("HIGH_UTIL_ADULT") == 3
+    assert result.population("HIGH_UTIL_CHILD") is None
+    assert 0 <= result.other_cores < 64
+    fake.write_text("#!/bin/sh\nexit 3\n")
+    try:
+        bench.run_ecm(tmp_path, tmp_path / "out2", tmp_path / "w.duckdb")
+    except bench.RunFailedError as failed:
+        assert failed.rc == 3
+    else:
+        raise AssertionError("a failed run must raise")
