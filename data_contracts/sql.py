@@ -71,6 +71,35 @@ def _list(values: tuple[str, ...]) -> str:
     return "[" + ", ".join(lit(v) for v in values) + "]"
 
 
+PARSED = "_parsed__"
+"""The prefix of a typed column's parsed value in the checked select: parsed once, read
+by its checks and passed on as the column itself."""
+PARSED_TYPES = {"date": "date", "integer": "integer", "code": "varchar"}
+
+
+def parsed_values(contract: FeedContract) -> dict[str, tuple[str, str]]:
+    """Per typed column (date, integer, code) its parse as SQL over the raw text and
+    the SQL type it gives: a date by `ecm_date`, a whole number by `try_cast`, a code by
+    its shape's normalising macro (the same the staging models used to apply)."""
+    shapes = load_shapes()
+    values = {}
+    for spec in contract.specs:
+        c = ident(spec.name)
+        if spec.type == "date":
+            values[spec.name] = (f"ecm_date({c})", "date")
+        elif spec.type == "integer":
+            values[spec.name] = (f"try_cast(ecm_text({c}) as integer)", "integer")
+        elif spec.type == "code":
+            values[spec.name] = (f"{shapes[spec.shape].normalise}({c})", "varchar")
+    return values
+
+
+def _date_value(contract: FeedContract, column: str) -> str:
+    if contract.spec(column).type == "date":
+        return ident(PARSED + column)
+    return f"ecm_date({ident(column)})"
+
+
 def _column_checks(contract: FeedContract, shapes: dict[str, Shape]) -> list[Check]:
     checks = []
     for spec in contract.specs:
@@ -91,7 +120,7 @@ def _column_checks(contract: FeedContract, shapes: dict[str, Shape]) -> list[Che
                     "unparseable_date",
                     f"{spec.name} is not a date (expected {DATE_FORMATS})",
                     sev,
-                    f"ecm_check_date({c}, {col})",
+                    f"ecm_check_parsed_date({c}, {ident(PARSED + spec.name)}, {col})",
                     (spec.name,),
                 )
             )
@@ -101,7 +130,7 @@ def _column_checks(contract: FeedContract, shapes: dict[str, Shape]) -> list[Che
                     "malformed_value",
                     f"{spec.name} is not a whole number",
                     sev,
-                    f"ecm_check_integer({c}, {col})",
+                    f"ecm_check_parsed_integer({c}, {ident(PARSED + spec.name)}, {col})",
                     (spec.name,),
                 )
             )
@@ -112,8 +141,8 @@ def _column_checks(contract: FeedContract, shapes: dict[str, Shape]) -> list[Che
                     "malformed_code",
                     f"{spec.name} is not {shape.expected}",
                     sev,
-                    f"ecm_check_shape({shape.normalise}({c}), {c}, {col}, {lit(shape.pattern)}, "
-                    f"{lit(shape.expected)})",
+                    f"ecm_check_shape({ident(PARSED + spec.name)}, {c}, {col}, "
+                    f"{lit(shape.pattern)}, {lit(shape.expected)})",
                     (spec.name,),
                 )
             )
@@ -206,12 +235,14 @@ def row_checks(contract: FeedContract) -> list[Check]:
     checks = _column_checks(contract, shapes) + _position_checks(contract, shapes)
     for order in contract.date_order:
         s, e = ident(order.start), ident(order.end)
+        ps, pe = _date_value(contract, order.start), _date_value(contract, order.end)
         checks.append(
             Check(
                 "end_before_start",
                 f"{order.end} is before {order.start}",
                 order.severity,
-                f"ecm_check_order({s}, {e}, {lit(order.start)}, {lit(order.end)})",
+                f"ecm_check_parsed_order({ps}, {pe}, {s}, {e}, {lit(order.start)}, "
+                f"{lit(order.end)})",
                 (order.start, order.end),
             )
         )
@@ -273,7 +304,6 @@ def checked_select(contract: FeedContract, delivered: frozenset[str] | None = No
         if _runs_on(c, delivered)
     ]
     helpers = _position_helpers(contract, shapes, delivered)
-    helper_names = [h.rsplit(" as ", 1)[1] for h in helpers]
     reject = (
         "ecm_first_failure([\n        " + ",\n        ".join(errors) + "\n    ])"
         if errors
@@ -286,12 +316,25 @@ def checked_select(contract: FeedContract, delivered: frozenset[str] | None = No
         if contract.member_key
         else ""
     )
+    parsed = parsed_values(contract)
+    helpers += [
+        f"{sql if delivered is None or name in delivered else f'null::{kind}'} "
+        f"as {ident(PARSED + name)}"
+        for name, (sql, kind) in parsed.items()
+    ]
+    helper_names = [h.rsplit(" as ", 1)[1] for h in helpers]
     located = (
         f"select raw.*, {', '.join(helpers)} from raw__{contract.name} as raw"
         if helpers
         else f"select * from raw__{contract.name}"
     )
     exclude = f" exclude ({', '.join(helper_names)})" if helper_names else ""
+    if parsed:
+        exclude += (
+            " replace ("
+            + ", ".join(f"{ident(PARSED + name)} as {ident(name)}" for name in parsed)
+            + ")"
+        )
     return f"""
 with
 
