@@ -747,6 +747,14 @@ input folder, its sha256 and size, its columns (as in its header) and those that
 a value, its rows read / staged / quarantined, and the sha256 of the staging code and
 contract (`staging_sha256`) and the ecm version it was staged with."""
 
+MEMBER_CHECKS_TABLE = "ingest_member_checks"
+MEMBER_CHECKS_DDL = f"""
+create table if not exists {MEMBER_CHECKS_TABLE} (feed varchar, eligibility_sha256 varchar)
+"""
+"""Per feed with a member key, the eligibility its staged rows were checked against (a
+sha256 of the eligibility files' sha256s and staging code): the kept rows are checked
+again only when this run's eligibility differs."""
+
 MEMBER_RULES = ("unknown_member", "member_eligibility_quarantined")
 STAGING_CODE = (
     Path(__file__).resolve(),
@@ -870,7 +878,12 @@ def _plan_feed(
         [feed],
     ).fetchall()
     table_ok = _relation_kind(con, f"stg_checked__{feed}") == "BASE TABLE"
-    if not table_ok or any(v != version or e != ecm.__version__ for _f, _s, v, e in stored):
+    untracked = not stored  # staged by an ecm before `ingest_files`, or never
+    if (
+        untracked
+        or not table_ok
+        or any(v != version or e != ecm.__version__ for *_f, v, e in stored)
+    ):
         _drop_relation(con, f"stg_checked__{feed}")
         con.execute("delete from quarantine where feed = ?", [feed])
         con.execute(f"delete from {FILES_TABLE} where feed = ?", [feed])
@@ -1176,6 +1189,15 @@ def ingest(
     )
 
 
+def _eligibility_sha256(con: duckdb.DuckDBPyConnection) -> str:
+    """Which eligibility the warehouse holds: its files' sha256s and staging code."""
+    rows = con.execute(
+        f"select source_file, sha256, staging_sha256 from {FILES_TABLE} "
+        f"where feed = 'eligibility' order by source_file"
+    ).fetchall()
+    return hashlib.sha256(repr(rows).encode()).hexdigest()
+
+
 def _recheck_kept_rows(
     con: duckdb.DuckDBPyConnection,
     contract: FeedContract,
@@ -1183,11 +1205,20 @@ def _recheck_kept_rows(
     to_stage: list[InputFile],
 ) -> list[InputFile]:
     """The files to stage once the kept rows' members are checked again
-    (`_recheck_members`): `to_stage` and the kept files it returns, whose rows were
-    deleted."""
-    if not contract.member_key or not _has_rows(con, contract.name):
+    (`_recheck_members`, only when the eligibility differs from the one they were checked
+    against): `to_stage` and the kept files it returns, whose rows were deleted. Records
+    the eligibility the feed's rows are now checked against."""
+    if not contract.member_key:
         return to_stage
-    restage = set(_recheck_members(con, contract))
+    eligibility = _eligibility_sha256(con)
+    checked = con.execute(
+        f"select eligibility_sha256 from {MEMBER_CHECKS_TABLE} where feed = ?", [contract.name]
+    ).fetchall()
+    if checked == [(eligibility,)]:
+        return to_stage
+    restage = set(_recheck_members(con, contract)) if _has_rows(con, contract.name) else set()
+    con.execute(f"delete from {MEMBER_CHECKS_TABLE} where feed = ?", [contract.name])
+    con.execute(f"insert into {MEMBER_CHECKS_TABLE} values (?, ?)", [contract.name, eligibility])
     if not restage:
         return to_stage
     _forget_files(con, contract.name, sorted(restage))
@@ -1268,6 +1299,7 @@ def _prepare_warehouse(con: duckdb.DuckDBPyConnection) -> None:
         _drop_relation(con, "quarantine")
     con.execute(QUARANTINE_DDL)
     con.execute(FILES_DDL)
+    con.execute(MEMBER_CHECKS_DDL)
 
 
 def _has_rows(con: duckdb.DuckDBPyConnection, feed: str) -> bool:

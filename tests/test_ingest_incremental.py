@@ -238,3 +238,15 @@ def test_unknown_columns_of_a_removed_file_leave_the_staged_table(tmp_path, ware
     assert "region" not in warehouse.sql("select * from stg__medical_claim").columns
     _full, want = full_ingest(feeds, rules, tmp_path / "w3")
     assert_same(snapshot(warehouse), want)
+
+
+def test_a_warehouse_staged_before_the_files_table_is_staged_again_whole(
+    tmp_path, warehouse, rules
+):
+    feeds = month_one(tmp_path / "feeds")
+    ingest(warehouse, feeds, rules, tmp_path / "w1")
+    warehouse.execute("drop table ingest_files")  # as an earlier ecm left it
+    result = ingest(warehouse, feeds, rules, tmp_path / "w2")
+    assert result.files["medical_claim"]["staged"] == ["medical_claim/2026-01.csv"]
+    _full, want = full_ingest(feeds, rules, tmp_path / "w3")
+    assert_same(snapshot(warehouse), want)
