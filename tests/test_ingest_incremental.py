@@ -250,3 +250,21 @@ def test_a_warehouse_staged_before_the_files_table_is_staged_again_whole(
     assert result.files["medical_claim"]["staged"] == ["medical_claim/2026-01.csv"]
     _full, want = full_ingest(feeds, rules, tmp_path / "w3")
     assert_same(snapshot(warehouse), want)
+
+
+def test_a_kept_unknown_member_whose_eligibility_arrives_quarantined_changes_rule_in_place(
+    tmp_path, warehouse, rules, read_files
+):
+    feeds = month_one(tmp_path / "feeds")
+    ingest(warehouse, feeds, rules, tmp_path / "w1")
+    read_files.clear()
+    drop(feeds, "eligibility", "2026-02", [member("N", birth_date="not a date")])
+    result = ingest(warehouse, feeds, rules, tmp_path / "w2")
+    assert result.files["medical_claim"]["staged"] == []  # updated, not read again
+    assert [Path(p).name for p in read_files] == ["2026-02.csv"]
+    assert warehouse.execute(
+        "select rule from quarantine where feed = 'medical_claim' order by line"
+    ).fetchall() == [("member_eligibility_quarantined",), ("unparseable_date",)]
+    full, want = full_ingest(feeds, rules, tmp_path / "w3")
+    assert_same(snapshot(warehouse), want)
+    assert result.feeds == full.feeds
