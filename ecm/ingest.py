@@ -1206,8 +1206,9 @@ def _recheck_kept_rows(
 ) -> list[InputFile]:
     """The files to stage once the kept rows' members are checked again
     (`_recheck_members`, only when the eligibility differs from the one they were checked
-    against): `to_stage` and the kept files it returns, whose rows were deleted. Records
-    the eligibility the feed's rows are now checked against."""
+    against): `to_stage` and the kept files it returns, whose rows were deleted. A feed
+    whose member check is a warning has its kept files staged again instead. Records the
+    eligibility the feed's rows are now checked against."""
     if not contract.member_key:
         return to_stage
     eligibility = _eligibility_sha256(con)
@@ -1216,7 +1217,12 @@ def _recheck_kept_rows(
     ).fetchall()
     if checked == [(eligibility,)]:
         return to_stage
-    restage = set(_recheck_members(con, contract)) if _has_rows(con, contract.name) else set()
+    if not _has_rows(con, contract.name):
+        restage: set[str] = set()
+    elif contract.member_severity != "error":  # the verdict is among the `_warn` numbers
+        restage = {f.relative for f in files if f not in to_stage}
+    else:
+        restage = set(_recheck_members(con, contract))
     con.execute(f"delete from {MEMBER_CHECKS_TABLE} where feed = ?", [contract.name])
     con.execute(f"insert into {MEMBER_CHECKS_TABLE} values (?, ?)", [contract.name, eligibility])
     if not restage:

@@ -2,6 +2,7 @@
 same sha256 is not read again, a file gone drops out, and the result equals a fresh full
 ingest of the same folder."""
 
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 import ecm.ingest
+from data_contracts import load_contracts
 from ecm.ingest import ingest
 from tests.feeds import line, member, write_feed
 
@@ -268,3 +270,23 @@ def test_a_kept_unknown_member_whose_eligibility_arrives_quarantined_changes_rul
     full, want = full_ingest(feeds, rules, tmp_path / "w3")
     assert_same(snapshot(warehouse), want)
     assert result.feeds == full.feeds
+
+
+def test_a_feed_whose_member_check_warns_is_staged_again_when_eligibility_changes(
+    tmp_path, warehouse, rules, monkeypatch
+):
+    contracts = {
+        name: dataclasses.replace(c, member_severity="warn") if name == "medical_claim" else c
+        for name, c in load_contracts().items()
+    }
+    monkeypatch.setattr(ecm.ingest, "load_contracts", lambda: contracts)
+    feeds = month_one(tmp_path / "feeds")
+    first = ingest(warehouse, feeds, rules, tmp_path / "w1")
+    assert first.feeds["medical_claim"].quarantined == 1  # only the bad date: N is a warning
+    drop(feeds, "eligibility", "2026-02", [member("N")])
+    result = ingest(warehouse, feeds, rules, tmp_path / "w2")
+    assert result.files["medical_claim"]["staged"] == ["medical_claim/2026-01.csv"]
+    assert [w["rule"] for w in first.warnings if w["feed"] == "medical_claim"] == ["unknown_member"]
+    assert not [w for w in result.warnings if w["rule"] == "unknown_member"]
+    _full, want = full_ingest(feeds, rules, tmp_path / "w3")
+    assert_same(snapshot(warehouse), want)
