@@ -12,9 +12,13 @@ Steps, each timed on its own in this process:
    `ecm.shard_run.run_shard` for each shard: events (members, ED visits, stays,
    criteria) and assign (every population, metrics), and merge (concatenate, sort, write);
 4. the *validation cost* (inside the ingest's connection): the row checks generated
-   from the contracts and the Great Expectations suites, against a plain DuckDB scan of
-   the columns they validate (`validation_cost`);
-5. peak resident memory of the process.
+   from the contracts evaluated over every raw row of every feed, and the Great
+   Expectations suites over the staged tables, against a plain DuckDB scan of the
+   columns they validate (`validation_cost`);
+5. peak resident memory of the process;
+6. for Parquet, the incremental ingest: the claims split into monthly drops, a first
+   month's ingest of every drop but the last, then the second month's with it
+   (`incremental_ingest`; issue #7's target: the second ≤ 20% of the first).
 Prints a Markdown table to paste into BENCHMARKS.md (with the machine and versions).
 """
 
@@ -125,6 +129,69 @@ def validation_cost(con: duckdb.DuckDBPyConnection, ingested) -> dict[str, float
     }
 
 
+def monthly_drops(feeds: Path, folder: Path) -> list[Path]:
+    """A copy of a feed directory whose claims are monthly drops: `medical_claim/<YYYY-MM>.parquet`
+    by the month of claim_start_date (read as text, so any claim format splits), every
+    other feed linked to the original. Returns the drops, oldest first."""
+    if folder.exists():
+        shutil.rmtree(folder)
+    drops = folder / "medical_claim"
+    drops.mkdir(parents=True)
+    for path in feeds.iterdir():
+        if not path.name.startswith(("medical_claim", ".")):
+            (folder / path.name).symlink_to(path.resolve())
+    glob = _claim_glob(feeds)
+    reader = (
+        "read_parquet(?)"
+        if glob.endswith(".parquet")
+        else "read_csv(?, header = true, all_varchar = true, union_by_name = true)"
+    )
+    with duckdb.connect() as con:
+        con.execute("set enable_progress_bar = false")
+        con.execute(
+            f"create temp table claims as select *, left(claim_start_date::varchar, 7) as _month "
+            f"from {reader}",
+            [glob],
+        )
+        months = [
+            r[0] for r in con.execute("select distinct _month from claims order by 1").fetchall()
+        ]
+        for month in months:
+            target = drops / f"{month}.parquet"
+            con.execute(
+                f"copy (select * exclude (_month) from claims where _month is not distinct from ?) "
+                f"to '{target}' (format parquet)",
+                [month],
+            )
+    return [drops / f"{m}.parquet" for m in months]
+
+
+def incremental_ingest(feeds: Path, work: Path) -> dict[str, float]:
+    """Seconds of a first month's ingest (every claim drop but the last, into a new
+    warehouse) and of the second month's (the same folder plus the last drop, into the
+    same warehouse: only that drop is read), as the flow runs them (a warehouse file)."""
+    folder = work / "drops"
+    drops = monthly_drops(feeds, folder)
+    held_back = work / "held-back.parquet"
+    drops[-1].replace(held_back)
+    db = work / "incremental.duckdb"
+    db.unlink(missing_ok=True)
+    rules = load_rules()
+    timings: dict[str, float] = {}
+    with duckdb.connect(str(db)) as con:
+        started = time.perf_counter()
+        ingest(con, folder, rules, work / "tmp-1")
+        timings["first month"] = time.perf_counter() - started
+    held_back.replace(drops[-1])
+    with duckdb.connect(str(db)) as con:
+        started = time.perf_counter()
+        second = ingest(con, folder, rules, work / "tmp-2")
+        timings["second month"] = time.perf_counter() - started
+    timings["drops"] = len(drops)
+    timings["files read in the second month"] = sum(len(f["staged"]) for f in second.files.values())
+    return timings
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, default=100_000)
@@ -218,6 +285,15 @@ def main(argv: list[str] | None = None) -> None:
         f"({v['gx suites'] / v['scan']:.2f}x) plus import {v['gx import']:.2f} s; checks + "
         f"suites {checked:.2f} s = {checked / v['scan']:.2f}x the scan."
     )
+    if args.format == "parquet":
+        inc = incremental_ingest(feeds, work / "incremental")
+        first, second = inc["first month"], inc["second month"]
+        print(
+            f"\nIncremental ingest ({inc['drops']:.0f} monthly claim drops): first month (every "
+            f"drop but the last) {first:.2f} s; second month (+ the last drop; files read: "
+            f"{inc['files read in the second month']:.0f}) {second:.2f} s = "
+            f"{second / first:.0%} of the first."
+        )
     by_pof = sorted((c, p["members"]) for c, p in counts["populations"].items())
     print("\n" + ", ".join(f"{c} {n:,}" for c, n in by_pof))
 

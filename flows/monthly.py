@@ -84,12 +84,22 @@ def ingest_feeds(
     rules: Rules,
     work_dir: Path,
     encodings: dict[str, str] | None = None,
+    file_hashes: dict[str, str] | None = None,
 ) -> IngestResult:
-    """Load the feed directory into the run's warehouse copy (raw, staged, quarantine,
-    current claims). No retries: a file that cannot be read is an input problem, and
-    reading it again cannot help."""
+    """Load the feed directory into the run's warehouse copy (staged, quarantine, current
+    claims), reading only the files the warehouse has not staged (`file_hashes`: the
+    run's input fingerprints, so each file is hashed once). No retries: a file that cannot
+    be read is an input problem, and reading it again cannot help."""
     with duckdb.connect(str(warehouse)) as con:
-        return ingest(con, input_dir, rules, work_dir, progress=log.info, encodings=encodings)
+        return ingest(
+            con,
+            input_dir,
+            rules,
+            work_dir,
+            progress=log.info,
+            encodings=encodings,
+            file_hashes=file_hashes,
+        )
 
 
 @task(name="validate contracts", cache_policy=NO_CACHE, persist_result=False)
@@ -587,7 +597,10 @@ def monthly(
             workers, warming = _start_workers()
             timer.record("start_workers", started)
             started = time.perf_counter()
-            ingested = ingest_feeds(input_dir, work_house.path, rules, work_dir, encodings)
+            fingerprints = fingerprint_inputs(input_dir)
+            ingested = ingest_feeds(
+                input_dir, work_house.path, rules, work_dir, encodings, fingerprints
+            )
             timer.record("ingest", started)
             started = time.perf_counter()
             shard_set = shard_inputs(
@@ -642,7 +655,7 @@ def monthly(
                 work_house.path,
                 rules,
                 as_of,
-                fingerprint_inputs(input_dir),
+                fingerprints,
             )
             # A file may have landed in --out while the run worked: check again, then swap.
             check_output_folder(out_dir, input_dir, warehouse)
