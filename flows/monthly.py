@@ -33,7 +33,7 @@ from prefect.context import FlowRunContext
 from prefect.task_runners import ThreadPoolTaskRunner
 
 import ecm
-from ecm import history, mif, outputs
+from ecm import history, html_report, mif, outputs
 from ecm.errors import EcmError
 from ecm.guards import check_sanity_guards
 from ecm.ingest import IngestResult, ingest
@@ -438,6 +438,7 @@ def write_outputs(
         previous = history.previous_run(con, as_of)
         before = history.run_assignments(con, previous.run_id) if previous else None
         eligibility, provider_spans = mif.read_mif_inputs(con, merged.files["assignments"])
+        past_runs = _past_runs(con)
     previous_as_of = previous.as_of_date if previous else None
     changes = (
         assignment_changes(
@@ -474,6 +475,11 @@ def write_outputs(
     }
     outputs.write_json({**summary, **added}, staging / "summary.json")
     files.append((staging / "summary.json", None))
+    page = html_report.render_report(
+        {**summary, **added}, past_runs, _changes_by_population(changes)
+    )
+    (staging / REPORT).write_text(page, encoding="utf-8")
+    files.append((staging / REPORT, None))
     manifest = {
         "written_by": WRITTEN_BY,
         "as_of_date": summary["as_of_date"],
@@ -485,6 +491,30 @@ def write_outputs(
     }
     outputs.write_json(manifest, staging / MANIFEST)
     return added
+
+
+REPORT = "report.html"
+
+
+def _past_runs(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """The warehouse's recorded runs (counts only), for the report's trend."""
+    history.ensure_history_tables(con)
+    return (
+        con.sql(
+            f"select as_of_date, enrolled_members, assignments, assigned_members "
+            f"from {history.RUNS} order by as_of_date"
+        )
+        .pl()
+        .to_dicts()
+    )
+
+
+def _changes_by_population(changes: pl.DataFrame) -> dict[str, dict[str, int]]:
+    """changes.parquet counted: population code → {new, ended}."""
+    counts: dict[str, dict[str, int]] = {}
+    for code, change, n in changes.group_by("pof_code", "change").len().iter_rows():
+        counts.setdefault(code, {NEW: 0, ENDED: 0})[change] = n
+    return counts
 
 
 @task(name="record run history", cache_policy=NO_CACHE, persist_result=False)
@@ -669,4 +699,32 @@ def monthly(
         raise
     log.info("wrote %s", out_dir)
     summary["timings_seconds"] = timer.seconds
+    publish_artifacts(summary, out_dir / REPORT)
     return summary
+
+
+SUMMARY_ARTIFACT = "ecm-run-summary"
+POPULATIONS_ARTIFACT = "ecm-populations"
+
+
+def publish_artifacts(summary: dict[str, Any], report: Path) -> None:
+    """The run summary on the flow run, as Prefect artifacts: a markdown one (the counts
+    per population and the report's path) and a table of the counts per population.
+    Counts only. The run's files are already in place: failing to publish the artifacts
+    is a warning, not a failed run."""
+    from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+    where = str(report.resolve())
+    try:
+        create_markdown_artifact(
+            key=SUMMARY_ARTIFACT,
+            markdown=html_report.summary_markdown(summary, where),
+            description=f"ECM run as of {summary['as_of_date']}: counts; report {where}",
+        )
+        create_table_artifact(
+            key=POPULATIONS_ARTIFACT,
+            table=html_report.population_table(summary),
+            description=f"Members per population as of {summary['as_of_date']}; report {where}",
+        )
+    except Exception as exc:  # the run has succeeded; the artifacts are a convenience
+        log.warning("could not publish the run's Prefect artifacts: %s", type(exc).__name__)
