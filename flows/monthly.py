@@ -21,6 +21,8 @@ import platform
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -75,6 +77,13 @@ class Timer:
 
     def record(self, step: str, started: float) -> None:
         self.seconds[step] = round(time.perf_counter() - started, 3)
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        """Time the block as step `name`."""
+        started = time.perf_counter()
+        yield
+        self.record(name, started)
 
 
 @task(name="ingest feeds", cache_policy=NO_CACHE, persist_result=False)
@@ -623,35 +632,30 @@ def monthly(
     try:
         with tempfile.TemporaryDirectory(prefix=".ecm-work-", dir=warehouse.parent) as work:
             work_dir = Path(work)
-            started = time.perf_counter()
-            workers, warming = _start_workers()
-            timer.record("start_workers", started)
-            started = time.perf_counter()
-            fingerprints = fingerprint_inputs(input_dir)
-            ingested = ingest_feeds(
-                input_dir, work_house.path, rules, work_dir, encodings, fingerprints
-            )
-            timer.record("ingest", started)
-            started = time.perf_counter()
-            shard_set = shard_inputs(
-                work_house.path,
-                rules,
-                as_of,
-                list(ingested.feeds),
-                work_dir / "shards",
-                shards,
-                workers,
-            )
-            quality = report_data_quality(work_house.path, work_dir)
-            timer.record("shard_inputs", started)
-            started = time.perf_counter()
-            contract_checks = validate_contracts(work_house.path, ingested)
-            timer.record("validate", started)
-            started = time.perf_counter()
-            results = _run_shards(
-                shard_set, rules, reference, as_of, work_dir / "shard_results", warming
-            )
-            timer.record("shards", started)
+            with timer.step("start_workers"):
+                workers, warming = _start_workers()
+            with timer.step("ingest"):
+                fingerprints = fingerprint_inputs(input_dir)
+                ingested = ingest_feeds(
+                    input_dir, work_house.path, rules, work_dir, encodings, fingerprints
+                )
+            with timer.step("shard_inputs"):
+                shard_set = shard_inputs(
+                    work_house.path,
+                    rules,
+                    as_of,
+                    list(ingested.feeds),
+                    work_dir / "shards",
+                    shards,
+                    workers,
+                )
+                quality = report_data_quality(work_house.path, work_dir)
+            with timer.step("validate"):
+                contract_checks = validate_contracts(work_house.path, ingested)
+            with timer.step("shards"):
+                results = _run_shards(
+                    shard_set, rules, reference, as_of, work_dir / "shard_results", warming
+                )
             # Of which, added up over the shards: events, assign, and writing their files.
             timer.seconds.update(
                 {
@@ -659,9 +663,8 @@ def monthly(
                     for step in ("events", "assign", "write")
                 }
             )
-            started = time.perf_counter()
-            merged = merge_shards(results, work_dir / "merged")
-            timer.record("merge", started)
+            with timer.step("merge"):
+                merged = merge_shards(results, work_dir / "merged")
             summary = build_summary(
                 as_of=as_of,
                 rules=rules,
@@ -674,24 +677,23 @@ def monthly(
                 timings=timer.seconds,
             )
             check_sanity_guards(summary, rules)
-            started = time.perf_counter()
-            output = OutputFolder(out_dir)
-            _write_and_record(
-                output.path,
-                merged,
-                quality,
-                summary,
-                reference,
-                work_house.path,
-                rules,
-                as_of,
-                fingerprints,
-            )
-            # A file may have landed in --out while the run worked: check again, then swap.
-            check_output_folder(out_dir, input_dir, warehouse)
-            work_house.commit()
-            output.publish()
-            timer.record("write", started)
+            with timer.step("write"):
+                output = OutputFolder(out_dir)
+                _write_and_record(
+                    output.path,
+                    merged,
+                    quality,
+                    summary,
+                    reference,
+                    work_house.path,
+                    rules,
+                    as_of,
+                    fingerprints,
+                )
+                # A file may have landed in --out while the run worked: check again, then swap.
+                check_output_folder(out_dir, input_dir, warehouse)
+                work_house.commit()
+                output.publish()
     except BaseException:
         work_house.discard()
         if output is not None:
