@@ -27,6 +27,7 @@ from __future__ import annotations
 import codecs
 import csv
 import gzip
+import hashlib
 import io
 import logging
 import re
@@ -41,11 +42,22 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from data_contracts import FeedContract, load_contracts
-from data_contracts.sql import ELIGIBILITY_MEMBERS_SQL, checked_select, warning_checks
+import data_contracts.sql as data_contracts_sql
+import ecm
+from data_contracts import CONTRACT_DIR, FeedContract, load_contracts
+from data_contracts.sql import (
+    ELIGIBILITY_MEMBERS,
+    ELIGIBILITY_MEMBERS_SQL,
+    MEMBER_QUARANTINED,
+    UNKNOWN_MEMBER,
+    checked_select,
+    lit,
+    warning_checks,
+)
+from ecm import outputs
 from ecm.errors import InputError
 from ecm.rules import Rules
-from ecm.sql import install_macros, load_sql
+from ecm.sql import SQL_DIR, install_macros, load_sql
 
 log = logging.getLogger("ecm.ingest")
 
@@ -506,19 +518,23 @@ def _parquet_error(path: Path) -> InputError:
     )
 
 
-def parquet_select(path: Path, contract: FeedContract, input_dir: Path) -> tuple[str, list[str]]:
+def parquet_select(
+    path: Path, contract: FeedContract, input_dir: Path
+) -> tuple[str, list[str], set[str]]:
     """A DuckDB select reading one Parquet feed file as text columns plus `_source_file`
-    and `_line` (the row number, from 1), and the file's own columns (normalised names).
-    DuckDB reads the file in place: no copy."""
+    and `_line` (the row number, from 1), the file's own columns (normalised names), and
+    those of its contract columns whose statistics say every value is null (selected as
+    null: not read). DuckDB reads the file in place: no copy."""
     try:
         names = pq.read_schema(path).names  # as written: a repeated name stays repeated
     except (pa.ArrowException, OSError):
         raise _parquet_error(path) from None
     columns = _check_header(path, names, contract, None)
     by_name = dict(zip(columns, names, strict=True))
+    empty = _empty_parquet_columns(path, columns, names)
     selected = [
         f"cast({_quoted(by_name[c])} as varchar) as {_quoted(c)}"
-        if c in by_name
+        if c in by_name and c not in empty
         else f"cast(null as varchar) as {_quoted(c)}"
         for c in contract.columns
     ] + [
@@ -531,7 +547,7 @@ def parquet_select(path: Path, contract: FeedContract, input_dir: Path) -> tuple
         f"cast(file_row_number + 1 as bigint) as _line, {', '.join(selected)} "
         f"from read_parquet('{_sql_literal(str(path))}', file_row_number = true)"
     )
-    return select, columns
+    return select, columns, empty
 
 
 def _find_unreadable_parquet(con: duckdb.DuckDBPyConnection, feed: FeedFiles) -> Path | None:
@@ -551,59 +567,83 @@ def _find_unreadable_parquet(con: duckdb.DuckDBPyConnection, feed: FeedFiles) ->
 
 @dataclass(frozen=True)
 class RawFile:
-    """One file of a feed as read: the select that reads it and the columns it has."""
+    """One file of a feed as read: the select that reads it, the columns it has, and the
+    contract columns that may hold a value (its own columns, less those a Parquet file's
+    statistics show empty in every row group): the checks of the others are skipped."""
 
     file: str
     columns: tuple[str, ...]
     select: str
+    delivered: frozenset[str] = frozenset()
 
 
-def _raw_files(
-    feed: FeedFiles,
+def _empty_parquet_columns(path: Path, columns: list[str], names: list[str]) -> set[str]:
+    """The columns (normalised names) whose every row group's statistics count only
+    nulls: no value to check. Read from the footer alone; a column without statistics
+    counts as holding values."""
+    try:
+        meta = pq.read_metadata(path)
+    except (pa.ArrowException, OSError):
+        return set()
+    by_name = dict(zip(names, columns, strict=True))
+    index = {meta.schema.column(i).name: i for i in range(meta.num_columns)}
+    empty = set()
+    for name, column in by_name.items():
+        i = index.get(name)
+        if i is None or meta.num_row_groups == 0:
+            continue
+        groups = [meta.row_group(g).column(i) for g in range(meta.num_row_groups)]
+        if all(
+            g.statistics is not None
+            and g.statistics.has_null_count
+            and g.statistics.null_count == g.num_values
+            for g in groups
+        ):
+            empty.add(column)
+    return empty
+
+
+def _raw_file(
+    path: Path,
+    index: int,
     contract: FeedContract,
     input_dir: Path,
     work_dir: Path,
     encoding: str = DEFAULT_ENCODING,
-) -> list[RawFile]:
-    """One select per file of a feed, all with the same leading columns.
+) -> RawFile:
+    """The select reading one file of a feed, with the same leading columns as every other.
 
-    Text files are read by Polars (for their line numbers) into Parquet under work_dir,
-    after a copy to UTF-8 there when `encoding` is one Polars does not read; Parquet files
-    are read by DuckDB where they are.
+    A text file is read by Polars (for its line numbers) into Parquet under work_dir, after
+    a copy to UTF-8 there when `encoding` is one Polars does not read; a Parquet file is
+    read by DuckDB where it is.
     """
-    folder = work_dir / f"raw__{feed.feed}"
+    folder = work_dir / f"raw__{contract.name}"
     folder.mkdir(parents=True, exist_ok=True)
-    raw_files = []
-    for i, path in enumerate(feed.files):
-        relative = _relative(path, input_dir)
-        if path.stat().st_size == 0:
-            raise InputError(
-                f"{path}: the file is empty; expected a header row naming the columns."
-            )
-        if _suffix(path) in PARQUET_SUFFIXES:
-            select, columns = parquet_select(path, contract, input_dir)
-            raw_files.append(RawFile(relative, tuple(columns), select))
-            continue
-        sep = TEXT_SUFFIXES[_suffix(path)]
-        source = path
-        if encoding not in POLARS_ENCODINGS:
-            source = _transcode_to_utf8(path, encoding, folder / f"{i:05d}.utf8.txt", sep)
-        target = folder / f"{i:05d}.parquet"
-        lf, columns = scan_text_file(path, contract, input_dir, source=source)
-        try:
-            lf.sink_parquet(target)
-        except (pl.exceptions.PolarsError, OSError) as exc:  # Polars raises IO errors as OSError
-            raise _diagnose_text_file(path, source, sep, contract.name, exc) from None
-        if source != path:
-            source.unlink()
-        raw_files.append(
-            RawFile(
-                relative,
-                tuple(columns),
-                f"select * from read_parquet('{_sql_literal(str(target))}')",
-            )
-        )
-    return raw_files
+    relative = _relative(path, input_dir)
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: the file is empty; expected a header row naming the columns.")
+    if _suffix(path) in PARQUET_SUFFIXES:
+        select, columns, empty = parquet_select(path, contract, input_dir)
+        delivered = frozenset(c for c in columns if c in contract.columns and c not in empty)
+        return RawFile(relative, tuple(columns), select, delivered)
+    sep = TEXT_SUFFIXES[_suffix(path)]
+    source = path
+    if encoding not in POLARS_ENCODINGS:
+        source = _transcode_to_utf8(path, encoding, folder / f"{index:05d}.utf8.txt", sep)
+    target = folder / f"{index:05d}.parquet"
+    lf, columns = scan_text_file(path, contract, input_dir, source=source)
+    try:
+        lf.sink_parquet(target)
+    except (pl.exceptions.PolarsError, OSError) as exc:  # Polars raises IO errors as OSError
+        raise _diagnose_text_file(path, source, sep, contract.name, exc) from None
+    if source != path:
+        source.unlink()
+    return RawFile(
+        relative,
+        tuple(columns),
+        f"select * from read_parquet('{_sql_literal(str(target))}')",
+        frozenset(c for c in columns if c in contract.columns),
+    )
 
 
 def _column_differences(raw_files: list[RawFile], contract: FeedContract) -> list[dict]:
@@ -672,10 +712,13 @@ class IngestResult:
     header_only_feeds: list[str] = field(default_factory=list)
     # Staged rows that failed a `warn` check: {feed, rule, rows, detail}, no row values.
     warnings: list[dict] = field(default_factory=list)
+    # Per feed, the files this ingest read (`staged`), kept from an earlier ingest of this
+    # warehouse without reading them (`kept`), and whose rows it deleted (`dropped`).
+    files: dict[str, dict[str, list[str]]] = field(default_factory=dict)
 
 
 QUARANTINE_DDL = """
-create or replace table quarantine (
+create table if not exists quarantine (
     feed varchar,
     source_file varchar,
     line bigint,
@@ -685,72 +728,328 @@ create or replace table quarantine (
 )
 """
 
+FILES_TABLE = "ingest_files"
+FILES_DDL = f"""
+create table if not exists {FILES_TABLE} (
+    feed varchar,
+    source_file varchar,
+    sha256 varchar,
+    size_bytes bigint,
+    columns varchar[],
+    delivered varchar[],
+    rows_read bigint,
+    rows_staged bigint,
+    rows_quarantined bigint,
+    staging_sha256 varchar,
+    ecm_version varchar
+)
+"""
+"""One row per input file staged in this warehouse: the feed, its path relative to the
+input folder, its sha256 and size, its columns (as in its header) and those that may hold
+a value, its rows read / staged / quarantined, and the sha256 of the staging code and
+contract (`staging_sha256`) and the ecm version it was staged with."""
+
+MEMBER_CHECKS_TABLE = "ingest_member_checks"
+MEMBER_CHECKS_DDL = f"""
+create table if not exists {MEMBER_CHECKS_TABLE} (feed varchar, eligibility_sha256 varchar)
+"""
+"""Per feed with a member key, the eligibility its staged rows were checked against (a
+sha256 of the eligibility files' sha256s and staging code): the kept rows are checked
+again only when this run's eligibility differs."""
+
+MEMBER_RULES = ("unknown_member", "member_eligibility_quarantined")
+STAGING_CODE = (
+    Path(__file__).resolve(),
+    Path(data_contracts_sql.__file__).resolve(),
+    CONTRACT_DIR / "shapes.toml",
+    SQL_DIR / "macros.sql",
+)
+
 
 def replace_relation(
     con: duckdb.DuckDBPyConnection, name: str, kind: str, sql: str, params: dict | None = None
 ) -> None:
     """Create table or view `name` as `sql`, dropping whatever relation had the name (an
     earlier version of the warehouse may hold a table where a view now belongs)."""
+    _drop_relation(con, name)
+    con.execute(f"create {kind} {name} as {sql}", params)
+
+
+def _relation_kind(con: duckdb.DuckDBPyConnection, name: str) -> str | None:
     existing = con.execute(
         "select table_type from information_schema.tables where table_name = ? "
         "and table_schema = 'main'",
         [name],
     ).fetchall()
-    if existing:
-        con.execute(f"drop {'view' if existing[0][0] == 'VIEW' else 'table'} {name}")
-    con.execute(f"create {kind} {name} as {sql}", params)
+    return existing[0][0] if existing else None
 
 
-def _stage_feed(
-    con: duckdb.DuckDBPyConnection, contract: FeedContract
-) -> tuple[int, int, list[dict]]:
-    """Stage one feed.
+def _drop_relation(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    kind = _relation_kind(con, name)
+    if kind is not None:
+        con.execute(f"drop {'view' if kind == 'VIEW' else 'table'} {name}")
 
-    The contract's row checks (generated by `data_contracts.sql`) are the view
-    `checked__<feed>` over `raw__<feed>`; the staging model `sql/staging/stg__<feed>.sql`
-    renames and casts it into the table `stg_checked__<feed>`: every row with its
-    `_reject` (null when it passed) and `_warn`. `stg__<feed>` is the view of the rows
-    that passed, `quarantine` gets the others with their raw row. Returns (staged,
-    quarantined, warnings): warnings are the `warn` checks the staged rows failed, per
-    rule, as {feed, rule, rows, detail} with no value of any row.
-    """
-    feed = contract.name
-    checked = f"stg_checked__{feed}"
-    con.execute(f"create or replace temp view checked__{feed} as {checked_select(contract)}")
-    replace_relation(con, checked, "table", load_sql(f"staging/stg__{feed}"))
-    replace_relation(
-        con,
-        f"stg__{feed}",
-        "view",
-        f"select * exclude (_reject, _warn) from {checked} where _reject is null",
+
+def staging_sha256(contract: FeedContract) -> str:
+    """sha256 of what decides a feed's staged rows: its contract, the shapes, the staging
+    model, the macros, the check generator and this module. A file staged with another
+    is staged again."""
+    digest = hashlib.sha256()
+    for path in (contract.path, SQL_DIR / "staging" / f"stg__{contract.name}.sql", *STAGING_CODE):
+        digest.update(str(Path(path).name).encode())
+        digest.update(Path(path).read_bytes())
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """One input file of a feed: where it is, its path relative to the input folder (the
+    `_source_file` of its rows), its sha256 and size."""
+
+    path: Path
+    relative: str
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class StagedFile:
+    """A row of `ingest_files`."""
+
+    relative: str
+    sha256: str
+    columns: tuple[str, ...]
+    delivered: frozenset[str]
+    read: int
+    staged: int
+    quarantined: int
+
+
+def _input_files(
+    feed: FeedFiles | None, input_dir: Path, file_hashes: Mapping[str, str]
+) -> list[InputFile]:
+    files = []
+    for path in feed.files if feed else ():
+        relative = _relative(path, input_dir)
+        digest = file_hashes.get(relative) or outputs.sha256_file(path)
+        files.append(InputFile(path, relative, digest, path.stat().st_size))
+    return files
+
+
+def _staged_files(con: duckdb.DuckDBPyConnection, feed: str) -> dict[str, StagedFile]:
+    rows = con.execute(
+        f"select source_file, sha256, columns, delivered, rows_read, rows_staged, "
+        f"rows_quarantined from {FILES_TABLE} where feed = ?",
+        [feed],
+    ).fetchall()
+    return {
+        r[0]: StagedFile(r[0], r[1], tuple(r[2]), frozenset(r[3]), r[4], r[5], r[6]) for r in rows
+    }
+
+
+def _forget_files(con: duckdb.DuckDBPyConnection, feed: str, files: list[str]) -> None:
+    """Delete the staged and quarantined rows of `files` and their `ingest_files` rows."""
+    if not files:
+        return
+    con.execute("create or replace temp table _forget (source_file varchar)")
+    con.executemany("insert into _forget values (?)", [[f] for f in files])
+    if _relation_kind(con, f"stg_checked__{feed}") == "BASE TABLE":
+        con.execute(
+            f"delete from stg_checked__{feed} where _source_file in (select * from _forget)"
+        )
+    con.execute(
+        "delete from quarantine where feed = ? and source_file in (select * from _forget)", [feed]
     )
-    if feed == "eligibility":
-        con.execute(ELIGIBILITY_MEMBERS_SQL)
-    staged, rejected, warned = con.execute(
+    con.execute(
+        f"delete from {FILES_TABLE} where feed = ? and source_file in (select * from _forget)",
+        [feed],
+    )
+
+
+def _plan_feed(
+    con: duckdb.DuckDBPyConnection, contract: FeedContract, files: list[InputFile], version: str
+) -> tuple[list[InputFile], list[str]]:
+    """Which of a feed's files to stage, and which staged files to drop: a file staged
+    before with the same sha256, contract and staging code and ecm version is kept; one
+    changed or gone is dropped (its rows deleted); a new or changed one is staged. When
+    the contract or code changed (or the staged table is missing), the whole feed is."""
+    feed = contract.name
+    stored = con.execute(
+        f"select source_file, sha256, staging_sha256, ecm_version from {FILES_TABLE} "
+        f"where feed = ?",
+        [feed],
+    ).fetchall()
+    table_ok = _relation_kind(con, f"stg_checked__{feed}") == "BASE TABLE"
+    untracked = not stored  # staged by an ecm before `ingest_files`, or never
+    if (
+        untracked
+        or not table_ok
+        or any(v != version or e != ecm.__version__ for *_f, v, e in stored)
+    ):
+        _drop_relation(con, f"stg_checked__{feed}")
+        con.execute("delete from quarantine where feed = ?", [feed])
+        con.execute(f"delete from {FILES_TABLE} where feed = ?", [feed])
+        return files, [f for f, *_ in stored]
+    current = {f.relative: f.sha256 for f in files}
+    gone = [f for f, sha, *_ in stored if current.get(f) != sha]
+    kept = {f for f, sha, *_ in stored if current.get(f) == sha}
+    _forget_files(con, feed, gone)
+    return [f for f in files if f.relative not in kept], gone
+
+
+def _add_missing_columns(con: duckdb.DuckDBPyConnection, table: str, sql: str) -> None:
+    """Add to `table` (as text) the columns of `sql` it lacks: a file's unknown columns."""
+    have = {r[0] for r in con.execute(f"describe {table}").fetchall()}
+    for name, kind, *_ in con.execute(f"describe {sql}").fetchall():
+        if name not in have:
+            con.execute(f"alter table {table} add column {_quoted(name)} {kind}")
+
+
+def _stage_file(
+    con: duckdb.DuckDBPyConnection, contract: FeedContract, raw: RawFile
+) -> tuple[int, int, int]:
+    """Stage one file of a feed into `stg_checked__<feed>` (every row with its `_reject`,
+    null when it passed, and `_warn`), its rejected rows into `quarantine` with their raw
+    row. Returns (read, staged, quarantined).
+
+    The contract's row checks (generated by `data_contracts.sql`, skipping columns the file
+    cannot hold a value in) are the view `checked__<feed>` over `raw__<feed>` (the file);
+    the staging model `sql/staging/stg__<feed>.sql` renames and casts it."""
+    feed = contract.name
+    table = f"stg_checked__{feed}"
+    con.execute(f"create or replace temp view raw__{feed} as {raw.select}")
+    con.execute(
+        f"create or replace temp view checked__{feed} as {checked_select(contract, raw.delivered)}"
+    )
+    read = con.execute(f"select count(*) from raw__{feed}").fetchall()[0][0]
+    staging = load_sql(f"staging/stg__{feed}")
+    if _relation_kind(con, table) != "BASE TABLE":
+        con.execute(f"create table {table} as {staging}")
+    else:
+        _add_missing_columns(con, table, f"({staging})")
+        con.execute(f"insert into {table} by name {staging}")
+    staged, rejected = con.execute(
         f"select count(*) filter (where _reject is null), "
-        f"count(*) filter (where _reject is not null), "
-        f"count(*) filter (where _reject is null and _warn is not null) from {checked}"
+        f"count(*) filter (where _reject is not null) from {table} where _source_file = ?",
+        [raw.file],
     ).fetchall()[0]
-    warnings = _warnings(con, contract, checked) if warned else []
-    if rejected == 0:  # the join below rereads every raw column: skip it when it is empty
-        return staged, 0, warnings
+    if rejected:  # the join below rereads every raw column: skip it when nothing failed
+        con.execute(
+            f"""
+            insert into quarantine
+            select
+                '{feed}' as feed,
+                chk._source_file,
+                chk._line,
+                split_part(chk._reject, '|', 1) as rule,
+                split_part(chk._reject, '|', 2) as detail,
+                to_json(raw) as raw_row
+            from {table} as chk
+            inner join (select * from raw__{feed}) as raw
+                on chk._source_file = raw._source_file and chk._line = raw._line
+            where chk._source_file = ? and chk._reject is not null
+            """,
+            [raw.file],
+        )
+    return read, staged, rejected
+
+
+def _member_verdict_sql(contract: FeedContract) -> str:
+    """The member check's verdict on a staged row (`chk`) against `eligibility_members`
+    (`_members`), as the generated check gives it."""
+    return (
+        f"case when ecm_text(chk.{_quoted(contract.member_key)}) is not null then case "
+        f"when _members._member_id is null then {lit('unknown_member|' + UNKNOWN_MEMBER)} "
+        f"when not _members._has_staged_row "
+        f"then {lit('member_eligibility_quarantined|' + MEMBER_QUARANTINED)} end end"
+    )
+
+
+def _recheck_members(con: duckdb.DuckDBPyConnection, contract: FeedContract) -> list[str]:
+    """Check the member of every kept staged row against this run's eligibility, in place.
+
+    The member check is the last check of a row, so a row's verdict can change only when
+    it passed every other check (`_reject` null, or a member rule). A row that passed and
+    now fails needs its raw row in the quarantine: its files are returned, to be staged
+    again; every other change (a member now known, or another member rule) is an update of
+    `_reject`, the quarantine and the file's counts. Costs one join of the staged member
+    ids, against re-reading every file."""
+    feed = contract.name
+    table = f"stg_checked__{feed}"
+    member_rules = " or ".join(f"chk._reject like '{r}|%'" for r in MEMBER_RULES)
     con.execute(
         f"""
-        insert into quarantine
-        select
-            '{feed}' as feed,
-            chk._source_file,
-            chk._line,
-            split_part(chk._reject, '|', 1) as rule,
-            split_part(chk._reject, '|', 2) as detail,
-            to_json(raw) as raw_row
-        from {checked} as chk
-        inner join (select * from raw__{feed}) as raw
-            on chk._source_file = raw._source_file and chk._line = raw._line
-        where chk._reject is not null
+        create or replace temp table _member_changes as
+        select * from (
+            select chk._source_file, chk._line, chk._reject as old,
+                {_member_verdict_sql(contract)} as new
+            from {table} as chk
+            left join {ELIGIBILITY_MEMBERS} as _members
+                on ecm_text(chk.{_quoted(contract.member_key)}) = _members._member_id
+            where chk._reject is null or {member_rules}
+        )
+        where old is distinct from new
         """
     )
-    return staged, rejected, warnings
+    restage = [
+        r[0]
+        for r in con.execute(
+            "select distinct _source_file from _member_changes where old is null order by 1"
+        ).fetchall()
+    ]
+    con.execute(
+        "delete from _member_changes where _source_file in "
+        "(select _source_file from _member_changes where old is null)"
+    )
+    changed = [
+        r[0] for r in con.execute("select distinct _source_file from _member_changes").fetchall()
+    ]
+    if not changed:
+        return restage
+    con.execute(
+        f"update {table} as t set _reject = c.new from _member_changes as c "
+        f"where t._source_file = c._source_file and t._line = c._line"
+    )
+    con.execute(
+        "delete from quarantine as q using _member_changes as c where q.feed = ? "
+        "and q.source_file = c._source_file and q.line = c._line and c.new is null",
+        [feed],
+    )
+    con.execute(
+        "update quarantine as q set rule = split_part(c.new, '|', 1), "
+        "detail = split_part(c.new, '|', 2) from _member_changes as c where q.feed = ? "
+        "and q.source_file = c._source_file and q.line = c._line and c.new is not null",
+        [feed],
+    )
+    con.execute(
+        f"""
+        update {FILES_TABLE} as f
+        set rows_staged = n.staged, rows_quarantined = n.quarantined
+        from (
+            select _source_file, count(*) filter (where _reject is null) as staged,
+                count(*) filter (where _reject is not null) as quarantined
+            from {table}
+            where _source_file in (select _source_file from _member_changes)
+            group by all
+        ) as n
+        where f.feed = ? and f.source_file = n._source_file
+        """,
+        [feed],
+    )
+    return restage
+
+
+def _drop_unknown_columns(
+    con: duckdb.DuckDBPyConnection, contract: FeedContract, files: list[StagedFile]
+) -> None:
+    """Drop from the staged table the unknown columns no current file has (they came
+    with a file that is gone), so the table is what a full ingest would build."""
+    table = f"stg_checked__{contract.name}"
+    keep = {*META_COLUMNS, *contract.columns, "_reject", "_warn"}
+    keep.update(c for f in files for c in f.columns)
+    for (name,) in con.execute(f"select column_name from (describe {table})").fetchall():
+        if name not in keep:
+            con.execute(f"alter table {table} drop column {_quoted(name)}")
 
 
 def _warnings(con: duckdb.DuckDBPyConnection, contract: FeedContract, checked: str) -> list[dict]:
@@ -768,16 +1067,30 @@ def _warnings(con: duckdb.DuckDBPyConnection, contract: FeedContract, checked: s
     ]
 
 
-def _create_empty_raw(con: duckdb.DuckDBPyConnection, contract: FeedContract) -> None:
+def _create_empty_raw(con: duckdb.DuckDBPyConnection, contract: FeedContract) -> RawFile:
     cols = ", ".join(
         ["_source_file varchar", "_line bigint"] + [f'"{c}" varchar' for c in contract.columns]
     )
-    con.execute(f"create or replace temp table raw__{contract.name} ({cols})")
+    con.execute(f"create or replace temp table _empty_raw__{contract.name} ({cols})")
+    return RawFile("", (), f"select * from _empty_raw__{contract.name}", frozenset())
 
 
 def _sql_literal(text: str) -> str:
     """Text as the body of a SQL string literal (views cannot take parameters)."""
     return str(text).replace("'", "''")
+
+
+@dataclass
+class FileReport:
+    """Per feed, the files this ingest read and staged, and the staged files it kept
+    (same sha256, contract and code: not read again) or dropped (changed or gone)."""
+
+    staged: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, list[str]]:
+        return {"staged": self.staged, "kept": self.kept, "dropped": self.dropped}
 
 
 def ingest(
@@ -788,66 +1101,81 @@ def ingest(
     progress: Progress | None = None,
     *,
     encodings: Mapping[str, str] | None = None,
+    file_hashes: Mapping[str, str] | None = None,
 ) -> IngestResult:
-    """Load a feed directory into the warehouse: raw__*, stg__*, quarantine, claims current.
+    """Load a feed directory into the warehouse: stg__*, quarantine, claims current.
 
+    Incremental: a file already staged in this warehouse with the same sha256 (and the
+    same contract, staging code and ecm version) is not read again; the rows of a file
+    changed or gone are deleted; only new and changed files are read and staged. The
+    checks that span files run over every staged row each time: the member check of the
+    kept rows against this run's eligibility (`_recheck_members`), the claim versions,
+    and (in `data_contracts.gx_suites`) the grain's duplicates. The result equals a full
+    ingest of the folder.
+
+    `file_hashes` maps a file's path relative to `input_dir` to its sha256 (the flow's
+    input fingerprints: each file is hashed once a run); a file it lacks is hashed here.
     `encodings` maps a feed name, or `"*"` for every other feed, to the encoding of its
     text files (default UTF-8); `parse_encoding_options` builds it from `--encoding`."""
     say = progress or (lambda _msg: None)
     input_dir = Path(input_dir)
     contracts = load_contracts()
     discovery = discover_feeds(input_dir, contracts)
-    install_macros(con)
-    con.execute(QUARANTINE_DDL)
+    _prepare_warehouse(con)
+    hashes = dict(file_hashes or {})
     counts: dict[str, FeedCounts] = {}
     column_differences: dict[str, list[dict]] = {}
     unknown_columns: dict[str, list[str]] = {}
     header_only_feeds: list[str] = []
     warnings: list[dict] = []
+    reports: dict[str, FileReport] = {}
     for name, contract in contracts.items():
         feed = discovery.feeds.get(name)
+        files = _input_files(feed, input_dir, hashes)
+        to_stage, dropped = _plan_feed(con, contract, files, staging_sha256(contract))
+        report = reports[name] = FileReport(dropped=dropped)
+        to_stage = _recheck_kept_rows(con, contract, files, to_stage)
+        report.kept = [f.relative for f in files if f not in to_stage]
         if feed is None:
             # An absent optional feed is staged empty so every model can read it; the
             # run summary reports the populations that need it as not evaluated.
-            _create_empty_raw(con, contract)
-            _stage_feed(con, contract)
+            if _relation_kind(con, f"stg_checked__{name}") != "BASE TABLE":
+                _stage_file(con, contract, _create_empty_raw(con, contract))
+            elif dropped:
+                _drop_unknown_columns(con, contract, [])
+            _finish_feed(con, contract)
             continue
-        say(f"reading {name} ({len(feed.files)} file{'s' if len(feed.files) != 1 else ''})")
-        raw_files = _raw_files(feed, contract, input_dir, work_dir, _encoding_of(name, encodings))
-        if differences := _column_differences(raw_files, contract):
-            column_differences[name] = differences
-        if unknown := _unknown_columns(raw_files, contract):
-            unknown_columns[name] = unknown
-        # A temporary view, not a copy: the raw rows stay in the input's Parquet files or
-        # the work folder's for the length of the ingest; quarantine keeps those it needs.
-        con.execute(
-            f"create or replace temp view raw__{name} as "
-            + "\nunion all by name\n".join(f"({raw.select})" for raw in raw_files)
+        if to_stage:
+            say(f"reading {name} ({len(to_stage)} of {len(files)} file(s))")
+        staged_raw = _stage_files(
+            con, contract, files, to_stage, input_dir, work_dir, _encoding_of(name, encodings)
         )
-        # A Parquet file whose footer reads but whose pages do not fails only here, when
-        # DuckDB reads the pages: name the file when one of the feed's is to blame.
-        try:
-            read = con.execute(f"select count(*) from raw__{name}").fetchall()[0][0]
-            if read == 0 and contract.required:
-                raise InputError(
-                    f"The {name} feed ({', '.join(str(f) for f in feed.files)}) has a header "
-                    f"but no rows; a run needs at least one."
-                )
-            staged, quarantined, feed_warnings = _stage_feed(con, contract)
-        except duckdb.Error:
-            unreadable = _find_unreadable_parquet(con, feed)
-            if unreadable is None:
-                raise
-            raise _parquet_error(unreadable) from None
-        warnings.extend(feed_warnings)
+        report.staged = [raw.file for raw in staged_raw]
+        stored = _staged_files(con, name)
+        current = [stored[f.relative] for f in files]
+        if dropped:
+            _drop_unknown_columns(con, contract, current)
+        _finish_feed(con, contract, staged_raw)
+        as_raw = [RawFile(f.relative, f.columns, "") for f in current]
+        if differences := _column_differences(as_raw, contract):
+            column_differences[name] = differences
+        if unknown := _unknown_columns(as_raw, contract):
+            unknown_columns[name] = unknown
+        read, staged, quarantined = _feed_totals(contract, feed, current)
         if read == 0:
             header_only_feeds.append(name)
-        if staged + quarantined != read:
-            raise AssertionError(
-                f"{name}: read {read} rows but staged {staged} and quarantined {quarantined}"
-            )
-        counts[name] = FeedCounts(len(feed.files), read, staged, quarantined)
-        log.info("%s: read %d, staged %d, quarantined %d", name, read, staged, quarantined)
+        warnings.extend(_warnings(con, contract, f"stg_checked__{name}") if staged else [])
+        counts[name] = FeedCounts(len(files), read, staged, quarantined)
+        log.info(
+            "%s: read %d, staged %d, quarantined %d (%d file(s) staged, %d kept, %d dropped)",
+            name,
+            read,
+            staged,
+            quarantined,
+            len(report.staged),
+            len(report.kept),
+            len(report.dropped),
+        )
     say("resolving claim versions")
     claim_versions = resolve_claim_versions(con, rules)
     return IngestResult(
@@ -859,7 +1187,159 @@ def ingest(
         unknown_columns=unknown_columns,
         header_only_feeds=header_only_feeds,
         warnings=warnings,
+        files={n: r.as_dict() for n, r in reports.items()},
     )
+
+
+def _eligibility_sha256(con: duckdb.DuckDBPyConnection) -> str:
+    """Which eligibility the warehouse holds: its files' sha256s and staging code."""
+    rows = con.execute(
+        f"select source_file, sha256, staging_sha256 from {FILES_TABLE} "
+        f"where feed = 'eligibility' order by source_file"
+    ).fetchall()
+    return hashlib.sha256(repr(rows).encode()).hexdigest()
+
+
+def _recheck_kept_rows(
+    con: duckdb.DuckDBPyConnection,
+    contract: FeedContract,
+    files: list[InputFile],
+    to_stage: list[InputFile],
+) -> list[InputFile]:
+    """The files to stage once the kept rows' members are checked again
+    (`_recheck_members`, only when the eligibility differs from the one they were checked
+    against): `to_stage` and the kept files it returns, whose rows were deleted. A feed
+    whose member check is a warning has its kept files staged again instead. Records the
+    eligibility the feed's rows are now checked against."""
+    if not contract.member_key:
+        return to_stage
+    eligibility = _eligibility_sha256(con)
+    checked = con.execute(
+        f"select eligibility_sha256 from {MEMBER_CHECKS_TABLE} where feed = ?", [contract.name]
+    ).fetchall()
+    if checked == [(eligibility,)]:
+        return to_stage
+    if not _has_rows(con, contract.name):
+        restage: set[str] = set()
+    elif contract.member_severity != "error":  # the verdict is among the `_warn` numbers
+        restage = {f.relative for f in files if f not in to_stage}
+    else:
+        restage = set(_recheck_members(con, contract))
+    con.execute(f"delete from {MEMBER_CHECKS_TABLE} where feed = ?", [contract.name])
+    con.execute(f"insert into {MEMBER_CHECKS_TABLE} values (?, ?)", [contract.name, eligibility])
+    if not restage:
+        return to_stage
+    _forget_files(con, contract.name, sorted(restage))
+    return [f for f in files if f.relative in restage or f in to_stage]
+
+
+def _stage_files(
+    con: duckdb.DuckDBPyConnection,
+    contract: FeedContract,
+    files: list[InputFile],
+    to_stage: list[InputFile],
+    input_dir: Path,
+    work_dir: Path,
+    encoding: str,
+) -> list[RawFile]:
+    """Read and stage each file of `to_stage` (in the feed's file order), recording it in
+    `ingest_files`; the raw files staged."""
+    name = contract.name
+    staged_raw: list[RawFile] = []
+    for index, file in enumerate(files):
+        if file not in to_stage:
+            continue
+        raw = _raw_file(file.path, index, contract, input_dir, work_dir, encoding)
+        # A Parquet file whose footer reads but whose pages do not fails only here,
+        # when DuckDB reads the pages: name the file.
+        try:
+            read, staged, quarantined = _stage_file(con, contract, raw)
+        except duckdb.Error:
+            unreadable = _find_unreadable_parquet(con, FeedFiles(name, (file.path,)))
+            if unreadable is None:
+                raise
+            raise _parquet_error(unreadable) from None
+        con.execute(
+            f"insert into {FILES_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                name,
+                file.relative,
+                file.sha256,
+                file.size,
+                list(raw.columns),
+                sorted(raw.delivered),
+                read,
+                staged,
+                quarantined,
+                staging_sha256(contract),
+                ecm.__version__,
+            ],
+        )
+        staged_raw.append(raw)
+    return staged_raw
+
+
+def _feed_totals(
+    contract: FeedContract, feed: FeedFiles, current: list[StagedFile]
+) -> tuple[int, int, int]:
+    """Rows read, staged and quarantined of a feed's current files (read = staged +
+    quarantined); a required feed with no row is an InputError."""
+    read = sum(f.read for f in current)
+    staged = sum(f.staged for f in current)
+    quarantined = sum(f.quarantined for f in current)
+    if read == 0 and contract.required:
+        raise InputError(
+            f"The {contract.name} feed ({', '.join(str(f) for f in feed.files)}) has a header "
+            f"but no rows; a run needs at least one."
+        )
+    if staged + quarantined != read:
+        raise AssertionError(
+            f"{contract.name}: read {read} rows but staged {staged} and quarantined {quarantined}"
+        )
+    return read, staged, quarantined
+
+
+def _prepare_warehouse(con: duckdb.DuckDBPyConnection) -> None:
+    """Macros, and the tables an incremental ingest keeps (`quarantine`, `ingest_files`);
+    a warehouse staged before `ingest_files` existed has its quarantine rebuilt."""
+    install_macros(con)
+    if _relation_kind(con, FILES_TABLE) is None:
+        _drop_relation(con, "quarantine")
+    con.execute(QUARANTINE_DDL)
+    con.execute(FILES_DDL)
+    con.execute(MEMBER_CHECKS_DDL)
+
+
+def _has_rows(con: duckdb.DuckDBPyConnection, feed: str) -> bool:
+    if _relation_kind(con, f"stg_checked__{feed}") != "BASE TABLE":
+        return False
+    return bool(con.execute(f"select count(*) from stg_checked__{feed}").fetchall()[0][0])
+
+
+def _finish_feed(
+    con: duckdb.DuckDBPyConnection, contract: FeedContract, staged_raw: list[RawFile] = ()
+) -> None:
+    """The view `stg__<feed>` of the rows that passed; for eligibility, the members the
+    other feeds are checked against; `raw__<feed>` / `checked__<feed>` as the temporary
+    views of the files this run read (for `ecm.bench.validation_cost`)."""
+    feed = contract.name
+    replace_relation(
+        con,
+        f"stg__{feed}",
+        "view",
+        f"select * exclude (_reject, _warn) from stg_checked__{feed} where _reject is null",
+    )
+    if feed == "eligibility":
+        con.execute(ELIGIBILITY_MEMBERS_SQL)
+    if len(staged_raw) > 1:
+        con.execute(
+            f"create or replace temp view raw__{feed} as "
+            + "\nunion all by name\n".join(f"({raw.select})" for raw in staged_raw)
+        )
+        delivered = frozenset().union(*(raw.delivered for raw in staged_raw))
+        con.execute(
+            f"create or replace temp view checked__{feed} as {checked_select(contract, delivered)}"
+        )
 
 
 def resolve_claim_versions(con: duckdb.DuckDBPyConnection, rules: Rules) -> dict[str, int]:

@@ -21,6 +21,8 @@ import platform
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -33,7 +35,7 @@ from prefect.context import FlowRunContext
 from prefect.task_runners import ThreadPoolTaskRunner
 
 import ecm
-from ecm import history, mif, outputs
+from ecm import history, html_report, mif, outputs
 from ecm.errors import EcmError
 from ecm.guards import check_sanity_guards
 from ecm.ingest import IngestResult, ingest
@@ -76,6 +78,13 @@ class Timer:
     def record(self, step: str, started: float) -> None:
         self.seconds[step] = round(time.perf_counter() - started, 3)
 
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        """Time the block as step `name`."""
+        started = time.perf_counter()
+        yield
+        self.record(name, started)
+
 
 @task(name="ingest feeds", cache_policy=NO_CACHE, persist_result=False)
 def ingest_feeds(
@@ -84,12 +93,22 @@ def ingest_feeds(
     rules: Rules,
     work_dir: Path,
     encodings: dict[str, str] | None = None,
+    file_hashes: dict[str, str] | None = None,
 ) -> IngestResult:
-    """Load the feed directory into the run's warehouse copy (raw, staged, quarantine,
-    current claims). No retries: a file that cannot be read is an input problem, and
-    reading it again cannot help."""
+    """Load the feed directory into the run's warehouse copy (staged, quarantine, current
+    claims), reading only the files the warehouse has not staged (`file_hashes`: the
+    run's input fingerprints, so each file is hashed once). No retries: a file that cannot
+    be read is an input problem, and reading it again cannot help."""
     with duckdb.connect(str(warehouse)) as con:
-        return ingest(con, input_dir, rules, work_dir, progress=log.info, encodings=encodings)
+        return ingest(
+            con,
+            input_dir,
+            rules,
+            work_dir,
+            progress=log.info,
+            encodings=encodings,
+            file_hashes=file_hashes,
+        )
 
 
 @task(name="validate contracts", cache_policy=NO_CACHE, persist_result=False)
@@ -428,6 +447,7 @@ def write_outputs(
         previous = history.previous_run(con, as_of)
         before = history.run_assignments(con, previous.run_id) if previous else None
         eligibility, provider_spans = mif.read_mif_inputs(con, merged.files["assignments"])
+        past_runs = _past_runs(con)
     previous_as_of = previous.as_of_date if previous else None
     changes = (
         assignment_changes(
@@ -464,6 +484,11 @@ def write_outputs(
     }
     outputs.write_json({**summary, **added}, staging / "summary.json")
     files.append((staging / "summary.json", None))
+    page = html_report.render_report(
+        {**summary, **added}, past_runs, _changes_by_population(changes)
+    )
+    (staging / REPORT).write_text(page, encoding="utf-8")
+    files.append((staging / REPORT, None))
     manifest = {
         "written_by": WRITTEN_BY,
         "as_of_date": summary["as_of_date"],
@@ -475,6 +500,30 @@ def write_outputs(
     }
     outputs.write_json(manifest, staging / MANIFEST)
     return added
+
+
+REPORT = "report.html"
+
+
+def _past_runs(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """The warehouse's recorded runs (counts only), for the report's trend."""
+    history.ensure_history_tables(con)
+    return (
+        con.sql(
+            f"select as_of_date, enrolled_members, assignments, assigned_members "
+            f"from {history.RUNS} order by as_of_date"
+        )
+        .pl()
+        .to_dicts()
+    )
+
+
+def _changes_by_population(changes: pl.DataFrame) -> dict[str, dict[str, int]]:
+    """changes.parquet counted: population code → {new, ended}."""
+    counts: dict[str, dict[str, int]] = {}
+    for code, change, n in changes.group_by("pof_code", "change").len().iter_rows():
+        counts.setdefault(code, {NEW: 0, ENDED: 0})[change] = n
+    return counts
 
 
 @task(name="record run history", cache_policy=NO_CACHE, persist_result=False)
@@ -583,32 +632,30 @@ def monthly(
     try:
         with tempfile.TemporaryDirectory(prefix=".ecm-work-", dir=warehouse.parent) as work:
             work_dir = Path(work)
-            started = time.perf_counter()
-            workers, warming = _start_workers()
-            timer.record("start_workers", started)
-            started = time.perf_counter()
-            ingested = ingest_feeds(input_dir, work_house.path, rules, work_dir, encodings)
-            timer.record("ingest", started)
-            started = time.perf_counter()
-            shard_set = shard_inputs(
-                work_house.path,
-                rules,
-                as_of,
-                list(ingested.feeds),
-                work_dir / "shards",
-                shards,
-                workers,
-            )
-            quality = report_data_quality(work_house.path, work_dir)
-            timer.record("shard_inputs", started)
-            started = time.perf_counter()
-            contract_checks = validate_contracts(work_house.path, ingested)
-            timer.record("validate", started)
-            started = time.perf_counter()
-            results = _run_shards(
-                shard_set, rules, reference, as_of, work_dir / "shard_results", warming
-            )
-            timer.record("shards", started)
+            with timer.step("start_workers"):
+                workers, warming = _start_workers()
+            with timer.step("ingest"):
+                fingerprints = fingerprint_inputs(input_dir)
+                ingested = ingest_feeds(
+                    input_dir, work_house.path, rules, work_dir, encodings, fingerprints
+                )
+            with timer.step("shard_inputs"):
+                shard_set = shard_inputs(
+                    work_house.path,
+                    rules,
+                    as_of,
+                    list(ingested.feeds),
+                    work_dir / "shards",
+                    shards,
+                    workers,
+                )
+                quality = report_data_quality(work_house.path, work_dir)
+            with timer.step("validate"):
+                contract_checks = validate_contracts(work_house.path, ingested)
+            with timer.step("shards"):
+                results = _run_shards(
+                    shard_set, rules, reference, as_of, work_dir / "shard_results", warming
+                )
             # Of which, added up over the shards: events, assign, and writing their files.
             timer.seconds.update(
                 {
@@ -616,9 +663,8 @@ def monthly(
                     for step in ("events", "assign", "write")
                 }
             )
-            started = time.perf_counter()
-            merged = merge_shards(results, work_dir / "merged")
-            timer.record("merge", started)
+            with timer.step("merge"):
+                merged = merge_shards(results, work_dir / "merged")
             summary = build_summary(
                 as_of=as_of,
                 rules=rules,
@@ -631,24 +677,23 @@ def monthly(
                 timings=timer.seconds,
             )
             check_sanity_guards(summary, rules)
-            started = time.perf_counter()
-            output = OutputFolder(out_dir)
-            _write_and_record(
-                output.path,
-                merged,
-                quality,
-                summary,
-                reference,
-                work_house.path,
-                rules,
-                as_of,
-                fingerprint_inputs(input_dir),
-            )
-            # A file may have landed in --out while the run worked: check again, then swap.
-            check_output_folder(out_dir, input_dir, warehouse)
-            work_house.commit()
-            output.publish()
-            timer.record("write", started)
+            with timer.step("write"):
+                output = OutputFolder(out_dir)
+                _write_and_record(
+                    output.path,
+                    merged,
+                    quality,
+                    summary,
+                    reference,
+                    work_house.path,
+                    rules,
+                    as_of,
+                    fingerprints,
+                )
+                # A file may have landed in --out while the run worked: check again, then swap.
+                check_output_folder(out_dir, input_dir, warehouse)
+                work_house.commit()
+                output.publish()
     except BaseException:
         work_house.discard()
         if output is not None:
@@ -656,4 +701,32 @@ def monthly(
         raise
     log.info("wrote %s", out_dir)
     summary["timings_seconds"] = timer.seconds
+    publish_artifacts(summary, out_dir / REPORT)
     return summary
+
+
+SUMMARY_ARTIFACT = "ecm-run-summary"
+POPULATIONS_ARTIFACT = "ecm-populations"
+
+
+def publish_artifacts(summary: dict[str, Any], report: Path) -> None:
+    """The run summary on the flow run, as Prefect artifacts: a markdown one (the counts
+    per population and the report's path) and a table of the counts per population.
+    Counts only. The run's files are already in place: failing to publish the artifacts
+    is a warning, not a failed run."""
+    from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+    where = str(report.resolve())
+    try:
+        create_markdown_artifact(
+            key=SUMMARY_ARTIFACT,
+            markdown=html_report.summary_markdown(summary, where),
+            description=f"ECM run as of {summary['as_of_date']}: counts; report {where}",
+        )
+        create_table_artifact(
+            key=POPULATIONS_ARTIFACT,
+            table=html_report.population_table(summary),
+            description=f"Members per population as of {summary['as_of_date']}; report {where}",
+        )
+    except Exception as exc:  # the run has succeeded; the artifacts are a convenience
+        log.warning("could not publish the run's Prefect artifacts: %s", type(exc).__name__)

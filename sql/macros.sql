@@ -63,6 +63,23 @@ create or replace temp macro ecm_check_date(x, col) as
          then 'unparseable_date|' || col || ' ''' || x
               || ''' is not a date (expected YYYY-MM-DD, YYYYMMDD or MM/DD/YYYY)' end;
 
+-- The same checks on a value parsed once (data_contracts/sql.py: the checked select
+-- parses each typed column once and passes the parsed value on to the staging model).
+create or replace temp macro ecm_check_parsed_date(x, parsed, col) as
+    case when parsed is null and ecm_text(x) is not null
+         then 'unparseable_date|' || col || ' ''' || x
+              || ''' is not a date (expected YYYY-MM-DD, YYYYMMDD or MM/DD/YYYY)' end;
+
+create or replace temp macro ecm_check_parsed_integer(x, parsed, col) as
+    case when parsed is null and ecm_text(x) is not null
+         then 'malformed_value|' || col || ' ''' || x || ''' is not a whole number' end;
+
+create or replace temp macro ecm_check_parsed_order(start_parsed, end_parsed, start_value,
+                                                   end_value, start_col, end_col) as
+    case when end_parsed < start_parsed
+         then 'end_before_start|' || end_col || ' ' || ecm_text(end_value)
+              || ' is before ' || start_col || ' ' || ecm_text(start_value) end;
+
 create or replace temp macro ecm_check_order(start_value, end_value, start_col, end_col) as
     case when ecm_date(end_value) < ecm_date(start_value)
          then 'end_before_start|' || end_col || ' ' || ecm_text(end_value)

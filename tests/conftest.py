@@ -140,6 +140,16 @@ def eligibility(*rows: dict) -> pl.LazyFrame:
 
 
 @pytest.fixture(scope="session")
+def harness():
+    """One Prefect test server for the session's flow runs (tests/flows, and the test of
+    what a run logs)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture(scope="session")
 def rules():
     return load_rules()
 

@@ -1,7 +1,9 @@
 -- stg__child_welfare: child-welfare status spans renamed and cast.
 -- Grain: one row per child-welfare status span.
 -- The rows come checked: `checked__child_welfare` is generated from the contract
--- (data_contracts/child_welfare.toml, by data_contracts/sql.py) and carries `_reject`.
+-- (data_contracts/child_welfare.toml, by data_contracts/sql.py) and carries `_reject`;
+-- its typed columns (dates, whole numbers, codes) come parsed, once, by the checks, and
+-- are not cast again here.
 with
 
 source as (
@@ -11,9 +13,7 @@ source as (
 final as (
     select * replace (
         ecm_text(member_id) as member_id,
-        lower(ecm_text(status)) as status,
-        ecm_date(start_date) as start_date,
-        ecm_date(end_date) as end_date
+        lower(ecm_text(status)) as status
     )
     from source
 )

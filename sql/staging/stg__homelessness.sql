@@ -1,7 +1,9 @@
 -- stg__homelessness: HMIS / street-medicine spans renamed and cast.
 -- Grain: one row per homelessness project entry.
 -- The rows come checked: `checked__homelessness` is generated from the contract
--- (data_contracts/homelessness.toml, by data_contracts/sql.py) and carries `_reject`.
+-- (data_contracts/homelessness.toml, by data_contracts/sql.py) and carries `_reject`;
+-- its typed columns (dates, whole numbers, codes) come parsed, once, by the checks, and
+-- are not cast again here.
 with
 
 source as (
@@ -10,9 +12,7 @@ source as (
 
 final as (
     select * replace (
-        ecm_text(member_id) as member_id,
-        ecm_date(entry_date) as entry_date,
-        ecm_date(exit_date) as exit_date
+        ecm_text(member_id) as member_id
     )
     from source
 )

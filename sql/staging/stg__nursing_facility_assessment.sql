@@ -1,7 +1,9 @@
 -- stg__nursing_facility_assessment: MDS-style assessments renamed and cast.
 -- Grain: one row per assessment.
 -- The rows come checked: `checked__nursing_facility_assessment` is generated from the contract
--- (data_contracts/nursing_facility_assessment.toml, by data_contracts/sql.py) and carries `_reject`.
+-- (data_contracts/nursing_facility_assessment.toml, by data_contracts/sql.py) and carries `_reject`;
+-- its typed columns (dates, whole numbers, codes) come parsed, once, by the checks, and
+-- are not cast again here.
 with
 
 source as (
@@ -11,8 +13,6 @@ source as (
 final as (
     select * replace (
         ecm_text(member_id) as member_id,
-        ecm_date(assessment_date) as assessment_date,
-        ecm_text(facility_npi) as facility_npi,
         lower(ecm_text(residence_setting)) as residence_setting,
         ecm_yes_no(meets_snf_level_of_care) as meets_snf_level_of_care,
         ecm_yes_no(needs_lower_acuity_skilled_nursing) as needs_lower_acuity_skilled_nursing,

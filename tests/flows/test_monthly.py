@@ -17,14 +17,6 @@ DATA_FILES = (
 )
 
 
-@pytest.fixture(scope="session")
-def harness():
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
-
-
 @pytest.fixture(scope="module")
 def story_feeds(tmp_path_factory):
     return write_story(tmp_path_factory.mktemp("flow") / "feeds")
@@ -35,7 +27,7 @@ def test_flow_run_writes_every_file(harness, story_feeds, tmp_path):
 
     out = tmp_path / "out" / "2026-10"
     summary = monthly(input_dir=story_feeds, as_of=AS_OF, out_dir=out)
-    for name in (*DATA_FILES, "summary.json", "manifest.json"):
+    for name in (*DATA_FILES, "summary.json", "manifest.json", "report.html"):
         assert (out / name).is_file(), name
     assert (tmp_path / "out" / "warehouse.duckdb").is_file()  # beside the output folder
     assignments = pl.read_parquet(out / "assignments.parquet")
@@ -81,8 +73,44 @@ def test_flow_run_writes_every_file(harness, story_feeds, tmp_path):
     with pytest.raises(EcmError, match="not enrolled"):
         explain_member("E", out)  # dead before the as-of date
     manifest = json.loads((out / "manifest.json").read_text())
-    assert {f["path"] for f in manifest["files"]} >= set(DATA_FILES)
+    assert {f["path"] for f in manifest["files"]} >= {*DATA_FILES, "report.html"}
+    report = (out / "report.html").read_text()
+    assert report.count("<svg") >= 2 and "ECM populations of focus, as of 2026-10-31" in report
+    assert "JUSTICE_ADULT" in report and "no incarceration feed" in report
     assert "value_sets/ed_revenue_code.csv" in manifest["reference"]
+
+
+def test_the_flow_run_carries_the_summary_as_artifacts(harness, story_feeds, tmp_path):
+    """A markdown and a table artifact on the flow run: the counts per population and the
+    report's path, read back from the Prefect API."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    from flows.monthly import POPULATIONS_ARTIFACT, SUMMARY_ARTIFACT, monthly
+
+    out = tmp_path / "out" / "2026-10"
+    state = monthly(input_dir=story_feeds, as_of=AS_OF, out_dir=out, return_state=True)
+    summary = state.result()
+    flow_run_id = state.state_details.flow_run_id
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+        )
+    by_key = {a.key: a for a in artifacts}
+    assert set(by_key) == {SUMMARY_ARTIFACT, POPULATIONS_ARTIFACT}
+    markdown, table = by_key[SUMMARY_ARTIFACT], by_key[POPULATIONS_ARTIFACT]
+    assert markdown.type == "markdown" and table.type == "table"
+    report = str((out / "report.html").resolve())
+    assert report in markdown.data and report in table.description
+    assert "| HIGH_UTIL_ADULT | evaluated | 4 | 0 | 4 |" in markdown.data
+    rows = json.loads(table.data) if isinstance(table.data, str) else table.data
+    high_util = next(r for r in rows if r["population"] == "HIGH_UTIL_ADULT")
+    assert high_util["members"] == summary["populations"]["HIGH_UTIL_ADULT"]["members"] == 4
+    assert {r["population"] for r in rows} == set(summary["populations"])
+    # counts only: one row per population, no column of member data
+    assert {tuple(r) for r in rows} == {
+        ("population", "title", "status", "adult", "child_youth", "members", "missing_feeds")
+    }
 
 
 def test_rerun_gives_byte_identical_data_files(harness, story_feeds, tmp_path):

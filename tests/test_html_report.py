@@ -1,0 +1,246 @@
+"""report.html (ecm.html_report): built from a small summary and two history rows; every
+section there, every chart an inline <svg>, nothing fetched at view time, no member id.
+And, where Chromium is installed, the page renders to a screenshot."""
+
+import copy
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from ecm.html_report import population_table, render_report, summary_markdown, trend_rows
+
+MEMBER_IDS = ("QX7781234", "QX7781235")
+
+SUMMARY = {
+    "ecm_version": "0.1.0",
+    "as_of_date": "2026-11-30",
+    "lookback": {"start": "2025-12-01", "end": "2026-11-30"},
+    "rules": {"version": "2026.11.0", "sha256": "ab" * 32, "file": "reference/rules.toml"},
+    "methods": {
+        "avoidable_ed": "nyu_threshold",
+        "unplanned_stay": "admit_type",
+        "avoidable_stay": "unplanned",
+    },
+    "feeds": {
+        "eligibility": {"present": True, "files": 1, "read": 320, "staged": 318, "quarantined": 2},
+        "medical_claim": {
+            "present": True,
+            "files": 3,
+            "read": 9000,
+            "staged": 8950,
+            "quarantined": 50,
+        },
+        "incarceration": {"present": False, "files": 0, "read": 0, "staged": 0, "quarantined": 0},
+    },
+    "members": {"enrolled": 300, "adult": 200, "child_youth": 100},
+    "populations": {
+        "HIGH_UTIL_ADULT": {
+            "title": "Adults at risk for avoidable hospital or ED utilization",
+            "status": "evaluated",
+            "missing_feeds": [],
+            "members": 12,
+            "adult": 12,
+            "child_youth": 0,
+        },
+        "HOMELESS_FAMILY": {
+            "title": "Children, youth and families experiencing homelessness",
+            "status": "evaluated",
+            "missing_feeds": [],
+            "members": 9,
+            "adult": 4,
+            "child_youth": 5,
+        },
+        "JUSTICE_ADULT": {
+            "title": "Adults transitioning from incarceration",
+            "status": "not_evaluated",
+            "missing_feeds": ["incarceration"],
+            "members": None,
+            "adult": 0,
+            "child_youth": 0,
+        },
+        "SMI_SUD_ADULT": {
+            "title": "Adults with serious mental health and/or substance use disorder needs",
+            "status": "partially_evaluated",
+            "missing_feeds": ["incarceration"],
+            "members": 7,
+            "adult": 7,
+            "child_youth": 0,
+        },
+    },
+    "populations_not_evaluated": {"JUSTICE_ADULT": ["incarceration"]},
+    "populations_partially_evaluated": {"SMI_SUD_ADULT": ["incarceration"]},
+    "assignments": 28,
+    "assigned_members": 25,
+    "data_quality": {
+        "quarantined_by_rule": [
+            {"feed": "eligibility", "rule": "member_id_not_empty", "rows": 2},
+            {"feed": "medical_claim", "rule": "claim_start_date_is_date", "rows": 50},
+        ],
+        "npi_check_digit_failures": [
+            {"feed": "medical_claim", "column": "rendering_npi", "distinct_npis": 1, "lines": 5}
+        ],
+        "expectations": {
+            "eligibility": [
+                {
+                    "expectation": "expect_column_values_to_be_in_set",
+                    "column": "race",
+                    "success": False,
+                    "element_count": 318,
+                    "unexpected_count": 3,
+                    "unexpected_percent": 0.94,
+                    "missing_count": 0,
+                }
+            ],
+            "medical_claim": [
+                {
+                    "expectation": "expect_table_row_count_to_be_between",
+                    "column": None,
+                    "success": True,
+                    "observed_value": 8950,
+                }
+            ],
+        },
+        "warnings": [
+            {
+                "feed": "eligibility",
+                "rule": "expect_column_values_to_be_in_set",
+                "column": "race",
+                "detail": "3 rows (0.94%) outside the contract's values",
+            }
+        ],
+    },
+    "timings_seconds": {"ingest": 1.5, "validate": 2.25, "shards": 0.5, "shards_events": 0.2},
+    "changes": {"previous_as_of_date": "2026-10-31", "new": 6, "ended": 4},
+    "member_information_files": {"providers": 3, "members": 25, "unassigned_members": 2},
+}
+
+HISTORY = [
+    dict(
+        zip(("as_of_date", "enrolled_members", "assignments", "assigned_members"), row, strict=True)
+    )
+    for row in (
+        ("2026-09-30", 290, 20, 18),
+        ("2026-10-31", 295, 26, 23),
+        # a recorded run of this run's as-of date: replaced by this run, not shown twice
+        ("2026-11-30", 1, 1, 1),
+    )
+]
+CHANGES = {"HIGH_UTIL_ADULT": {"new": 4, "ended": 1}, "HOMELESS_FAMILY": {"new": 2, "ended": 3}}
+
+
+@pytest.fixture(scope="module")
+def page():
+    return render_report(SUMMARY, HISTORY, CHANGES)
+
+
+def test_the_page_has_every_section(page):
+    for anchor in ("populations", "evaluation", "trend", "changes", "quality", "timings"):
+        assert f"id='{anchor}'" in page, anchor
+    assert "ECM populations of focus, as of 2026-11-30" in page
+    # populations by age group, the totals
+    assert "Adults at risk for avoidable hospital or ED utilization" in page
+    # not evaluated and why
+    assert "not evaluated" in page and "partially evaluated" in page
+    assert "no incarceration feed" in page
+    # data quality: quarantine by rule, warnings, failed expectations, NPIs
+    assert "claim_start_date_is_date" in page and "member_id_not_empty" in page
+    assert "outside the contract&#x27;s values" in page
+    assert "1 of 2 passed" in page
+    assert "rendering_npi" in page
+    # timings in words
+    assert "data contracts (Great Expectations)" in page
+
+
+def test_every_chart_is_inline_svg_and_nothing_is_fetched(page):
+    assert page.count('<div class="chart"') == 3  # populations, trend, quarantine
+    assert page.count("<svg") == 3
+    assert "<img" not in page and "<script" not in page and "<link" not in page
+    assert "@import" not in page
+    assert set(re.findall(r"url\(([^)]*)\)", page)) <= {
+        f"#{i}" for i in re.findall(r'id="([^"]+)"', page)
+    }  # clip paths of the page itself, nothing else
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", page)
+    assert "<metadata>" not in page  # matplotlib's RDF block, with its links, is dropped
+
+
+def test_no_member_data(page):
+    summary = copy.deepcopy(SUMMARY)
+    # the facts a summary holds are counts; feed a member id anywhere a name may sit
+    summary["input"] = {"folder": "/data/" + MEMBER_IDS[0]}
+    text = render_report(summary, HISTORY, CHANGES)
+    for member_id in MEMBER_IDS:
+        assert member_id not in page
+        assert member_id not in text  # the input folder is not shown either
+
+
+def test_the_trend_adds_this_run_in_place_of_its_as_of_dates_record(page):
+    runs = trend_rows(SUMMARY, HISTORY)
+    assert [r["as_of_date"] for r in runs] == ["2026-09-30", "2026-10-31", "2026-11-30"]
+    assert runs[-1] == {
+        "as_of_date": "2026-11-30",
+        "enrolled_members": 300,
+        "assignments": 28,
+        "assigned_members": 25,
+        "this_run": True,
+    }
+    assert "2026-11-30 <span class='muted'>(this run)</span>" in page
+
+
+def test_a_first_run_says_so():
+    summary = {
+        **SUMMARY,
+        "changes": {"previous_as_of_date": None, "new": 28, "ended": 0},
+        "populations_not_evaluated": {},
+        "populations_partially_evaluated": {},
+        "data_quality": {"quarantined_by_rule": [], "expectations": {}, "warnings": []},
+    }
+    text = render_report(summary, [], {})
+    assert "The first run recorded in this warehouse" in text
+    assert "every assignment is new" in text
+    assert "No row was quarantined." in text
+    assert text.count("<svg") == 2  # no quarantine chart without quarantine
+
+
+def test_the_same_facts_give_the_same_bytes(page):
+    assert render_report(SUMMARY, HISTORY, CHANGES) == page
+
+
+def test_artifact_texts_hold_counts_and_the_report_path():
+    markdown = summary_markdown(SUMMARY, "/runs/2026-11/report.html")
+    assert "`/runs/2026-11/report.html`" in markdown
+    assert "| HIGH_UTIL_ADULT | evaluated | 12 | 0 | 12 |" in markdown
+    assert "| JUSTICE_ADULT | not evaluated (no incarceration feed) | — | — | — |" in markdown
+    table = population_table(SUMMARY)
+    assert [r["population"] for r in table] == list(SUMMARY["populations"])
+    assert table[2]["members"] is None and table[2]["adult"] is None
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed")
+def test_chromium_renders_the_page(page, tmp_path):
+    path = tmp_path / "report.html"
+    path.write_text(page, encoding="utf-8")
+    shot = tmp_path / "report.png"
+    subprocess.run(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--no-first-run",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            f"--screenshot={shot}",
+            "--window-size=1280,2200",
+            path.as_uri(),
+        ],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    data = shot.read_bytes()
+    assert data.startswith(b"\x89PNG") and len(data) > 20_000
