@@ -52,7 +52,7 @@ from data_contracts.gx_suites import run_data_quality, table_expectations
 from data_contracts.sql import ident, row_checks
 from ecm.generate import generate_feeds
 from ecm.ingest import ingest
-from ecm.pipeline import CLAIM_EVENT_COLUMNS, ELIGIBILITY_COLUMNS
+from ecm.pipeline import CLAIM_EVENT_COLUMNS, ELIGIBILITY_COLUMNS, inputs_needed
 from ecm.rules import load_rules
 
 AS_OF = dt.date(2026, 10, 31)
@@ -168,7 +168,7 @@ def scan_claim_columns(feeds: Path) -> list[str]:
     """The medical-claim columns the rules read: the event columns, every diagnosis
     position, file_date (claim versions), and the procedure codes under cms_planned."""
     cols = scan_claim_columns_static()
-    if load_rules().setting("methods.unplanned_stay") == "cms_planned":
+    if "procedures" in inputs_needed(load_rules()):
         with duckdb.connect() as con:
             present = [
                 r[0]

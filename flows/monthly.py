@@ -40,7 +40,7 @@ from ecm.errors import EcmError
 from ecm.guards import check_sanity_guards
 from ecm.ingest import IngestResult, ingest
 from ecm.logs import get_logger
-from ecm.pipeline import history_start
+from ecm.pipeline import history_start, inputs_needed
 from ecm.prefect_env import WORKER_ENVIRONMENT, configured_api_url, quiet_prefect_failure_logs
 from ecm.reference import ReferenceData
 from ecm.rules import Rules, load_rules
@@ -179,7 +179,7 @@ def shard_inputs(
             history_start(rules, as_of),
             frozenset(ingested_feeds),
             shards=shards,
-            with_procedures=rules.setting("methods.unplanned_stay") == "cms_planned",
+            with_procedures="procedures" in inputs_needed(rules),
         )
 
 
