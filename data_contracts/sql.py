@@ -281,8 +281,9 @@ def warning_checks(contract: FeedContract) -> list[Check]:
 def _runs_on(check: Check, delivered: frozenset[str] | None) -> bool:
     """Whether a check can fail on a file delivering `delivered` (None: every column).
     A check of a date order needs both dates; any other needs one of its columns. A
-    multi-column rule (`not_all_empty`) always runs: it fails when none is delivered."""
-    if delivered is None or not check.columns:
+    multi-column rule (`not_all_empty`) and a required value (`missing_value`) always
+    run: they fail when their column is not delivered."""
+    if delivered is None or not check.columns or check.rule == "missing_value":
         return True
     if check.rule == "end_before_start":
         return all(c in delivered for c in check.columns)

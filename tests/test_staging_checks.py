@@ -79,6 +79,29 @@ def test_integer_typed_parquet_codes_stage_like_their_text(tmp_path, con, rules)
     assert got["place_of_service_code"].to_list() == ["23", "02"]
 
 
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_a_required_value_empty_in_every_row_is_quarantined(tmp_path, con, rules, suffix):
+    """A file whose claim_id is empty in every row (in Parquet: a column whose statistics
+    count only nulls, which the checks otherwise skip) has every row quarantined."""
+    feeds = tmp_path / "feeds"
+    write_feed(feeds, "eligibility", [member("A")])
+    write_feed(feeds, "medical_claim", [line("c1", "A", "2026-01-05"), line("c2", "A", "2026-01-06")])
+    frame = pl.read_csv(feeds / "medical_claim.csv", infer_schema=False).with_columns(
+        pl.lit(None, pl.String).alias("claim_id")
+    )
+    (feeds / "medical_claim.csv").unlink()
+    if suffix == ".parquet":
+        frame.write_parquet(feeds / "medical_claim.parquet")
+    else:
+        frame.write_csv(feeds / "medical_claim.csv")
+    result = ingest(con, feeds, rules, tmp_path / "work")
+    assert result.feeds["medical_claim"].staged == 0
+    assert quarantine(con).filter(pl.col("feed") == "medical_claim")["detail"].to_list() == [
+        "claim_id is empty",
+        "claim_id is empty",
+    ]
+
+
 def test_an_enrollment_span_may_start_before_birth(tmp_path, con, rules):
     """Medi-Cal enrols a newborn from the first of the birth month."""
     feeds = tmp_path / "feeds"
