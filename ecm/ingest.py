@@ -638,11 +638,12 @@ def _raw_file(
         raise _diagnose_text_file(path, source, sep, contract.name, exc) from None
     if source != path:
         source.unlink()
+    empty = _empty_parquet_columns(target, list(columns), list(columns))
     return RawFile(
         relative,
         tuple(columns),
         f"select * from read_parquet('{_sql_literal(str(target))}')",
-        frozenset(c for c in columns if c in contract.columns),
+        frozenset(c for c in columns if c in contract.columns and c not in empty),
     )
 
 
@@ -741,13 +742,27 @@ create table if not exists {FILES_TABLE} (
     rows_staged bigint,
     rows_quarantined bigint,
     staging_sha256 varchar,
-    ecm_version varchar
+    ecm_version varchar,
+    stored varchar[]
 )
 """
 """One row per input file staged in this warehouse: the feed, its path relative to the
 input folder, its sha256 and size, its columns (as in its header) and those that may hold
-a value, its rows read / staged / quarantined, and the sha256 of the staging code and
-contract (`staging_sha256`) and the ecm version it was staged with."""
+a value, its rows read / staged / quarantined, the sha256 of the staging code and
+contract (`staging_sha256`), the ecm version it was staged with, and the staged columns
+it wrote (`stored`: those holding a value in at least one of its rows)."""
+
+SCHEMA_TABLE = "staged_columns"
+SCHEMA_DDL = f"""
+create table if not exists {SCHEMA_TABLE} (
+    feed varchar,
+    position integer,
+    column_name varchar,
+    column_type varchar
+)
+"""
+"""Per feed, every column its staging model gives (in order, with its type), whether or
+not the staged table stores it: `stg__<feed>` shows each, null where no file had a value."""
 
 MEMBER_CHECKS_TABLE = "ingest_member_checks"
 MEMBER_CHECKS_DDL = f"""
@@ -823,6 +838,7 @@ class StagedFile:
     read: int
     staged: int
     quarantined: int
+    stored: frozenset[str] = frozenset()
 
 
 def _input_files(
@@ -839,11 +855,14 @@ def _input_files(
 def _staged_files(con: duckdb.DuckDBPyConnection, feed: str) -> dict[str, StagedFile]:
     rows = con.execute(
         f"select source_file, sha256, columns, delivered, rows_read, rows_staged, "
-        f"rows_quarantined from {FILES_TABLE} where feed = ?",
+        f"rows_quarantined, stored from {FILES_TABLE} where feed = ?",
         [feed],
     ).fetchall()
     return {
-        r[0]: StagedFile(r[0], r[1], tuple(r[2]), frozenset(r[3]), r[4], r[5], r[6]) for r in rows
+        r[0]: StagedFile(
+            r[0], r[1], tuple(r[2]), frozenset(r[3]), r[4], r[5], r[6], frozenset(r[7] or ())
+        )
+        for r in rows
     }
 
 
@@ -922,7 +941,10 @@ def _stage_file(
         f"create or replace temp view checked__{feed} as {checked_select(contract, raw.delivered)}"
     )
     read = con.execute(f"select count(*) from raw__{feed}").fetchall()[0][0]
-    staging = load_sql(f"staging/stg__{feed}")
+    model = load_sql(f"staging/stg__{feed}")
+    con.execute(f"create or replace temp view staging__{feed} as {model}")
+    stored = _stored_columns(con, contract, raw)
+    staging = f"select {', '.join(_quoted(c) for c in stored)} from staging__{feed}"
     if _relation_kind(con, table) != "BASE TABLE":
         con.execute(f"create table {table} as {staging}")
     else:
@@ -951,7 +973,44 @@ def _stage_file(
             """,
             [raw.file],
         )
-    return read, staged, rejected
+    return read, staged, rejected, stored
+
+
+def _stored_columns(
+    con: duckdb.DuckDBPyConnection, contract: FeedContract, raw: RawFile
+) -> list[str]:
+    """The columns of `staging__<feed>` (this file staged) that the staged table stores:
+    all but those empty in every row of this file. A column no row holds a value in is
+    not written (a constant null column costs DuckDB as much to store as one with values:
+    92 empty claim columns were half the ingest); `stg__<feed>` shows it as null. Records
+    the staging model's columns and types in `staged_columns`.
+
+    The candidates are the contract's columns the file does not deliver (a Parquet or
+    staged text file's statistics show them empty); one counting pass over those alone
+    keeps the ones the staging model fills from another column (person_id from
+    member_id)."""
+    feed = contract.name
+    described = [
+        (name, kind) for name, kind, *_ in con.execute(f"describe staging__{feed}").fetchall()
+    ]
+    unknown = {c for c in raw.columns if c not in contract.columns}
+    con.execute(f"delete from {SCHEMA_TABLE} where feed = ?", [feed])
+    con.executemany(
+        f"insert into {SCHEMA_TABLE} values (?, ?, ?, ?)",
+        [
+            [feed, i, name, kind]
+            for i, (name, kind) in enumerate(n for n in described if n[0] not in unknown)
+        ],
+    )
+    kept = {*META_COLUMNS, "_reject", "_warn", *unknown, *raw.delivered}
+    candidates = [name for name, _kind in described if name not in kept]
+    empty: set[str] = set()
+    if candidates:
+        counts = con.execute(
+            f"select {', '.join(f'count({_quoted(c)})' for c in candidates)} from staging__{feed}"
+        ).fetchall()[0]
+        empty = {c for c, n in zip(candidates, counts, strict=True) if n == 0}
+    return [name for name, _kind in described if name not in empty]
 
 
 def _member_verdict_sql(contract: FeedContract) -> str:
@@ -1042,11 +1101,11 @@ def _recheck_members(con: duckdb.DuckDBPyConnection, contract: FeedContract) -> 
 def _drop_unknown_columns(
     con: duckdb.DuckDBPyConnection, contract: FeedContract, files: list[StagedFile]
 ) -> None:
-    """Drop from the staged table the unknown columns no current file has (they came
-    with a file that is gone), so the table is what a full ingest would build."""
+    """Drop from the staged table the columns no current file stored (they came with a
+    file that is gone), so the table is what a full ingest would build."""
     table = f"stg_checked__{contract.name}"
-    keep = {*META_COLUMNS, *contract.columns, "_reject", "_warn"}
-    keep.update(c for f in files for c in f.columns)
+    keep = {*META_COLUMNS, "_reject", "_warn"}
+    keep.update(c for f in files for c in f.stored)
     for (name,) in con.execute(f"select column_name from (describe {table})").fetchall():
         if name not in keep:
             con.execute(f"alter table {table} drop column {_quoted(name)}")
@@ -1253,14 +1312,14 @@ def _stage_files(
         # A Parquet file whose footer reads but whose pages do not fails only here,
         # when DuckDB reads the pages: name the file.
         try:
-            read, staged, quarantined = _stage_file(con, contract, raw)
+            read, staged, quarantined, stored = _stage_file(con, contract, raw)
         except duckdb.Error:
             unreadable = _find_unreadable_parquet(con, FeedFiles(name, (file.path,)))
             if unreadable is None:
                 raise
             raise _parquet_error(unreadable) from None
         con.execute(
-            f"insert into {FILES_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"insert into {FILES_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 name,
                 file.relative,
@@ -1273,6 +1332,7 @@ def _stage_files(
                 quarantined,
                 staging_sha256(contract),
                 ecm.__version__,
+                stored,
             ],
         )
         staged_raw.append(raw)
@@ -1307,6 +1367,10 @@ def _prepare_warehouse(con: duckdb.DuckDBPyConnection) -> None:
         _drop_relation(con, "quarantine")
     con.execute(QUARANTINE_DDL)
     con.execute(FILES_DDL)
+    con.execute(SCHEMA_DDL)
+    # A warehouse staged before `stored` existed: its files are staged again (their
+    # staging code differs), so the column only needs to be there.
+    con.execute(f"alter table {FILES_TABLE} add column if not exists stored varchar[]")
     con.execute(MEMBER_CHECKS_DDL)
 
 
@@ -1324,10 +1388,7 @@ def _finish_feed(
     views of the files this run read (for `ecm.bench.validation_cost`)."""
     feed = contract.name
     replace_relation(
-        con,
-        f"stg__{feed}",
-        "view",
-        f"select * exclude (_reject, _warn) from stg_checked__{feed} where _reject is null",
+        con, f"stg__{feed}", "view", f"{_staged_select(con, feed)} where _reject is null"
     )
     if feed == "eligibility":
         con.execute(ELIGIBILITY_MEMBERS_SQL)
@@ -1340,6 +1401,25 @@ def _finish_feed(
         con.execute(
             f"create or replace temp view checked__{feed} as {checked_select(contract, delivered)}"
         )
+
+
+def _staged_select(con: duckdb.DuckDBPyConnection, feed: str) -> str:
+    """Every column of the feed's staging model from `stg_checked__<feed>`, in the model's
+    order (null, typed, where the table stores none), then the unknown columns it holds."""
+    schema = con.execute(
+        f"select column_name, column_type from {SCHEMA_TABLE} where feed = ? order by position",
+        [feed],
+    ).fetchall()
+    table = f"stg_checked__{feed}"
+    have = [r[0] for r in con.execute(f"describe {table}").fetchall()]
+    hidden = {"_reject", "_warn"}
+    named = {name for name, _kind in schema}
+    columns = [
+        _quoted(name) if name in have else f"cast(null as {kind}) as {_quoted(name)}"
+        for name, kind in schema
+        if name not in hidden
+    ] + [_quoted(name) for name in have if name not in named and name not in hidden]
+    return f"select {', '.join(columns)} from {table}"
 
 
 def resolve_claim_versions(con: duckdb.DuckDBPyConnection, rules: Rules) -> dict[str, int]:

@@ -242,6 +242,42 @@ def test_unknown_columns_of_a_removed_file_leave_the_staged_table(tmp_path, ware
     assert_same(snapshot(warehouse), want)
 
 
+def test_columns_empty_in_every_row_are_not_stored_and_read_as_typed_nulls(
+    tmp_path, warehouse, rules
+):
+    """The staged table stores only columns some row holds a value in (and those the
+    staging model fills from another: person_id from member_id); stg__ shows every
+    column of the model, typed. A column valued only in a file that is removed leaves
+    the table, as a full ingest would build it."""
+    feeds = month_one(tmp_path / "feeds")
+    ingest(warehouse, feeds, rules, tmp_path / "w1")
+
+    def stored():
+        return set(warehouse.sql("select * from stg_checked__medical_claim").columns)
+
+    def shown():
+        return warehouse.sql("select * from stg__medical_claim")
+
+    assert {"drg_code", "claim_line_end_date"}.isdisjoint(stored())
+    assert "person_id" in stored()
+    view = shown()
+    assert {"drg_code", "claim_line_end_date", "diagnosis_code_25"} <= set(view.columns)
+    kinds = dict(zip(view.columns, map(str, view.types), strict=True))
+    assert kinds["claim_line_end_date"] == "DATE"
+    assert view.pl()["person_id"].drop_nulls().len() > 0
+    drop(feeds, "medical_claim", "2026-02", [line("c9", "A", "2026-02-02", drg_code="470")])
+    ingest(warehouse, feeds, rules, tmp_path / "w2")
+    assert "drg_code" in stored()
+    got = shown().pl().select("claim_id", "drg_code").sort("claim_id")
+    assert got.filter(pl.col("claim_id") == "c9")["drg_code"].to_list() == ["470"]
+    assert got.filter(pl.col("claim_id") == "c1")["drg_code"].to_list() == [None]
+    (feeds / "medical_claim" / "2026-02.csv").unlink()
+    ingest(warehouse, feeds, rules, tmp_path / "w3")
+    assert "drg_code" not in stored()
+    _full, want = full_ingest(feeds, rules, tmp_path / "w4")
+    assert_same(snapshot(warehouse), want)
+
+
 def test_a_warehouse_staged_before_the_files_table_is_staged_again_whole(
     tmp_path, warehouse, rules
 ):
