@@ -1422,6 +1422,24 @@ def _staged_select(con: duckdb.DuckDBPyConnection, feed: str) -> str:
     return f"select {', '.join(columns)} from {table}"
 
 
+CODE_POSITIONS = re.compile(r"^(diagnosis|procedure)_code_([0-9]+)$")
+
+
+def _current_codes_select(con: duckdb.DuckDBPyConnection) -> str:
+    """The current claims' keys, service dates and the diagnosis and procedure positions
+    some staged row holds a code in (position 1 always): what int__claim_diagnosis and
+    int__claim_procedure unpivot. Unpivoting the 25 positions of each when a feed fills
+    nine read 25 columns of nulls (300k members: 21 s against 7 s)."""
+    stored = {r[0] for r in con.execute("describe stg_checked__medical_claim").fetchall()}
+    codes = [
+        c
+        for c in load_contracts()["medical_claim"].columns
+        if (m := CODE_POSITIONS.match(c)) and (c in stored or m.group(2) == "1")
+    ]
+    keys = "member_id, data_source, claim_id, claim_type, claim_line_start_date, claim_start_date"
+    return f"select {keys}, {', '.join(codes)} from int__medical_claim_current"
+
+
 def resolve_claim_versions(con: duckdb.DuckDBPyConnection, rules: Rules) -> dict[str, int]:
     """Build the current claim versions (a key table and the view of their lines); returns
     line and claim counts before and after."""
@@ -1438,6 +1456,7 @@ def resolve_claim_versions(con: duckdb.DuckDBPyConnection, rules: Rules) -> dict
         "view",
         load_sql("intermediate/int__medical_claim_current"),
     )
+    replace_relation(con, "int__medical_claim_current_codes", "view", _current_codes_select(con))
     row = con.execute(
         """
         select

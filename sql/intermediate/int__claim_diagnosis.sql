@@ -2,6 +2,8 @@
 -- Reshaping only (no rule): one row per claim × service date × code, with the first
 -- position the code holds on the claim. Dated by the line's service date, else the claim
 -- start (populations.md, Time). $since limits the history read to what a rule can reach.
+-- It reads int__medical_claim_current_codes (ecm.ingest): the current claims with the
+-- positions some staged row holds a code in.
 with
 
 lines as (
@@ -11,7 +13,7 @@ lines as (
         claim_id,
         coalesce(claim_line_start_date, claim_start_date) as service_date,
         columns('^diagnosis_code_[0-9]+$')
-    from int__medical_claim_current
+    from int__medical_claim_current_codes
     where coalesce(claim_line_start_date, claim_start_date) >= $since
 ),
 

@@ -7,6 +7,8 @@
 -- claim, and the cms_planned method (populations.md, "Avoidable and unplanned") joins
 -- these codes to a stay's claims, so a claim's procedures are read whole.
 -- Grain: one row per (member_id, data_source, claim_id, code).
+-- It reads int__medical_claim_current_codes (ecm.ingest): the current claims with the
+-- positions some staged row holds a code in.
 with
 
 lines as (
@@ -15,7 +17,7 @@ lines as (
         data_source,
         claim_id,
         columns('^procedure_code_[0-9]+$')
-    from int__medical_claim_current
+    from int__medical_claim_current_codes
     where claim_type = 'institutional'
 ),
 
