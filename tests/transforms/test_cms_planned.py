@@ -199,12 +199,12 @@ def test_claim_procedure_model_long_form_normalised_institutional_only():
     install_macros(con)
     code_columns = ", ".join(f"procedure_code_{i} varchar" for i in range(1, 26))
     con.execute(
-        "create table int__medical_claim_current (member_id varchar, data_source varchar, "
+        "create table int__medical_claim_current_codes (member_id varchar, data_source varchar, "
         f"claim_id varchar, claim_type varchar, procedure_code_type varchar, {code_columns})"
     )
     con.execute(
         """
-        insert into int__medical_claim_current
+        insert into int__medical_claim_current_codes
             (member_id, data_source, claim_id, claim_type,
              procedure_code_1, procedure_code_2, procedure_code_3)
         values
