@@ -1002,7 +1002,10 @@ def _stored_columns(
             for i, (name, kind) in enumerate(n for n in described if n[0] not in unknown)
         ],
     )
-    kept = {*META_COLUMNS, "_reject", "_warn", *unknown, *raw.delivered}
+    # The keys the checks and the re-check of members read stay, even when empty.
+    keys = {*contract.grain_key, *([contract.member_key] if contract.member_key else [])}
+    keys.update(spec.name for spec in contract.specs if spec.not_null)
+    kept = {*META_COLUMNS, "_reject", "_warn", *unknown, *raw.delivered, *keys}
     candidates = [name for name, _kind in described if name not in kept]
     empty: set[str] = set()
     if candidates:

@@ -103,6 +103,23 @@ def test_a_required_value_empty_in_every_row_is_quarantined(tmp_path, con, rules
     ]
 
 
+def test_a_feed_whose_member_ids_are_all_empty_is_quarantined_and_rechecked(tmp_path, con, rules):
+    """Every claim's member_id empty: each row is quarantined (it holds no value, so the
+    column could go unstored), and the next ingest's member re-check still reads it."""
+    feeds = tmp_path / "feeds"
+    write_feed(feeds, "eligibility", [member("A")])
+    write_feed(feeds, "medical_claim", [line("c1", "", "2026-01-05")])
+    frame = pl.read_csv(feeds / "medical_claim.csv", infer_schema=False)
+    (feeds / "medical_claim.csv").unlink()
+    frame.write_parquet(feeds / "medical_claim.parquet")
+    result = ingest(con, feeds, rules, tmp_path / "work")
+    assert result.feeds["medical_claim"].quarantined == 1
+    write_feed(feeds, "eligibility", [member("A"), member("B")])
+    again = ingest(con, feeds, rules, tmp_path / "work2")
+    assert again.feeds["medical_claim"].quarantined == 1
+    assert staged(con, "medical_claim").height == 0
+
+
 def test_an_enrollment_span_may_start_before_birth(tmp_path, con, rules):
     """Medi-Cal enrols a newborn from the first of the birth month."""
     feeds = tmp_path / "feeds"
