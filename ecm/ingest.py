@@ -936,14 +936,14 @@ def _stage_file(
     the staging model `sql/staging/stg__<feed>.sql` renames and casts it."""
     feed = contract.name
     table = f"stg_checked__{feed}"
+    filled = _filled_from_others(con, contract)
     con.execute(f"create or replace temp view raw__{feed} as {raw.select}")
     con.execute(
         f"create or replace temp view checked__{feed} as {checked_select(contract, raw.delivered)}"
     )
     read = con.execute(f"select count(*) from raw__{feed}").fetchall()[0][0]
-    model = load_sql(f"staging/stg__{feed}")
-    con.execute(f"create or replace temp view staging__{feed} as {model}")
-    stored = _stored_columns(con, contract, raw)
+    con.execute(f"create or replace temp view staging__{feed} as {_staging_model(feed)}")
+    stored = _stored_columns(con, contract, raw, filled)
     staging = f"select {', '.join(_quoted(c) for c in stored)} from staging__{feed}"
     if _relation_kind(con, table) != "BASE TABLE":
         con.execute(f"create table {table} as {staging}")
@@ -976,44 +976,85 @@ def _stage_file(
     return read, staged, rejected, stored
 
 
+def _staging_model(feed: str) -> str:
+    return load_sql(f"staging/stg__{feed}")
+
+
+# Per feed and staging code: the staging columns filled from another column (see below),
+# and (per file columns too) the staging model's columns and types.
+_FILLED: dict[tuple[str, str], frozenset[str]] = {}
+_DESCRIBED: dict[tuple[str, str, tuple[str, ...]], list[tuple[str, str]]] = {}
+PROBE_VALUE = "20260101"  # a date (YYYYMMDD), a whole number and a code alike
+
+
+def _filled_from_others(con: duckdb.DuckDBPyConnection, contract: FeedContract) -> frozenset[str]:
+    """The staging model's columns that can hold a value when their own input column is
+    empty (person_id from member_id, data_source as ''), found once per feed and staging
+    code by running the model on a probe: row i holds every input column but the i-th.
+    Staging models only rename, cast and normalise (tests/test_staging_checks.py), so any
+    other column is empty wherever its input is. Leaves raw__/checked__<feed> to be
+    defined again."""
+    key = (contract.name, staging_sha256(contract))
+    if key in _FILLED:
+        return _FILLED[key]
+    feed = contract.name
+    columns = list(contract.columns)
+    rows = [
+        ["", i + 1, *[None if j == i else PROBE_VALUE for j in range(len(columns))]]
+        for i in range(len(columns))
+    ]
+    probe = f"_probe__{feed}"
+    con.execute(
+        f"create or replace temp table {probe} (_source_file varchar, _line bigint, "
+        + ", ".join(f"{_quoted(c)} varchar" for c in columns)
+        + ")"
+    )
+    con.executemany(f"insert into {probe} values ({', '.join('?' * (len(columns) + 2))})", rows)
+    con.execute(f"create or replace temp view raw__{feed} as select * from {probe}")
+    con.execute(f"create or replace temp view checked__{feed} as {checked_select(contract)}")
+    result = con.execute(f"select * from ({_staging_model(feed)}) order by _line")
+    names = [d[0] for d in result.description]
+    out = result.fetchall()
+    filled = frozenset(
+        c for i, c in enumerate(columns) if c in names and out[i][names.index(c)] is not None
+    )
+    con.execute(f"drop table {probe}")
+    _FILLED[key] = filled
+    return filled
+
+
 def _stored_columns(
-    con: duckdb.DuckDBPyConnection, contract: FeedContract, raw: RawFile
+    con: duckdb.DuckDBPyConnection,
+    contract: FeedContract,
+    raw: RawFile,
+    filled: frozenset[str],
 ) -> list[str]:
     """The columns of `staging__<feed>` (this file staged) that the staged table stores:
-    all but those empty in every row of this file. A column no row holds a value in is
-    not written (a constant null column costs DuckDB as much to store as one with values:
-    92 empty claim columns were half the ingest); `stg__<feed>` shows it as null. Records
-    the staging model's columns and types in `staged_columns`.
-
-    The candidates are the contract's columns the file does not deliver (a Parquet or
-    staged text file's statistics show them empty); one counting pass over those alone
-    keeps the ones the staging model fills from another column (person_id from
-    member_id)."""
+    all but the contract columns this file does not deliver (a Parquet or staged text
+    file's statistics show them empty in every row) and the staging model does not fill
+    from another column (`filled`). A column no row holds a value in is not written (a
+    constant null column costs DuckDB as much to store as one with values: 92 empty
+    claim columns were half the ingest); `stg__<feed>` shows it as null. The keys and
+    required columns the checks read stay. Records the staging model's columns and types
+    in `staged_columns`."""
     feed = contract.name
-    described = [
-        (name, kind) for name, kind, *_ in con.execute(f"describe staging__{feed}").fetchall()
-    ]
+    key = (feed, staging_sha256(contract), raw.columns)
+    if key not in _DESCRIBED:
+        _DESCRIBED[key] = [
+            (name, kind) for name, kind, *_ in con.execute(f"describe staging__{feed}").fetchall()
+        ]
+    described = _DESCRIBED[key]
     unknown = {c for c in raw.columns if c not in contract.columns}
+    schema = [(name, kind) for name, kind in described if name not in unknown]
     con.execute(f"delete from {SCHEMA_TABLE} where feed = ?", [feed])
-    con.executemany(
-        f"insert into {SCHEMA_TABLE} values (?, ?, ?, ?)",
-        [
-            [feed, i, name, kind]
-            for i, (name, kind) in enumerate(n for n in described if n[0] not in unknown)
-        ],
+    con.execute(
+        f"insert into {SCHEMA_TABLE} values " + ", ".join("(?, ?, ?, ?)" for _ in schema),
+        [v for i, (name, kind) in enumerate(schema) for v in (feed, i, name, kind)],
     )
-    # The keys the checks and the re-check of members read stay, even when empty.
     keys = {*contract.grain_key, *([contract.member_key] if contract.member_key else [])}
     keys.update(spec.name for spec in contract.specs if spec.not_null)
-    kept = {*META_COLUMNS, "_reject", "_warn", *unknown, *raw.delivered, *keys}
-    candidates = [name for name, _kind in described if name not in kept]
-    empty: set[str] = set()
-    if candidates:
-        counts = con.execute(
-            f"select {', '.join(f'count({_quoted(c)})' for c in candidates)} from staging__{feed}"
-        ).fetchall()[0]
-        empty = {c for c, n in zip(candidates, counts, strict=True) if n == 0}
-    return [name for name, _kind in described if name not in empty]
+    kept = {*META_COLUMNS, "_reject", "_warn", *unknown, *raw.delivered, *keys, *filled}
+    return [name for name, _kind in described if name in kept or name not in contract.columns]
 
 
 def _member_verdict_sql(contract: FeedContract) -> str:
