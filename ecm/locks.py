@@ -193,8 +193,11 @@ def hold_run_locks(warehouse: Path, out_dir: Path, wait_seconds: float = 0) -> R
 
 def check_not_locked(warehouse: Path, out_dir: Path) -> None:
     """Refuse at once (RunLockedError) when another run holds either lock; takes and
-    frees them, so a run started meanwhile may find them held for a moment."""
-    hold_run_locks(warehouse, out_dir, 0).release()
+    frees them, so a run started meanwhile may find them held for a moment. A lock whose
+    folder does not exist yet is held by nobody (and the folder is not made here)."""
+    locks = RunLocks(warehouse, out_dir)
+    locks.locks = [lock for lock in locks.locks if lock.path.parent.is_dir()]
+    locks.acquire(0).release()
 
 
 def _try_lock(fd: int) -> bool:

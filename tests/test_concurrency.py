@@ -388,3 +388,13 @@ def test_the_killed_run_run_again_succeeds_with_no_clean_up(killed_then_two_at_o
     assert len(cleaned) == 1, [err[-2000:] for _c, err in results.values()]
     for name in DATA_FILES:
         assert (root / "2026-10" / name).read_bytes() == (clean / name).read_bytes(), name
+
+
+def test_the_early_check_of_the_command_makes_no_folder(tmp_path):
+    from ecm.locks import check_not_locked
+
+    check_not_locked(tmp_path / "new" / "warehouse.duckdb", tmp_path / "new" / "2026-10")
+    assert list(tmp_path.iterdir()) == []
+    held = hold_run_locks(tmp_path / "warehouse.duckdb", tmp_path / "2026-10")
+    with held, pytest.raises(RunLockedError, match="output folder"):
+        check_not_locked(tmp_path / "new" / "warehouse.duckdb", tmp_path / "2026-10")
