@@ -41,15 +41,23 @@ _MAX_RECORD_BYTES = 4096
 def lock_path(target: Path) -> Path:
     """The lock file of a warehouse or output folder: `.NAME.lock` beside it (its folder
     resolved, so two spellings of one path share one lock)."""
-    target = Path(target)
-    return target.parent.resolve() / f".{target.name}.lock"
+    target = _named(target)
+    return target.parent / f".{target.name}.lock"
+
+
+def _named(target: Path) -> Path:
+    """`target` absolute, `.` and `..` taken out (`--out .` is the current folder, whose
+    lock lies beside it), its folder resolved; its own name kept as given."""
+    # not resolve(): a symbolic link named as the warehouse is replaced, not followed
+    target = Path(os.path.abspath(target))  # noqa: PTH100
+    return target.parent.resolve() / target.name
 
 
 class RunLock:
     """The lock of one warehouse or output folder (`what` names it in messages)."""
 
     def __init__(self, target: Path, what: str) -> None:
-        self.target = Path(target).parent.resolve() / Path(target).name
+        self.target = _named(target)
         self.what = what
         self.path = lock_path(target)
         self._fd: int | None = None

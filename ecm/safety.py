@@ -239,12 +239,25 @@ class Leftovers:
         )
 
     def describe(self) -> str:
-        parts = [
-            f"removed {self.warehouse_copies} warehouse copy file(s), {self.work_folders} "
-            f"work folder(s) and {self.output_folders} unpublished output folder(s)"
+        """One clause of counts, e.g. `removed 2 warehouse copy files and 1 work folder`."""
+
+        def counted(n: int, what: str) -> str:
+            return f"{n} {what}{'' if n == 1 else 's'}"
+
+        removed = [
+            counted(n, what)
+            for n, what in (
+                (self.warehouse_copies, "warehouse copy file"),
+                (self.work_folders, "work folder"),
+                (self.output_folders, "unpublished output folder"),
+            )
+            if n
         ]
+        parts = [f"removed {', '.join(removed)}"] if removed else []
         if self.earlier_outputs_finished:
-            parts.append(f"finished removing {self.earlier_outputs_finished} replaced output(s)")
+            parts.append(
+                f"finished deleting {counted(self.earlier_outputs_finished, 'replaced output')}"
+            )
         if self.earlier_output_restored:
             parts.append("put the earlier output back in place (its replacement was cut short)")
         return "; ".join(parts)

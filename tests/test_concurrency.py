@@ -183,6 +183,9 @@ def test_recovery_removes_exactly_what_ecm_leaves_and_nothing_that_looks_like_it
     found = recover_leftovers(tmp_path / "warehouse.duckdb", tmp_path / "2026-10")
 
     assert (found.warehouse_copies, found.work_folders, found.output_folders) == (2, 1, 1)
+    assert found.describe() == (
+        "removed 2 warehouse copy files, 1 work folder, 1 unpublished output folder"
+    )
     assert not found.earlier_output_restored
     left = {p.name for p in tmp_path.iterdir()}
     assert left == {*look_alikes, "elsewhere", ".2026-10.tmp-syml1nk0", "2026-10"}
@@ -398,3 +401,30 @@ def test_the_early_check_of_the_command_makes_no_folder(tmp_path):
     held = hold_run_locks(tmp_path / "warehouse.duckdb", tmp_path / "2026-10")
     with held, pytest.raises(RunLockedError, match="output folder"):
         check_not_locked(tmp_path / "new" / "warehouse.duckdb", tmp_path / "2026-10")
+
+
+def test_one_folder_spelled_two_ways_has_one_lock(tmp_path, monkeypatch):
+    (tmp_path / "out" / "2026-10").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "out" / "2026-10")
+    assert lock_path(".") == tmp_path.resolve() / "out" / ".2026-10.lock"
+    assert lock_path(tmp_path / "out" / ".." / "out" / "2026-10") == lock_path(".")
+
+
+def test_validate_stages_into_a_warehouse_only_while_no_run_holds_it(tmp_path):
+    from click.testing import CliRunner
+
+    from ecm.cli import main
+    from tests.feeds import line, member, write_feed
+
+    write_feed(tmp_path / "feeds", "eligibility", [member("A")])
+    write_feed(tmp_path / "feeds", "medical_claim", [line("c1", "A", "2026-01-05")])
+    house = tmp_path / "staged.duckdb"
+    args = ["validate", "--input", str(tmp_path / "feeds"), "--warehouse", str(house)]
+    with hold_run_locks(house, tmp_path / "2026-10"):
+        refused = CliRunner().invoke(main, args)
+    assert refused.exit_code == 2
+    assert f"is using the warehouse {house.resolve()}" in refused.output
+    assert not house.exists()
+    staged = CliRunner().invoke(main, args)
+    assert staged.exit_code in (0, 1), staged.output  # 1: this tiny feed fails expectations
+    assert house.exists() and not lock_path(house).exists()
