@@ -122,9 +122,9 @@ class RunLock:
         self.release()
 
     def _open(self) -> int:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             return os.open(self.path, flags, 0o644)
         except OSError as exc:
             if exc.errno == errno.ELOOP:

@@ -310,7 +310,9 @@ def recover_leftovers(warehouse: Path, out_dir: Path) -> Leftovers:
         for e in _matching(out_dir.parent, rf"{o}{re.escape(_OLD)}[0-9a-f]{{8}}")
         if e.is_dir(follow_symlinks=False) and earlier_output_files(Path(e.path)) is not None
     ]
-    if moved_aside and not out_dir.exists() and not out_dir.is_symlink():
+    if moved_aside and out_dir.is_symlink() and not out_dir.exists():
+        moved_aside = []  # a dangling link where the output was: not ours, touch nothing
+    elif moved_aside and not out_dir.exists():
         newest = max(moved_aside, key=lambda p: (p / MANIFEST).stat().st_mtime)
         newest.replace(out_dir)
         moved_aside.remove(newest)
