@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import gc
 import json
@@ -152,11 +153,13 @@ def _run_flow(
     shards: int | None = None,
     dask: str | None = None,
     dask_workers: int | None = None,
+    wait: float = 0,
 ) -> dict:
     """Run the monthly flow. `dask`: None runs the shards one after another in this
     process; "local" on a new local Dask cluster (`dask_workers` processes, default one
     per core); an address (tcp://host:8786) on that cluster. On Dask, one temporary
-    Prefect server serves the whole run unless PREFECT_API_URL names one."""
+    Prefect server serves the whole run unless PREFECT_API_URL names one. `wait`: the
+    seconds to wait for another run holding the warehouse or `out_dir` (ecm.locks)."""
     from data_contracts import load_contracts
     from ecm.ingest import discover_feeds
     from ecm.prefect_env import configured_api_url
@@ -167,6 +170,10 @@ def _run_flow(
     rules = load_rules(rules_file)
     discover_feeds(input_dir, load_contracts())
     check_output_folder(out_dir, input_dir, warehouse or default_warehouse(out_dir))
+    if not wait:
+        from ecm.locks import check_not_locked
+
+        check_not_locked(warehouse or default_warehouse(out_dir), out_dir)
     apply_prefect_defaults()
     if dask not in (None, "local") and not configured_api_url() and not _is_loopback(dask):
         raise InputError(
@@ -186,6 +193,7 @@ def _run_flow(
         "rules_file": rules_file,
         "encodings": encodings,
         "shards": shards,
+        "lock_wait_seconds": wait,
     }
     if dask is None:
         return monthly(**parameters)
@@ -265,6 +273,15 @@ def _is_loopback(address: str) -> bool:
     "with a scheduler address (tcp://host:8786), on that cluster (README, Running on "
     "Dask). The files are the same as without --dask.",
 )
+@click.option(
+    "--wait",
+    type=click.FloatRange(min=0),
+    default=0,
+    show_default=True,
+    metavar="SECONDS",
+    help="When another ecm run is using the warehouse or the output folder, wait up to "
+    "SECONDS for it to finish (0: refuse at once); then exit 2 naming it.",
+)
 @_log_options
 def run(
     input_dir: Path,
@@ -275,6 +292,7 @@ def run(
     encoding_options: tuple[str, ...],
     shards: int | None,
     dask: str | None,
+    wait: float,
     quiet: bool,
     as_json: bool,
 ) -> None:
@@ -284,12 +302,15 @@ def run(
     Exit codes:
       0  success
       2  the input, the rules file or an option cannot be used (a one-paragraph
-         error naming the file, column or line and what was expected)
+         error naming the file, column or line and what was expected), or another
+         ecm run is using the warehouse or the output folder (after --wait)
       3  a sanity guard of the rules file refused the run (nobody enrolled on the
          as-of date, or too many rows of a required feed quarantined); nothing is
          replaced and the refused run's summary is printed
       1  an internal failure
     A failed or refused run changes nothing: neither --out nor the warehouse.
+    One run at a time per warehouse and per output folder; a run that was killed
+    needs no clean-up: the next run removes what it left.
 
     The files written and every field are described in docs/OUTPUTS.md.
     """
@@ -299,7 +320,7 @@ def run(
     def go() -> dict:
         encodings = _encodings(encoding_options)
         return _run_flow(
-            input_dir, day, out_dir, warehouse, rules_file, encodings, shards, dask=dask
+            input_dir, day, out_dir, warehouse, rules_file, encodings, shards, dask=dask, wait=wait
         )
 
     summary = _guarded(go, as_json=as_json)
@@ -458,15 +479,18 @@ def validate(
     from ecm.rules import load_rules
 
     configure_logging(quiet=quiet, as_json=as_json)
-    if warehouse is not None and warehouse.exists():
-        _fail(
-            OutputError(
-                f"The warehouse {warehouse} exists; ecm validate stages only into a new file, "
-                f"so that it never changes a run's warehouse. Pass a new file name."
-            ),
-            as_json=as_json,
-        )
-    with tempfile.TemporaryDirectory(prefix="ecm-validate-") as work:
+    with (
+        tempfile.TemporaryDirectory(prefix="ecm-validate-") as work,
+        _staging_lock(warehouse, as_json),
+    ):
+        if warehouse is not None and warehouse.exists():
+            _fail(
+                OutputError(
+                    f"The warehouse {warehouse} exists; ecm validate stages only into a new "
+                    f"file, so that it never changes a run's warehouse. Pass a new file name."
+                ),
+                as_json=as_json,
+            )
         db = str(warehouse) if warehouse else str(Path(work) / "validate.duckdb")
         try:
             with duckdb.connect(db) as con:
@@ -519,6 +543,26 @@ def validate(
         if report_file:
             click.echo(f"report: {report_file}")
     sys.exit(1 if rules or failed else 0)
+
+
+@contextlib.contextmanager
+def _staging_lock(warehouse: Path | None, as_json: bool):
+    """`ecm validate --warehouse FILE` holds FILE's run lock while it stages into it, so
+    that no run takes the half-staged file for its warehouse (ecm.locks); none waits."""
+    if warehouse is None:
+        yield
+        return
+    from ecm.locks import RunLock
+
+    lock = RunLock(warehouse, "warehouse")
+    try:
+        lock.acquire()
+    except EcmError as exc:
+        _fail(exc, as_json=as_json)
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 @main.command()

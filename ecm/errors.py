@@ -25,3 +25,7 @@ class SanityGuardError(EcmError):
     def __init__(self, message: str, summary: dict | None = None) -> None:
         super().__init__(message)
         self.summary = summary or {}
+
+
+class RunLockedError(OutputError):
+    """Another `ecm` run holds the warehouse or the output folder a run needs (exit 2)."""

@@ -7,17 +7,24 @@
   into place and removes the earlier output's files, only those its manifest lists.
 - `WorkWarehouse`: a run works on a copy of the warehouse beside it; `commit` swaps the
   copy in, so a failed run leaves the warehouse exactly as it was.
+- `work_folder`: the run's temporary work folder beside the warehouse.
+- `recover_leftovers`: what a run that was killed left of the above, removed (or, for an
+  output swap it did not finish, put back) by the next run, which holds the run locks
+  (`ecm.locks`) and so knows that no live run owns them.
 
-Nothing here ever deletes a file `ecm` did not write.
+Nothing here ever deletes a file `ecm` did not write: the leftovers are recognised by
+the exact names this module gives them.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -28,6 +35,15 @@ MANIFEST = "manifest.json"
 WRITTEN_BY = "ecm"
 # Files `ecm` may hold in an output folder that a manifest does not list (none today).
 _UNLISTED_OK = frozenset({MANIFEST})
+
+# The names of what a run creates beside the warehouse `W` and the output folder `O`
+# (each ends in a random part), and nothing else matches them (`recover_leftovers`):
+#   .W.run-<12 hex>.duckdb (+ .wal, and DuckDB's spill folder .tmp)  the warehouse copy
+#   .W.work-<8 of a-z0-9_>                                           the work folder
+#   .O.tmp-<8 of a-z0-9_>                                            the new output
+#   .O.old-<8 hex>                                                   the earlier output, moved aside
+_RUN, _WORK, _TMP, _OLD = ".run-", ".work-", ".tmp-", ".old-"
+_TEMPFILE_NAME = "[a-z0-9_]{8}"  # tempfile's random part: 8 of "a-z0-9_"
 
 
 def default_warehouse(out_dir: Path) -> Path:
@@ -117,7 +133,7 @@ class OutputFolder:
         self.target = Path(target)
         self.target.parent.mkdir(parents=True, exist_ok=True)
         self.path = Path(
-            tempfile.mkdtemp(prefix=f".{self.target.name}.tmp-", dir=self.target.parent)
+            tempfile.mkdtemp(prefix=f".{self.target.name}{_TMP}", dir=self.target.parent)
         )
         umask = os.umask(0)
         os.umask(umask)
@@ -128,11 +144,13 @@ class OutputFolder:
 
     def publish(self) -> None:
         """Replace `target` with the new output. An earlier output is moved aside and
-        only the files its manifest lists are removed; anything else stays (and the
-        moved-aside folder with it)."""
+        only the files its manifest lists are removed (the manifest last); anything else
+        stays (and the moved-aside folder with it). A run killed between the two moves
+        leaves no `target`: the next run puts the earlier output back
+        (`recover_leftovers`)."""
         previous = None
         if self.target.exists():
-            previous = self.target.with_name(f".{self.target.name}.old-{uuid.uuid4().hex[:8]}")
+            previous = self.target.with_name(f".{self.target.name}{_OLD}{uuid.uuid4().hex[:8]}")
             self.target.replace(previous)
         self.path.replace(self.target)
         if previous is not None:
@@ -141,7 +159,8 @@ class OutputFolder:
 
 def _remove_earlier_output(folder: Path) -> None:
     ours = earlier_output_files(folder) or set()
-    for name in ours:
+    # The manifest last: a removal cut short leaves it, so the next run can finish it.
+    for name in sorted(ours, key=lambda n: (n == MANIFEST, n)):
         path = folder / name
         if path.is_file() and _inside(path.resolve(), folder.resolve()):
             path.unlink()
@@ -172,7 +191,7 @@ class WorkWarehouse:
         self.warehouse = Path(warehouse)
         self.warehouse.parent.mkdir(parents=True, exist_ok=True)
         self.path = self.warehouse.with_name(
-            f".{self.warehouse.name}.run-{uuid.uuid4().hex[:12]}.duckdb"
+            f".{self.warehouse.name}{_RUN}{uuid.uuid4().hex[:12]}.duckdb"
         )
         if self.warehouse.exists():
             if self.warehouse.is_dir():
@@ -190,6 +209,118 @@ class WorkWarehouse:
     def discard(self) -> None:
         for path in (self.path, _wal(self.path)):
             path.unlink(missing_ok=True)
+
+
+def work_folder(warehouse: Path) -> tempfile.TemporaryDirectory:
+    """The run's temporary work folder beside the warehouse, `.NAME.work-*` for the
+    warehouse NAME (named after it, so that the warehouse's run lock proves a left one
+    stale), removed when the run ends."""
+    warehouse = Path(warehouse)
+    return tempfile.TemporaryDirectory(prefix=f".{warehouse.name}{_WORK}", dir=warehouse.parent)
+
+
+@dataclass
+class Leftovers:
+    """What `recover_leftovers` found of runs that did not finish."""
+
+    warehouse_copies: int = 0
+    work_folders: int = 0
+    output_folders: int = 0
+    earlier_outputs_finished: int = 0
+    earlier_output_restored: bool = False
+
+    def __bool__(self) -> bool:
+        return bool(
+            self.warehouse_copies
+            or self.work_folders
+            or self.output_folders
+            or self.earlier_outputs_finished
+            or self.earlier_output_restored
+        )
+
+    def describe(self) -> str:
+        """One clause of counts, e.g. `removed 2 warehouse copy files and 1 work folder`."""
+
+        def counted(n: int, what: str) -> str:
+            return f"{n} {what}{'' if n == 1 else 's'}"
+
+        removed = [
+            counted(n, what)
+            for n, what in (
+                (self.warehouse_copies, "warehouse copy file"),
+                (self.work_folders, "work folder"),
+                (self.output_folders, "unpublished output folder"),
+            )
+            if n
+        ]
+        parts = [f"removed {', '.join(removed)}"] if removed else []
+        if self.earlier_outputs_finished:
+            parts.append(
+                f"finished deleting {counted(self.earlier_outputs_finished, 'replaced output')}"
+            )
+        if self.earlier_output_restored:
+            parts.append("put the earlier output back in place (its replacement was cut short)")
+        return "; ".join(parts)
+
+
+def _matching(folder: Path, pattern: str) -> list[os.DirEntry]:
+    if not folder.is_dir():
+        return []
+    regex = re.compile(pattern)
+    with os.scandir(folder) as entries:
+        return sorted((e for e in entries if regex.fullmatch(e.name)), key=lambda e: e.name)
+
+
+def recover_leftovers(warehouse: Path, out_dir: Path) -> Leftovers:
+    """Clean up after runs on this warehouse and output folder that died (killed, or
+    the machine stopped) before they could: call it only while holding both run locks
+    (`ecm.locks`), so that what it finds belongs to no live run.
+
+    - beside the warehouse: its copies `.W.run-*.duckdb` (with their `.wal` and DuckDB
+      spill folder) and work folders `.W.work-*` are removed;
+    - beside the output folder: unpublished outputs `.O.tmp-*` are removed; an earlier
+      output moved aside (`.O.old-*`, holding its ecm manifest) is put back when the
+      output folder is absent (the run died between the two moves of `publish`),
+      otherwise the files its manifest lists are removed, as `publish` would have.
+
+    Only names made by this module match (a random part of the exact length and
+    alphabet, a folder or a file as made), and a moved-aside folder is touched only
+    through its own manifest: nothing else is ever deleted."""
+    warehouse, out_dir = Path(warehouse), Path(out_dir)
+    found = Leftovers()
+    w, o = re.escape(f".{warehouse.name}"), re.escape(f".{out_dir.name}")
+    copy = rf"{w}{re.escape(_RUN)}[0-9a-f]{{12}}\.duckdb"
+    for entry in _matching(warehouse.parent, rf"{copy}(\.wal)?"):
+        if entry.is_file(follow_symlinks=False):
+            Path(entry.path).unlink()
+            found.warehouse_copies += 1
+    for entry in _matching(warehouse.parent, rf"{copy}\.tmp"):
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path)
+    for entry in _matching(warehouse.parent, rf"{w}{re.escape(_WORK)}{_TEMPFILE_NAME}"):
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path)
+            found.work_folders += 1
+    for entry in _matching(out_dir.parent, rf"{o}{re.escape(_TMP)}{_TEMPFILE_NAME}"):
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path)
+            found.output_folders += 1
+    moved_aside = [
+        Path(e.path)
+        for e in _matching(out_dir.parent, rf"{o}{re.escape(_OLD)}[0-9a-f]{{8}}")
+        if e.is_dir(follow_symlinks=False) and earlier_output_files(Path(e.path)) is not None
+    ]
+    if moved_aside and out_dir.is_symlink() and not out_dir.exists():
+        moved_aside = []  # a dangling link where the output was: not ours, touch nothing
+    elif moved_aside and not out_dir.exists():
+        newest = max(moved_aside, key=lambda p: (p / MANIFEST).stat().st_mtime)
+        newest.replace(out_dir)
+        moved_aside.remove(newest)
+        found.earlier_output_restored = True
+    for folder in moved_aside:
+        _remove_earlier_output(folder)
+        found.earlier_outputs_finished += 1
+    return found
 
 
 _DUCKDB_MAGIC_OFFSET = 8

@@ -19,7 +19,6 @@ import logging
 import os
 import platform
 import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,6 +38,7 @@ from ecm import history, html_report, mif, outputs
 from ecm.errors import EcmError
 from ecm.guards import check_sanity_guards
 from ecm.ingest import IngestResult, ingest
+from ecm.locks import hold_run_locks
 from ecm.logs import get_logger
 from ecm.pipeline import history_start, inputs_needed
 from ecm.prefect_env import WORKER_ENVIRONMENT, configured_api_url, quiet_prefect_failure_logs
@@ -51,6 +51,8 @@ from ecm.safety import (
     WorkWarehouse,
     check_output_folder,
     default_warehouse,
+    recover_leftovers,
+    work_folder,
 )
 from ecm.shard_run import MergedResult, ShardResult, merge_shard_results, run_shard
 from ecm.shards import ShardPaths, ShardSet, shard_count, write_shard_inputs
@@ -591,6 +593,16 @@ def _run_record(
     )
 
 
+def _start_locked_run(input_dir: Path, out_dir: Path, warehouse: Path) -> WorkWarehouse:
+    """The start of a run holding its locks: clear what a run that died left behind
+    (ecm.safety.recover_leftovers), check --out again, copy the warehouse."""
+    leftovers = recover_leftovers(warehouse, out_dir)
+    if leftovers:
+        log.info("cleaned up after an earlier run that did not finish: %s", leftovers.describe())
+    check_output_folder(out_dir, input_dir, warehouse)
+    return WorkWarehouse(warehouse)
+
+
 @flow(
     name="ecm-monthly",
     log_prints=False,
@@ -608,6 +620,7 @@ def monthly(
     rules_file: Path | None = None,
     encodings: dict[str, str] | None = None,
     shards: int | None = None,
+    lock_wait_seconds: float = 0,
 ) -> dict[str, Any]:
     """One monthly ECM run: feeds in `input_dir`, as-of date `as_of`, files to `out_dir`.
 
@@ -619,6 +632,10 @@ def monthly(
     All or nothing: the run works on a copy of the warehouse and a temporary output
     folder; both replace the originals only when every step (the sanity guards
     included) has passed. A failed or refused run leaves both exactly as they were.
+
+    One run at a time per warehouse and per output folder: the run holds both run locks
+    (ecm.locks) throughout, waiting up to `lock_wait_seconds` for another run to end
+    (then RunLockedError, exit 2), and first clears what a run that died left behind.
     """
     input_dir, out_dir = Path(input_dir), Path(out_dir)
     warehouse = Path(warehouse) if warehouse else default_warehouse(out_dir)
@@ -627,10 +644,12 @@ def monthly(
     reference = ReferenceData()
     timer = Timer()
     log.info("as-of %s, rules %s, warehouse %s", as_of, rules.version, warehouse.resolve())
-    work_house = WorkWarehouse(warehouse)
+    locks = hold_run_locks(warehouse, out_dir, lock_wait_seconds)  # before anything is written
+    work_house: WorkWarehouse | None = None
     output: OutputFolder | None = None
     try:
-        with tempfile.TemporaryDirectory(prefix=".ecm-work-", dir=warehouse.parent) as work:
+        work_house = _start_locked_run(input_dir, out_dir, warehouse)
+        with work_folder(warehouse) as work:
             work_dir = Path(work)
             with timer.step("start_workers"):
                 workers, warming = _start_workers()
@@ -695,10 +714,13 @@ def monthly(
                 work_house.commit()
                 output.publish()
     except BaseException:
-        work_house.discard()
+        if work_house is not None:
+            work_house.discard()
         if output is not None:
             output.discard()
         raise
+    finally:
+        locks.release()
     log.info("wrote %s", out_dir)
     summary["timings_seconds"] = timer.seconds
     publish_artifacts(summary, out_dir / REPORT)
