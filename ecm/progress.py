@@ -328,6 +328,7 @@ class RichRenderer:
         self._tasks: dict[int, TaskID] = {}
         self._finished: dict[str, list[tuple[TaskID, Part]]] = {}  # stage → its children
         self._folded: dict[str, TaskID] = {}  # stage → its `… n more` line
+        self._running: dict[str, tuple[TaskID, Part]] = {}  # stage → its line, while it runs
         self._closed = False
         self.progress.start()
 
@@ -338,6 +339,9 @@ class RichRenderer:
 
     def _counts(self, part: Part) -> str:
         text = _counts_text(part)
+        if part.kind == STAGE and part.rows is None and part.seconds is None:
+            read = sum(p.rows or 0 for _, p in self._finished.get(part.name, []) if p.kind == FILE)
+            text = f"{read:,} rows read so far" if read else ""
         if part.kind == STAGE and part.total is not None:
             text = f"{part.done} of {part.total} done" + (f", {text}" if text else "")
         return text
@@ -355,6 +359,7 @@ class RichRenderer:
                 "", total=None, visible=False, status="summary", counts="", part=None
             )
             self._finished[part.name] = []
+            self._running[part.name] = (task, part)
 
     def updated(self, part: Part) -> None:
         task = self._tasks.get(id(part))
@@ -369,8 +374,12 @@ class RichRenderer:
         if task is None or self._closed:
             return
         self.progress.update(task, status=part.status, counts=self._counts(part))
-        if part.kind != STAGE and part.stage in self._finished:
+        if part.kind == STAGE:
+            self._running.pop(part.name, None)
+        elif part.stage in self._finished:
             self._fold(part.stage, task, part)
+            if part.stage in self._running:
+                self.updated(self._running[part.stage][1])
 
     def _fold(self, stage: str, task: TaskID, part: Part) -> None:
         finished = self._finished[stage]

@@ -170,7 +170,7 @@ def test_the_command_chooses_rich_only_on_a_terminal(quiet, as_json, stream, ren
     assert type(chosen.renderer).__name__ == renderer
 
 
-def _slow_query(seconds: float = 1.5) -> None:
+def _slow_query(seconds: float = 2.5) -> None:
     """One DuckDB query of about `seconds` (sized on this machine, one thread): the
     display must tick meanwhile."""
     with duckdb.connect() as con:
@@ -192,6 +192,7 @@ def test_the_rich_display_shows_stages_files_rows_and_ticking_elapsed_time():
             _slow_query()
             took = time.perf_counter() - started
             f.count(9_362_113, "rows read", staged=9_362_113, quarantined=0)
+        time.sleep(0.6)  # while the stage runs on, its line adds up its files' rows
         stage.count(9_362_113, "rows read")
     with reporter.stage("shards"):
         reporter.advance(1, 4, item="shard 0", rows=300, unit="members")
@@ -201,6 +202,7 @@ def test_the_rich_display_shows_stages_files_rows_and_ticking_elapsed_time():
     assert "✓ ingest" in last
     assert re.search(r"✓ +medical_claim\.parquet +9,362,113 rows read, 9,362,113 staged", last)
     assert re.search(r"shards +1 of 4 done, 300 members", last)
+    assert re.search(r"⠀?\S? ingest +9,362,113 rows read so far", text)
     # the file's elapsed time was redrawn while the one query ran (rich refreshes 4 times
     # a second from its own thread)
     ticks = set(re.findall(r"medical_claim\.parquet[^\n\r]*?(\d+\.\d) s", text))
