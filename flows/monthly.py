@@ -647,13 +647,13 @@ def monthly(
             work_dir = Path(work)
             with timer.step("start_workers"):
                 workers, warming = _start_workers()
-            with timer.step("ingest") as step:
+            with timer.step("ingest") as stage:
                 fingerprints = fingerprint_inputs(input_dir)
                 ingested = ingest_feeds(
                     input_dir, work_house.path, rules, work_dir, encodings, fingerprints
                 )
-                step.count(sum(c.read for c in ingested.feeds.values()), "rows read")
-            with timer.step("shard_inputs") as step:
+                stage.count(sum(c.read for c in ingested.feeds.values()), "rows read")
+            with timer.step("shard_inputs") as stage:
                 shard_set = shard_inputs(
                     work_house.path,
                     rules,
@@ -664,15 +664,15 @@ def monthly(
                     workers,
                 )
                 quality = report_data_quality(work_house.path, work_dir)
-                step.count(shard_set.members, "members")
+                stage.count(shard_set.members, "members")
             with timer.step("validate"):
                 contract_checks = validate_contracts(work_house.path, ingested)
-            with timer.step("shards") as step:
+            with timer.step("shards") as stage:
                 results = _run_shards(
                     shard_set, rules, reference, as_of, work_dir / "shard_results", warming
                 )
                 enrolled = sum(r.counts["members"]["enrolled"] for r in results)
-                step.count(enrolled, "enrolled members")
+                stage.count(enrolled, "enrolled members")
             # Of which, added up over the shards: events, assign, and writing their files.
             timer.seconds.update(
                 {
@@ -680,9 +680,9 @@ def monthly(
                     for step in ("events", "assign", "write")
                 }
             )
-            with timer.step("merge") as step:
+            with timer.step("merge") as stage:
                 merged = merge_shards(results, work_dir / "merged")
-                step.count(merged.counts["assignments"], "member-populations")
+                stage.count(merged.counts["assignments"], "member-populations")
             summary = build_summary(
                 as_of=as_of,
                 rules=rules,
@@ -695,7 +695,7 @@ def monthly(
                 timings=timer.seconds,
             )
             check_sanity_guards(summary, rules)
-            with timer.step("write") as step:
+            with timer.step("write") as stage:
                 output = OutputFolder(out_dir)
                 _write_and_record(
                     output.path,
@@ -708,7 +708,7 @@ def monthly(
                     as_of,
                     fingerprints,
                 )
-                step.count(_rows_written(output.path), "rows written")
+                stage.count(_rows_written(output.path), "rows written")
                 # A file may have landed in --out while the run worked: check again, then swap.
                 check_output_folder(out_dir, input_dir, warehouse)
                 work_house.commit()
