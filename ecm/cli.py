@@ -15,8 +15,9 @@ from zoneinfo import ZoneInfo
 import click
 from rich.console import Console
 
+from ecm import progress
 from ecm.errors import EcmError, InputError, OutputError, SanityGuardError
-from ecm.logs import configure_logging
+from ecm.logs import get_logger
 from ecm.prefect_env import apply_prefect_defaults, quiet_prefect_failure_logs
 
 DATE = click.DateTime(formats=["%Y-%m-%d"])
@@ -46,6 +47,7 @@ def _exit_code(exc: BaseException) -> int:
 def _fail(exc: BaseException, *, as_json: bool = False) -> None:
     """Report a failure as one paragraph (or one JSON object) and exit with its code
     (outputs.md): 2 input, rules file or option; 3 a sanity guard; 1 internal."""
+    progress.close(failed=True)  # the live display ends above the error
     code = _exit_code(exc)
     if isinstance(exc, EcmError):
         kind = "sanity_guard" if code == EXIT_GUARD else "input"
@@ -185,6 +187,8 @@ def _run_flow(
     from flows.monthly import monthly  # Prefect is imported only when a flow runs
 
     quiet_prefect_failure_logs()
+    # Until the flow's first stage: Prefect's start (a temporary local server, seconds).
+    progress.reporter().begin("start_prefect")
     parameters = {
         "input_dir": input_dir,
         "as_of": as_of,
@@ -314,7 +318,6 @@ def run(
 
     The files written and every field are described in docs/OUTPUTS.md.
     """
-    configure_logging(quiet=quiet, as_json=as_json)
     day = as_of.date() if as_of else default_as_of()
 
     def go() -> dict:
@@ -323,7 +326,8 @@ def run(
             input_dir, day, out_dir, warehouse, rules_file, encodings, shards, dask=dask, wait=wait
         )
 
-    summary = _guarded(go, as_json=as_json)
+    with progress.shown(quiet=quiet, as_json=as_json):
+        summary = _guarded(go, as_json=as_json)
     if as_json:
         click.echo(json.dumps(summary, default=str))
     elif not quiet:
@@ -352,19 +356,22 @@ def demo(members: int, months: int, seed: int, workdir: Path, quiet: bool, as_js
     """
     from ecm.generate import generate_feeds
 
-    configure_logging(quiet=quiet, as_json=as_json)
     end = default_as_of()
     feeds = workdir / "feeds"
     out_dir = workdir / "out" / end.strftime("%Y-%m")
-    click.echo(f"Generating {members:,} synthetic members, {months} months to {end} …", err=True)
-    stats = _guarded(
-        lambda: generate_feeds(
-            feeds, members=members, months=months, end=end, seed=seed, fmt="csv"
-        ),
-        as_json=as_json,
-    )
-    click.echo(f"Wrote {stats.rows.get('medical_claim', 0):,} claim lines to {feeds}/", err=True)
-    summary = _guarded(lambda: _run_flow(feeds, end, out_dir, None, None), as_json=as_json)
+    log = get_logger("demo")
+    with progress.shown(quiet=quiet, as_json=as_json) as shown:
+        log.info("generating %s synthetic members, %d months to %s", f"{members:,}", months, end)
+        with shown.stage("generate") as step:
+            stats = _guarded(
+                lambda: generate_feeds(
+                    feeds, members=members, months=months, end=end, seed=seed, fmt="csv"
+                ),
+                as_json=as_json,
+            )
+            step.count(sum(stats.rows.values()), "rows written")
+        log.info("wrote %s claim lines to %s/", f"{stats.rows.get('medical_claim', 0):,}", feeds)
+        summary = _guarded(lambda: _run_flow(feeds, end, out_dir, None, None), as_json=as_json)
     if as_json:
         click.echo(json.dumps(summary, default=str))
     else:
@@ -478,8 +485,8 @@ def validate(
     from ecm.ingest import ingest
     from ecm.rules import load_rules
 
-    configure_logging(quiet=quiet, as_json=as_json)
     with (
+        progress.shown(quiet=quiet, as_json=as_json) as shown,
         tempfile.TemporaryDirectory(prefix="ecm-validate-") as work,
         _staging_lock(warehouse, as_json),
     ):
@@ -495,14 +502,19 @@ def validate(
         try:
             with duckdb.connect(db) as con:
                 encodings = _encodings(encoding_options)
-                result = ingest(con, input_dir, load_rules(), Path(work), encodings=encodings)
+                with shown.stage("ingest") as step:
+                    result = ingest(
+                        con, input_dir, load_rules(), Path(work), shown, encodings=encodings
+                    )
+                    step.count(sum(c.read for c in result.feeds.values()), "rows read")
                 # the first quarantined row of each rule: the lowest line of the first file
                 rules = con.sql(
                     "select feed, rule, count(*) as rows, "
                     "arg_min(source_file || ':' || line, (source_file, line)) as first "
                     "from quarantine group by all order by feed, rule"
                 ).fetchall()
-                quality = run_data_quality(con, result)
+                with shown.stage("validate"):
+                    quality = run_data_quality(con, result)
         except EcmError as exc:
             _fail(exc, as_json=as_json)
     failed = quality.failed

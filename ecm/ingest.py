@@ -32,7 +32,7 @@ import io
 import logging
 import re
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +56,7 @@ from data_contracts.sql import (
 )
 from ecm import outputs
 from ecm.errors import InputError
+from ecm.progress import NO_PROGRESS, Reporter
 from ecm.rules import Rules
 from ecm.sql import SQL_DIR, install_macros, load_sql
 
@@ -84,7 +85,8 @@ TRANSCODE_CHUNK_BYTES = 1 << 20
 
 GZIP_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error)
 
-Progress = Callable[[str], None]
+Progress = Reporter
+"""Where the ingest reports each file it reads and stages (ecm.progress)."""
 
 
 def _suffix(path: Path) -> str | None:
@@ -1220,7 +1222,7 @@ def ingest(
     input fingerprints: each file is hashed once a run); a file it lacks is hashed here.
     `encodings` maps a feed name, or `"*"` for every other feed, to the encoding of its
     text files (default UTF-8); `parse_encoding_options` builds it from `--encoding`."""
-    say = progress or (lambda _msg: None)
+    report_to = progress or NO_PROGRESS
     input_dir = Path(input_dir)
     contracts = load_contracts()
     discovery = discover_feeds(input_dir, contracts)
@@ -1248,10 +1250,15 @@ def ingest(
                 _drop_unknown_columns(con, contract, [])
             _finish_feed(con, contract)
             continue
-        if to_stage:
-            say(f"reading {name} ({len(to_stage)} of {len(files)} file(s))")
         staged_raw = _stage_files(
-            con, contract, files, to_stage, input_dir, work_dir, _encoding_of(name, encodings)
+            con,
+            contract,
+            files,
+            to_stage,
+            input_dir,
+            work_dir,
+            _encoding_of(name, encodings),
+            report_to,
         )
         report.staged = [raw.file for raw in staged_raw]
         stored = _staged_files(con, name)
@@ -1279,8 +1286,8 @@ def ingest(
             len(report.kept),
             len(report.dropped),
         )
-    say("resolving claim versions")
-    claim_versions = resolve_claim_versions(con, rules)
+    with report_to.step("resolving claim versions"):
+        claim_versions = resolve_claim_versions(con, rules)
     return IngestResult(
         feeds=counts,
         missing_feeds=[n for n in contracts if n not in discovery.feeds],
@@ -1344,24 +1351,28 @@ def _stage_files(
     input_dir: Path,
     work_dir: Path,
     encoding: str,
+    progress: Progress = NO_PROGRESS,
 ) -> list[RawFile]:
     """Read and stage each file of `to_stage` (in the feed's file order), recording it in
-    `ingest_files`; the raw files staged."""
+    `ingest_files`, each reported to `progress` with its rows and seconds; the raw files
+    staged."""
     name = contract.name
     staged_raw: list[RawFile] = []
     for index, file in enumerate(files):
         if file not in to_stage:
             continue
-        raw = _raw_file(file.path, index, contract, input_dir, work_dir, encoding)
-        # A Parquet file whose footer reads but whose pages do not fails only here,
-        # when DuckDB reads the pages: name the file.
-        try:
-            read, staged, quarantined, stored = _stage_file(con, contract, raw)
-        except duckdb.Error:
-            unreadable = _find_unreadable_parquet(con, FeedFiles(name, (file.path,)))
-            if unreadable is None:
-                raise
-            raise _parquet_error(unreadable) from None
+        with progress.file(file.relative, feed=name) as reported:
+            raw = _raw_file(file.path, index, contract, input_dir, work_dir, encoding)
+            # A Parquet file whose footer reads but whose pages do not fails only here,
+            # when DuckDB reads the pages: name the file.
+            try:
+                read, staged, quarantined, stored = _stage_file(con, contract, raw)
+            except duckdb.Error:
+                unreadable = _find_unreadable_parquet(con, FeedFiles(name, (file.path,)))
+                if unreadable is None:
+                    raise
+                raise _parquet_error(unreadable) from None
+            reported.count(read, "rows read", staged=staged, quarantined=quarantined)
         con.execute(
             f"insert into {FILES_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [

@@ -11,6 +11,9 @@ import logging
 import sys
 import time
 
+from rich.console import Console
+from rich.text import Text
+
 LOGGER_NAME = "ecm"
 
 
@@ -22,6 +25,8 @@ class _JsonFormatter(logging.Formatter):
                 "level": record.levelname.lower(),
                 "logger": record.name,
                 "message": record.getMessage(),
+                # a progress event's fields (ecm.progress): stage, rows, seconds, ...
+                **getattr(record, "progress", {}),
             }
         )
 
@@ -33,11 +38,28 @@ class _PlainFormatter(logging.Formatter):
         return f"[{stamp}] {prefix}{record.getMessage()}"
 
 
-def configure_logging(*, quiet: bool = False, as_json: bool = False) -> None:
-    """Send the `ecm` logger to stderr: progress at INFO, or warnings only when quiet."""
+class _ConsoleHandler(logging.Handler):
+    """Lines printed through a rich console, above its live progress display."""
+
+    def __init__(self, console: Console) -> None:
+        super().__init__()
+        self.console = console
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.console.print(Text(self.format(record)), soft_wrap=True)
+        except Exception:  # a log line must never fail the run
+            self.handleError(record)
+
+
+def configure_logging(
+    *, quiet: bool = False, as_json: bool = False, console: Console | None = None
+) -> None:
+    """Send the `ecm` logger to stderr: progress at INFO, or warnings only when quiet;
+    through `console` (rich) when a live progress display runs there."""
     logger = logging.getLogger(LOGGER_NAME)
     logger.handlers.clear()
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _ConsoleHandler(console) if console else logging.StreamHandler(sys.stderr)
     handler.setFormatter(_JsonFormatter() if as_json else _PlainFormatter())
     logger.addHandler(handler)
     logger.setLevel(logging.WARNING if quiet else logging.INFO)

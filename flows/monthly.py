@@ -15,11 +15,11 @@ results are gathered by shard number, so the merged files are byte-identical.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import os
 import platform
 import shutil
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -31,6 +31,7 @@ import polars as pl
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.context import FlowRunContext
+from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 import ecm
@@ -42,6 +43,7 @@ from ecm.locks import hold_run_locks
 from ecm.logs import get_logger
 from ecm.pipeline import history_start, inputs_needed
 from ecm.prefect_env import WORKER_ENVIRONMENT, configured_api_url, quiet_prefect_failure_logs
+from ecm.progress import Part, reporter
 from ecm.reference import ReferenceData
 from ecm.rules import Rules, load_rules
 from ecm.safety import (
@@ -77,15 +79,13 @@ class Timer:
 
     seconds: dict[str, float] = field(default_factory=dict)
 
-    def record(self, step: str, started: float) -> None:
-        self.seconds[step] = round(time.perf_counter() - started, 3)
-
     @contextmanager
-    def step(self, name: str) -> Iterator[None]:
-        """Time the block as step `name`."""
-        started = time.perf_counter()
-        yield
-        self.record(name, started)
+    def step(self, name: str) -> Iterator[Part]:
+        """Time the block as step `name`, shown as a stage of the run's progress (the
+        part yielded takes the stage's rows: `part.count(rows, unit)`)."""
+        with reporter().stage(name) as part:
+            yield part
+        self.seconds[name] = round(part.elapsed(), 3)
 
 
 @task(name="ingest feeds", cache_policy=NO_CACHE, persist_result=False)
@@ -107,7 +107,7 @@ def ingest_feeds(
             input_dir,
             rules,
             work_dir,
-            progress=log.info,
+            progress=reporter(),
             encodings=encodings,
             file_hashes=file_hashes,
         )
@@ -289,15 +289,22 @@ def _run_shards(
         run_one_shard.submit(shard, rules, reference, as_of, out_dir) for shard in shard_set.paths()
     ]
     warming.clear()
-    results = sorted((f.result() for f in futures), key=lambda r: r.shard)
-    for r in results:
-        log.info(
-            "shard %d: %d enrolled members, %d member-populations",
-            r.shard,
-            r.counts["members"]["enrolled"],
-            r.counts["assignments"],
+    results = []
+    # As each finishes (on Dask, in any order): `shards: 2 of 4 done`.
+    for future in as_completed(futures):
+        r = future.result()
+        results.append(r)
+        reporter().advance(
+            len(results),
+            len(futures),
+            item=f"shard {r.shard}",
+            rows=r.counts["members"]["enrolled"],
+            unit="enrolled members",
+            seconds=sum(r.seconds.values()),
+            shard=r.shard,
+            assignments=r.counts["assignments"],
         )
-    return results
+    return sorted(results, key=lambda r: r.shard)
 
 
 def _population_counts(counts: dict[str, Any], rules: Rules) -> dict[str, dict[str, Any]]:
@@ -536,6 +543,12 @@ def record_history(warehouse: Path, run: history.RunRecord, assignments_file: Pa
         history.record_run(con, run, assignments_file)
 
 
+def _rows_written(folder: Path) -> int:
+    """The rows of the files the run wrote into `folder`, from its manifest."""
+    files = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))["files"]
+    return sum(f.get("rows") or 0 for f in files)
+
+
 def fingerprint_inputs(input_dir: Path) -> dict[str, str]:
     """sha256 of every file in the feed directory (relative path → digest)."""
     return {
@@ -591,6 +604,43 @@ def _run_record(
         counts=history.run_counts(summary),
         previous_as_of_date=dt.date.fromisoformat(previous) if previous else None,
     )
+
+
+def _shards_stage(
+    timer: Timer,
+    shard_set: ShardSet,
+    rules: Rules,
+    reference: ReferenceData,
+    as_of: dt.date,
+    out_dir: Path,
+    warming: Any,
+) -> list[ShardResult]:
+    """The `shards` stage: every shard's events and rules; the shards' own events, assign
+    and write seconds, added up, go to the timings as `shards_<step>`."""
+    with timer.step("shards") as stage:
+        results = _run_shards(shard_set, rules, reference, as_of, out_dir, warming)
+        stage.count(sum(r.counts["members"]["enrolled"] for r in results), "enrolled members")
+    timer.seconds.update(
+        {
+            f"shards_{step}": round(sum(r.seconds[step] for r in results), 3)
+            for step in ("events", "assign", "write")
+        }
+    )
+    return results
+
+
+def _swap_in(
+    output: OutputFolder,
+    work_house: WorkWarehouse,
+    out_dir: Path,
+    input_dir: Path,
+    warehouse: Path,
+) -> None:
+    """A file may have landed in --out while the run worked: check again, then commit the
+    warehouse copy and swap the outputs in."""
+    check_output_folder(out_dir, input_dir, warehouse)
+    work_house.commit()
+    output.publish()
 
 
 def _start_locked_run(input_dir: Path, out_dir: Path, warehouse: Path) -> WorkWarehouse:
@@ -653,12 +703,13 @@ def monthly(
             work_dir = Path(work)
             with timer.step("start_workers"):
                 workers, warming = _start_workers()
-            with timer.step("ingest"):
+            with timer.step("ingest") as stage:
                 fingerprints = fingerprint_inputs(input_dir)
                 ingested = ingest_feeds(
                     input_dir, work_house.path, rules, work_dir, encodings, fingerprints
                 )
-            with timer.step("shard_inputs"):
+                stage.count(sum(c.read for c in ingested.feeds.values()), "rows read")
+            with timer.step("shard_inputs") as stage:
                 shard_set = shard_inputs(
                     work_house.path,
                     rules,
@@ -669,21 +720,15 @@ def monthly(
                     workers,
                 )
                 quality = report_data_quality(work_house.path, work_dir)
+                stage.count(shard_set.members, "members")
             with timer.step("validate"):
                 contract_checks = validate_contracts(work_house.path, ingested)
-            with timer.step("shards"):
-                results = _run_shards(
-                    shard_set, rules, reference, as_of, work_dir / "shard_results", warming
-                )
-            # Of which, added up over the shards: events, assign, and writing their files.
-            timer.seconds.update(
-                {
-                    f"shards_{step}": round(sum(r.seconds[step] for r in results), 3)
-                    for step in ("events", "assign", "write")
-                }
+            results = _shards_stage(
+                timer, shard_set, rules, reference, as_of, work_dir / "shard_results", warming
             )
-            with timer.step("merge"):
+            with timer.step("merge") as stage:
                 merged = merge_shards(results, work_dir / "merged")
+                stage.count(merged.counts["assignments"], "member-populations")
             summary = build_summary(
                 as_of=as_of,
                 rules=rules,
@@ -696,7 +741,7 @@ def monthly(
                 timings=timer.seconds,
             )
             check_sanity_guards(summary, rules)
-            with timer.step("write"):
+            with timer.step("write") as stage:
                 output = OutputFolder(out_dir)
                 _write_and_record(
                     output.path,
@@ -709,10 +754,8 @@ def monthly(
                     as_of,
                     fingerprints,
                 )
-                # A file may have landed in --out while the run worked: check again, then swap.
-                check_output_folder(out_dir, input_dir, warehouse)
-                work_house.commit()
-                output.publish()
+                stage.count(_rows_written(output.path), "rows written")
+                _swap_in(output, work_house, out_dir, input_dir, warehouse)
     except BaseException:
         if work_house is not None:
             work_house.discard()
