@@ -85,7 +85,9 @@ def test_a_required_value_empty_in_every_row_is_quarantined(tmp_path, con, rules
     count only nulls, which the checks otherwise skip) has every row quarantined."""
     feeds = tmp_path / "feeds"
     write_feed(feeds, "eligibility", [member("A")])
-    write_feed(feeds, "medical_claim", [line("c1", "A", "2026-01-05"), line("c2", "A", "2026-01-06")])
+    write_feed(
+        feeds, "medical_claim", [line("c1", "A", "2026-01-05"), line("c2", "A", "2026-01-06")]
+    )
     frame = pl.read_csv(feeds / "medical_claim.csv", infer_schema=False).with_columns(
         pl.lit(None, pl.String).alias("claim_id")
     )
