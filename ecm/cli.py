@@ -627,7 +627,7 @@ def serve(
 
     \b
     Start a run now (another terminal):
-      PREFECT_API_URL=http://127.0.0.1:4200/api prefect deployment run \\
+      DO_NOT_TRACK=1 PREFECT_API_URL=http://127.0.0.1:4200/api prefect deployment run \\
         'ecm-scheduled-monthly/ecm-monthly'
     """
     from ecm.deployment import serve as serve_deployment

@@ -304,7 +304,7 @@ def _serve(spec: DeploymentSpec, parameters: dict[str, Any], url: str, echo) -> 
     _run_until_stopped(
         deployment,
         lambda: echo(
-            f"Serving {name}. Start a run now with: PREFECT_API_URL={url} "
+            f"Serving {name}. Start a run now with: DO_NOT_TRACK=1 PREFECT_API_URL={url} "
             f"prefect deployment run '{name}'. Ctrl-C stops."
         ),
     )
