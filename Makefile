@@ -15,9 +15,10 @@ export UV_COMPILE_BYTECODE := 1
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export PREFECT_HOME := $(CURDIR)/.prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export DO_NOT_TRACK := 1
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 90
 
-.PHONY: help setup run test lint bench clean
+.PHONY: help setup run serve test lint bench clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -37,6 +38,12 @@ setup: $(STAMP) ## Create .venv/ from uv.lock (runs automatically)
 
 run: $(STAMP) ## Run the monthly job on the built-in synthetic default (ecm demo)
 	$(VENV)/bin/ecm demo
+
+# make serve SERVE_PORT=4201 SERVE_ARGS="--input /data/feeds --out /data/out"
+SERVE_PORT ?= 4200
+SERVE_ARGS ?=
+serve: $(STAMP) ## Serve the scheduled monthly run (prefect.yaml) on a local Prefect server; Ctrl-C stops
+	$(VENV)/bin/ecm serve --port $(SERVE_PORT) $(SERVE_ARGS)
 
 test: $(STAMP) ## Run the test suite
 	$(VENV)/bin/pytest

@@ -28,9 +28,11 @@ def previous_month_end(today: dt.date) -> dt.date:
     return today.replace(day=1) - dt.timedelta(days=1)
 
 
-def default_as_of(timezone: str = "America/Los_Angeles") -> dt.date:
-    """The last day of the previous month in the plan's time zone (populations.md, Time)."""
-    return previous_month_end(dt.datetime.now(ZoneInfo(timezone)).date())
+def default_as_of(timezone: str = "America/Los_Angeles", now: dt.datetime | None = None) -> dt.date:
+    """The last day of the previous month in the plan's time zone (populations.md, Time),
+    at `now` (an aware datetime; default: the current time)."""
+    moment = now.astimezone(ZoneInfo(timezone)) if now else dt.datetime.now(ZoneInfo(timezone))
+    return previous_month_end(moment.date())
 
 
 EXIT_INTERNAL, EXIT_INPUT, EXIT_GUARD = 1, 2, 3
@@ -606,6 +608,99 @@ def explain(member_id: str, run_dir: Path, show_all: bool) -> None:
         click.echo(explain_member(member_id, run_dir, None if show_all else 5))
     except EcmError as exc:
         _fail(exc)
+
+
+@main.command()
+@click.option(
+    "--port",
+    type=click.IntRange(min=1, max=65535),
+    default=4200,
+    show_default=True,
+    help="Port of the Prefect server started on 127.0.0.1 (unused with PREFECT_API_URL).",
+)
+@click.option(
+    "--input",
+    "input_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The feed directory each run reads (default: prefect.yaml's input_dir, feeds).",
+)
+@click.option(
+    "--out",
+    "out_root",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The folder of the monthly outputs: a run writes OUT/YYYY-MM/ of its as-of month "
+    "(default: prefect.yaml's out_root, out).",
+)
+@click.option(
+    "--warehouse",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="DuckDB warehouse file (default: OUT/warehouse.duckdb).",
+)
+@click.option(
+    "--rules",
+    "rules_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="A rules file (default: the packaged reference/rules.toml).",
+)
+@click.option(
+    "--shards",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Household shards per run, as ecm run --shards (default: from the memory budget).",
+)
+@click.option(
+    "--dask",
+    "dask",
+    is_flag=False,
+    flag_value="local",
+    default=None,
+    metavar="[ADDRESS]",
+    help="Run each run's shards on Dask, as ecm run --dask: alone, a new local cluster per "
+    "run; with a scheduler address (tcp://host:8786), that cluster.",
+)
+def serve(
+    port: int,
+    input_dir: Path | None,
+    out_root: Path | None,
+    warehouse: Path | None,
+    rules_file: Path | None,
+    shards: int | None,
+    dask: str | None,
+) -> None:
+    """Serve the scheduled monthly run (prefect.yaml) until Ctrl-C.
+
+    Starts a Prefect server on 127.0.0.1:PORT (state in PREFECT_HOME, analytics off) or,
+    when PREFECT_API_URL is set, uses the server it names; then serves the ecm-monthly
+    deployment of prefect.yaml so that its schedule fires: 06:00 America/Los_Angeles on
+    the 5th of every month. Each run takes as-of the last day of the previous month and
+    writes OUT/YYYY-MM/, beside the earlier months, sharing OUT/warehouse.duckdb. The
+    options override prefect.yaml's parameters for this server; relative paths are
+    taken from the current folder. Ctrl-C stops serving, then the server it started.
+
+    \b
+    Start a run now (another terminal):
+      DO_NOT_TRACK=1 PREFECT_API_URL=http://127.0.0.1:4200/api prefect deployment run \\
+        'ecm-scheduled-monthly/ecm-monthly'
+    """
+    from ecm.deployment import serve as serve_deployment
+
+    configure_logging()
+    overrides = {
+        "input_dir": input_dir,
+        "out_root": out_root,
+        "warehouse": warehouse,
+        "rules_file": rules_file,
+        "shards": shards,
+        "dask": dask,
+    }
+    _guarded(
+        lambda: serve_deployment(overrides, port=port, echo=lambda m: click.echo(m, err=True)),
+        as_json=False,
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -30,11 +30,19 @@ def _default_home() -> Path:
     return Path.home() / ".ecm" / "prefect"
 
 
+# No analytics, from the server (PREFECT_SERVER_ANALYTICS_ENABLED) nor the client
+# (DO_NOT_TRACK): without DO_NOT_TRACK, the first `import prefect` in a terminal (a fresh
+# PREFECT_HOME) prints Prefect's usage-data notice, whatever the server setting says.
+NO_ANALYTICS = {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "DO_NOT_TRACK": "1",
+}
+
+
 def apply_prefect_defaults() -> None:
     defaults = {
         "PREFECT_HOME": str(_default_home()),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "DO_NOT_TRACK": "1",
+        **NO_ANALYTICS,
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
         # The command reports a failed run itself, as one paragraph; Prefect's own
         # failure tracebacks would bury it.
@@ -65,8 +73,7 @@ def quiet_prefect_failure_logs() -> None:
 # What a Dask worker's environment must say, whatever the client's says: no analytics,
 # and Prefect's failure reports (which may quote data) off.
 WORKER_ENVIRONMENT = {
-    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    "DO_NOT_TRACK": "1",
+    **NO_ANALYTICS,
     "PREFECT_LOGGING_LEVEL": "CRITICAL",
     "PREFECT_UI_ENABLED": "false",
 }

@@ -4,7 +4,8 @@ Prefect tasks.
 Each task reads, calls the pure code in `ecm.pipeline` / `transforms` (through the seam
 `ecm.shard_run.run_shard`), and hands on *paths*: the shard inputs' folder, each shard's
 result files, the merged files; never whole frames. No rule lives here. Retries only
-around I/O (the output folder). Tasks do not cache: a monthly run is recomputed whole.
+on the tasks that read and write files, on transient I/O errors only (IO_RETRIES); the
+ingest has none. Tasks do not cache: a monthly run is recomputed whole.
 
 The shard tasks are submitted to the flow's task runner: by default one thread, so the
 shards run one after another in this process; `monthly.with_options(task_runner=
@@ -67,10 +68,30 @@ from transforms.windows import lookback
 log = get_logger("flow")
 
 
+# OSErrors that say a path is missing, in the way or not allowed: trying again cannot help.
+_PATH_ERRORS = (
+    FileNotFoundError,
+    FileExistsError,
+    IsADirectoryError,
+    NotADirectoryError,
+    PermissionError,
+)
+
+
 def retry_on_io_only(_task, _task_run, state) -> bool:
-    """Retry a task only when it failed on I/O, never on bad input or a bad rules file."""
+    """Retry a task only when it failed on a transient I/O error (an OSError such as EIO,
+    a timeout or a busy share), never on ecm's own errors (bad input, a bad rules file, a
+    sanity guard, an output folder it must not replace), a path error or a bug."""
     exc = state.result(raise_on_failure=False)
-    return isinstance(exc, OSError) and not isinstance(exc, EcmError)
+    return isinstance(exc, OSError) and not isinstance(exc, (EcmError, *_PATH_ERRORS))
+
+
+# The tasks that read and write files retry transient I/O errors, after 2, 10 and 30 s.
+IO_RETRIES: dict[str, Any] = {
+    "retries": 3,
+    "retry_delay_seconds": [2, 10, 30],
+    "retry_condition_fn": retry_on_io_only,
+}
 
 
 @dataclass
@@ -133,7 +154,7 @@ class DataQuality:
     npi_check_digit_failures: list[dict[str, Any]]
 
 
-@task(name="report data quality", cache_policy=NO_CACHE, persist_result=False)
+@task(name="report data quality", cache_policy=NO_CACHE, persist_result=False, **IO_RETRIES)
 def report_data_quality(warehouse: Path, work_dir: Path) -> DataQuality:
     """Write the quarantine to `work_dir`; count it by feed and rule; count the NPIs that
     fail their check digit (reported, never dropped)."""
@@ -194,7 +215,7 @@ def _shared(rules: Rules, workers: int) -> Rules:
     return replace(rules, data={**rules.data, "run": run})
 
 
-@task(name="run shard", cache_policy=NO_CACHE, persist_result=False)
+@task(name="run shard", cache_policy=NO_CACHE, persist_result=False, **IO_RETRIES)
 def run_one_shard(
     shard: ShardPaths, rules: Rules, reference: ReferenceData, as_of: dt.date, out_dir: Path
 ) -> ShardResult:
@@ -266,7 +287,7 @@ def _start_workers() -> tuple[int, list[Any]]:
     return max(1, sum(threads.values())), warming
 
 
-@task(name="merge shards", cache_policy=NO_CACHE, persist_result=False)
+@task(name="merge shards", cache_policy=NO_CACHE, persist_result=False, **IO_RETRIES)
 def merge_shards(results: list[ShardResult], out_dir: Path) -> MergedResult:
     """The shards' files concatenated and totally sorted; their counts added up."""
     merged = merge_shard_results(results, out_dir)
@@ -410,14 +431,7 @@ def build_summary(
     }
 
 
-@task(
-    name="write outputs",
-    cache_policy=NO_CACHE,
-    persist_result=False,
-    retries=2,
-    retry_delay_seconds=[2, 10],
-    retry_condition_fn=retry_on_io_only,
-)
+@task(name="write outputs", cache_policy=NO_CACHE, persist_result=False, **IO_RETRIES)
 def write_outputs(
     staging: Path,
     merged: MergedResult,

@@ -20,6 +20,7 @@ CONFORMANCE = ROOT / "tests" / "conformance" / "tuva_synthetic"
 # Prefect keeps its state in the project; set before any test imports prefect.
 os.environ.setdefault("PREFECT_HOME", str(ROOT / ".prefect"))
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")  # no usage-data notice or events from Prefect
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 D = dt.date

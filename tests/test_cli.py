@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from ecm.cli import main, previous_month_end
 
-COMMANDS = ["run", "demo", "generate", "validate", "explain"]
+COMMANDS = ["run", "demo", "generate", "validate", "explain", "serve"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)

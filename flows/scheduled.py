@@ -1,0 +1,84 @@
+"""The scheduled monthly run: the entry point of the `ecm-monthly` deployment (prefect.yaml).
+
+A thin flow around the monthly one. When a run starts it works out the as-of date (the
+last day of the month before the run's scheduled start, America/Los_Angeles, as `ecm run`
+does with no `--as-of`) and the month's output folder, `<out_root>/<YYYY-MM>/`, so that
+monthly outputs sit side by side and share `<out_root>/warehouse.duckdb`. It then runs the
+monthly flow exactly as `ecm run` does (the same checks before Prefect work starts, the
+same Dask task runner for `dask`), as a subflow.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from prefect import flow
+
+from ecm.errors import EcmError
+from ecm.logs import get_logger
+
+log = get_logger("scheduled")
+
+
+def as_of_for_run(started: dt.datetime) -> dt.date:
+    """The as-of date of a run that started (or was scheduled to start) at `started`:
+    the last day of the previous month in the plan's time zone."""
+    from ecm.cli import default_as_of
+
+    return default_as_of(now=started)
+
+
+def month_folder(out_root: Path, as_of: dt.date) -> Path:
+    """The run's output folder: `<out_root>/<YYYY-MM>` of the as-of month."""
+    return Path(out_root) / as_of.strftime("%Y-%m")
+
+
+def _scheduled_start() -> dt.datetime:
+    """When this flow run was scheduled to start (the cron tick for a scheduled run, the
+    moment of the request for one started by hand); now outside a flow run."""
+    from prefect.runtime import flow_run
+
+    return flow_run.scheduled_start_time
+
+
+@flow(name="ecm-scheduled-monthly", log_prints=False, persist_result=False)
+def scheduled_monthly(
+    input_dir: Path,
+    out_root: Path,
+    warehouse: Path | None = None,
+    rules_file: Path | None = None,
+    shards: int | None = None,
+    dask: str | None = None,
+    as_of: dt.date | None = None,
+) -> dict[str, Any]:
+    """The monthly ECM run on a schedule: feeds in `input_dir`, files to
+    `out_root/<YYYY-MM>/` of the as-of month, the warehouse `warehouse` (default
+    `out_root/warehouse.duckdb`).
+
+    `as_of` defaults to the last day of the month before the run's scheduled start
+    (America/Los_Angeles). `shards` and `dask` are `ecm run`'s `--shards` and `--dask`:
+    `dask` None runs the shards one after another in the flow run's process, "local" on
+    a new local Dask cluster, an address (tcp://host:8786) on that cluster.
+    """
+    from ecm.cli import _run_flow
+    from ecm.logs import configure_logging
+
+    configure_logging()
+    day = as_of or as_of_for_run(_scheduled_start())
+    out_dir = month_folder(out_root, day)
+    try:
+        return _run_flow(
+            Path(input_dir),
+            day,
+            out_dir,
+            Path(warehouse) if warehouse else None,
+            Path(rules_file) if rules_file else None,
+            shards=shards,
+            dask=dask,
+        )
+    except EcmError as exc:
+        # The one-paragraph error `ecm run` prints, in the run's log (no member data).
+        log.error("%s", exc)
+        raise
