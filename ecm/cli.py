@@ -17,7 +17,7 @@ from rich.console import Console
 
 from ecm import progress
 from ecm.errors import EcmError, InputError, OutputError, SanityGuardError
-from ecm.logs import get_logger
+from ecm.logs import configure_logging, get_logger
 from ecm.prefect_env import apply_prefect_defaults, quiet_prefect_failure_logs
 
 DATE = click.DateTime(formats=["%Y-%m-%d"])
