@@ -51,6 +51,7 @@ def scheduled_monthly(
     rules_file: Path | None = None,
     shards: int | None = None,
     dask: str | None = None,
+    lock_wait_seconds: float = 3600,
     as_of: dt.date | None = None,
 ) -> dict[str, Any]:
     """The monthly ECM run on a schedule: feeds in `input_dir`, files to
@@ -61,6 +62,8 @@ def scheduled_monthly(
     (America/Los_Angeles). `shards` and `dask` are `ecm run`'s `--shards` and `--dask`:
     `dask` None runs the shards one after another in the flow run's process, "local" on
     a new local Dask cluster, an address (tcp://host:8786) on that cluster.
+    `lock_wait_seconds` is `ecm run --wait`: how long a scheduled run waits for another
+    run using the warehouse or the month's folder (an analyst's, say) before it refuses.
     """
     from ecm.cli import _run_flow
     from ecm.logs import configure_logging
@@ -77,6 +80,7 @@ def scheduled_monthly(
             Path(rules_file) if rules_file else None,
             shards=shards,
             dask=dask,
+            wait=lock_wait_seconds,
         )
     except EcmError as exc:
         # The one-paragraph error `ecm run` prints, in the run's log (no member data).

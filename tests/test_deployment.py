@@ -153,6 +153,7 @@ def test_prefect_yaml_declares_the_monthly_deployment():
         "rules_file": None,
         "shards": None,
         "dask": None,
+        "lock_wait_seconds": 3600,
     }
 
 
@@ -185,6 +186,7 @@ def test_the_served_deployment_is_built_from_prefect_yaml(monkeypatch, tmp_path)
         "rules_file": None,
         "shards": 4,
         "dask": None,
+        "lock_wait_seconds": 3600,
     }
     # every parameter of prefect.yaml is one of the flow's, and the flow has no other
     # besides the as-of override
@@ -246,6 +248,7 @@ def test_the_scheduled_flow_runs_the_monthly_flow_with_as_of_and_month_folder(
         "rules_file": None,
         "shards": 3,
         "dask": "local",
+        "wait": 3600,
     }
     scheduled.scheduled_monthly.fn(
         input_dir=tmp_path / "feeds", out_root=tmp_path / "out", as_of=dt.date(2026, 9, 30)
