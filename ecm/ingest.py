@@ -868,6 +868,24 @@ def _staged_files(con: duckdb.DuckDBPyConnection, feed: str) -> dict[str, Staged
     }
 
 
+VERSIONED_FEED = "medical_claim"
+TOUCHED_CLAIMS = "_touched_claims"
+VERSION_SETTINGS_TABLE = "claim_version_settings"
+
+
+def _touch_claims(con: duckdb.DuckDBPyConnection, feed: str, rows_sql: str, params=None) -> None:
+    """Note the claims (data_source, claim_id) of the staged rows `rows_sql` selects (from
+    stg_checked__medical_claim as `chk`): their versions are resolved again this ingest
+    (resolve_claim_versions), the others' are kept."""
+    if feed != VERSIONED_FEED:
+        return
+    con.execute(
+        f"insert into {TOUCHED_CLAIMS} select distinct chk.data_source, chk.claim_id "
+        f"from stg_checked__{feed} as chk {rows_sql}",
+        params,
+    )
+
+
 def _forget_files(con: duckdb.DuckDBPyConnection, feed: str, files: list[str]) -> None:
     """Delete the staged and quarantined rows of `files` and their `ingest_files` rows."""
     if not files:
@@ -875,6 +893,7 @@ def _forget_files(con: duckdb.DuckDBPyConnection, feed: str, files: list[str]) -
     con.execute("create or replace temp table _forget (source_file varchar)")
     con.executemany("insert into _forget values (?)", [[f] for f in files])
     if _relation_kind(con, f"stg_checked__{feed}") == "BASE TABLE":
+        _touch_claims(con, feed, "where chk._source_file in (select * from _forget)")
         con.execute(
             f"delete from stg_checked__{feed} where _source_file in (select * from _forget)"
         )
@@ -952,6 +971,7 @@ def _stage_file(
     else:
         _add_missing_columns(con, table, f"({staging})")
         con.execute(f"insert into {table} by name {staging}")
+    _touch_claims(con, feed, "where chk._source_file = ?", [raw.file])
     staged, rejected = con.execute(
         f"select count(*) filter (where _reject is null), "
         f"count(*) filter (where _reject is not null) from {table} where _source_file = ?",
@@ -1001,17 +1021,16 @@ def _filled_from_others(con: duckdb.DuckDBPyConnection, contract: FeedContract) 
         return _FILLED[key]
     feed = contract.name
     columns = list(contract.columns)
-    rows = [
-        ["", i + 1, *[None if j == i else PROBE_VALUE for j in range(len(columns))]]
-        for i in range(len(columns))
-    ]
     probe = f"_probe__{feed}"
     con.execute(
-        f"create or replace temp table {probe} (_source_file varchar, _line bigint, "
-        + ", ".join(f"{_quoted(c)} varchar" for c in columns)
-        + ")"
+        f"create or replace temp table {probe} as select '' as _source_file, "
+        f"i as _line, "
+        + ", ".join(
+            f"case when i = {j + 1} then null else '{PROBE_VALUE}' end as {_quoted(c)}"
+            for j, c in enumerate(columns)
+        )
+        + f" from range(1, {len(columns) + 1}) as t(i)"
     )
-    con.executemany(f"insert into {probe} values ({', '.join('?' * (len(columns) + 2))})", rows)
     con.execute(f"create or replace temp view raw__{feed} as select * from {probe}")
     con.execute(f"create or replace temp view checked__{feed} as {checked_select(contract)}")
     result = con.execute(f"select * from ({_staging_model(feed)}) order by _line")
@@ -1095,6 +1114,12 @@ def _recheck_members(con: duckdb.DuckDBPyConnection, contract: FeedContract) -> 
         )
         where old is distinct from new
         """
+    )
+    _touch_claims(
+        con,
+        feed,
+        "semi join _member_changes as c on chk._source_file = c._source_file "
+        "and chk._line = c._line",
     )
     restage = [
         r[0]
@@ -1287,7 +1312,9 @@ def ingest(
             len(report.dropped),
         )
     with report_to.step("resolving claim versions"):
-        claim_versions = resolve_claim_versions(con, rules)
+        claim_versions = resolve_claim_versions(
+            con, rules, every_claim=not reports[VERSIONED_FEED].kept
+        )
     return IngestResult(
         feeds=counts,
         missing_feeds=[n for n in contracts if n not in discovery.feeds],
@@ -1427,6 +1454,10 @@ def _prepare_warehouse(con: duckdb.DuckDBPyConnection) -> None:
     # staging code differs), so the column only needs to be there.
     con.execute(f"alter table {FILES_TABLE} add column if not exists stored varchar[]")
     con.execute(MEMBER_CHECKS_DDL)
+    con.execute(
+        f"create or replace temp table {TOUCHED_CLAIMS} (data_source varchar, claim_id varchar)"
+    )
+    con.execute(f"create table if not exists {VERSION_SETTINGS_TABLE} (void_frequency varchar)")
 
 
 def _has_rows(con: duckdb.DuckDBPyConnection, feed: str) -> bool:
@@ -1495,16 +1526,44 @@ def _current_codes_select(con: duckdb.DuckDBPyConnection) -> str:
     return f"select {keys}, {', '.join(codes)} from int__medical_claim_current"
 
 
-def resolve_claim_versions(con: duckdb.DuckDBPyConnection, rules: Rules) -> dict[str, int]:
+def resolve_claim_versions(
+    con: duckdb.DuckDBPyConnection, rules: Rules, *, every_claim: bool = True
+) -> dict[str, int]:
     """Build the current claim versions (a key table and the view of their lines); returns
-    line and claim counts before and after."""
-    replace_relation(
-        con,
-        "int__medical_claim_version",
-        "table",
-        load_sql("intermediate/int__medical_claim_version"),
-        {"void_frequency": str(rules.setting("claims.void_bill_type_frequency"))},
-    )
+    line and claim counts before and after.
+
+    Incremental unless `every_claim` (no staged file was kept), the version table is
+    missing or the void frequency changed: only the claims this ingest touched (rows
+    staged, deleted, or whose member verdict changed: `_touched_claims`) are resolved
+    again, the rest kept; the table equals a full build (tests/test_ingest_incremental)."""
+    void = str(rules.setting("claims.void_bill_type_frequency"))
+    model = load_sql("intermediate/int__medical_claim_version")
+    settled = con.execute(f"select void_frequency from {VERSION_SETTINGS_TABLE}").fetchall()
+    if (
+        every_claim
+        or settled != [(void,)]
+        or _relation_kind(con, "int__medical_claim_version") != "BASE TABLE"
+    ):
+        replace_relation(
+            con, "int__medical_claim_version", "table", model, {"void_frequency": void}
+        )
+        con.execute(f"delete from {VERSION_SETTINGS_TABLE}")
+        con.execute(f"insert into {VERSION_SETTINGS_TABLE} values (?)", [void])
+    else:
+        con.execute(
+            f"create or replace temp view _claims_to_version as select lines.* "
+            f"from stg__medical_claim as lines semi join {TOUCHED_CLAIMS} as t "
+            f"on lines.data_source = t.data_source and lines.claim_id = t.claim_id"
+        )
+        # The model reads the staged lines in one place: here, the touched claims' lines.
+        assert model.count("from stg__medical_claim") == 1
+        touched = model.replace("from stg__medical_claim", "from _claims_to_version")
+        con.execute(
+            f"delete from int__medical_claim_version as v using "
+            f"(select distinct * from {TOUCHED_CLAIMS}) as t "
+            f"where v.data_source = t.data_source and v.claim_id = t.claim_id"
+        )
+        con.execute(f"insert into int__medical_claim_version {touched}", {"void_frequency": void})
     replace_relation(
         con,
         "int__medical_claim_current",
@@ -1516,9 +1575,9 @@ def resolve_claim_versions(con: duckdb.DuckDBPyConnection, rules: Rules) -> dict
         """
         select
             (select count(*) from stg__medical_claim),
-            (select count(*) from (select distinct data_source, claim_id from stg__medical_claim)),
+            (select count(*) from int__medical_claim_version),
             (select count(*) from int__medical_claim_current),
-            (select count(*) from int__medical_claim_version)
+            (select count(*) from int__medical_claim_version where not is_void)
         """
     ).fetchall()[0]
     return {

@@ -6,6 +6,8 @@ import csv
 import gzip
 from pathlib import Path
 
+import polars as pl
+
 from data_contracts import load_contract
 
 
@@ -88,3 +90,19 @@ def line(claim_id: str, member_id: str, day: str, **values) -> dict:
     }
     row.update(values)
     return row
+
+
+def generated_with_distinctive_names(folder: Path, *, end, seed: int, members: int = 300) -> Path:
+    """Generated feeds whose members' names are made distinctive (`Qzfirst0001`,
+    `Vxlast0001`), so that a test finds any name that leaks into logs or progress."""
+    from ecm.generate import generate_feeds
+
+    generate_feeds(folder, members=members, months=24, end=end, seed=seed)
+    path = folder / "eligibility.csv"
+    eligibility = pl.read_csv(path, infer_schema=False)
+    index = pl.int_range(pl.len()).cast(pl.String).str.zfill(4)
+    eligibility.with_columns(
+        first_name=pl.when(pl.col("first_name").is_not_null()).then("Qzfirst" + index),
+        last_name=pl.when(pl.col("last_name").is_not_null()).then("Vxlast" + index),
+    ).write_csv(path)
+    return folder

@@ -15,7 +15,7 @@ import sys
 import polars as pl
 import pytest
 
-from ecm.generate import generate_feeds
+from tests.feeds import generated_with_distinctive_names
 
 AS_OF = dt.date(2026, 10, 31)
 
@@ -23,15 +23,7 @@ AS_OF = dt.date(2026, 10, 31)
 @pytest.fixture(scope="module")
 def feeds(tmp_path_factory):
     folder = tmp_path_factory.mktemp("logs") / "feeds"
-    generate_feeds(folder, members=300, months=24, end=AS_OF, seed=7)
-    path = folder / "eligibility.csv"
-    eligibility = pl.read_csv(path, infer_schema=False)
-    index = pl.int_range(pl.len()).cast(pl.String).str.zfill(4)
-    eligibility.with_columns(
-        first_name=pl.when(pl.col("first_name").is_not_null()).then("Qzfirst" + index),
-        last_name=pl.when(pl.col("last_name").is_not_null()).then("Vxlast" + index),
-    ).write_csv(path)
-    return folder
+    return generated_with_distinctive_names(folder, end=AS_OF, seed=7)
 
 
 @pytest.fixture(scope="module")

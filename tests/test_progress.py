@@ -26,8 +26,8 @@ from rich.console import Console
 
 from ecm import progress
 from ecm.cli import main
-from ecm.generate import generate_feeds
 from ecm.progress import LogRenderer, Reporter, RichRenderer
+from tests.feeds import generated_with_distinctive_names
 
 AS_OF = dt.date(2026, 10, 31)
 FLOW_STAGES = ("start_workers", "ingest", "shard_inputs", "validate", "shards", "merge", "write")
@@ -48,15 +48,7 @@ def feeds(tmp_path_factory):
     """300 generated members, their names made distinctive (as in
     test_no_member_data_in_logs), so that a name in a progress line would be found."""
     folder = tmp_path_factory.mktemp("progress") / "feeds"
-    generate_feeds(folder, members=300, months=24, end=AS_OF, seed=11)
-    path = folder / "eligibility.csv"
-    eligibility = pl.read_csv(path, infer_schema=False)
-    index = pl.int_range(pl.len()).cast(pl.String).str.zfill(4)
-    eligibility.with_columns(
-        first_name=pl.when(pl.col("first_name").is_not_null()).then("Qzfirst" + index),
-        last_name=pl.when(pl.col("last_name").is_not_null()).then("Vxlast" + index),
-    ).write_csv(path)
-    return folder
+    return generated_with_distinctive_names(folder, end=AS_OF, seed=11)
 
 
 @pytest.fixture(scope="module")

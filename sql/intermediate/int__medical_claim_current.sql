@@ -8,3 +8,4 @@ semi join int__medical_claim_version as current_version
     on lines.data_source = current_version.data_source
     and lines.claim_id = current_version.claim_id
     and lines.file_date is not distinct from current_version.file_date
+    and not current_version.is_void

@@ -1,8 +1,10 @@
--- int__medical_claim_version: the current version of every claim that is not voided.
+-- int__medical_claim_version: the latest version of every claim, and whether it is a void.
 -- A claim is (data_source, claim_id). The version with the latest file_date replaces
 -- earlier ones whole (all lines). When two versions share a file_date a void wins.
 -- A latest version whose type of bill ends in the void frequency ($void_frequency) removes
--- the claim. Grain: one row per current claim: (data_source, claim_id, file_date).
+-- the claim: it is kept here with is_void (so the staged claims are counted from this
+-- table), and int__medical_claim_current reads only the others.
+-- Grain: one row per staged claim: (data_source, claim_id, file_date, is_void).
 with
 
 versions as (
@@ -25,9 +27,8 @@ latest as (
 ),
 
 final as (
-    select data_source, claim_id, file_date
+    select data_source, claim_id, file_date, is_void
     from latest
-    where not is_void
 )
 
 select * from final
