@@ -125,9 +125,15 @@ def _encodings(encoding_options: tuple[str, ...]) -> dict[str, str] | None:
 
 
 def _log_options(func):
-    func = click.option("--quiet", is_flag=True, help="Show warnings and errors only.")(func)
+    func = click.option(
+        "--quiet", is_flag=True, help="No progress: show warnings and errors only."
+    )(func)
     return click.option(
-        "--json", "as_json", is_flag=True, help="Log as JSON lines (for schedulers)."
+        "--json",
+        "as_json",
+        is_flag=True,
+        help="Progress, log lines and errors as JSON objects on stderr, one a line (event, "
+        "stage, rows, seconds; never member data); the summary as JSON on stdout.",
     )(func)
 
 
