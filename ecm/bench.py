@@ -91,7 +91,16 @@ def _marker_ok(fs: FeedSet) -> dict | None:
         info = json.loads(marker.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    wanted = {
+    if any(info.get(k) != v for k, v in _marker_identity(fs).items()):
+        return None
+    if not all((fs.path / f).is_file() for f in info.get("files", [])):
+        return None
+    return info
+
+
+def _marker_identity(fs: FeedSet) -> dict:
+    """What a feed set's marker must say for the cached set to be reused."""
+    return {
         "version": MARKER_VERSION,
         "members": fs.members,
         "months": fs.months,
@@ -99,11 +108,6 @@ def _marker_ok(fs: FeedSet) -> dict | None:
         "seed": SEED,
         "end": AS_OF.isoformat(),
     }
-    if any(info.get(k) != v for k, v in wanted.items()):
-        return None
-    if not all((fs.path / f).is_file() for f in info.get("files", [])):
-        return None
-    return info
 
 
 def ensure_feeds(fs: FeedSet) -> dict:
@@ -122,12 +126,7 @@ def ensure_feeds(fs: FeedSet) -> dict:
     )
     seconds = time.perf_counter() - started
     info = {
-        "version": MARKER_VERSION,
-        "members": fs.members,
-        "months": fs.months,
-        "fmt": fs.fmt,
-        "seed": SEED,
-        "end": AS_OF.isoformat(),
+        **_marker_identity(fs),
         "rows": dict(stats.rows),
         "files": sorted(str(p.relative_to(fs.path)) for p in fs.path.rglob("*") if p.is_file()),
         "generate_seconds": round(seconds, 2),

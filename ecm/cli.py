@@ -124,6 +124,28 @@ def _encodings(encoding_options: tuple[str, ...]) -> dict[str, str] | None:
     return parse_encoding_options(list(encoding_options))
 
 
+_rules_option = click.option(
+    "--rules",
+    "rules_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="A rules file (default: the packaged reference/rules.toml).",
+)
+
+
+def _dask_option(help_text: str):
+    """`--dask [ADDRESS]`: alone "local", else the scheduler address."""
+    return click.option(
+        "--dask",
+        "dask",
+        is_flag=False,
+        flag_value="local",
+        default=None,
+        metavar="[ADDRESS]",
+        help=help_text,
+    )
+
+
 def _log_options(func):
     func = click.option(
         "--quiet", is_flag=True, help="No progress: show warnings and errors only."
@@ -251,13 +273,7 @@ def _is_loopback(address: str) -> bool:
     help="Output folder: new, empty, or an earlier ecm output (anything else is refused); "
     "replaced only when the run succeeds.",
 )
-@click.option(
-    "--rules",
-    "rules_file",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="A rules file (default: the packaged reference/rules.toml).",
-)
+@_rules_option
 @click.option(
     "--warehouse",
     type=click.Path(path_type=Path),
@@ -273,17 +289,11 @@ def _is_loopback(address: str) -> bool:
     help="Run the members in N household shards, one after another (default: as many as "
     "the rules file's [run] memory budget needs). The files are the same for every N.",
 )
-@click.option(
-    "--dask",
-    "dask",
-    is_flag=False,
-    flag_value="local",
-    default=None,
-    metavar="[ADDRESS]",
-    help="Run the shards on Dask: alone, on a new local cluster (one worker process per "
+@_dask_option(
+    "Run the shards on Dask: alone, on a new local cluster (one worker process per "
     "core, the [run] memory budget split over them, at least one shard per worker); "
     "with a scheduler address (tcp://host:8786), on that cluster (README, Running on "
-    "Dask). The files are the same as without --dask.",
+    "Dask). The files are the same as without --dask."
 )
 @click.option(
     "--wait",
@@ -645,28 +655,16 @@ def explain(member_id: str, run_dir: Path, show_all: bool) -> None:
     default=None,
     help="DuckDB warehouse file (default: OUT/warehouse.duckdb).",
 )
-@click.option(
-    "--rules",
-    "rules_file",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="A rules file (default: the packaged reference/rules.toml).",
-)
+@_rules_option
 @click.option(
     "--shards",
     type=click.IntRange(min=1),
     default=None,
     help="Household shards per run, as ecm run --shards (default: from the memory budget).",
 )
-@click.option(
-    "--dask",
-    "dask",
-    is_flag=False,
-    flag_value="local",
-    default=None,
-    metavar="[ADDRESS]",
-    help="Run each run's shards on Dask, as ecm run --dask: alone, a new local cluster per "
-    "run; with a scheduler address (tcp://host:8786), that cluster.",
+@_dask_option(
+    "Run each run's shards on Dask, as ecm run --dask: alone, a new local cluster per "
+    "run; with a scheduler address (tcp://host:8786), that cluster."
 )
 def serve(
     port: int,

@@ -17,6 +17,14 @@ from pathlib import Path
 from tests.feeds import line, member, write_feed
 
 AS_OF = dt.date(2026, 10, 31)
+# The data files of a run's output (byte-identical on a re-run).
+DATA_FILES = (
+    "assignments.parquet",
+    "assignments.csv",
+    "evidence.parquet",
+    "member_metrics.parquet",
+    "quarantine.parquet",
+)
 EXPECTED = {
     ("A", "HIGH_UTIL_ADULT"),
     ("G", "HIGH_UTIL_ADULT"),

@@ -23,15 +23,9 @@ import pytest
 from ecm.errors import OutputError, RunLockedError
 from ecm.locks import RunLock, hold_run_locks, lock_path
 from ecm.safety import OutputFolder, recover_leftovers
+from tests.story import DATA_FILES
 
 AS_OF = "2026-10-31"
-DATA_FILES = (
-    "assignments.parquet",
-    "assignments.csv",
-    "evidence.parquet",
-    "member_metrics.parquet",
-    "quarantine.parquet",
-)
 
 
 # --- the lock ------------------------------------------------------------------------

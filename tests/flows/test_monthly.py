@@ -6,15 +6,7 @@ import polars as pl
 import pytest
 
 from ecm.errors import EcmError, InputError
-from tests.story import AS_OF, EXPECTED, write_story
-
-DATA_FILES = (
-    "assignments.parquet",
-    "assignments.csv",
-    "evidence.parquet",
-    "member_metrics.parquet",
-    "quarantine.parquet",
-)
+from tests.story import AS_OF, DATA_FILES, EXPECTED, write_story
 
 
 @pytest.fixture(scope="module")
