@@ -199,6 +199,58 @@ def scan_floor(feeds: Path) -> dict:
     return out
 
 
+# --------------------------------------------------------------------------- contract floor
+
+# An empty Prefect flow: what Python and Prefect cost a run before it reads anything.
+EMPTY_FLOW = (
+    "from prefect import flow\n"
+    "@flow(name='bench-empty', persist_result=False)\n"
+    "def empty():\n"
+    "    return None\n"
+    "empty()\n"
+)
+
+
+def contract_floor(feeds: Path, work: Path) -> dict:
+    """What the contract makes any run pay before a rule, measured on the same files:
+
+    - `store`: keeping the delivered record in a DuckDB warehouse, nothing else: per feed,
+      one plain `create table as select` of every column some row holds a value in (the
+      columns a staged table keeps, outputs.md: the warehouse keeps every column), into a
+      new DuckDB file, no checks, casts nor normalisation;
+    - `startup`: Python and Prefect running an empty flow in a new process, with the
+      environment `ecm run` gets (Prefect's temporary server included)."""
+    contracts = load_contracts()
+    path = work / "contract-floor.duckdb"
+    path.unlink(missing_ok=True)
+    out: dict = {"store": 0.0, "columns": {}}
+    with duckdb.connect(str(path)) as con:
+        con.execute("set enable_progress_bar = false")
+        for feed in contracts:
+            if not list(feeds.glob(f"{feed}*")):
+                continue
+            reader = _reader(feeds, feed)
+            cols = [r[0] for r in con.sql(f"describe select * from {reader}").fetchall()]
+            counts = con.sql(
+                f"select {', '.join(f'count({ident(c)})' for c in cols)} from {reader}"
+            ).fetchall()[0]
+            valued = [c for c, n in zip(cols, counts, strict=True) if n]
+            out["columns"][feed] = len(valued)
+            started = time.perf_counter()
+            con.execute(
+                f"create table {ident(feed)} as "
+                f"select {', '.join(ident(c) for c in valued)} from {reader}"
+            )
+            out["store"] += time.perf_counter() - started
+    path.unlink(missing_ok=True)
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-c", EMPTY_FLOW], env=_run_env(), check=True, capture_output=True
+    )
+    out["startup"] = time.perf_counter() - started
+    return out
+
+
 # --------------------------------------------------------------------------- baseline
 
 # The HIGH_UTIL rules alone, as a competent analyst would write them in one query.
@@ -422,6 +474,16 @@ class RunFailedError(Exception):
         self.rc, self.wall, self.peak_rss = rc, wall, peak_rss
 
 
+def _run_env() -> dict[str, str]:
+    """The environment of the bench's subprocesses, as the Makefile sets it."""
+    env = dict(os.environ)
+    env.setdefault("PREFECT_HOME", str(REPO / ".prefect"))
+    env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    env.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+    env.setdefault("DO_NOT_TRACK", "1")
+    return env
+
+
 def run_ecm(feeds: Path, out: Path, warehouse: Path, as_of: dt.date = AS_OF) -> RunResult:
     """`ecm run` as a user runs it, in a subprocess of its own session, sampled."""
     cmd = [
@@ -438,12 +500,8 @@ def run_ecm(feeds: Path, out: Path, warehouse: Path, as_of: dt.date = AS_OF) -> 
         "--quiet",
     ]
     started = time.perf_counter()
-    env = dict(os.environ)  # as the Makefile sets them, when run without make
-    env.setdefault("PREFECT_HOME", str(REPO / ".prefect"))
-    env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    env.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
     busy = busy_cpu_seconds()
-    proc = subprocess.Popen(cmd, start_new_session=True, env=env)
+    proc = subprocess.Popen(cmd, start_new_session=True, env=_run_env())
     with TreeRssSampler(proc.pid) as sampler:
         # wait4: the CPU time of the run and every descendant it reaped.
         _pid, status, usage = os.wait4(proc.pid, 0)
@@ -621,6 +679,15 @@ def set_table(r: dict) -> list[str]:
         f"| **`ecm run`, wall clock** (Prefect included) | **{run['wall']:.2f}** | "
         f"**{run['wall'] / floor:.1f}** |",
     ]
+    if r.get("contract_floor"):
+        c = r["contract_floor"]
+        rows[-1:-1] = [
+            f"| contract floor: store the delivered columns "
+            f"({c['columns'].get('medical_claim', 0)} claim columns with a value; plain "
+            f"`create table as`, no checks) | {c['store']:.2f} | {c['store'] / floor:.1f} |",
+            f"| contract floor: Python + Prefect, an empty flow | {c['startup']:.2f} | "
+            f"{c['startup'] / floor:.1f} |",
+        ]
     staged = 0.0
     for step, sec in run["timings"].items():
         nested = step.startswith("shards_")
@@ -701,6 +768,14 @@ def targets(results: list[dict]) -> list[str]:
         f"({run['wall']:.1f} s / {big['baseline']['seconds']:.1f} s) | "
         f"{'yes' if ratio < 1 else '**no**'} |"
     )
+    if big.get("contract_floor"):
+        c = big["contract_floor"]
+        least = c["store"] + c["startup"]
+        rows.append(
+            f"| … reachable at all? store + start-up, before any check or rule ({who}) | "
+            f"{least:.1f} s = {least / big['baseline']['seconds']:.2f}× the baseline | "
+            f"{'yes' if least < big['baseline']['seconds'] else '**no**'} |"
+        )
     floor = run["wall"] / big["scan"]["seconds"]
     rows.append(
         f"| run ≤ 4× the scan floor, aim ({who}) | {floor:.1f}× ({big['scan']['seconds']:.2f} s "
@@ -761,6 +836,13 @@ HOW = """How each figure is taken (`ecm/bench.py`):
   "baseline only" from 28 to 23 adults and from 17 to 7 children); the rest of "baseline
   only" are stays: ecm merges overlapping and adjacent claims into one stay and never counts
   newborn or delivery stays, where the baseline counts admission dates.
+- **Contract floor** (`contract_floor`): what the contract makes any run pay before a
+  check or a rule, on the same files. *Store*: per feed, one plain `create table as select`
+  of every column some row holds a value in (the warehouse keeps every delivered column)
+  into a new DuckDB file: no checks, casts or normalisation. *Start-up*: `python -c` of an
+  empty Prefect flow, with `ecm run`'s environment (the temporary server included). When
+  the two together exceed the baseline, no run that keeps the record in the warehouse and
+  runs as a Prefect flow can be faster than it.
 - **`ecm run`**: `.venv/bin/ecm run --input <set> --as-of 2026-10-31 --out <dir>/out
   --warehouse <dir>/warehouse.duckdb --quiet` in a subprocess of its own session, as a user
   runs it (Prefect's temporary server included, the default shard count); wall clock around
@@ -858,6 +940,12 @@ def measure(fs: FeedSet, work: Path, *, second: bool, validation: bool) -> dict:
     base = baseline(fs.path)
     counts = {c: base[c] for c in HIGH_UTIL}
     print(f"[bench] baseline {base['seconds']:.2f} s {counts}", flush=True)
+    work.mkdir(parents=True, exist_ok=True)
+    floor = contract_floor(fs.path, work)
+    print(
+        f"[bench] contract floor: store {floor['store']:.2f} s, start-up {floor['startup']:.2f} s",
+        flush=True,
+    )
     runs = work / f"run-{fs.members}-{fs.months}-{fs.fmt}"
     if runs.exists():
         shutil.rmtree(runs)
@@ -874,6 +962,7 @@ def measure(fs: FeedSet, work: Path, *, second: bool, validation: bool) -> dict:
             "claim_lines": lines,
             "scan": scan,
             "baseline": {k: v for k, v in base.items() if k != "members"},
+            "contract_floor": floor,
             "load_before": load_before,
             "load_after": os.getloadavg()[0],
             "run": None,
@@ -891,6 +980,7 @@ def measure(fs: FeedSet, work: Path, *, second: bool, validation: bool) -> dict:
         "generate": info["generate_seconds"],
         "scan": scan,
         "baseline": {k: v for k, v in base.items() if k != "members"},
+        "contract_floor": floor,
         "overlap": overlap,
         "load_before": load_before,
         "load_after": load_after,

@@ -10,7 +10,9 @@ import sys
 import textwrap
 import time
 
+import duckdb
 import polars as pl
+import pytest
 
 from ecm import bench
 
@@ -203,3 +205,36 @@ def test_run_ecm_reads_the_summary_and_other_cpu(tmp_path, monkeypatch) -> None:
         assert failed.rc == 3
     else:
         raise AssertionError("a failed run must raise")
+
+
+def test_contract_floor_stores_every_valued_column_and_times_the_start_up(
+    tmp_path, monkeypatch
+) -> None:
+    """The store floor keeps the columns some row holds a value in and leaves no
+    warehouse behind; the start-up floor runs EMPTY_FLOW in a new process (a stand-in
+    here: the bench runs Prefect's), and a failed start-up is an error, not a figure."""
+    feeds = _feeds(tmp_path)
+    claims = feeds / "medical_claim.parquet"
+    pl.read_parquet(claims).with_columns(
+        pl.lit(None, dtype=pl.String).alias("diagnosis_code_25")  # delivered, never filled
+    ).write_parquet(claims)
+    with duckdb.connect() as con:
+        cols = con.sql(f"describe select * from '{feeds / 'medical_claim.parquet'}'").fetchall()
+        valued = con.sql(
+            "select "
+            + ", ".join(f'count("{c[0]}")' for c in cols)
+            + f" from '{feeds / 'medical_claim.parquet'}'"
+        ).fetchall()[0]
+    monkeypatch.setattr(bench, "EMPTY_FLOW", "import time; time.sleep(0.3)")
+    work = tmp_path / "work"
+    work.mkdir()
+    floor = bench.contract_floor(feeds, work)
+    assert floor["columns"]["medical_claim"] == sum(1 for n in valued if n) < len(cols)
+    assert floor["columns"]["eligibility"] == 5
+    assert set(floor["columns"]) == {"medical_claim", "eligibility"}
+    assert 0 < floor["store"] < 30
+    assert 0.3 <= floor["startup"] < 30
+    assert list(work.iterdir()) == []
+    monkeypatch.setattr(bench, "EMPTY_FLOW", "raise SystemExit(4)")
+    with pytest.raises(subprocess.CalledProcessError):
+        bench.contract_floor(feeds, work)
