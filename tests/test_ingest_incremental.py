@@ -326,3 +326,46 @@ def test_a_feed_whose_member_check_warns_is_staged_again_when_eligibility_change
     assert not [w for w in result.warnings if w["rule"] == "unknown_member"]
     _full, want = full_ingest(feeds, rules, tmp_path / "w3")
     assert_same(snapshot(warehouse), want)
+
+
+def _counted(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """The claim counts, counted from the staged lines themselves."""
+    row = con.execute(
+        "select (select count(*) from stg__medical_claim), "
+        "(select count(*) from int__medical_claim_version), "
+        "(select count(*) from int__medical_claim_current), "
+        "(select count(distinct (data_source, claim_id)) from int__medical_claim_current)"
+    ).fetchall()[0]
+    return dict(
+        zip(("staged_lines", "staged_claims", "current_lines", "current_claims"), row, strict=True)
+    )
+
+
+def test_the_claim_counts_are_the_current_claims_lines_full_and_incremental(
+    tmp_path, warehouse, rules
+):
+    """current_lines comes from the version table's `lines`, not from a count over the
+    current view: the same figure, after a full ingest and after a second month with a
+    new version of c1 and a void of c2."""
+    feeds = month_one(tmp_path / "feeds")
+    first = ingest(warehouse, feeds, rules, tmp_path / "w1")
+    assert first.claim_versions == _counted(warehouse)
+    month_two(feeds)
+    second = ingest(warehouse, feeds, rules, tmp_path / "w2")
+    assert second.files["medical_claim"]["kept"]  # incremental
+    assert second.claim_versions == _counted(warehouse)
+    assert second.claim_versions["current_lines"] < second.claim_versions["staged_lines"]
+
+
+def test_a_version_table_of_an_earlier_ecm_without_line_counts_is_rebuilt(
+    tmp_path, warehouse, rules
+):
+    feeds = month_one(tmp_path / "feeds")
+    ingest(warehouse, feeds, rules, tmp_path / "w1")
+    warehouse.execute("alter table int__medical_claim_version drop column lines")
+    month_two(feeds)
+    second = ingest(warehouse, feeds, rules, tmp_path / "w2")
+    assert second.files["medical_claim"]["kept"]
+    assert second.claim_versions == _counted(warehouse)
+    _full, want = full_ingest(feeds, rules, tmp_path / "w3")
+    assert_same(snapshot(warehouse), want)

@@ -2,8 +2,7 @@
 
 The same feeds with every file's rows shuffled give byte-identical result files: no
 rule, tie-break or output depends on the order rows arrive in (the order of a feed file,
-of a staged table, or of a shard's input files). The ingest relies on it: its staging
-writes need not keep the files' row order (ecm.ingest, `preserve_insertion_order`)."""
+of a staged table, or of a shard's input files)."""
 
 from __future__ import annotations
 

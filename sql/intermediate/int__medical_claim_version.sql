@@ -4,7 +4,8 @@
 -- A latest version whose type of bill ends in the void frequency ($void_frequency) removes
 -- the claim: it is kept here with is_void (so the staged claims are counted from this
 -- table), and int__medical_claim_current reads only the others.
--- Grain: one row per staged claim: (data_source, claim_id, file_date, is_void).
+-- `lines`: the staged lines of that version (what int__medical_claim_current holds of it).
+-- Grain: one row per staged claim: (data_source, claim_id, file_date, is_void, lines).
 with
 
 versions as (
@@ -12,7 +13,8 @@ versions as (
         data_source,
         claim_id,
         file_date,
-        bool_or(coalesce(right(bill_type_code, 1) = $void_frequency, false)) as is_void
+        bool_or(coalesce(right(bill_type_code, 1) = $void_frequency, false)) as is_void,
+        count(*) as lines
     from stg__medical_claim
     group by all
 ),
@@ -27,7 +29,7 @@ latest as (
 ),
 
 final as (
-    select data_source, claim_id, file_date, is_void
+    select data_source, claim_id, file_date, is_void, lines
     from latest
 )
 
