@@ -14,6 +14,9 @@ while its `.bench-complete.json` marker matches; a set without the marker is reg
    columns ecm.pipeline.ELIGIBILITY_COLUMNS), `max()` of each so every column is read;
 2. the **baseline**: `BASELINE_SQL`, the HIGH_UTIL rules alone as an analyst would write them
    in one DuckDB query on the same files; its member counts beside ecm's;
+2b. the **contract floor** (`contract_floor`): storing every delivered column that holds a
+   value in a new DuckDB file (plain `create table as`, no checks) and Python + Prefect
+   running an empty flow: what any run under the contract pays before a check or a rule;
 3. `ecm run` **as a user runs it**: `.venv/bin/ecm run --input … --as-of 2026-10-31 --out …
    --quiet` in a subprocess (Prefect's temporary server included, the default shard count),
    wall clock, and the stage timings of its summary.json;
