@@ -56,6 +56,7 @@ from data_contracts.sql import ident, row_checks
 from ecm.generate import generate_feeds
 from ecm.ingest import ingest
 from ecm.pipeline import CLAIM_EVENT_COLUMNS, ELIGIBILITY_COLUMNS, inputs_needed
+from ecm.prefect_env import NO_ANALYTICS
 from ecm.rules import load_rules
 
 AS_OF = dt.date(2026, 10, 31)
@@ -479,12 +480,12 @@ class RunFailedError(Exception):
 
 def _run_env() -> dict[str, str]:
     """The environment of the bench's subprocesses, as the Makefile sets it."""
-    env = dict(os.environ)
-    env.setdefault("PREFECT_HOME", str(REPO / ".prefect"))
-    env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    env.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
-    env.setdefault("DO_NOT_TRACK", "1")
-    return env
+    defaults = {
+        "PREFECT_HOME": str(REPO / ".prefect"),
+        **NO_ANALYTICS,
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
+    }
+    return {**defaults, **os.environ}
 
 
 def run_ecm(feeds: Path, out: Path, warehouse: Path, as_of: dt.date = AS_OF) -> RunResult:

@@ -944,9 +944,14 @@ def _plan_feed(
     return [f for f in files if f.relative not in kept], gone
 
 
+def _columns_of(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+    """The column names of `table` (or of a parenthesised select)."""
+    return {r[0] for r in con.execute(f"describe {table}").fetchall()}
+
+
 def _add_missing_columns(con: duckdb.DuckDBPyConnection, table: str, sql: str) -> None:
     """Add to `table` (as text) the columns of `sql` it lacks: a file's unknown columns."""
-    have = {r[0] for r in con.execute(f"describe {table}").fetchall()}
+    have = _columns_of(con, table)
     for name, kind, *_ in con.execute(f"describe {sql}").fetchall():
         if name not in have:
             con.execute(f"alter table {table} add column {_quoted(name)} {kind}")
@@ -1525,7 +1530,7 @@ def _current_codes_select(con: duckdb.DuckDBPyConnection) -> str:
     some staged row holds a code in (position 1 always): what int__claim_diagnosis and
     int__claim_procedure unpivot. Unpivoting the 25 positions of each when a feed fills
     nine read 25 columns of nulls (300k members: 21 s against 7 s)."""
-    stored = {r[0] for r in con.execute("describe stg_checked__medical_claim").fetchall()}
+    stored = _columns_of(con, "stg_checked__medical_claim")
     codes = [
         c
         for c in load_contracts()["medical_claim"].columns
@@ -1533,10 +1538,6 @@ def _current_codes_select(con: duckdb.DuckDBPyConnection) -> str:
     ]
     keys = "member_id, data_source, claim_id, claim_type, claim_line_start_date, claim_start_date"
     return f"select {keys}, {', '.join(codes)} from int__medical_claim_current"
-
-
-def _columns_of(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
-    return {r[0] for r in con.execute(f"describe {table}").fetchall()}
 
 
 def resolve_claim_versions(

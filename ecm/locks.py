@@ -30,10 +30,10 @@ from pathlib import Path
 
 from ecm.errors import OutputError, RunLockedError
 from ecm.logs import get_logger
+from ecm.safety import WRITTEN_BY
 
 log = get_logger("locks")
 
-WRITTEN_BY = "ecm"
 _POLL_SECONDS = 0.25
 _MAX_RECORD_BYTES = 4096
 

@@ -24,7 +24,7 @@ import re
 import shutil
 import tempfile
 import uuid
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from pathlib import Path
 
 import duckdb
@@ -230,13 +230,7 @@ class Leftovers:
     earlier_output_restored: bool = False
 
     def __bool__(self) -> bool:
-        return bool(
-            self.warehouse_copies
-            or self.work_folders
-            or self.output_folders
-            or self.earlier_outputs_finished
-            or self.earlier_output_restored
-        )
+        return any(astuple(self))
 
     def describe(self) -> str:
         """One clause of counts, e.g. `removed 2 warehouse copy files and 1 work folder`."""

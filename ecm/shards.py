@@ -192,7 +192,8 @@ def write_shard_inputs(
     tables = shard_tables(with_procedures)
     root.mkdir(parents=True)
     for table, select in tables.items():
-        params = {"shards": n, **({"since": since} if "$since" in select else {})}
+        # The select's own parameters; the partitioned write adds the shard count.
+        select_params = {"since": since} if "$since" in select else None
         if n == 1:
             # One shard: no map to join and no partitioned write (which took twice the
             # CPU of a plain one: 300k members' claim lines 27 s against 13 s).
@@ -200,7 +201,7 @@ def write_shard_inputs(
             con.execute(
                 f"copy ({select}) to {_literal(root / table / 'shard=0' / 'data_0.parquet')} "
                 f"(format parquet)",
-                {k: v for k, v in params.items() if k != "shards"} or None,
+                select_params,
             )
             continue
         con.execute(
@@ -213,10 +214,9 @@ def write_shard_inputs(
                 left join int__member_shard as map on source.member_id = map.member_id
             ) to {_literal(root / table)} (format parquet, partition_by (shard))
             """,
-            params,
+            {"shards": n, **(select_params or {})},
         )
         # A shard without rows of this table still gets a file with its columns.
-        empty_params = {k: v for k, v in params.items() if k != "shards"}
         for i in range(n):
             folder = root / table / f"shard={i}"
             if not folder.is_dir():
@@ -224,7 +224,7 @@ def write_shard_inputs(
                 con.execute(
                     f"copy (select * from ({select}) limit 0) "
                     f"to {_literal(folder / 'empty.parquet')} (format parquet)",
-                    empty_params or None,
+                    select_params,
                 )
     log.info(
         "%d members in %d households (%d rounds), %d shard%s",
