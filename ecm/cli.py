@@ -16,7 +16,7 @@ import click
 from rich.console import Console
 
 from ecm import progress
-from ecm.errors import EcmError, InputError, OutputError, SanityGuardError
+from ecm.errors import EcmError, InputError, MachineError, OutputError, SanityGuardError
 from ecm.logs import configure_logging, get_logger
 from ecm.prefect_env import apply_prefect_defaults, quiet_prefect_failure_logs
 
@@ -35,12 +35,14 @@ def default_as_of(timezone: str = "America/Los_Angeles", now: dt.datetime | None
     return previous_month_end(moment.date())
 
 
-EXIT_INTERNAL, EXIT_INPUT, EXIT_GUARD = 1, 2, 3
+EXIT_INTERNAL, EXIT_INPUT, EXIT_GUARD, EXIT_MACHINE = 1, 2, 3, 4
 
 
 def _exit_code(exc: BaseException) -> int:
     if isinstance(exc, SanityGuardError):
         return EXIT_GUARD
+    if isinstance(exc, MachineError):
+        return EXIT_MACHINE
     if isinstance(exc, EcmError):
         return EXIT_INPUT
     return EXIT_INTERNAL
@@ -52,7 +54,7 @@ def _fail(exc: BaseException, *, as_json: bool = False) -> None:
     progress.close(failed=True)  # the live display ends above the error
     code = _exit_code(exc)
     if isinstance(exc, EcmError):
-        kind = "sanity_guard" if code == EXIT_GUARD else "input"
+        kind = {EXIT_GUARD: "sanity_guard", EXIT_MACHINE: "machine"}.get(code, "input")
         message = str(exc)
     else:
         # An internal failure: name where it happened, not the values it held (a

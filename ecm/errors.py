@@ -27,5 +27,23 @@ class SanityGuardError(EcmError):
         self.summary = summary or {}
 
 
+class MachineError(EcmError):
+    """The machine stopped the run (exit 4): the disk is full, a folder cannot be written,
+    memory ran out. Names the path or the resource and what to do."""
+
+
+class Interrupted(BaseException):
+    """The run was interrupted by a signal (SIGINT: exit 130, SIGTERM: exit 143). A
+    BaseException, like KeyboardInterrupt, so that no `except Exception` swallows it."""
+
+    def __init__(self, signal_number: int) -> None:
+        super().__init__(f"interrupted by signal {signal_number}")
+        self.signal_number = signal_number
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signal_number
+
+
 class RunLockedError(OutputError):
     """Another `ecm` run holds the warehouse or the output folder a run needs (exit 2)."""

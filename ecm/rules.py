@@ -40,6 +40,8 @@ REQUIRED_SETTINGS: dict[str, SettingType] = {
     "methods.nyu_min_prefix_length": int,
     "guards.min_enrolled_members": int,
     "guards.max_quarantined_share": float,
+    "guards.max_line_bytes": int,
+    "output.group_readable": bool,
     "run.memory_budget_gib": float,
     "run.bytes_per_member": int,
     # The plan's identity on its member information files (outputs.md), and the
