@@ -492,7 +492,8 @@ def write_outputs(
         plan=mif.plan_of(rules),
         adult_min_age=rules.setting("time.adult_min_age"),
     ).collect()
-    files += mif.write_member_information_files(rows, staging, as_of, rules.version)
+    mifs = mif.write_member_information_files(rows, staging, as_of, rules.version)
+    files += mifs.files
     added = {
         "changes": {
             "previous_as_of_date": previous_as_of.isoformat() if previous_as_of else None,
@@ -503,6 +504,7 @@ def write_outputs(
             "providers": rows.filter(pl.col("folder") != UNASSIGNED)["folder"].n_unique(),
             "members": rows.height,
             "unassigned_members": rows.filter(pl.col("folder") == UNASSIGNED).height,
+            **mifs.counts(),
         },
     }
     outputs.write_json({**summary, **added}, staging / "summary.json")
@@ -520,6 +522,7 @@ def write_outputs(
         "files": [outputs.file_entry(p, staging, rows) for p, rows in files],
         "inputs": input_fingerprints,
         "reference": reference.versions(),
+        "member_information_files": mifs.counts(),
     }
     outputs.write_json(manifest, staging / MANIFEST)
     return added

@@ -557,7 +557,7 @@ def test_every_record_is_one_line_and_formula_text_is_shown_as_text(tmp_path):
             assert got[column] == value, (member, column)
         assert got["Member Residential State"] == ""  # absent: written empty
     manifest = json.loads((path.parent / "manifest.json").read_text())
-    breaks = len(LINE_BREAKS) + 2 + 3  # M*, N01-N02, N10, N12 (provider name)
+    breaks = len(LINE_BREAKS) + 4  # M*, N01, N02, N10, N12 (provider name)
     assert manifest["values_with_line_breaks_replaced"] == breaks
     # N03-N06, -N09's last name, N10, N11 (two values), N12's provider name
     assert manifest["values_prefixed_as_text"] == 9
