@@ -502,10 +502,14 @@ def validate(
     import duckdb
 
     from data_contracts.gx_suites import run_data_quality
+    from ecm.file_modes import modes_of, narrow_umask, restrict
     from ecm.ingest import ingest
     from ecm.rules import load_rules
 
+    # What validate writes (the staged feeds, the report) is health information too.
+    modes = _guarded(lambda: modes_of(load_rules()), as_json=as_json)
     with (
+        narrow_umask(modes),
         progress.shown(quiet=quiet, as_json=as_json) as shown,
         tempfile.TemporaryDirectory(prefix="ecm-validate-") as work,
         _staging_lock(warehouse, as_json),
@@ -552,8 +556,10 @@ def validate(
     if report_file:
         from data_contracts.gx_report import render_report
 
-        report_file.parent.mkdir(parents=True, exist_ok=True)
-        report_file.write_text(render_report(report, quality), encoding="utf-8")
+        with narrow_umask(modes):
+            report_file.parent.mkdir(parents=True, exist_ok=True)
+            report_file.write_text(render_report(report, quality), encoding="utf-8")
+        restrict(report_file, modes)  # a report written over keeps its old mode
     if as_json:
         click.echo(json.dumps(report, default=str))
     else:

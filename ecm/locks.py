@@ -8,7 +8,8 @@ never blocks the next one; its lock file is reused. A run that finds a lock held
 up to `wait_seconds`, then stops with `RunLockedError` (exit 2), naming the warehouse or
 folder and the holder (pid, host, start time: the only things the file records).
 
-The lock file is removed when the run ends. Removing a lock file is safe only because
+The lock file is owner-only (0600, whatever the umask; ecm.file_modes) and removed when
+the run ends. Removing a lock file is safe only because
 every taker checks, once it holds the lock, that the file it locked is still the one at
 the path (else it tries again on the new file), and the holder removes it *before* it
 unlocks.
@@ -19,6 +20,7 @@ wait for each other.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import errno
 import fcntl
@@ -35,6 +37,7 @@ from ecm.safety import WRITTEN_BY
 log = get_logger("locks")
 
 _POLL_SECONDS = 0.25
+LOCK_FILE_MODE = 0o600  # owner-only, whatever the umask and [output] group_readable
 _MAX_RECORD_BYTES = 4096
 
 
@@ -125,7 +128,7 @@ class RunLock:
         flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            return os.open(self.path, flags, 0o644)
+            fd = os.open(self.path, flags, LOCK_FILE_MODE)
         except OSError as exc:
             if exc.errno == errno.ELOOP:
                 reason = "is a symbolic link"
@@ -137,6 +140,8 @@ class RunLock:
                 f"The lock file {self.path} of the {self.what} {self.target} {reason}; ecm "
                 f"keeps its run lock there. Move it away, or choose another {self.what}."
             ) from None
+        _narrow(fd)
+        return fd
 
     def _check_ours(self, fd: int) -> None:
         """A lock file is empty or a record written by ecm; anything else is someone
@@ -206,6 +211,14 @@ def check_not_locked(warehouse: Path, out_dir: Path) -> None:
     locks = RunLocks(warehouse, out_dir)
     locks.locks = [lock for lock in locks.locks if lock.path.parent.is_dir()]
     locks.acquire(0).release()
+
+
+def _narrow(fd: int) -> None:
+    """A lock file left by an earlier ecm (created 0644) is made 0600 as it is reused."""
+    if os.fstat(fd).st_mode & 0o077:
+        # another user's file is not ours to change; it records no member data
+        with contextlib.suppress(OSError):
+            os.fchmod(fd, LOCK_FILE_MODE)
 
 
 def _try_lock(fd: int) -> bool:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -21,7 +22,14 @@ import polars as pl
 from ecm import outputs
 from ecm.pipeline import ELIGIBILITY_COLUMNS, PROVIDER_COLUMNS
 from ecm.rules import Rules
-from transforms.mif import FOLDER, UNASSIGNED, Plan
+from transforms.mif import (
+    FOLDER,
+    LINE_BREAKS_REPLACED,
+    PREFIXED_AS_TEXT,
+    UNASSIGNED,
+    Plan,
+    one_line_text,
+)
 
 PROVIDERS = "providers"
 _FOLDER_NAME = re.compile(r"[0-9A-Za-z_-]+")
@@ -64,23 +72,54 @@ def mif_file_name(folder: str, as_of: dt.date) -> str:
     return f"ECM_MIF_{folder}_{as_of.strftime('%Y%m')}.txt"
 
 
+@dataclass(frozen=True)
+class MemberInformationFiles:
+    """What `write_member_information_files` wrote: every file with its rows (None for
+    the manifests), and the values it changed in all of them (transforms.mif.one_line_text)."""
+
+    files: list[tuple[Path, int | None]]
+    values_with_line_breaks_replaced: int
+    values_prefixed_as_text: int
+
+    def counts(self) -> dict[str, int]:
+        """The values changed, as the run's summary and manifest report them."""
+        return {
+            LINE_BREAKS_REPLACED: self.values_with_line_breaks_replaced,
+            PREFIXED_AS_TEXT: self.values_prefixed_as_text,
+        }
+
+
 def write_member_information_files(
     rows: pl.DataFrame, root: Path, as_of: dt.date, rules_version: str
-) -> list[tuple[Path, int | None]]:
-    """Write `root/providers/<folder>/ECM_MIF_<folder>_<YYYYMM>.txt` (pipe-delimited UTF-8,
-    a header row, rows in the order given) and its `manifest.json` for every folder of
-    `rows` (transforms.mif.member_information); returns every file written with its rows
-    (None for the manifests), for the run's manifest."""
+) -> MemberInformationFiles:
+    """Write `root/providers/<folder>/ECM_MIF_<folder>_<YYYYMM>.txt` and its
+    `manifest.json` for every folder of `rows` (transforms.mif.member_information).
+
+    The file: pipe-delimited UTF-8, a header row, rows in the order given, one record per
+    line whatever reads it: the values as `one_line_text` makes them (line breaks become
+    spaces, free-text formula text prefixed with `'`), a value holding `|` or `"` quoted
+    (a `"` inside doubled), an empty value written empty. The manifest counts the values
+    changed."""
+    safe = one_line_text(rows.lazy()).collect()
     written: list[tuple[Path, int | None]] = []
-    for folder in sorted(rows[FOLDER].unique().to_list()):
+    for folder in sorted(safe[FOLDER].unique().to_list()):
         if not _FOLDER_NAME.fullmatch(folder):
             # The contract stages only 10-digit NPIs; never let a value name a path.
             raise ValueError(f"A provider folder name must be an NPI or {UNASSIGNED!r}.")
-        part = rows.filter(pl.col(FOLDER) == folder).drop(FOLDER)
+        part = safe.filter(pl.col(FOLDER) == folder)
+        counts = {name: int(part[name].sum()) for name in (LINE_BREAKS_REPLACED, PREFIXED_AS_TEXT)}
+        part = part.drop(FOLDER, *counts)
         directory = root / PROVIDERS / folder
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / mif_file_name(folder, as_of)
-        part.write_csv(path, separator="|", null_value="", line_terminator="\n")
+        part.write_csv(
+            path,
+            separator="|",
+            quote_char='"',
+            quote_style="necessary",
+            null_value="",
+            line_terminator="\n",
+        )
         manifest = directory / "manifest.json"
         outputs.write_json(
             {
@@ -90,8 +129,13 @@ def write_member_information_files(
                 "sha256": outputs.sha256_file(path),
                 "as_of_date": as_of.isoformat(),
                 "rules_version": rules_version,
+                **counts,
             },
             manifest,
         )
         written += [(path, part.height), (manifest, None)]
-    return written
+    return MemberInformationFiles(
+        files=written,
+        values_with_line_breaks_replaced=int(safe[LINE_BREAKS_REPLACED].sum()),
+        values_prefixed_as_text=int(safe[PREFIXED_AS_TEXT].sum()),
+    )

@@ -30,6 +30,7 @@ from pathlib import Path
 import duckdb
 
 from ecm.errors import InputError, OutputError
+from ecm.file_modes import OWNER_ONLY, FileModes, restrict
 
 MANIFEST = "manifest.json"
 WRITTEN_BY = "ecm"
@@ -127,17 +128,17 @@ def check_output_folder(out_dir: Path, input_dir: Path, warehouse: Path) -> None
 
 class OutputFolder:
     """A run's output, written into a temporary folder beside `target` and moved into
-    place by `publish()`; `discard()` removes the temporary folder (only ours)."""
+    place by `publish()` with `modes` (ecm.file_modes); `discard()` removes the temporary
+    folder (only ours)."""
 
-    def __init__(self, target: Path) -> None:
+    def __init__(self, target: Path, modes: FileModes = OWNER_ONLY) -> None:
         self.target = Path(target)
+        self.modes = modes
         self.target.parent.mkdir(parents=True, exist_ok=True)
         self.path = Path(
             tempfile.mkdtemp(prefix=f".{self.target.name}{_TMP}", dir=self.target.parent)
         )
-        umask = os.umask(0)
-        os.umask(umask)
-        self.path.chmod(0o777 & ~umask)  # mkdtemp makes 0700; a run folder is ordinary
+        self.path.chmod(modes.folder)  # mkdtemp makes 0700; group_readable makes 0750
 
     def discard(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
@@ -148,6 +149,7 @@ class OutputFolder:
         stays (and the moved-aside folder with it). A run killed between the two moves
         leaves no `target`: the next run puts the earlier output back
         (`recover_leftovers`)."""
+        restrict(self.path, self.modes)
         previous = None
         if self.target.exists():
             previous = self.target.with_name(f".{self.target.name}{_OLD}{uuid.uuid4().hex[:8]}")
@@ -184,11 +186,12 @@ def _checkpoint(path: Path) -> None:
 
 class WorkWarehouse:
     """A copy of the warehouse beside it for one run: every write of the run goes to
-    `path`; `commit()` swaps it in whole, `discard()` removes it and leaves the
-    warehouse as it was."""
+    `path`; `commit()` swaps it in whole with `modes` (ecm.file_modes), `discard()`
+    removes it and leaves the warehouse as it was."""
 
-    def __init__(self, warehouse: Path) -> None:
+    def __init__(self, warehouse: Path, modes: FileModes = OWNER_ONLY) -> None:
         self.warehouse = Path(warehouse)
+        self.modes = modes
         self.warehouse.parent.mkdir(parents=True, exist_ok=True)
         self.path = self.warehouse.with_name(
             f".{self.warehouse.name}{_RUN}{uuid.uuid4().hex[:12]}.duckdb"
@@ -204,6 +207,7 @@ class WorkWarehouse:
 
     def commit(self) -> None:
         _checkpoint(self.path)
+        restrict(self.path, self.modes)
         self.path.replace(self.warehouse)
 
     def discard(self) -> None:

@@ -38,9 +38,10 @@ from prefect.task_runners import ThreadPoolTaskRunner
 import ecm
 from ecm import history, html_report, mif, outputs
 from ecm.errors import EcmError
+from ecm.file_modes import FileModes, modes_of, set_umask
 from ecm.guards import check_sanity_guards
 from ecm.ingest import IngestResult, ingest
-from ecm.locks import hold_run_locks
+from ecm.locks import RunLocks, hold_run_locks
 from ecm.logs import get_logger
 from ecm.pipeline import history_start, inputs_needed
 from ecm.prefect_env import WORKER_ENVIRONMENT, configured_api_url, quiet_prefect_failure_logs
@@ -492,7 +493,8 @@ def write_outputs(
         plan=mif.plan_of(rules),
         adult_min_age=rules.setting("time.adult_min_age"),
     ).collect()
-    files += mif.write_member_information_files(rows, staging, as_of, rules.version)
+    mifs = mif.write_member_information_files(rows, staging, as_of, rules.version)
+    files += mifs.files
     added = {
         "changes": {
             "previous_as_of_date": previous_as_of.isoformat() if previous_as_of else None,
@@ -503,6 +505,7 @@ def write_outputs(
             "providers": rows.filter(pl.col("folder") != UNASSIGNED)["folder"].n_unique(),
             "members": rows.height,
             "unassigned_members": rows.filter(pl.col("folder") == UNASSIGNED).height,
+            **mifs.counts(),
         },
     }
     outputs.write_json({**summary, **added}, staging / "summary.json")
@@ -520,6 +523,7 @@ def write_outputs(
         "files": [outputs.file_entry(p, staging, rows) for p, rows in files],
         "inputs": input_fingerprints,
         "reference": reference.versions(),
+        "member_information_files": mifs.counts(),
     }
     outputs.write_json(manifest, staging / MANIFEST)
     return added
@@ -657,14 +661,46 @@ def _swap_in(
     output.publish()
 
 
-def _start_locked_run(input_dir: Path, out_dir: Path, warehouse: Path) -> WorkWarehouse:
+@dataclass
+class _RunHold:
+    """A run's hold on the disk: its locks (ecm.locks), and the umask that creates its
+    files with `modes` (ecm.file_modes) in place of the caller's `umask`."""
+
+    locks: RunLocks
+    modes: FileModes
+    umask: int
+
+    def release(self) -> None:
+        """Free the locks and give the caller's umask back."""
+        try:
+            self.locks.release()
+        finally:
+            os.umask(self.umask)
+
+
+def _hold_run(warehouse: Path, out_dir: Path, wait_seconds: float, rules: Rules) -> _RunHold:
+    """Set the run's umask (`[output] group_readable`: everything the run creates is
+    0600/0700, or 0640/0750, whatever the caller's umask), then take its locks; the
+    caller's umask is given back by `release()`, or at once when the locks cannot be had."""
+    modes = modes_of(rules)
+    umask = set_umask(modes)
+    try:
+        return _RunHold(hold_run_locks(warehouse, out_dir, wait_seconds), modes, umask)
+    except BaseException:
+        os.umask(umask)
+        raise
+
+
+def _start_locked_run(
+    input_dir: Path, out_dir: Path, warehouse: Path, modes: FileModes
+) -> WorkWarehouse:
     """The start of a run holding its locks: clear what a run that died left behind
     (ecm.safety.recover_leftovers), check --out again, copy the warehouse."""
     leftovers = recover_leftovers(warehouse, out_dir)
     if leftovers:
         log.info("cleaned up after an earlier run that did not finish: %s", leftovers.describe())
     check_output_folder(out_dir, input_dir, warehouse)
-    return WorkWarehouse(warehouse)
+    return WorkWarehouse(warehouse, modes)
 
 
 @flow(
@@ -708,11 +744,11 @@ def monthly(
     reference = ReferenceData()
     timer = Timer()
     log.info("as-of %s, rules %s, warehouse %s", as_of, rules.version, warehouse.resolve())
-    locks = hold_run_locks(warehouse, out_dir, lock_wait_seconds)  # before anything is written
+    hold = _hold_run(warehouse, out_dir, lock_wait_seconds, rules)  # before anything is written
     work_house: WorkWarehouse | None = None
     output: OutputFolder | None = None
     try:
-        work_house = _start_locked_run(input_dir, out_dir, warehouse)
+        work_house = _start_locked_run(input_dir, out_dir, warehouse, hold.modes)
         with work_folder(warehouse) as work:
             work_dir = Path(work)
             with timer.step("start_workers"):
@@ -756,7 +792,7 @@ def monthly(
             )
             check_sanity_guards(summary, rules)
             with timer.step("write") as stage:
-                output = OutputFolder(out_dir)
+                output = OutputFolder(out_dir, hold.modes)
                 _write_and_record(
                     output.path,
                     merged,
@@ -777,7 +813,7 @@ def monthly(
             output.discard()
         raise
     finally:
-        locks.release()
+        hold.release()
     log.info("wrote %s", out_dir)
     summary["timings_seconds"] = timer.seconds
     publish_artifacts(summary, out_dir / REPORT)

@@ -1,5 +1,6 @@
 """`ecm run --dask`: the shard tasks on a local Dask cluster (two worker processes) give
-the same files, byte for byte, as the shards run one after another in this process."""
+the same files, byte for byte, as the shards run one after another in this process; the
+workers write the shards' files as privately as the run (tests/test_file_modes.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 
 from ecm.cli import _run_flow
 from ecm.generate import generate_feeds
+from tests.test_file_modes import check_private, modes_under, umask
 
 END = dt.date(2026, 10, 31)
 MEMBERS = 2_500
@@ -18,17 +20,32 @@ FILES = ("assignments.parquet", "assignments.csv", "evidence.parquet", "member_m
 
 
 @pytest.mark.dask
-def test_dask_run_is_byte_identical_to_a_plain_run(tmp_path):
+def test_dask_run_is_byte_identical_to_a_plain_run(tmp_path, monkeypatch):
+    import flows.monthly as monthly_module
+
+    # the work folder as the workers left it, just before the shards are merged
+    work: dict = {}
+    merge = monthly_module.merge_shard_results
+
+    def look_then_merge(results, out_dir):
+        work.update(modes_under(out_dir.parent))
+        return merge(results, out_dir)
+
+    monkeypatch.setattr(monthly_module, "merge_shard_results", look_then_merge)
     feeds = tmp_path / "feeds"
     generate_feeds(feeds, members=MEMBERS, months=24, end=END, seed=7, fmt="parquet")
     plain = tmp_path / "plain" / "out"
     on_dask = tmp_path / "dask" / "out"
-    summaries = {
-        "plain": _run_flow(feeds, END, plain, None, None, shards=SHARDS),
-        "dask": _run_flow(
+    plain_summary = _run_flow(feeds, END, plain, None, None, shards=SHARDS)
+    work.clear()
+    with umask(0o000):  # the workers' files are private whatever the umask
+        dask_summary = _run_flow(
             feeds, END, on_dask, None, None, shards=SHARDS, dask="local", dask_workers=2
-        ),
-    }
+        )
+    assert any("shard_results" in p.parts for p in work)  # the workers wrote there
+    check_private(work, group_readable=False)
+    check_private(modes_under(on_dask.parent), group_readable=False)
+    summaries = {"plain": plain_summary, "dask": dask_summary}
     for name in FILES:
         assert (on_dask / name).read_bytes() == (plain / name).read_bytes(), name
     assert summaries["dask"]["shards"]["shards"] == SHARDS

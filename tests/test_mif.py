@@ -287,9 +287,16 @@ def provider_feeds(tmp_path_factory):
     path = folder / "eligibility.csv"
     frame = pl.read_csv(path, infer_schema=False).with_columns(
         pl.lit("Doe").alias("last_name"),
-        (pl.lit("First-") + pl.col("member_id")).alias("first_name"),
+        # a line separator inside G's name; formula text in K's city
+        pl.when(pl.col("member_id") == "G")
+        .then(pl.lit("First\u2028G"))
+        .otherwise(pl.lit("First-") + pl.col("member_id"))
+        .alias("first_name"),
         pl.lit("1 Main St, Apt | 2").alias("address"),  # a delimiter inside a value
-        pl.lit("Oakland").alias("city"),
+        pl.when(pl.col("member_id") == "K")
+        .then(pl.lit("@Oakland"))
+        .otherwise(pl.lit("Oakland"))
+        .alias("city"),
         pl.lit("CA").alias("state"),
         pl.lit("94601").alias("zip_code"),
         pl.lit("02").alias("dual_status_code"),
@@ -383,6 +390,32 @@ def test_the_files_hold_the_mif_columns_and_their_values(provider_run, rules):
     assert manifest["sha256"] == sha256_file(path)
 
 
+def test_the_run_counts_the_mif_values_it_changed(provider_run):
+    """G's name loses its line separator, K's city is shown as text; the run's summary
+    and manifest count them, as do the provider folders' manifests."""
+    counts = {"values_with_line_breaks_replaced": 1, "values_prefixed_as_text": 1}
+    summary = json.loads((provider_run / "summary.json").read_text())
+    assert {k: summary["member_information_files"][k] for k in counts} == counts
+    manifest = json.loads((provider_run / "manifest.json").read_text())
+    assert manifest["member_information_files"] == counts
+    providers = provider_run / "providers"
+    g = _read_mif(providers / NPI_1 / mif_file_name(NPI_1, AS_OF)).filter(
+        pl.col("Member CIN") == "G"
+    )
+    assert g["Member First Name"].to_list() == ["First G"]
+    k = _read_mif(providers / NPI_2 / mif_file_name(NPI_2, AS_OF)).filter(
+        pl.col("Member CIN") == "K"
+    )
+    assert k["Member Residential City"].to_list() == ["'@Oakland"]
+    by_folder = {
+        folder.name: json.loads((folder / "manifest.json").read_text())
+        for folder in providers.iterdir()
+    }
+    assert by_folder[NPI_1]["values_with_line_breaks_replaced"] == 1
+    assert by_folder[NPI_2]["values_prefixed_as_text"] == 1
+    assert by_folder["unassigned"]["values_with_line_breaks_replaced"] == 0
+
+
 def test_the_runs_manifest_lists_every_file_so_the_next_run_may_replace_the_folder(
     provider_run, provider_feeds
 ):
@@ -416,3 +449,167 @@ def test_a_rerun_elsewhere_gives_byte_identical_provider_files(
     assert (other / "changes.parquet").read_bytes() == (
         provider_run / "changes.parquet"
     ).read_bytes()
+
+
+# --- one record per line, whatever reads it; formula text shown as text ---------------
+
+# Every character str.splitlines() splits on: CR, LF, VT, FF, FS, GS, RS, NEL, LS, PS.
+LINE_BREAKS = ["\r", "\n", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]
+
+
+def _hostile_members():
+    """(member id, eligibility values, provider name, expected MIF values by column):
+    each break character inside a name, a CRLF pair, formula text in each free-text
+    column, the delimiter and a quote inside values, an empty value, a member id
+    starting with `-` (not free text: written as delivered, as are phone numbers)."""
+    members = [
+        (f"M{i:02d}", {"last_name": f"Lo{ch}pez"}, None, {"Member Last Name": "Lo pez"})
+        for i, ch in enumerate(LINE_BREAKS)
+    ]
+    members += [
+        ("N01", {"last_name": "Lo\r\npez"}, None, {"Member Last Name": "Lo pez"}),
+        ("N02", {"last_name": "A\n\nB"}, None, {"Member Last Name": "A  B"}),
+        (
+            "N03",
+            {"first_name": "=cmd|' /C calc'!A0"},
+            None,
+            {"Member First Name": "'=cmd|' /C calc'!A0"},
+        ),
+        ("N04", {"address": "+1"}, None, {"Member Residential Address": "'+1"}),
+        ("N05", {"city": "-2"}, None, {"Member Residential City": "'-2"}),
+        ("N06", {}, "@SUM(A1)", {"ECM Provider Name": "'@SUM(A1)"}),
+        (
+            "N07",
+            {"address": '1 "Main" St | Apt 2'},
+            None,
+            {"Member Residential Address": '1 "Main" St | Apt 2'},
+        ),
+        (
+            "N08",
+            {"last_name": 'O"Brien', "first_name": ""},
+            None,
+            {"Member Last Name": 'O"Brien', "Member First Name": ""},
+        ),
+        (
+            "-N09",
+            {"phone": "+15105550100", "last_name": "-"},
+            None,
+            {"Member CIN": "-N09", "Member Phone Number": "+15105550100", "Member Last Name": "'-"},
+        ),
+        # a break before formula text: the space it becomes does not hide the formula
+        ("N10", {"city": "\n=1+1"}, None, {"Member Residential City": "' =1+1"}),
+        (
+            "N11",
+            {"city": " =1+1", "first_name": "\t@x"},
+            None,
+            {"Member Residential City": "' =1+1", "Member First Name": "'\t@x"},
+        ),
+        (
+            "N12",
+            {"first_name": "Ann-Marie", "city": "Walnut Creek"},
+            '=HYPERLINK("x")\r\n',
+            {
+                "Member First Name": "Ann-Marie",
+                "Member Residential City": "Walnut Creek",
+                "ECM Provider Name": '\'=HYPERLINK("x") ',
+            },
+        ),
+    ]
+    return members
+
+
+def test_every_record_is_one_line_and_formula_text_is_shown_as_text(tmp_path):
+    """Hostile eligibility and provider_assignment values, through the real writer, read
+    back with the csv module and with str.splitlines(): a record per member, each
+    value as expected; the provider's manifest counts the values changed."""
+    from ecm.mif import write_member_information_files
+
+    members = _hostile_members()
+    elig = eligibility(
+        *({"member_id": m, "birth_date": D(1980, 1, 1), **values} for m, values, _, _ in members)
+    )
+    assignments = _assignments(
+        *((m, "HIGH_UTIL_ADULT", D(2026, 9, 1), "5 visits") for m, *_ in members)
+    )
+    providers = _providers(
+        *((m, "1111111111", name or "Clinic", D(2026, 1, 1), None) for m, _, name, _ in members)
+    )
+    rows = _mif(assignments, elig, providers, _metrics())
+    written = write_member_information_files(rows, tmp_path, AS_OF, "test")
+    path = tmp_path / "providers" / "1111111111" / mif_file_name("1111111111", AS_OF)
+    text = path.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    assert len(lines) == 1 + len(members)
+    import csv
+
+    with path.open(encoding="utf-8", newline="") as handle:
+        records = list(csv.reader(handle, delimiter="|"))
+    assert len(records) == 1 + len(members)
+    header = records[0]
+    assert header == mif_columns(CODES)
+    by_cin = {r[header.index("Member CIN")]: dict(zip(header, r, strict=True)) for r in records[1:]}
+    # each line, split on `|` outside quotes, is the same record the csv module reads
+    for line, record in zip(lines[1:], records[1:], strict=True):
+        assert next(csv.reader([line], delimiter="|")) == record
+    for member, _, _, expected in members:
+        got = by_cin[member]
+        for column, value in expected.items():
+            assert got[column] == value, (member, column)
+        assert got["Member Residential State"] == ""  # absent: written empty
+    manifest = json.loads((path.parent / "manifest.json").read_text())
+    breaks = len(LINE_BREAKS) + 4  # M*, N01, N02, N10, N12 (provider name)
+    assert manifest["values_with_line_breaks_replaced"] == breaks
+    # N03-N06, -N09's last name, N10, N11 (two values), N12's provider name
+    assert manifest["values_prefixed_as_text"] == 9
+    assert path in [p for p, _ in written.files]
+    assert (written.values_with_line_breaks_replaced, written.values_prefixed_as_text) == (
+        breaks,
+        9,
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "free_text", "other"),
+    [
+        ("Smith", "Smith", "Smith"),
+        ("", "", ""),
+        (None, None, None),
+        ("Ann-Marie", "Ann-Marie", "Ann-Marie"),  # a sign inside a value is text
+        ("=1", "'=1", "=1"),
+        ("+1", "'+1", "+1"),
+        ("-1", "'-1", "-1"),
+        ("@x", "'@x", "@x"),
+        ("  =1", "'  =1", "  =1"),  # spaces or tabs before a sign: spreadsheets may run it
+        ("\t+1", "'\t+1", "\t+1"),
+        ("'=1", "'=1", "'=1"),  # already text
+        ("x\r\ny", "x y", "x y"),  # CRLF: one line break, one space
+        ("x\n\ny", "x  y", "x  y"),  # two line breaks, two spaces
+        ("x\n\ry", "x  y", "x  y"),  # LF then CR: two line breaks
+        ("\u2028=1", "' =1", " =1"),
+        ("\x1c\x1d\x1e", "   ", "   "),
+    ],
+)
+def test_a_value_is_made_one_line_and_free_text_shown_as_text(value, free_text, other):
+    """Every text column: each line break becomes one space; a free-text column's value
+    starting with a formula sign (after spaces or tabs) gains a leading `'`."""
+    from transforms.mif import one_line_text
+
+    frame = pl.LazyFrame(
+        {"Member Last Name": [value], "Member Phone Number": [value]}, schema_overrides=None
+    ).cast(pl.String)
+    got = one_line_text(frame, ["Member Last Name"]).collect()
+    assert got["Member Last Name"].to_list() == [free_text]
+    assert got["Member Phone Number"].to_list() == [other]  # not free text
+
+
+def test_the_free_text_columns_are_declared_once():
+    from transforms.mif import FREE_TEXT_COLUMNS
+
+    assert FREE_TEXT_COLUMNS == (
+        "Member Last Name",
+        "Member First Name",
+        "Member Residential Address",
+        "Member Residential City",
+        "ECM Provider Name",
+    )
+    assert set(FREE_TEXT_COLUMNS) <= set(mif_columns([]))

@@ -7,6 +7,10 @@ provider: pure transforms, frames in, frame out (ecm.mif and ecm.history do the 
   DHCS-style MIF columns (outputs.md, "The member information file"), with the folder
   (`provider_npi`, or `unassigned`) it is written to. The population columns come from
   the rules file's populations, never from a list here.
+- `one_line_text`: the rows as the file holds them: one record per line whatever reads
+  it (every line break inside a value becomes one space), and a free-text value that
+  starts with formula text prefixed with `'` so that a spreadsheet shows it as text;
+  with the count of values each changed.
 """
 
 from __future__ import annotations
@@ -70,6 +74,30 @@ CONTACT_COLUMNS = {
     "Member Phone Number": "phone",
     "Member Preferred Language": "preferred_language",
 }
+
+
+# The free-text MIF columns (outputs.md: names, address, city, provider name): the only
+# ones whose values are prefixed with `'` when they start with formula text. The other
+# columns are codes, dates, flags or numbers where a leading `+` or `-` is data (a phone
+# number `+1510…`), and are written as delivered.
+FREE_TEXT_COLUMNS = (
+    "Member Last Name",
+    "Member First Name",
+    "Member Residential Address",
+    "Member Residential City",
+    "ECM Provider Name",
+)
+# A line or page break inside a value: what str.splitlines() splits on (CR, LF, VT, FF,
+# the file/group/record separators, NEL, LINE and PARAGRAPH SEPARATOR); a CRLF pair is
+# one break. Each becomes one space.
+LINE_BREAK = r"\r\n|[\r\n\x0B\x0C\x1C\x1D\x1E\x{85}\x{2028}\x{2029}]"
+# Formula text: `=`, `+`, `-` or `@` first, or after spaces and tabs (spreadsheets may run
+# ` =1+1` and `\t=1+1` too).
+FORMULA_START = r"^[ \t]*[=+\-@]"
+SHOWN_AS_TEXT = "'"
+# The columns `one_line_text` adds: per row, how many values it changed.
+LINE_BREAKS_REPLACED = "values_with_line_breaks_replaced"
+PREFIXED_AS_TEXT = "values_prefixed_as_text"
 
 
 @dataclass(frozen=True)
@@ -239,3 +267,46 @@ def member_information(
     ]
     order = [*mif_columns(codes), FOLDER]
     return frame.select(columns).select(order).sort("Member CIN")
+
+
+def one_line_text(
+    rows: pl.LazyFrame, free_text_columns: Sequence[str] = FREE_TEXT_COLUMNS
+) -> pl.LazyFrame:
+    """`rows` as the member information file holds them (outputs.md, "One record is one
+    line, whatever reads it").
+
+    Grain: that of `rows`, in its order and columns, then two counts per row:
+    - every text column: each line break (`LINE_BREAK`) inside a value becomes one space;
+      `values_with_line_breaks_replaced` counts the row's values that held one;
+    - each of `free_text_columns` present: a value starting with formula text
+      (`FORMULA_START`, after its breaks are replaced) is prefixed with `'`;
+      `values_prefixed_as_text` counts them.
+    Empty values stay empty; nothing else changes (quoting is the writer's).
+    """
+    schema = rows.collect_schema()
+    text = [name for name, dtype in schema.items() if dtype == pl.String]
+    free = [name for name in free_text_columns if name in text]
+    one_line = {name: pl.col(name).str.replace_all(LINE_BREAK, " ") for name in text}
+    is_formula = {name: one_line[name].str.contains(FORMULA_START) for name in free}
+
+    def counted(flags: list[pl.Expr]) -> pl.Expr:
+        if not flags:
+            return pl.lit(0, dtype=pl.Int64)
+        return pl.sum_horizontal(f.fill_null(False).cast(pl.Int64) for f in flags)
+
+    return rows.with_columns(
+        *(
+            (
+                pl.when(is_formula[name])
+                .then(pl.lit(SHOWN_AS_TEXT) + one_line[name])
+                .otherwise(one_line[name])
+                if name in is_formula
+                else one_line[name]
+            ).alias(name)
+            for name in text
+        ),
+        counted([pl.col(name).str.contains(LINE_BREAK) for name in text]).alias(
+            LINE_BREAKS_REPLACED
+        ),
+        counted(list(is_formula.values())).alias(PREFIXED_AS_TEXT),
+    )
