@@ -632,11 +632,11 @@ def _unknown_keys(
         elif declared in TABLES:
             problems.append(f"{dotted} = {shown(value)}: expected a table [{dotted}]")
         elif declared not in SETTINGS:
-            problems.append(_unknown(dotted, at))
+            problems.append(_unknown(dotted, at, value))
     return problems
 
 
-def _unknown(dotted: str, at: tuple[str, ...]) -> str:
+def _unknown(dotted: str, at: tuple[str, ...], value: Any) -> str:
     table = ".".join(at)
     siblings = sorted(
         k.removeprefix(f"{_declared(table)}.").split(".")[0]
@@ -646,6 +646,9 @@ def _unknown(dotted: str, at: tuple[str, ...]) -> str:
     close = difflib.get_close_matches(dotted.rsplit(".", 1)[-1], siblings, n=1)
     hint = f"; did you mean {close[0]}?" if close else ""
     where = f"[{table}]" if table else "the rules file"
+    if isinstance(value, dict):
+        held = ", ".join(value) or "nothing"
+        return f"[{dotted}] is not a table of {where} (it holds {held}){hint}"
     return f"{dotted} is not a setting of {where}{hint}"
 
 

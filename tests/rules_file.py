@@ -29,7 +29,7 @@ def toml_value(value: Any) -> str:
         bool: lambda v: "true" if v else "false",
         int: str,
         float: repr,
-        str: json.dumps,  # a TOML basic string: JSON's escapes are TOML's
+        str: _toml_string,
         dt.date: dt.date.isoformat,
         dt.datetime: dt.datetime.isoformat,
         dt.time: dt.time.isoformat,
@@ -37,13 +37,20 @@ def toml_value(value: Any) -> str:
     return written[type(value)](value)
 
 
+def _toml_string(value: str) -> str:
+    """A TOML basic string: JSON's escapes are TOML's, for the characters TOML must have
+    escaped (controls, DEL); the rest is written as itself (a JSON surrogate pair is not a
+    TOML escape)."""
+    return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
 def to_toml(data: dict[str, Any], at: tuple[str, ...] = ()) -> str:
     """A table as TOML: its values, then each sub-table under its [header]."""
     lines = []
     if at:
-        lines.append("[" + ".".join(json.dumps(k) for k in at) + "]")
+        lines.append("[" + ".".join(_toml_string(k) for k in at) + "]")
     tables = {k: v for k, v in data.items() if isinstance(v, dict)}
-    lines += [f"{json.dumps(k)} = {toml_value(v)}" for k, v in data.items() if k not in tables]
+    lines += [f"{_toml_string(k)} = {toml_value(v)}" for k, v in data.items() if k not in tables]
     text = "\n".join(lines) + "\n"
     for key, table in tables.items():
         text += "\n" + to_toml(table, (*at, key))
@@ -56,6 +63,8 @@ def with_setting(dotted: str, value: Any, data: dict[str, Any] = DEFAULT_DATA) -
     *tables, key = dotted.split(".")
     node = changed
     for table in tables:
+        if value is REMOVED and table not in node:
+            return changed  # nothing to take out
         node = node.setdefault(table, {})
     if value is REMOVED:
         node.pop(key, None)

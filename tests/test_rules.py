@@ -652,10 +652,15 @@ def test_every_packaged_value_set_is_valid():
         ("time.lookback_month", 6, "time.lookback_month is not a setting of [time]"),
         ("fill_rates.hcpcs_on_lines", 0.5, "fill_rates.hcpcs_on_lines is not a setting"),
         ("methods.pqi.numerator_sets", ["asthma"], "methods.pqi.numerator_sets is not a setting"),
-        ("outputs.group_readable", True, "outputs is not a setting of the rules file"),
+        (
+            "outputs.group_readable",
+            True,
+            "[outputs] is not a table of the rules file (it holds group_readable); "
+            "did you mean output?",
+        ),
         ("guards.max_line_byte", 100, "did you mean max_line_bytes?"),
         ("populations.HIGH_UTIL_CHILD.lookback_month", 6, "did you mean lookback_months?"),
-        ("events.ed_visits.merge_gap_days", 1, "events.ed_visits is not a setting of [events]"),
+        ("events.ed_visits.merge_gap_days", 1, "[events.ed_visits] is not a table of [events]"),
     ],
 )
 def test_an_unknown_key_is_an_error_never_ignored(tmp_path, dotted, value, said):
