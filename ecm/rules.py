@@ -274,9 +274,9 @@ def value_sets(code_system: str) -> Names:
 def _value_set_words(code_system: str, what: str) -> str:
     title = code_systems()[code_system].title
     return (
-        f"{what} of {title} codes (letters, digits, _ or -; never a path or a file suffix), "
-        f"a NAME.csv in the folder {VALUE_SET_FOLDER}/ beside the rules file or in the "
-        f"packaged reference/value_sets/"
+        f"{what} of {title} codes: NAME for NAME.csv in the folder {VALUE_SET_FOLDER}/ "
+        f"beside the rules file, else in the packaged reference/value_sets/ (letters, "
+        f"digits, _ and -; never a path or a file suffix)"
     )
 
 
@@ -367,7 +367,7 @@ SETTINGS: dict[str, Setting] = {
     "plan.mcp_identifier": text(50),
     "plan.mcp_name": text(100),
     "plan.dual_status_codes": codes("dual_status"),
-    "guards.min_enrolled_members": COUNT,
+    "guards.min_enrolled_members": whole(1, None, " of members"),
     "guards.max_quarantined_share": SHARE,
     # At least 16 KiB (a header of every column of a feed fits), at most 1 GiB.
     "guards.max_line_bytes": whole(2**14, 2**30, " of bytes"),

@@ -305,6 +305,7 @@ BOUNDARIES = [
     ],
     ("guards.min_enrolled_members", 0, False),
     ("guards.min_enrolled_members", 1, True),
+    ("guards.min_enrolled_members", 2_000_000, True),  # no upper bound: a plan of millions
     # ages: 0 to 120 years; aged-out youth above the adult age
     ("time.adult_min_age", -1, False),
     ("time.adult_min_age", 0, True),
@@ -716,3 +717,14 @@ def test_every_key_of_the_packaged_file_is_declared_and_every_declaration_is_use
     }
     assert in_file - {"lookback_months"} <= declared
     assert declared <= in_file | population_keys
+
+
+def test_every_key_is_documented_in_docs_populations():
+    docs = (DEFAULT_RULES_FILE.parents[1] / "docs" / "POPULATIONS.md").read_text()
+    section = docs[docs.index("## The rules file is checked whole") :]
+    missing = [
+        key
+        for key in SETTINGS
+        if f"`{key.replace('populations.*.', 'populations.CODE.')}`" not in section
+    ]
+    assert missing == []
