@@ -20,11 +20,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache, cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from ecm.errors import RulesError
 from ecm.paths import REFERENCE_DIR
+
+if TYPE_CHECKING:
+    from ecm.rules import Rules
 
 VALUE_SET_COLUMNS = ["code_system", "code", "match", "description"]
 MATCH_KINDS = ("exact", "prefix")
@@ -170,7 +174,7 @@ class ReferenceData:
         self._files: dict[str, ValueSetFile | None] = {}
 
     @classmethod
-    def for_rules(cls, rules) -> ReferenceData:
+    def for_rules(cls, rules: Rules) -> ReferenceData:
         """The reference data a run under `rules` (ecm.rules.Rules) reads: value sets from
         the folder beside its file first, then the packaged ones."""
         return cls(value_set_folders=rules.value_set_folders)
@@ -192,6 +196,10 @@ class ReferenceData:
             path = self.value_set_path(name)
             self._files[name] = read_value_set_file(name, path) if path else None
         return self._files[name]
+
+    def value_set_files_read(self) -> list[ValueSetFile]:
+        """The value sets read so far (by `value_set_file`), in the order read."""
+        return [found for found in self._files.values() if found is not None]
 
     def value_set(self, name: str) -> pl.DataFrame:
         """A value set by name: columns code_system, code, match, description, value_set."""

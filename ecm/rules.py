@@ -81,8 +81,7 @@ class Known:
 
     def value_set_problems(self) -> list[str]:
         """What is wrong with the value sets read so far, each file's problems once."""
-        files = self.reference._files.values()
-        return [problem for found in files if found is not None for problem in found.problems]
+        return [p for found in self.reference.value_set_files_read() for p in found.problems]
 
 
 @dataclass(frozen=True)
@@ -105,6 +104,8 @@ class Setting:
 
 
 def has_type(value: Any, kind: SettingType) -> bool:
+    """Whether a TOML value is of a setting's type; an integer is a float too, and a boolean
+    is neither."""
     if kind == list[str]:
         return isinstance(value, list) and all(isinstance(v, str) for v in value)
     if isinstance(value, bool) or kind is bool:
@@ -114,10 +115,8 @@ def has_type(value: Any, kind: SettingType) -> bool:
     return isinstance(value, kind)
 
 
-def _span(low: float | None, high: float | None, above: bool = False) -> str:
-    if high is None:
-        return f"above {low:,}" if above else f"at least {low:,}"
-    return f"above {low:,} and at most {high:,}" if above else f"from {low:,} to {high:,}"
+def _span(low: float, high: float | None) -> str:
+    return f"at least {low:,}" if high is None else f"from {low:,} to {high:,}"
 
 
 @dataclass(frozen=True)
@@ -138,22 +137,18 @@ def whole(low: int, high: int | None, what: str = "") -> Whole:
 
 @dataclass(frozen=True)
 class Number(Setting):
-    """A finite number (never NaN or infinite) from `low` to `high`; `above`: more than
-    `low`."""
+    """A finite number (never NaN or infinite) from `low` to `high`."""
 
     low: float = 0.0
     high: float | None = None
-    above: bool = False
 
     def check(self, value: float, known: Known) -> str | None:  # noqa: ARG002
-        if not math.isfinite(value):
-            return ""
-        low_ok = value > self.low if self.above else value >= self.low
-        return None if low_ok and (self.high is None or value <= self.high) else ""
+        in_range = value >= self.low and (self.high is None or value <= self.high)
+        return None if math.isfinite(value) and in_range else ""
 
 
-def number(low: float, high: float | None, what: str = "", *, above: bool = False) -> Number:
-    return Number(float, f"a number{what} {_span(low, high, above)}", low, high, above)
+def number(low: float, high: float | None, what: str = "") -> Number:
+    return Number(float, f"a number{what} {_span(low, high)}", low, high)
 
 
 SHARE = number(0, 1, " (a share)")
@@ -324,10 +319,10 @@ DAYS = whole(0, 31, " of days")
 COUNT = whole(1, 10_000)
 COUNT_NUMBER = number(1, 10_000, " (fractional counts allowed)")
 
-# Every key of the rules file, with what it may hold (docs/POPULATIONS.md, "The rules
-# file"; the ranges the spec leaves open are decided in docs/DECISIONS.md). A population's
-# block is `populations.*`: which of those keys a block holds is its population's
-# declaration (transforms.populations.registry).
+# Every key of the rules file, with what it may hold (docs/POPULATIONS.md, "The rules file
+# is checked whole"; the ranges the spec leaves open are decided in docs/DECISIONS.md). A
+# population's block is `populations.*`: which of those keys a block holds is its
+# population's declaration (transforms.populations.registry).
 SETTINGS: dict[str, Setting] = {
     "version": text(50),
     "time.lookback_months": LOOKBACK,
