@@ -338,9 +338,12 @@ def run(
 
     The files written and every field are described in docs/OUTPUTS.md.
     """
-    day = as_of.date() if as_of else default_as_of()
 
     def go() -> dict:
+        from ecm.rules import load_rules
+
+        # Without --as-of: the end of the previous month in the rules file's time zone.
+        day = as_of.date() if as_of else default_as_of(load_rules(rules_file).timezone)
         encodings = _encodings(encoding_options)
         return _run_flow(
             input_dir, day, out_dir, warehouse, rules_file, encodings, shards, dask=dask, wait=wait
@@ -375,8 +378,9 @@ def demo(members: int, months: int, seed: int, workdir: Path, quiet: bool, as_js
     and DIR/out/warehouse.duckdb, with DIR the --workdir.
     """
     from ecm.generate import generate_feeds
+    from ecm.rules import load_rules
 
-    end = default_as_of()
+    end = default_as_of(load_rules().timezone)
     feeds = workdir / "feeds"
     out_dir = workdir / "out" / end.strftime("%Y-%m")
     log = get_logger("demo")

@@ -23,7 +23,7 @@ from transforms import ed, metrics, stays
 from transforms.assign import finalize_assignments
 from transforms.claims import with_claim_type_of_bill
 from transforms.cms_planned import mark_planned_cms
-from transforms.criteria import Criteria, build_criteria, collect_criteria
+from transforms.criteria import Criteria, build_criteria, collect_criteria, condition_criteria
 from transforms.members import enrolled_members, members_with_several_providers, providers_on
 from transforms.populations import (
     Population,
@@ -446,8 +446,7 @@ def apply_rule(
 
 def metric_criteria(rules: Rules) -> list[str]:
     """The criteria member_metrics counts: every tagged diagnosis and procedure set."""
-    names = rules.setting("criteria.condition_value_sets")
-    dx = [n if n.endswith("_dx") else f"{n}_dx" for n in names]
+    dx = condition_criteria(rules.setting("criteria.condition_value_sets"))
     return dx + list(rules.setting("criteria.procedure_value_sets"))
 
 

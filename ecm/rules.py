@@ -1,97 +1,443 @@
 """The rules file: thresholds, lookbacks and methods as data (reference/rules.toml).
 
-`load_rules` reads and checks the file once; the rest of the code reads settings with
-`rules.setting("methods.avoidable_ed")`, which names the missing key when there is none.
+`load_rules` reads the file and checks it whole before anything runs (docs/POPULATIONS.md,
+"The rules file is checked whole"): every key against its declaration in `SETTINGS` (its
+type and range, the methods, codes and names it may hold), every population block against
+the registered populations, and every value set the file names: found by name beside the
+file or in the packaged reference/value_sets/, each code of its code system's shape. One
+RulesError lists every problem, each naming the key, the value and what was expected.
+
+The rest of the code reads settings with `rules.setting("methods.avoidable_ed")`.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import difflib
 import hashlib
+import json
+import math
 import tomllib
-from collections.abc import Mapping
+import zoneinfo
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
+from functools import cache, cached_property
 from pathlib import Path
-from typing import Any, get_args, get_origin
+from typing import Any
 
 from ecm.errors import RulesError
 from ecm.paths import DEFAULT_RULES_FILE
+from ecm.reference import VALUE_SET_NAME, ReferenceData, code_systems
+from transforms.criteria import condition_criteria
+from transforms.members import ADULT, CHILD_YOUTH
 from transforms.populations import Population, SettingType
 from transforms.populations.registry import POPULATIONS
+
+# A plan's own value sets sit in this folder beside its rules file.
+VALUE_SET_FOLDER = "value_sets"
+# The key by which a population that declares `has_own_lookback` names its own lookback
+# (populations.md, "Time"); absent, it uses time.lookback_months.
+OWN_LOOKBACK_SETTING = "lookback_months"
+# The population blocks' keys, as SETTINGS names them: `populations.*.KEY`.
+ANY_POPULATION = "*"
+
+
+# --- what a key may hold ---------------------------------------------------------------
+
+
+class Known:
+    """What the declarations check names against, read once per load: the feeds, the race
+    values of the eligibility contract, the PQI value sets, the code systems, the value sets
+    found (beside the rules file, then packaged) and the diagnosis criteria the file tags."""
+
+    def __init__(self, data: dict[str, Any], reference: ReferenceData) -> None:
+        self.data = data
+        self.reference = reference
+
+    @cached_property
+    def feeds(self) -> tuple[str, ...]:
+        from data_contracts import FEED_ORDER
+
+        return FEED_ORDER
+
+    @cached_property
+    def races(self) -> tuple[str, ...]:
+        from data_contracts import load_contract
+
+        (race,) = (c for c in load_contract("eligibility").specs if c.name == "race")
+        return race.values
+
+    @cached_property
+    def pqi_value_sets(self) -> tuple[str, ...]:
+        return self.reference.pqi_value_set_names
+
+    @cached_property
+    def criteria(self) -> tuple[str, ...]:
+        """The diagnosis criteria the file tags (criteria.condition_value_sets)."""
+        names = _value_at(self.data, "criteria.condition_value_sets")
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            return ()
+        return tuple(condition_criteria(names))
+
+    def value_set_problems(self) -> list[str]:
+        """What is wrong with the value sets read so far, each file's problems once."""
+        return [p for found in self.reference.value_set_files_read() for p in found.problems]
+
+
+@dataclass(frozen=True)
+class Setting:
+    """What one key of the rules file may hold. `kind` is the TOML type (int, float,
+    str, bool, list[str]; an integer is a float too, a boolean is neither); `expected`
+    says it in an author's words. `check` returns None when a value of the right type is
+    also of the right range, else what is wrong ('' when `expected` says it all)."""
+
+    kind: SettingType
+    expected: str
+
+    def check(self, value: Any, known: Known) -> str | None:  # noqa: ARG002
+        return None
+
+    def problem(self, value: Any, known: Known) -> str | None:
+        if not has_type(value, self.kind):
+            return ""
+        return self.check(value, known)
+
+
+def has_type(value: Any, kind: SettingType) -> bool:
+    """Whether a TOML value is of a setting's type; an integer is a float too, and a boolean
+    is neither."""
+    if kind == list[str]:
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    if isinstance(value, bool) or kind is bool:
+        return isinstance(value, bool) and kind is bool
+    if kind is float:
+        return isinstance(value, int | float)
+    return isinstance(value, kind)
+
+
+def _span(low: float, high: float | None) -> str:
+    return f"at least {low:,}" if high is None else f"from {low:,} to {high:,}"
+
+
+@dataclass(frozen=True)
+class Whole(Setting):
+    """A whole number from `low` to `high` (None: no upper bound)."""
+
+    low: int = 0
+    high: int | None = None
+
+    def check(self, value: int, known: Known) -> str | None:  # noqa: ARG002
+        in_range = value >= self.low and (self.high is None or value <= self.high)
+        return None if in_range else ""
+
+
+def whole(low: int, high: int | None, what: str = "") -> Whole:
+    return Whole(int, f"a whole number{what} {_span(low, high)}", low, high)
+
+
+@dataclass(frozen=True)
+class Number(Setting):
+    """A finite number (never NaN or infinite) from `low` to `high`."""
+
+    low: float = 0.0
+    high: float | None = None
+
+    def check(self, value: float, known: Known) -> str | None:  # noqa: ARG002
+        in_range = value >= self.low and (self.high is None or value <= self.high)
+        return None if math.isfinite(value) and in_range else ""
+
+
+def number(low: float, high: float | None, what: str = "") -> Number:
+    return Number(float, f"a number{what} {_span(low, high)}", low, high)
+
+
+SHARE = number(0, 1, " (a share)")
+FLAG = Setting(bool, "true or false")
+
+
+@dataclass(frozen=True)
+class Text(Setting):
+    """A line of text: not empty, at most `longest` characters, no control character."""
+
+    longest: int = 100
+
+    def check(self, value: str, known: Known) -> str | None:  # noqa: ARG002
+        printable = value.strip() and all(ch.isprintable() for ch in value)
+        return None if printable and len(value) <= self.longest else ""
+
+
+def text(longest: int = 100) -> Text:
+    return Text(
+        str, f"a line of text, 1 to {longest} characters without control characters", longest
+    )
+
+
+# An item check: None when the item is right, else what is wrong with it.
+ItemCheck = Callable[[str, Known], str | None]
+
+
+def _one_of(choices: Callable[[Known], Collection[str]]) -> ItemCheck:
+    def check(item: str, known: Known) -> str | None:
+        allowed = choices(known)
+        if item in allowed:
+            return None
+        close = difflib.get_close_matches(item, allowed, n=1)
+        hint = f" (did you mean {json.dumps(close[0])}?)" if close else ""
+        return f"{json.dumps(item)} is not known{hint}"
+
+    return check
+
+
+def _shaped(code_system: str) -> ItemCheck:
+    def check(item: str, known: Known) -> str | None:  # noqa: ARG001
+        return (
+            None if code_systems()[code_system].fits(item) else f"{json.dumps(item)} does not fit"
+        )
+
+    return check
+
+
+def _value_set_of(code_system: str) -> ItemCheck:
+    def check(item: str, known: Known) -> str | None:
+        if not VALUE_SET_NAME.fullmatch(item):
+            return f"{json.dumps(item)} is not a value set's name"
+        found = known.reference.value_set_file(item)
+        if found is None:
+            folders = " or ".join(str(f) for f in known.reference.value_set_folders)
+            return f"there is no {item}.csv in {folders}"
+        if found.problems:
+            return None  # the file's own problems are listed once, naming its lines
+        others = sorted(found.code_systems - {code_system})
+        if others:
+            return f"{found.path} holds {', '.join(others)} codes, not {code_system}"
+        return None
+
+    return check
+
+
+@dataclass(frozen=True)
+class Choice(Setting):
+    """A string the `item` check accepts (a method, a code, a value set's name)."""
+
+    item: ItemCheck | None = None
+
+    def check(self, value: str, known: Known) -> str | None:
+        return self.item(value, known) if self.item else None
+
+
+@dataclass(frozen=True)
+class Names(Setting):
+    """A list of strings, each accepted by `item`, none twice, at least `fewest`."""
+
+    item: ItemCheck | None = None
+    fewest: int = 0
+
+    def check(self, value: list[str], known: Known) -> str | None:
+        if len(value) < self.fewest:
+            return ""
+        twice = sorted({v for v in value if value.count(v) > 1})
+        if twice:
+            return f"{', '.join(json.dumps(v) for v in twice)} named twice"
+        wrong = [w for v in value if self.item and (w := self.item(v, known)) is not None]
+        return "; ".join(wrong) if wrong else None
+
+
+def choice(options: Collection[str]) -> Choice:
+    return Choice(str, f"one of: {', '.join(options)}", _one_of(lambda _: options))
+
+
+def code(code_system: str) -> Choice:
+    return Choice(str, code_systems()[code_system].expected, _shaped(code_system))
+
+
+def codes(code_system: str) -> Names:
+    expected = f"a list of codes, each {code_systems()[code_system].expected}"
+    return Names(list[str], expected, _shaped(code_system))
+
+
+def value_set(code_system: str) -> Choice:
+    return Choice(
+        str, _value_set_words(code_system, "the name of a value set"), _value_set_of(code_system)
+    )
+
+
+def value_sets(code_system: str) -> Names:
+    words = _value_set_words(code_system, "a list of one or more names of value sets")
+    return Names(list[str], words, _value_set_of(code_system), fewest=1)
+
+
+def _value_set_words(code_system: str, what: str) -> str:
+    title = code_systems()[code_system].title
+    return (
+        f"{what} of {title} codes: NAME for NAME.csv in the folder {VALUE_SET_FOLDER}/ "
+        f"beside the rules file, else in the packaged reference/value_sets/ (letters, "
+        f"digits, _ and -; never a path or a file suffix)"
+    )
+
+
+def names(source: Callable[[Known], Collection[str]], what: str, fewest: int = 0) -> Names:
+    at_least = f"{'one or more' if fewest else 'a list of'}"
+    return Names(list[str], f"{at_least} {what}", _one_of(source), fewest)
+
+
+@dataclass(frozen=True)
+class TimeZone(Setting):
+    """A time zone of the tz database (America/Los_Angeles)."""
+
+    def check(self, value: str, known: Known) -> str | None:  # noqa: ARG002
+        return None if is_time_zone(value) else ""
+
+
+def is_time_zone(name: str) -> bool:
+    """Whether `name` is a zone of the tz database (the system's, else the tzdata package's)."""
+    zones = _time_zones()
+    if zones:
+        return name in zones
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        return False
+    return True
+
+
+@cache
+def _time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
 
 METHOD_CHOICES: dict[str, tuple[str, ...]] = {
     "methods.avoidable_ed": ("nyu_threshold", "nyu_max", "nyu_expected", "all_ed"),
     "methods.unplanned_stay": ("admit_type", "cms_planned"),
     "methods.avoidable_stay": ("unplanned", "pqi"),
 }
+AGE_GROUPS = (ADULT, CHILD_YOUTH)
+LOOKBACK = whole(1, 60, " of months")
+AGE = whole(0, 120, " of years")
+DAYS = whole(0, 31, " of days")
+# A count threshold: at least one event; at most 10,000 (one visit a day for 60 months is
+# 1,827: a higher threshold could never be met).
+COUNT = whole(1, 10_000)
+COUNT_NUMBER = number(1, 10_000, " (fractional counts allowed)")
 
-# The settings every run reads, with their types (a population's own settings are
-# declared by the population: transforms.populations.registry).
-REQUIRED_SETTINGS: dict[str, SettingType] = {
-    "version": str,
-    "time.lookback_months": int,
-    "time.long_lookback_months": int,
-    "time.adult_min_age": int,
-    "time.timezone": str,
-    "claims.void_bill_type_frequency": str,
-    "claims.admit_type_missing_codes": list[str],
-    "events.ed_visit.days_before_admission_belonging_to_stay": int,
-    "events.stays.merge_gap_days": int,
-    "methods.nyu_avoidable_threshold": float,
-    "methods.nyu_min_prefix_length": int,
-    "guards.min_enrolled_members": int,
-    "guards.max_quarantined_share": float,
-    "guards.max_line_bytes": int,
-    "output.group_readable": bool,
-    "run.memory_budget_gib": float,
-    "run.bytes_per_member": int,
-    # The plan's identity on its member information files (outputs.md), and the
-    # dual_status_code values its eligibility extract uses for a member enrolled in
-    # Medicare too (docs/DECISIONS.md, "Member information files").
-    "plan.mcp_identifier": str,
-    "plan.mcp_name": str,
-    "plan.dual_status_codes": list[str],
-    **dict.fromkeys(METHOD_CHOICES, str),
+# Every key of the rules file, with what it may hold (docs/POPULATIONS.md, "The rules file
+# is checked whole"; the ranges the spec leaves open are decided in docs/DECISIONS.md). A
+# population's block is `populations.*`: which of those keys a block holds is its
+# population's declaration (transforms.populations.registry).
+SETTINGS: dict[str, Setting] = {
+    "version": text(50),
+    "time.lookback_months": LOOKBACK,
+    "time.long_lookback_months": LOOKBACK,
+    "time.pregnancy_carryover_months": whole(0, 60, " of months"),
+    "time.adult_min_age": AGE,
+    "time.aged_out_max_age_exclusive": AGE,
+    "time.timezone": TimeZone(str, "a time zone of the tz database (America/Los_Angeles)"),
+    "claims.void_bill_type_frequency": code("bill_type_frequency"),
+    "claims.admit_type_missing_codes": codes("admit_type"),
+    "events.ed_visit.institutional_revenue_codes": value_set("revenue_code"),
+    "events.ed_visit.any_claim_procedure_codes": value_set("hcpcs"),
+    "events.ed_visit.professional_place_of_service": value_set("place_of_service"),
+    "events.ed_visit.days_before_admission_belonging_to_stay": DAYS,
+    "events.stays.acute_bill_types": value_set("bill_type"),
+    "events.stays.nursing_facility_bill_types": value_set("bill_type"),
+    "events.stays.merge_gap_days": DAYS,
+    **{key: choice(options) for key, options in METHOD_CHOICES.items()},
+    "methods.nyu_avoidable_threshold": SHARE,
+    # ICD-10-CM codes are 3 to 7 characters; populations.md: a prefix of 3 or more.
+    "methods.nyu_min_prefix_length": whole(3, 7, " of characters"),
+    "methods.admit_type.unplanned_admit_types": value_set("admit_type"),
+    "methods.admit_type.newborn_admit_types": value_set("admit_type"),
+    "methods.admit_type.empty_admit_type_is_unplanned": FLAG,
+    "methods.delivery.principal_dx": value_set("icd10cm"),
+    "methods.delivery.drg": value_set("ms_drg"),
+    "methods.pqi.numerator_value_sets": names(
+        lambda known: known.pqi_value_sets,
+        "AHRQ PQI value sets (value_set_name of reference/pqi/pqi__value_sets.csv)",
+        fewest=1,
+    ),
+    "methods.pqi.applies_to_age_group": choice(AGE_GROUPS),
+    # A budget under 0.1 GiB cannot be kept (the process alone takes about 0.4 GiB); with
+    # bytes_per_member at most 1 MiB a run never has more shards than members / 100.
+    "run.memory_budget_gib": number(0.1, 4096, " of GiB"),
+    "run.bytes_per_member": whole(1, 2**20, " of bytes"),
+    "plan.mcp_identifier": text(50),
+    "plan.mcp_name": text(100),
+    "plan.dual_status_codes": codes("dual_status"),
+    "guards.min_enrolled_members": whole(1, None, " of members"),
+    "guards.max_quarantined_share": SHARE,
+    # At least 16 KiB (a header of every column of a feed fits), at most 1 GiB.
+    "guards.max_line_bytes": whole(2**14, 2**30, " of bytes"),
+    "output.group_readable": FLAG,
+    "fill_rates.hcpcs_code_on_professional_lines": SHARE,
+    "fill_rates.diagnosis_code_1_on_claim_lines": SHARE,
+    "fill_rates.admit_type_code_on_inpatient_claims": SHARE,
+    "fill_rates.place_of_service_code_on_professional_lines": SHARE,
+    "fill_rates.revenue_center_code_on_institutional_lines": SHARE,
+    "criteria.condition_value_sets": value_sets("icd10cm"),
+    "criteria.procedure_value_sets": value_sets("hcpcs"),
+    "criteria.mh_sud": value_set("icd10cm"),
+    "criteria.psychiatric_revenue_codes": value_set("revenue_code"),
+    "criteria.office_visit_codes": value_set("hcpcs"),
+    "criteria.urgent_care_place_of_service": value_set("place_of_service"),
+    "criteria.community_discharge_dispositions": value_set("discharge_disposition"),
+    # Every population block.
+    "populations.*.title": text(200),
+    "populations.*.required_feeds": names(lambda known: known.feeds, "feed names"),
+    "populations.*.partial_feeds": names(lambda known: known.feeds, "feed names"),
+    "populations.*.lookback_months": LOOKBACK,
+    # The settings of the populations' rules.
+    "populations.*.age_group": choice(AGE_GROUPS),
+    "populations.*.index_age_group": choice(AGE_GROUPS),
+    "populations.*.min_avoidable_ed_visits": COUNT_NUMBER,
+    "populations.*.min_avoidable_unplanned_stays": COUNT_NUMBER,
+    "populations.*.min_acute_care_events": COUNT,
+    "populations.*.min_mh_sud_acute_events": COUNT,
+    "populations.*.min_mh_sud_dx_dates": COUNT,
+    "populations.*.complex_need_criteria": names(
+        lambda known: known.criteria,
+        "diagnosis criteria of criteria.condition_value_sets (a set's name ending in _dx)",
+        fewest=1,
+    ),
+    "populations.*.clinical_need_criteria": names(
+        lambda known: known.criteria,
+        "diagnosis criteria of criteria.condition_value_sets (a set's name ending in _dx)",
+        fewest=1,
+    ),
+    "populations.*.races": names(
+        lambda known: known.races, "race values of the eligibility contract", fewest=1
+    ),
 }
-
-# Keys every [populations.CODE] block holds, whatever its rule: read by the wiring
-# (the report's title; population_status), not by the rule.
-POPULATION_BLOCK_SETTINGS: dict[str, SettingType] = {
-    "title": str,
-    "required_feeds": list[str],
-    "partial_feeds": list[str],
-}
-# The key by which a population that declares `has_own_lookback` names its own lookback
-# (populations.md, "Time"); absent, it uses time.lookback_months.
-OWN_LOOKBACK_SETTING = "lookback_months"
+# Keys every population block holds, whatever its rule (read by the wiring: the report's
+# title, population_status); the rest of a block is its rule's declared settings.
+POPULATION_BLOCK_KEYS = ("title", "required_feeds", "partial_feeds")
 
 
-def has_type(value: Any, expected: SettingType) -> bool:
-    """Whether a TOML value is of a declared setting type; an integer is a float too, and a
-    boolean is neither."""
-    if get_origin(expected) is list:
-        (item,) = get_args(expected)
-        return isinstance(value, list) and all(has_type(v, item) for v in value)
-    if expected is bool:
-        return isinstance(value, bool)
-    if isinstance(value, bool):
-        return False
-    if expected is float:
-        return isinstance(value, int | float)
-    return isinstance(value, expected)
+@dataclass(frozen=True)
+class Relation:
+    """Two keys whose values, each valid on its own, must also agree."""
+
+    key: str
+    other: str
+    holds: Callable[[Any, Any], bool]
+    expected: str
 
 
-def describe_type(expected: SettingType) -> str:
-    """A setting type as a rules-file author reads it."""
-    if get_origin(expected) is list:
-        (item,) = get_args(expected)
-        return f"a list of {describe_type(item).removeprefix('a ').removeprefix('an ')}s"
-    return {
-        int: "an integer",
-        float: "a number",
-        str: "a string",
-        bool: "true or false",
-    }[expected]
+RELATIONS = (
+    Relation(
+        "time.aged_out_max_age_exclusive",
+        "time.adult_min_age",
+        lambda aged_out, adult: aged_out > adult,
+        "above time.adult_min_age",
+    ),
+    Relation(
+        "populations.*.partial_feeds",
+        "populations.*.required_feeds",
+        lambda partial, required: not set(partial) & set(required),
+        "no feed that required_feeds names too",
+    ),
+)
 
+
+# --- the loaded file -------------------------------------------------------------------
 
 _MISSING = object()
 
@@ -105,15 +451,6 @@ def _value_at(data: dict[str, Any], dotted: str) -> Any:
     return node
 
 
-def _setting_problems(dotted: str, value: Any, expected: SettingType) -> list[str]:
-    """[] when `value` is present and of the expected type, else the problem in words."""
-    if value is _MISSING:
-        return [f"{dotted} is missing; expected {describe_type(expected)}"]
-    if has_type(value, expected):
-        return []
-    return [f"{dotted} = {value!r} is not {describe_type(expected)}"]
-
-
 @dataclass(frozen=True)
 class Rules:
     """A loaded, checked rules file."""
@@ -125,6 +462,18 @@ class Rules:
     @property
     def version(self) -> str:
         return str(self.data["version"])
+
+    @property
+    def value_set_folders(self) -> tuple[Path, ...]:
+        """Where this file's value sets are looked for before the packaged ones: the
+        `value_sets/` folder beside it."""
+        return (self.path.resolve().parent / VALUE_SET_FOLDER,)
+
+    @property
+    def timezone(self) -> str:
+        """The plan's time zone (time.timezone): the default as-of date is the last day of
+        the previous month there."""
+        return self.setting("time.timezone")
 
     def setting(self, dotted: str) -> Any:
         """The value at a dotted path (`methods.avoidable_ed`); a clear error when absent."""
@@ -150,100 +499,234 @@ class Rules:
 def load_rules(
     path: Path | None = None, populations: Mapping[str, Population] = POPULATIONS
 ) -> Rules:
-    """Read and check a rules file (the packaged default when no path is given).
+    """Read a rules file (the packaged default when no path is given) and check it whole.
 
-    Checked up front, so that a run never stops half-way on a setting: every required
-    setting present and of its type; every method one the code knows; every population of
-    the file registered (`populations`) and every registered population in the file, its
-    block holding exactly the settings its declaration names, of their types.
+    Every key declared (`SETTINGS`) and present, of its type and range, the keys that agree
+    (`RELATIONS`); every population of the file registered (`populations`) and every
+    registered population in the file, its block holding exactly its declared settings;
+    every value set named found and valid. A RulesError lists every problem.
     """
+    _check_declarations(populations)
     path = Path(path) if path else DEFAULT_RULES_FILE
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
         raise RulesError(f"The rules file {path} does not exist.") from None
+    except OSError as exc:
+        raise RulesError(f"The rules file {path} cannot be read ({exc.strerror}).") from None
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise RulesError(f"The rules file {path} is not valid TOML: {exc}.") from None
     rules = Rules(data=data, path=path, sha256=hashlib.sha256(raw).hexdigest())
-    problems = [
-        problem
-        for dotted, expected in REQUIRED_SETTINGS.items()
-        for problem in _setting_problems(dotted, _value_at(data, dotted), expected)
-    ]
+    known = Known(data, ReferenceData.for_rules(rules))
+    problems = _problems(data, populations, known)
+    problems += known.value_set_problems()
     if problems:
-        raise _invalid(path, problems)
-    for dotted, choices in METHOD_CHOICES.items():
-        value = rules.setting(dotted)
-        if value not in choices:
-            raise RulesError(
-                f"The rules file {path} sets {dotted} = '{value}', "
-                f"but the known methods are: {', '.join(choices)}."
-            )
-    problems = population_problems(rules, populations)
-    if problems:
-        raise _invalid(path, problems)
+        raise RulesError(
+            f"The rules file {path} is not valid: {'; '.join(dict.fromkeys(problems))}. "
+            f"See reference/rules.toml for the defaults and docs/POPULATIONS.md for each key."
+        )
     return rules
 
 
-def _invalid(path: Path, problems: list[str]) -> RulesError:
-    return RulesError(
-        f"The rules file {path} is not valid: {'; '.join(problems)}. "
-        f"See reference/rules.toml for the defaults."
+def _check_declarations(populations: Mapping[str, Population]) -> None:
+    """Every setting a population declares has its range in SETTINGS, of the same type (a
+    declaration without one is a bug in the code, not in the rules file)."""
+    for population in populations.values():
+        declared = {_block_key(key): kind for key, kind in population.settings.items()} | dict(
+            population.shared_settings.values()
+        )
+        for key, kind in declared.items():
+            if key not in SETTINGS or SETTINGS[key].kind != kind:
+                raise TypeError(
+                    f"Population {population.code} declares the setting {key} ({kind}), "
+                    f"which ecm.rules.SETTINGS does not declare with that type."
+                )
+
+
+def _block_key(key: str) -> str:
+    return f"populations.{ANY_POPULATION}.{key}"
+
+
+def _declared(dotted: str) -> str:
+    """The SETTINGS key of a file key: a population's code becomes `*`."""
+    parts = dotted.split(".")
+    if parts[0] == "populations" and len(parts) > 1:
+        parts[1] = ANY_POPULATION
+    return ".".join(parts)
+
+
+TABLES = frozenset(
+    ".".join(key.split(".")[:end]) for key in SETTINGS for end in range(1, key.count(".") + 1)
+)
+
+
+def shown(value: Any) -> str:
+    """A value as the rules file writes it (TOML), cut short."""
+    if isinstance(value, str):
+        return json.dumps(value if len(value) <= 60 else value[:60] + "…")
+    if isinstance(value, list):
+        items = [shown(v) for v in value[:4]]
+        return "[" + ", ".join(items + (["…"] if len(value) > 4 else [])) + "]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else f"{'-' if value < 0 else ''}inf"
+    if isinstance(value, dict):
+        return "a table"
+    return value.isoformat() if isinstance(value, dt.date | dt.time) else str(value)
+
+
+def _setting_problem(dotted: str, value: Any, known: Known) -> str | None:
+    setting = SETTINGS[_declared(dotted)]
+    if value is _MISSING:
+        return f"{dotted} is missing: expected {setting.expected}"
+    detail = setting.problem(value, known)
+    if detail is None:
+        return None
+    return f"{dotted} = {shown(value)}: expected {setting.expected}" + (
+        f" ({detail})" if detail else ""
     )
 
 
-def population_problems(rules: Rules, populations: Mapping[str, Population]) -> list[str]:
-    """What the file's [populations.*] blocks lack or hold against the registered
-    populations, each naming the key and what was expected (empty when none)."""
-    blocks = rules.data.get("populations")
-    if not isinstance(blocks, dict):
-        return [
-            f"there is no [populations.CODE] table; expected one for each of {list(populations)}"
-        ]
-    problems = [
-        f"[populations.{code}] is a population no rule implements "
-        f"(the registered populations are: {', '.join(populations)})"
-        for code in blocks
-        if code not in populations
-    ]
-    problems += [
-        f"[populations.{code}] is missing; every registered population needs its block"
-        for code in populations
-        if code not in blocks
-    ]
-    for code, population in populations.items():
-        if isinstance(blocks.get(code), dict):
-            problems += _block_problems(rules, population, blocks[code])
-        elif code in blocks:
-            problems.append(f"populations.{code} is not a table")
-    return list(dict.fromkeys(problems))  # a shared setting is named once
+def _problems(
+    data: dict[str, Any], populations: Mapping[str, Population], known: Known
+) -> list[str]:
+    problems = _unknown_keys(data, (), populations)
+    for key in SETTINGS:
+        if not key.startswith("populations."):
+            problem = _setting_problem(key, _value_at(data, key), known)
+            problems += [problem] if problem else []
+    problems += _population_problems(data, populations, known)
+    problems += _relation_problems(data, populations, known)
+    return problems
 
 
-def _block_problems(rules: Rules, population: Population, block: dict[str, Any]) -> list[str]:
-    code = population.code
-    expected = {**POPULATION_BLOCK_SETTINGS, **population.settings}
+def _unknown_keys(
+    node: dict[str, Any], at: tuple[str, ...], populations: Mapping[str, Population]
+) -> list[str]:
+    """Every key of the file that SETTINGS does not declare (a typo is never ignored)."""
     problems = []
-    for key, kind in expected.items():
-        problems += _setting_problems(f"populations.{code}.{key}", block.get(key, _MISSING), kind)
-    for key, value in block.items():
+    for key, value in node.items():
+        path = (*at, key)
+        dotted = ".".join(path)
+        declared = _declared(dotted)
+        if path[:1] == ("populations",) and len(path) == 2:
+            if key not in populations:
+                problems.append(
+                    f"[populations.{key}] is a population no rule implements "
+                    f"(the registered populations are: {', '.join(populations)})"
+                )
+            elif not isinstance(value, dict):
+                problems.append(f"populations.{key} = {shown(value)}: expected a table")
+            else:
+                problems += _unknown_block_keys(populations[key], value)
+        elif declared in TABLES and isinstance(value, dict):
+            problems += _unknown_keys(value, path, populations)
+        elif declared in TABLES:
+            problems.append(f"{dotted} = {shown(value)}: expected a table [{dotted}]")
+        elif declared not in SETTINGS:
+            problems.append(_unknown(dotted, at, value))
+    return problems
+
+
+def _unknown(dotted: str, at: tuple[str, ...], value: Any) -> str:
+    table = ".".join(at)
+    siblings = sorted(
+        k.removeprefix(f"{_declared(table)}.").split(".")[0]
+        for k in SETTINGS
+        if not table or k.startswith(f"{_declared(table)}.")
+    )
+    close = difflib.get_close_matches(dotted.rsplit(".", 1)[-1], siblings, n=1)
+    hint = f"; did you mean {close[0]}?" if close else ""
+    where = f"[{table}]" if table else "the rules file"
+    if isinstance(value, dict):
+        held = ", ".join(value) or "nothing"
+        return f"[{dotted}] is not a table of {where} (it holds {held}){hint}"
+    return f"{dotted} is not a setting of {where}{hint}"
+
+
+def _block_keys(population: Population) -> tuple[str, ...]:
+    own = (OWN_LOOKBACK_SETTING,) if population.has_own_lookback else ()
+    return (*POPULATION_BLOCK_KEYS, *population.settings, *own)
+
+
+def _unknown_block_keys(population: Population, block: dict[str, Any]) -> list[str]:
+    code = population.code
+    allowed = _block_keys(population)
+    problems = []
+    for key in block:
         dotted = f"populations.{code}.{key}"
-        if key in expected:
+        if key in allowed:
             continue
-        if key == OWN_LOOKBACK_SETTING and population.has_own_lookback:
-            if not has_type(value, int) or value < 1:
-                problems.append(f"{dotted} = {value!r} is not a positive integer (months)")
-        elif key == OWN_LOOKBACK_SETTING:
+        if key == OWN_LOOKBACK_SETTING:
             problems.append(
                 f"{dotted} is set, but {code} reads the shared criteria, which are built over "
                 f"time.lookback_months once per run: it cannot name its own lookback"
             )
         else:
+            close = difflib.get_close_matches(key, allowed, n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
             problems.append(
                 f"{dotted} is not a setting of {code} (its settings are: "
-                f"{', '.join(sorted(expected))})"
+                f"{', '.join(sorted(allowed))}){hint}"
             )
-    for dotted, kind in population.shared_settings.values():
-        problems += _setting_problems(dotted, _value_at(rules.data, dotted), kind)
+    return problems
+
+
+def _population_problems(
+    data: dict[str, Any], populations: Mapping[str, Population], known: Known
+) -> list[str]:
+    blocks = data.get("populations")
+    if not isinstance(blocks, dict):
+        return [
+            f"there is no [populations.CODE] table; expected one for each of "
+            f"{', '.join(populations)}"
+        ]
+    problems = []
+    for code, population in populations.items():
+        block = blocks.get(code)
+        if block is None:
+            problems.append(
+                f"[populations.{code}] is missing; every registered population needs its block"
+            )
+            continue
+        if not isinstance(block, dict):
+            continue  # named by _unknown_keys
+        for key in _block_keys(population):
+            value = block.get(key, _MISSING)
+            if value is _MISSING and key == OWN_LOOKBACK_SETTING:
+                continue  # optional: the population uses time.lookback_months
+            problem = _setting_problem(f"populations.{code}.{key}", value, known)
+            problems += [problem] if problem else []
+    return problems
+
+
+def _relation_problems(
+    data: dict[str, Any], populations: Mapping[str, Population], known: Known
+) -> list[str]:
+    """Relations between keys whose values are each valid."""
+    problems = []
+    for relation in RELATIONS:
+        pairs = [(relation.key, relation.other)]
+        if relation.key.startswith(f"populations.{ANY_POPULATION}."):
+            pairs = [
+                (
+                    relation.key.replace(ANY_POPULATION, code),
+                    relation.other.replace(ANY_POPULATION, code),
+                )
+                for code in populations
+            ]
+        for key, other in pairs:
+            value, other_value = _value_at(data, key), _value_at(data, other)
+            if value is _MISSING or other_value is _MISSING:
+                continue
+            if _setting_problem(key, value, known) or _setting_problem(other, other_value, known):
+                continue
+            if not relation.holds(value, other_value):
+                problems.append(
+                    f"{key} = {shown(value)}: expected {relation.expected} "
+                    f"({other} = {shown(other_value)})"
+                )
     return problems

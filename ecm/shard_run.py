@@ -99,8 +99,9 @@ def run_shard(
 ) -> ShardResult:
     """Run one shard: its inputs from `shard`, its result files into
     `out_dir/shard=<i>/` (assignments, evidence, member_metrics .parquet and counts.json).
-    `reference` is read from the packaged folder when not given."""
-    reference = reference if reference is not None else ReferenceData()
+    `reference` is the rules file's (its value sets beside it, then the packaged ones)
+    when not given."""
+    reference = reference if reference is not None else ReferenceData.for_rules(rules)
     inputs = scan_inputs(shard.files(), shard.present_feeds)
     started = time.perf_counter()
     events = build_events(inputs, reference, rules, as_of)

@@ -741,7 +741,7 @@ def monthly(
     warehouse = Path(warehouse) if warehouse else default_warehouse(out_dir)
     check_output_folder(out_dir, input_dir, warehouse)
     rules = load_rules(rules_file)
-    reference = ReferenceData()
+    reference = ReferenceData.for_rules(rules)  # the value sets load_rules checked
     timer = Timer()
     log.info("as-of %s, rules %s, warehouse %s", as_of, rules.version, warehouse.resolve())
     hold = _hold_run(warehouse, out_dir, lock_wait_seconds, rules)  # before anything is written

@@ -1,11 +1,11 @@
 """The scheduled monthly run: the entry point of the `ecm-monthly` deployment (prefect.yaml).
 
 A thin flow around the monthly one. When a run starts it works out the as-of date (the
-last day of the month before the run's scheduled start, America/Los_Angeles, as `ecm run`
-does with no `--as-of`) and the month's output folder, `<out_root>/<YYYY-MM>/`, so that
-monthly outputs sit side by side and share `<out_root>/warehouse.duckdb`. It then runs the
-monthly flow exactly as `ecm run` does (the same checks before Prefect work starts, the
-same Dask task runner for `dask`), as a subflow.
+last day of the month before the run's scheduled start in the rules file's time zone, as
+`ecm run` does with no `--as-of`) and the month's output folder, `<out_root>/<YYYY-MM>/`,
+so that monthly outputs sit side by side and share `<out_root>/warehouse.duckdb`. It then
+runs the monthly flow exactly as `ecm run` does (the same checks before Prefect work
+starts, the same Dask task runner for `dask`), as a subflow.
 """
 
 from __future__ import annotations
@@ -22,12 +22,14 @@ from ecm.logs import get_logger
 log = get_logger("scheduled")
 
 
-def as_of_for_run(started: dt.datetime) -> dt.date:
+def as_of_for_run(started: dt.datetime, rules_file: Path | None = None) -> dt.date:
     """The as-of date of a run that started (or was scheduled to start) at `started`:
-    the last day of the previous month in the plan's time zone."""
+    the last day of the previous month in the plan's time zone (the rules file's
+    time.timezone)."""
     from ecm.cli import default_as_of
+    from ecm.rules import load_rules
 
-    return default_as_of(now=started)
+    return default_as_of(load_rules(rules_file).timezone, now=started)
 
 
 def month_folder(out_root: Path, as_of: dt.date) -> Path:
@@ -58,10 +60,10 @@ def scheduled_monthly(
     `out_root/<YYYY-MM>/` of the as-of month, the warehouse `warehouse` (default
     `out_root/warehouse.duckdb`).
 
-    `as_of` defaults to the last day of the month before the run's scheduled start
-    (America/Los_Angeles). `shards` and `dask` are `ecm run`'s `--shards` and `--dask`:
-    `dask` None runs the shards one after another in the flow run's process, "local" on
-    a new local Dask cluster, an address (tcp://host:8786) on that cluster.
+    `as_of` defaults to the last day of the month before the run's scheduled start in the
+    rules file's time zone (time.timezone). `shards` and `dask` are `ecm run`'s `--shards`
+    and `--dask`: `dask` None runs the shards one after another in the flow run's process,
+    "local" on a new local Dask cluster, an address (tcp://host:8786) on that cluster.
     `lock_wait_seconds` is `ecm run --wait`: how long a scheduled run waits for another
     run using the warehouse or the month's folder (an analyst's, say) before it refuses.
     """
@@ -69,9 +71,9 @@ def scheduled_monthly(
     from ecm.logs import configure_logging
 
     configure_logging()
-    day = as_of or as_of_for_run(_scheduled_start())
-    out_dir = month_folder(out_root, day)
     try:
+        day = as_of or as_of_for_run(_scheduled_start(), Path(rules_file) if rules_file else None)
+        out_dir = month_folder(out_root, day)
         return _run_flow(
             Path(input_dir),
             day,

@@ -6,6 +6,7 @@ import csv
 import gzip
 import io
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 import duckdb
@@ -149,29 +150,42 @@ def baseline():
     return staged
 
 
-@settings(
-    max_examples=40,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-@given(eligibility=feed_file("eligibility"), medical_claim=feed_file("medical_claim"))
-def test_wild_files_raise_only_input_errors_balance_and_keep_good_members(
-    baseline, eligibility, medical_claim
-):
-    try:
-        result, staged = run({"eligibility": eligibility, "medical_claim": medical_claim})
-    except InputError as exc:
-        message = str(exc)
-        event(f"InputError: {message.split(': ', 2)[1][:30] if ': ' in message else message[:30]}")
-        assert "eligibility" in message or "medical_claim" in message
-        assert "GOOD-" not in message
-        assert "\n" not in message.strip()
-        return
-    event("ingested")
-    for feed in FEEDS:
-        counts = result.feeds[feed]
-        assert counts.read == counts.staged + counts.quarantined
-    assert staged == baseline
+def test_wild_files_raise_only_input_errors_balance_and_keep_good_members(baseline):
+    outcomes: Counter[str] = Counter()
+
+    @settings(
+        max_examples=40,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    @given(eligibility=feed_file("eligibility"), medical_claim=feed_file("medical_claim"))
+    def only_input_errors_and_balanced(eligibility, medical_claim):
+        try:
+            result, staged = run({"eligibility": eligibility, "medical_claim": medical_claim})
+        except InputError as exc:
+            message = str(exc)
+            event(
+                f"InputError: {message.split(': ', 2)[1][:30] if ': ' in message else message[:30]}"
+            )
+            assert "eligibility" in message or "medical_claim" in message
+            assert "GOOD-" not in message
+            assert "\n" not in message.strip()
+            outcomes["refused"] += 1
+            return
+        event("ingested")
+        for feed in FEEDS:
+            counts = result.feeds[feed]
+            assert counts.read == counts.staged + counts.quarantined
+        assert staged == baseline
+        outcomes["ingested"] += 1
+        if any(result.feeds[feed].quarantined for feed in FEEDS):
+            outcomes["ingested with rows quarantined"] += 1
+
+    only_input_errors_and_balanced()
+    # The property holds by ingesting, not only by refusing: most generated files ingest
+    # (55-70% when this was written), some with their broken rows quarantined.
+    assert outcomes["ingested"] >= 0.3 * (outcomes["ingested"] + outcomes["refused"]), outcomes
+    assert outcomes["ingested with rows quarantined"] >= 1, outcomes
 
 
 def test_the_property_generator_writes_files_that_ingest(baseline):

@@ -257,11 +257,11 @@ def test_the_plan_section_is_checked_by_load_rules(tmp_path):
     assert load_rules().setting("plan.dual_status_codes") == list(PLAN.dual_status_codes)
     missing = tmp_path / "missing.toml"
     missing.write_text(text.replace('mcp_name = "Example Medi-Cal Plan"\n', ""))
-    with pytest.raises(RulesError, match=r"plan\.mcp_name is missing; expected a string"):
+    with pytest.raises(RulesError, match=r"plan\.mcp_name is missing: expected a line of text"):
         load_rules(missing)
     wrong = tmp_path / "wrong.toml"
     wrong.write_text(text.replace('mcp_identifier = "000000000"', "mcp_identifier = 12"))
-    with pytest.raises(RulesError, match=r"plan\.mcp_identifier = 12 is not a string"):
+    with pytest.raises(RulesError, match=r"plan\.mcp_identifier = 12: expected a line of text"):
         load_rules(wrong)
 
 

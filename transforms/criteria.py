@@ -69,6 +69,14 @@ def row_key() -> pl.Expr:
 
 # --- claims ----------------------------------------------------------------------------
 
+DX_SUFFIX = "_dx"
+
+
+def condition_criteria(value_set_names: list[str]) -> list[str]:
+    """The criterion each condition value set tags: its name ending in `_dx` (`smi` →
+    `smi_dx`, `homelessness_dx` stays); `condition_facts` names its facts so."""
+    return [n if n.endswith(DX_SUFFIX) else f"{n}{DX_SUFFIX}" for n in value_set_names]
+
 
 def condition_facts(diagnoses: pl.LazyFrame, value_sets: pl.DataFrame) -> pl.LazyFrame:
     """Every diagnosis in any position tagged with each condition value set it is in.
@@ -81,9 +89,9 @@ def condition_facts(diagnoses: pl.LazyFrame, value_sets: pl.DataFrame) -> pl.Laz
     tagged_codes = tag_codes(diagnoses.select("code").unique(), "code", value_sets)
     return as_facts(
         diagnoses.join(tagged_codes, on="code", how="inner"),
-        criterion=pl.when(pl.col("value_set").str.ends_with("_dx"))
+        criterion=pl.when(pl.col("value_set").str.ends_with(DX_SUFFIX))
         .then(pl.col("value_set"))
-        .otherwise(pl.format("{}_dx", pl.col("value_set"))),
+        .otherwise(pl.col("value_set") + DX_SUFFIX),
         source_feed=CLAIMS,
         source_key="claim_id",
         event_date="service_date",

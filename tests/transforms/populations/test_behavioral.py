@@ -166,3 +166,32 @@ def test_adults_are_not_children():
         min_mh_sud_acute_events=1,
     )
     assert qualified(result) == set()
+
+
+@pytest.mark.parametrize(
+    ("dx_days", "acute_day", "expected"),
+    [
+        # the 2nd dx date (2026-03-01) comes before the acute event (2026-05-05)
+        ((D(2026, 1, 1), D(2026, 3, 1)), D(2026, 5, 5), D(2026, 3, 1)),
+        # the acute event (2026-02-01) comes before the 2nd dx date (2026-06-01)
+        ((D(2026, 1, 1), D(2026, 6, 1)), D(2026, 2, 1), D(2026, 2, 1)),
+        # the 3rd dx date is after both: the count reached 2 on the 2nd
+        ((D(2026, 1, 1), D(2026, 3, 1), D(2026, 9, 1)), D(2026, 8, 1), D(2026, 3, 1)),
+        # both met the same day
+        ((D(2026, 1, 1), D(2026, 4, 4)), D(2026, 4, 4), D(2026, 4, 4)),
+    ],
+    ids=["dx_first", "acute_first", "dx_beyond_threshold", "same_day"],
+)
+def test_child_meeting_both_branches_qualifies_on_the_earlier_date(dx_days, acute_day, expected):
+    """populations.md, "What each assignment carries": each branch is a count rule dated
+    by the event that reached its threshold; a member who meets both qualified when the
+    first branch was met (docs/DECISIONS.md: the earlier of the two)."""
+    result = child(
+        conditions=[
+            fact("c", "mh_sud_dx", day, "F329", key=str(i)) for i, day in enumerate(dx_days)
+        ],
+        mh_sud_ed_visits=[fact("c", "ed_visit_mh_sud", acute_day, "F329", key="ed")],
+    )
+    assert result.qualified.collect()["qualifying_date"].to_list() == [expected]
+    # the evidence holds both branches' facts
+    assert result.evidence.collect().height == len(dx_days) + 1
