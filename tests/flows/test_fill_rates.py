@@ -4,6 +4,7 @@ summary, on the console and in the report (docs/FEEDS.md, "Fill rates")."""
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
 
 import polars as pl
@@ -71,4 +72,4 @@ def test_a_thin_hcpcs_column_is_warned_in_the_summary_console_and_report(harness
     console = Console(record=True, width=400)
     print_summary(summary, out, console=console)
     assert sentence in console.export_text()
-    assert sentence in (out / "report.html").read_text()
+    assert sentence in html.unescape((out / "report.html").read_text())
