@@ -6,8 +6,10 @@ shapes (`code` with a shape of `shapes.toml`), whole numbers (`integer`), dates 
 It also holds the date-order pairs, multi-column rules, the grain and its key, whether
 the member must be in eligibility (`member_key`), each check's severity (`error`: the
 row is quarantined; `warn`: reported, the row kept), the population codes whose rules
-read the feed (`affects`), and expectations over the staged table for the Great
-Expectations suites (`data_contracts.gx_suites`).
+read the feed (`affects`), expectations over the staged table for the Great
+Expectations suites (`data_contracts.gx_suites`), and the fill-rate checks of the columns
+the rules lean on (`[[fill_rates]]`, measured by `data_contracts.fill_rates` against the
+shares of the rules file's `[fill_rates]`).
 
 The same contract drives the ingest's row checks in DuckDB (`data_contracts.sql`) and
 the GX suites. A malformed contract file is a `ContractError` naming the file and key.
@@ -120,6 +122,50 @@ class Expectation:
 
 
 @dataclass(frozen=True)
+class ScopeCondition:
+    """One condition of a fill-rate check's scope: `column` equals `equals`, or holds a
+    code of the value set that the rules-file setting `in_value_set_named_by` names (e.g.
+    `events.stays.acute_bill_types`, so that the scope follows the rules)."""
+
+    column: str
+    equals: str | None = None
+    in_value_set_named_by: str | None = None
+
+    def describe(self) -> str:
+        if self.in_value_set_named_by is not None:
+            return f"{self.column} in the value set of {self.in_value_set_named_by}"
+        return f"{self.column} = {self.equals}"
+
+
+@dataclass(frozen=True)
+class FillRateCheck:
+    """A column the rules lean on, and the rows on which it should be filled.
+
+    `name` is its key in the rules file's `[fill_rates]` (the least share of the rows in
+    scope that must hold a value); `rows` says those rows in words ("professional lines");
+    `scope` are the conditions that pick them (none: every row); `empty_codes_named_by`, a
+    rules-file setting listing codes that the rules treat as empty (admit type 9);
+    `effect`, what a thin column does to the rules, in words; `populations`, the codes
+    whose counts it lowers."""
+
+    name: str
+    column: str
+    rows: str
+    scope: tuple[ScopeCondition, ...]
+    effect: str
+    populations: tuple[str, ...]
+    empty_codes_named_by: str | None = None
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The columns the check reads: its scope's and its own."""
+        return (*dict.fromkeys(c.column for c in self.scope), self.column)
+
+    def describe_scope(self) -> str:
+        return " and ".join(c.describe() for c in self.scope) or "every row"
+
+
+@dataclass(frozen=True)
 class FeedContract:
     """What a feed must and may hold, and the checks its rows and table must pass."""
 
@@ -138,6 +184,7 @@ class FeedContract:
     row_rules: tuple[RowRule, ...] = ()
     position_codes: tuple[PositionCodes, ...] = ()
     expectations: tuple[Expectation, ...] = ()
+    fill_rates: tuple[FillRateCheck, ...] = ()
     path: Path | None = None
 
     @property
@@ -329,6 +376,77 @@ def _expectations(r: _Reader, columns: tuple[str, ...]) -> tuple[Expectation, ..
     return tuple(expectations)
 
 
+_SETTING = re.compile(r"[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)+")
+
+
+def _scope(r: _Reader, contract_specs: dict[str, ColumnSpec], columns: tuple[str, ...]):
+    conditions = []
+    for column, condition in r.get("where", dict, {}).items():
+        if column not in columns:
+            raise r.fail(f"where.{column}", "is not a column of the contract")
+        if isinstance(condition, str):
+            spec = contract_specs.get(column, ColumnSpec(column))
+            allowed = [v.upper() if spec.case == "upper" else v.lower() for v in spec.values]
+            if spec.type == "choice" and condition not in allowed:
+                raise r.fail(
+                    f"where.{column}", f"'{condition}' is not one of: {', '.join(allowed)}"
+                )
+            conditions.append(ScopeCondition(column, equals=condition))
+        elif isinstance(condition, dict):
+            sub = r.sub(f"where.{column}", condition)
+            named_by = sub.get("in_value_set_named_by", str)
+            if not _SETTING.fullmatch(named_by):
+                raise sub.fail("in_value_set_named_by", "expected a dotted rules-file setting")
+            sub.finish()
+            conditions.append(ScopeCondition(column, in_value_set_named_by=named_by))
+        else:
+            raise r.fail(
+                f"where.{column}",
+                'expected a value, or a table { in_value_set_named_by = "<setting>" }',
+            )
+    return tuple(conditions)
+
+
+def _fill_rates(
+    r: _Reader, specs: list[ColumnSpec], columns: tuple[str, ...], affects: tuple[str, ...]
+) -> tuple[FillRateCheck, ...]:
+    checks = []
+    by_name = {s.name: s for s in specs}
+    for i, table in enumerate(r.get("fill_rates", list, [])):
+        if not isinstance(table, dict):
+            raise r.fail(f"fill_rates[{i}]", "expected a table ([[fill_rates]])")
+        sub = r.sub(f"fill_rates[{i}]", table)
+        name = sub.get("name", str)
+        if not _NAME.fullmatch(name):
+            raise sub.fail("name", f"'{name}' is not a lower-case key (the rules file's)")
+        if name in (c.name for c in checks):
+            raise sub.fail("name", f"'{name}' is declared twice")
+        column = sub.get("column", str)
+        _known(sub, "column", columns, (column,))
+        populations = sub.names("populations")
+        if not populations:
+            raise sub.fail("populations", "name the populations whose counts it lowers")
+        unknown = [p for p in populations if p not in affects]
+        if unknown:
+            raise sub.fail("populations", f"'{unknown[0]}' is not in the contract's affects")
+        empty = sub.get("empty_codes_named_by", str, None)
+        if empty is not None and not _SETTING.fullmatch(empty):
+            raise sub.fail("empty_codes_named_by", "expected a dotted rules-file setting")
+        checks.append(
+            FillRateCheck(
+                name=name,
+                column=column,
+                rows=sub.get("rows", str),
+                scope=_scope(sub, by_name, columns),
+                effect=sub.get("effect", str),
+                populations=populations,
+                empty_codes_named_by=empty,
+            )
+        )
+        sub.finish()
+    return tuple(checks)
+
+
 def parse_contract(path: Path, data: dict) -> FeedContract:
     """A contract from its parsed TOML; a `ContractError` names the file and key."""
     shapes = load_shapes()
@@ -352,6 +470,7 @@ def parse_contract(path: Path, data: dict) -> FeedContract:
     member_key = r.get("member_key", str, None)
     if member_key is not None:
         _known(r, "member_key", columns, (member_key,))
+    affects = r.names("affects")
     contract = FeedContract(
         name=name,
         required=r.get("required", bool),
@@ -362,12 +481,13 @@ def parse_contract(path: Path, data: dict) -> FeedContract:
         grain_severity=r.choice("grain_severity", ("warn",), "warn"),
         member_key=member_key,
         member_severity=r.choice("member_severity", SEVERITIES, "error"),
-        affects=r.names("affects"),
+        affects=affects,
         specs=tuple(specs),
         date_order=_orders(r, columns),
         row_rules=_row_rules(r, columns),
         position_codes=_positions(r, columns, shapes),
         expectations=_expectations(r, columns),
+        fill_rates=_fill_rates(r, specs, columns, affects),
         path=path,
     )
     r.finish()
@@ -387,3 +507,24 @@ def load_contract(name: str) -> FeedContract:
 def load_contracts() -> dict[str, FeedContract]:
     """Every feed's contract, in ingest order."""
     return {name: load_contract(name) for name in FEED_ORDER}
+
+
+def fill_rate_checks() -> dict[str, tuple[str, FillRateCheck]]:
+    """Every feed's fill-rate checks by name (the keys of the rules file's `[fill_rates]`),
+    each with its feed, in ingest order. A name declared by two feeds is a ContractError."""
+    checks: dict[str, tuple[str, FillRateCheck]] = {}
+    for feed, contract in load_contracts().items():
+        for check in contract.fill_rates:
+            if check.name in checks:
+                raise ContractError(
+                    f"{contract.path}: key 'fill_rates': '{check.name}' is declared by the "
+                    f"{checks[check.name][0]} contract too (the rules file has one key per check)"
+                )
+            checks[check.name] = (feed, check)
+    return checks
+
+
+def fill_rate_check_names() -> tuple[str, ...]:
+    """The declared fill-rate checks' names: the keys the rules file's `[fill_rates]` must
+    hold, each a share between 0 and 1 (ecm.rules checks them)."""
+    return tuple(fill_rate_checks())

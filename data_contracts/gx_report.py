@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from data_contracts import load_contract
+from data_contracts.fill_rates import BELOW, NO_ROWS, percent
 from data_contracts.gx_suites import SAMPLE_ROWS, DataQuality, compact_results
 
 _CSS = """
@@ -83,6 +85,46 @@ def _expectation_rows(entries: list[dict]) -> str:
     )
 
 
+def fill_rates_section(rates: Sequence[Mapping[str, Any]], heading: str = "h3") -> str:
+    """The fill rates of the columns the rules lean on (summary.json's
+    `data_quality.fill_rates`), for this page and the run's report.html: each one below
+    its threshold in words (the column, its fill rate, the populations whose counts it
+    lowers), then all of them in a table. Counts only."""
+    if not rates:
+        return ""
+    parts = [f"<{heading}>Columns the rules lean on: fill rates</{heading}>"]
+    thin = [r for r in rates if r.get("status") == BELOW]
+    parts += [
+        f"<p><span class='pill warn'>too thin</span> <b>{_e(r['feed'])}</b>: {_e(r['detail'])}.</p>"
+        for r in thin
+    ] or [
+        "<p>Every column the rules lean on is filled at least as often as the rules file's "
+        "<code>[fill_rates]</code> asks.</p>"
+    ]
+    parts.append(
+        "<table><tr><th>feed</th><th>column</th><th>measured on</th><th class='n'>filled</th>"
+        "<th class='n'>fill rate</th><th class='n'>threshold</th><th>result</th></tr>"
+    )
+    for r in rates:
+        rows, filled = r["rows_in_scope"], r["rows_filled"]
+        status = r.get("status")
+        verdict = {BELOW: "warn", NO_ROWS: ""}.get(status, "ok")
+        label = {BELOW: "below", NO_ROWS: "no such rows"}.get(status, "ok")
+        parts.append(
+            f"<tr><td>{_e(r['feed'])}</td><td><code>{_e(r['column'])}</code></td>"
+            f"<td>{_e(r['rows'])}</td><td class='n'>{filled:,} of {rows:,}</td>"
+            f"<td class='n'>{percent(filled / rows) if rows else '—'}</td>"
+            f"<td class='n'>{percent(r['threshold'])}</td>"
+            f"<td><span class='pill {verdict}'>{label}</span></td></tr>"
+        )
+    parts.append(
+        "</table><p class='sub'>Measured on the rows the rules read (the current claim "
+        "lines); thresholds from the rules file's <code>[fill_rates]</code>. A rate below "
+        "its threshold lowers counts without a word: it is a warning, never a stop.</p>"
+    )
+    return "".join(parts)
+
+
 def render_report(report: dict, quality: DataQuality) -> str:
     """The page: `report` is what `ecm validate --json` prints (counts, quarantine and
     warning rules), `quality` holds the raw GX validation results."""
@@ -147,6 +189,7 @@ def render_report(report: dict, quality: DataQuality) -> str:
                 f"<td class='n'>{w['rows']:,}</td><td>{_e(w['detail'])}</td></tr>"
             )
         parts.append("</table>")
+    parts.append(fill_rates_section(report.get("data_quality", {}).get("fill_rates", []), "h2"))
     for name, results in quality.results.items():
         contract = load_contract(name)
         staged = feeds.get(name, {}).get("staged")

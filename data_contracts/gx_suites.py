@@ -26,6 +26,10 @@ Date columns reach GX as integers YYYYMMDD (contract dates are converted the sam
 GX's between-check on pandas datetimes is ~70x slower than on integers. Text columns
 reach it as pandas categoricals.
 
+The fill rates of the columns the rules lean on (`data_contracts.fill_rates`) are measured
+beside the suites, in DuckDB (why: that module's docstring), and a rate below its
+threshold is a warning like a failed expectation.
+
 Results are summarised (`compact_results`) as expectation type, column(s), success,
 observed value and unexpected count/percent: never unexpected values nor member ids
 (GX is asked for no partial unexpected lists, and any that appear are dropped). Import
@@ -43,6 +47,7 @@ from typing import Any
 import duckdb
 
 from data_contracts import FeedContract, load_contract
+from data_contracts.fill_rates import BELOW, FillRate, FillRateRules, measure_fill_rates
 from data_contracts.sql import ident
 
 log = logging.getLogger("ecm.contracts")
@@ -202,11 +207,13 @@ def rows_frame(staged_rows: int):
 @dataclass
 class DataQuality:
     """What the suites found: compact results per feed (for summary.json), the raw GX
-    validation results (for the report), and the warnings (failed expectations plus the
-    ingest's warn-severity row checks)."""
+    validation results (for the report), the fill rates measured, and the warnings (the
+    ingest's warn-severity row checks, failed expectations, fill rates below their
+    threshold)."""
 
     expectations: dict[str, list[dict]] = field(default_factory=dict)
     results: dict[str, list[Any]] = field(default_factory=dict)
+    fill_rates: list[FillRate] = field(default_factory=list)
     warnings: list[dict] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -219,9 +226,18 @@ class DataQuality:
             if not e["success"]
         ]
 
+    @property
+    def thin_columns(self) -> list[FillRate]:
+        """The fill rates below their threshold."""
+        return [f for f in self.fill_rates if f.status == BELOW]
+
     def as_summary(self) -> dict:
-        """For summary.json's `data_quality`: `expectations` and `warnings`."""
-        return {"expectations": self.expectations, "warnings": self.warnings}
+        """For summary.json's `data_quality`: `expectations`, `fill_rates`, `warnings`."""
+        return {
+            "expectations": self.expectations,
+            "fill_rates": [f.as_summary() for f in self.fill_rates],
+            "warnings": self.warnings,
+        }
 
 
 class _Gx:
@@ -366,10 +382,20 @@ def _expectation_sentence(entry: dict) -> str:
     return " ".join(parts)
 
 
-def run_data_quality(con: duckdb.DuckDBPyConnection, ingested) -> DataQuality:
+def run_data_quality(con: duckdb.DuckDBPyConnection, ingested, rules: FillRateRules) -> DataQuality:
     """The one call for the flow: every present feed's suites after an ingest, with the
-    ingest's warn-severity row checks. Put `.as_summary()` into summary.json's
-    `data_quality` and `.results` into the report."""
-    quality = run_suites(con, list(ingested.feeds))
-    quality.warnings = [*getattr(ingested, "warnings", []), *quality.warnings]
+    ingest's warn-severity row checks and the fill rates of the columns the rules lean on
+    (thresholds and value sets from `rules`). Put `.as_summary()` into summary.json's
+    `data_quality` and `.results` into the report. A fill rate below its threshold is
+    also logged as a warning (shown under --quiet too): counts, never a row."""
+    feeds = list(ingested.feeds)
+    quality = run_suites(con, feeds)
+    quality.fill_rates = measure_fill_rates(con, feeds, rules)
+    for thin in quality.thin_columns:
+        log.warning("%s: %s", thin.feed, thin.sentence())
+    quality.warnings = [
+        *getattr(ingested, "warnings", []),
+        *quality.warnings,
+        *(f.as_warning() for f in quality.thin_columns),
+    ]
     return quality

@@ -495,19 +495,24 @@ def validate(
     Reads and stages every feed with the row checks generated from data_contracts/*.toml
     (rows breaking an error check are quarantined; warn checks are counted, the rows
     kept), then runs each present feed's Great Expectations suite (row count, null
-    shares, value sets, duplicates at the grain key, distributions). Prints per feed the
-    rows read, staged and quarantined, the rules broken and the failed expectations.
+    shares, value sets, duplicates at the grain key, distributions) and measures the fill
+    rates of the columns the rules lean on (the rules file's [fill_rates]). Prints per
+    feed the rows read, staged and quarantined, the rules broken, the failed expectations
+    and the columns filled below their threshold.
 
-    Exits 0 when everything staged and every expectation passed; 1 when rows were
-    quarantined or an expectation failed; 2 when a file cannot be used.
+    Exits 0 when everything staged, every expectation passed and every fill rate is at
+    its threshold; 1 when rows were quarantined, an expectation failed or a column is
+    too thin; 2 when a file cannot be used.
     """
     import tempfile
 
     import duckdb
 
+    from data_contracts.fill_rates import FillRateRules
     from data_contracts.gx_suites import run_data_quality
     from ecm.file_modes import modes_of, narrow_umask, restrict
     from ecm.ingest import ingest
+    from ecm.reference import ReferenceData
     from ecm.rules import load_rules
 
     # What validate writes (the staged feeds, the report) is health information too.
@@ -530,9 +535,10 @@ def validate(
         try:
             with duckdb.connect(db) as con:
                 encodings = _encodings(encoding_options)
+                settings = load_rules()
                 with shown.stage("ingest") as step:
                     result = ingest(
-                        con, input_dir, load_rules(), Path(work), shown, encodings=encodings
+                        con, input_dir, settings, Path(work), shown, encodings=encodings
                     )
                     step.count(sum(c.read for c in result.feeds.values()), "rows read")
                 # the first quarantined row of each rule: the lowest line of the first file
@@ -542,7 +548,8 @@ def validate(
                     "from quarantine group by all order by feed, rule"
                 ).fetchall()
                 with shown.stage("validate"):
-                    quality = run_data_quality(con, result)
+                    fill_rules = FillRateRules(settings.setting, ReferenceData().value_set)
+                    quality = run_data_quality(con, result, fill_rules)
         except EcmError as exc:
             _fail(exc, as_json=as_json)
     failed = quality.failed
@@ -580,11 +587,20 @@ def validate(
             click.echo(f"  warning: {w['rows']:,} {w['feed']} rows: {w['detail']} ({w['rule']})")
         evaluated = sum(len(es) for es in quality.expectations.values())
         click.echo(f"expectations: {evaluated - len(failed)} of {evaluated} passed")
-        for w in quality.warnings[len(result.warnings) :]:
+        expectation_warnings = quality.warnings[len(result.warnings) :]
+        for w in [w for w in expectation_warnings if w["rule"] != "fill_rate"]:
             click.echo(f"  failed: {w['feed']}: {w['detail']}")
+        rates = quality.fill_rates
+        measured = [r for r in rates if r.rows_in_scope]
+        click.echo(
+            f"fill rates: {len(measured) - len(quality.thin_columns)} of {len(measured)} at or "
+            f"above their threshold, {len(rates) - len(measured)} with no rows to measure"
+        )
+        for rate in rates:
+            click.echo(f"  {rate.status.replace('_', ' ')}: {rate.feed}: {rate.sentence()}")
         if report_file:
             click.echo(f"report: {report_file}")
-    sys.exit(1 if rules or failed else 0)
+    sys.exit(1 if rules or failed or quality.thin_columns else 0)
 
 
 @contextlib.contextmanager

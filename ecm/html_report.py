@@ -17,6 +17,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from data_contracts.gx_report import fill_rates_section
+
 ADULT_COLOUR = "#2f6fdd"
 CHILD_COLOUR = "#f0a030"
 BAD_COLOUR = "#c0392b"
@@ -406,6 +408,7 @@ def _quality(summary: Mapping[str, Any]) -> list[str]:
             f"<td>{verdict}</td></tr>"
         )
     parts.append("</table>")
+    parts.append(fill_rates_section(quality.get("fill_rates") or []))
     by_rule = quality.get("quarantined_by_rule") or []
     parts.append("<h3>Quarantined rows by feed and rule</h3>")
     if by_rule:
@@ -424,7 +427,8 @@ def _quality(summary: Mapping[str, Any]) -> list[str]:
     else:
         parts.append("<p>No row was quarantined.</p>")
     parts.append("<h3>Warnings (rows kept)</h3>")
-    warnings = quality.get("warnings") or []
+    # the fill-rate warnings are said above, with the fill rates
+    warnings = [w for w in quality.get("warnings") or [] if w.get("rule") != "fill_rate"]
     if warnings:
         parts.append("<table><tr><th>feed</th><th>rule</th><th>column</th><th>detail</th></tr>")
         parts += [

@@ -10,6 +10,7 @@ from typing import Any
 
 import polars as pl
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ecm.errors import EcmError
@@ -45,6 +46,8 @@ def print_summary(
         )
     for note in notes:
         console.print(f"[yellow]note:[/yellow] {note}")
+    for warning in thin_columns(summary):
+        console.print(f"[yellow]warning:[/yellow] {warning['feed']}: {escape(warning['detail'])}")
 
     pops = Table(
         title=f"Populations of Focus on {summary['as_of_date']} "
@@ -76,6 +79,13 @@ def print_summary(
         console.print(f"No files written   ({timings})")
     else:
         console.print(f"Files in [bold]{out_dir}[/bold]   ({timings})")
+
+
+def thin_columns(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """The summary's warnings of a column the rules lean on filled below its threshold
+    (`data_quality.warnings` with rule `fill_rate`; counts only)."""
+    warnings = (summary.get("data_quality") or {}).get("warnings") or []
+    return [w for w in warnings if w.get("rule") == "fill_rate"]
 
 
 def input_notes(found: dict[str, Any]) -> list[str]:

@@ -25,6 +25,7 @@ from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
+from data_contracts import fill_rate_check_names
 from ecm.errors import RulesError
 from ecm.paths import DEFAULT_RULES_FILE
 from ecm.reference import VALUE_SET_NAME, ReferenceData, code_systems
@@ -367,11 +368,8 @@ SETTINGS: dict[str, Setting] = {
     # At least 16 KiB (a header of every column of a feed fits), at most 1 GiB.
     "guards.max_line_bytes": whole(2**14, 2**30, " of bytes"),
     "output.group_readable": FLAG,
-    "fill_rates.hcpcs_code_on_professional_lines": SHARE,
-    "fill_rates.diagnosis_code_1_on_claim_lines": SHARE,
-    "fill_rates.admit_type_code_on_inpatient_claims": SHARE,
-    "fill_rates.place_of_service_code_on_professional_lines": SHARE,
-    "fill_rates.revenue_center_code_on_institutional_lines": SHARE,
+    # One share per fill-rate check the contracts declare (data_contracts, [[fill_rates]]).
+    **{f"fill_rates.{name}": SHARE for name in fill_rate_check_names()},
     "criteria.condition_value_sets": value_sets("icd10cm"),
     "criteria.procedure_value_sets": value_sets("hcpcs"),
     "criteria.mh_sud": value_set("icd10cm"),

@@ -136,14 +136,19 @@ def ingest_feeds(
 
 
 @task(name="validate contracts", cache_policy=NO_CACHE, persist_result=False)
-def validate_contracts(warehouse: Path, ingested: IngestResult) -> dict[str, Any]:
+def validate_contracts(
+    warehouse: Path, ingested: IngestResult, rules: Rules, reference: ReferenceData
+) -> dict[str, Any]:
     """The contracts' Great Expectations suites on the staged feeds, with the ingest's
-    warn-severity row checks: summary.json's `data_quality.expectations` and `warnings`
-    (counts and shares only, never row values)."""
+    warn-severity row checks and the fill rates of the columns the rules lean on (the
+    rules file's `[fill_rates]`): summary.json's `data_quality.expectations`,
+    `fill_rates` and `warnings` (counts and shares only, never row values)."""
+    from data_contracts.fill_rates import FillRateRules
     from data_contracts.gx_suites import run_data_quality
 
     with duckdb.connect(str(warehouse)) as con:
-        return run_data_quality(con, ingested).as_summary()
+        rates = FillRateRules(rules.setting, reference.value_set)
+        return run_data_quality(con, ingested, rates).as_summary()
 
 
 @dataclass(frozen=True)
@@ -772,7 +777,7 @@ def monthly(
                 quality = report_data_quality(work_house.path, work_dir)
                 stage.count(shard_set.members, "members")
             with timer.step("validate"):
-                contract_checks = validate_contracts(work_house.path, ingested)
+                contract_checks = validate_contracts(work_house.path, ingested, rules, reference)
             results = _shards_stage(
                 timer, shard_set, rules, reference, as_of, work_dir / "shard_results", warming
             )

@@ -203,6 +203,38 @@ def test_a_first_run_says_so():
     assert text.count("<svg") == 2  # no quarantine chart without quarantine
 
 
+def test_a_column_too_thin_is_said_once_with_every_fill_rate_in_a_table():
+    thin = {
+        "feed": "medical_claim",
+        "check": "hcpcs_code_on_professional_lines",
+        "column": "hcpcs_code",
+        "rows": "professional lines",
+        "rows_in_scope": 221,
+        "rows_filled": 12,
+        "threshold": 0.5,
+        "status": "below",
+        "detail": "hcpcs_code is filled on 5.4% of professional lines (12 of 221; …)",
+    }
+    empty = {
+        **thin,
+        "check": "admit_type_code_on_inpatient_claims",
+        "column": "admit_type_code",
+        "rows": "inpatient claim lines",
+        "rows_in_scope": 0,
+        "rows_filled": 0,
+        "status": "no_rows",
+    }
+    summary = copy.deepcopy(SUMMARY)
+    summary["data_quality"]["fill_rates"] = [thin, empty]
+    summary["data_quality"]["warnings"] = [{"rule": "fill_rate", **thin}]
+    text = render_report(summary, HISTORY, CHANGES)
+    quality = text[text.index("id='quality'") :]
+    assert quality.count("hcpcs_code is filled on 5.4% of professional lines") == 1
+    assert "12 of 221" in quality and "no such rows" in quality
+    assert "No warning." in quality  # the fill-rate warning is not repeated there
+    assert "Columns the rules lean on" not in render_report(SUMMARY, HISTORY, CHANGES)
+
+
 def test_the_same_facts_give_the_same_bytes(page):
     assert render_report(SUMMARY, HISTORY, CHANGES) == page
 

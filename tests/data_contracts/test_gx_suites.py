@@ -9,8 +9,10 @@ import duckdb
 import pytest
 
 from data_contracts import load_contract
+from data_contracts.fill_rates import FillRateRules
 from data_contracts.gx_suites import run_data_quality, table_expectations
 from ecm.ingest import ingest
+from ecm.reference import ReferenceData
 from tests.feeds import line, member, write_feed
 
 SECRET = "M-SECRET-7"
@@ -32,7 +34,9 @@ def quality(tmp_path_factory, rules):
     write_feed(feeds, "homelessness", [])  # header only: present, flagged
     with duckdb.connect() as con:
         ingested = ingest(con, feeds, rules, tmp_path_factory.mktemp("work"))
-        yield run_data_quality(con, ingested)
+        yield run_data_quality(
+            con, ingested, FillRateRules(rules.setting, ReferenceData().value_set)
+        )
 
 
 def failed(quality, feed):
@@ -47,12 +51,27 @@ def test_duplicates_at_the_grain_key_are_found(quality):
     assert dup["unexpected_percent"] == pytest.approx(100 * 2 / 55)
 
 
-def test_null_shares_and_only_professional_claims_are_found(quality):
+def test_only_professional_claims_are_found(quality):
     got = failed(quality, "medical_claim")
-    # 3 of 55 lines without a first diagnosis: more than the 1% the contract allows
-    assert got["expect_column_values_to_not_be_null"]["unexpected_count"] == 3
     assert "expect_column_distinct_values_to_contain_set" in got
     assert "expect_column_values_to_be_between" not in got
+
+
+def test_fill_rates_are_measured_beside_the_suites(quality):
+    """The first diagnosis's share is a fill rate (its threshold in the rules file), not
+    an expectation: 3 of 55 lines without one is 94.5%, above the 90% default; no line
+    has a HCPCS code, which is below."""
+    assert "expect_column_values_to_not_be_null" not in failed(quality, "medical_claim")
+    rates = {f["check"]: f for f in quality.as_summary()["fill_rates"]}
+    dx = rates["diagnosis_code_1_on_claim_lines"]
+    assert (dx["rows_in_scope"], dx["rows_filled"], dx["status"]) == (55, 52, "ok")
+    assert rates["hcpcs_code_on_professional_lines"]["status"] == "below"
+    assert rates["admit_type_code_on_inpatient_claims"]["status"] == "no_rows"
+    thin = [w for w in quality.warnings if w["rule"] == "fill_rate"]
+    assert [w["check"] for w in thin] == [
+        "hcpcs_code_on_professional_lines",
+        "place_of_service_code_on_professional_lines",
+    ]
 
 
 def test_value_sets_and_empty_feeds_are_found(quality):
@@ -89,7 +108,9 @@ def test_contract_dates_reach_gx_as_day_numbers():
     assert between[0].kwargs["min_value"] == 20000101
 
 
-def test_large_tables_sample_column_expectations_but_count_every_row(tmp_path, rules, monkeypatch):
+def test_large_tables_sample_column_expectations_but_count_every_row(
+    tmp_path, rules, ref, monkeypatch
+):
     import data_contracts.gx_suites as suites
 
     monkeypatch.setattr(suites, "SAMPLE_ROWS", 20)
@@ -98,7 +119,8 @@ def test_large_tables_sample_column_expectations_but_count_every_row(tmp_path, r
     claims = [line(f"d{i}", f"B{i % 5}", "2026-01-05") for i in range(50)]
     write_feed(feeds, "medical_claim", [*claims, claims[0], claims[0]])
     with duckdb.connect() as con:
-        quality = run_data_quality(con, ingest(con, feeds, rules, tmp_path / "work"))
+        ingested = ingest(con, feeds, rules, tmp_path / "work")
+        quality = run_data_quality(con, ingested, FillRateRules(rules.setting, ref.value_set))
     entries = {e["expectation"]: e for e in quality.expectations["medical_claim"]}
     assert entries["expect_table_row_count_to_be_between"]["observed_value"] == 52
     assert "sample_rows" not in entries["expect_table_row_count_to_be_between"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 
 from click.testing import CliRunner
@@ -18,7 +19,7 @@ def _clean(folder):
         folder,
         "medical_claim",
         [
-            line("c1", SECRET, "2026-01-05"),
+            line("c1", SECRET, "2026-01-05", hcpcs_code="99213", place_of_service_code="11"),
             line("c2", "B", "2026-01-05", claim_type="institutional", revenue_center_code="450"),
         ],
     )
@@ -53,6 +54,35 @@ def test_a_failed_expectation_exits_1_and_the_report_holds_no_member_data(tmp_pa
     assert page.startswith("<!doctype html>") and "expect_compound_columns_to_be_unique" in page
     assert SECRET not in page and SECRET not in result.output
     assert "http://" not in page and "https://" not in page  # nothing fetched at view time
+
+
+def test_a_column_filled_below_its_threshold_is_shown_and_exits_1(tmp_path):
+    feeds = tmp_path / "feeds"
+    _clean(feeds)
+    coded = {"hcpcs_code": "99213", "place_of_service_code": "11"}
+    write_feed(
+        feeds,
+        "medical_claim",
+        [
+            line("c1", SECRET, "2026-01-05", **coded),
+            line("c2", "B", "2026-01-05", place_of_service_code="11"),  # no HCPCS code
+            line("c3", "B", "2026-01-06", place_of_service_code="11"),  # no HCPCS code
+            line("c4", "B", "2026-01-05", claim_type="institutional", revenue_center_code="450"),
+        ],
+    )
+    report = tmp_path / "r" / "report.html"
+    result = CliRunner().invoke(main, ["validate", "--input", str(feeds), "--report", str(report)])
+    assert result.exit_code == 1, result.output
+    assert "failed:" not in result.output  # every expectation passed
+    assert "fill rates: 3 of 4 at or above their threshold, 1 with no rows" in result.output
+    assert (
+        "below: medical_claim: hcpcs_code is filled on 33.3% of professional lines (1 of 3; "
+        "the rules file's fill_rates.hcpcs_code_on_professional_lines is 50%)"
+    ) in result.output
+    assert "no rows: medical_claim: admit_type_code: no inpatient claim lines" in result.output
+    page = html.unescape(report.read_text())
+    assert "hcpcs_code is filled on 33.3% of professional lines (1 of 3;" in page
+    assert SECRET not in page and SECRET not in result.output
 
 
 def test_an_unusable_file_exits_2(tmp_path):
