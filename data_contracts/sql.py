@@ -37,7 +37,11 @@ where member_id is not null
 group by member_id
 """
 
-DATE_FORMATS = "YYYY-MM-DD, YYYYMMDD or MM/DD/YYYY"
+DATE_FORMATS = (
+    "YYYY-MM-DD, YYYYMMDD, MM/DD/YYYY, DD-Mon-YYYY, DDMONYYYY or an ISO date-time, "
+    "with a four-digit year"
+)
+"""The date forms `ecm_date` (sql/macros.sql) reads, in the words of a quarantine detail."""
 UNKNOWN_MEMBER = "member_id is not in the eligibility feed"
 MEMBER_QUARANTINED = (
     "member_id's eligibility rows were quarantined (see the eligibility feed's quarantine)"
@@ -120,7 +124,8 @@ def _column_checks(contract: FeedContract, shapes: dict[str, Shape]) -> list[Che
                     "unparseable_date",
                     f"{spec.name} is not a date (expected {DATE_FORMATS})",
                     sev,
-                    f"ecm_check_parsed_date({c}, {ident(PARSED + spec.name)}, {col})",
+                    f"ecm_check_parsed_date({c}, {ident(PARSED + spec.name)}, {col}, "
+                    f"{lit(DATE_FORMATS)})",
                     (spec.name,),
                 )
             )

@@ -6,8 +6,33 @@
 
 create or replace temp macro ecm_text(x) as nullif(trim(x), '');
 
+-- A date in one of the forms of docs/FEEDS.md ("Dates"), else NULL. Each form is told by
+-- its shape and parsed with its one format, so a value is never read in a form it is not
+-- in: the year has four digits (a two-digit year is ambiguous and refused), YYYYMMDD
+-- eight. ISO YYYY-MM-DD comes first, by DuckDB's own cast; an ISO date-time is the date
+-- as written (its time checked, its offset ignored: the writer's calendar day). Measured
+-- on 2M values, one thread: ISO 0.24 s, YYYYMMDD and MM/DD/YYYY 1.5 s, DD-Mon-YYYY and
+-- date-times 2.3-2.6 s (the list of formats tried in turn it replaces: 0.41, 2.1, 3.9 s).
+create or replace temp macro ecm_date_form(t) as
+    case
+        when t like '____-__-__' and left(t, 1) between '0' and '9' then try_cast(t as date)
+        when (t like '____-__-__T%' or t like '____-__-__ %') and left(t, 1) between '0' and '9'
+            then case when regexp_full_match(substr(t, 11),
+                     '[T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]+)?)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?')
+                 then try_cast(substr(t, 1, 10) as date) end
+        when length(t) = 8 and regexp_full_match(t, '[0-9]{8}') then try_strptime(t, '%Y%m%d')::date
+        when t like '%/%/____' then try_strptime(t, '%m/%d/%Y')::date
+        when t like '%-___-____' then try_strptime(t, '%d-%b-%Y')::date
+        when length(t) between 8 and 9 and regexp_full_match(t, '[0-9]{1,2}[A-Za-z]{3}[0-9]{4}')
+            then try_strptime(t, '%d%b%Y')::date
+        when regexp_full_match(t, '[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}') then try_strptime(t, '%Y-%m-%d')::date
+    end;
+
 create or replace temp macro ecm_date(x) as
-    try_strptime(ecm_text(x), ['%Y-%m-%d', '%Y%m%d', '%m/%d/%Y', '%Y-%m-%d %H:%M:%S'])::date;
+    case
+        when x like '____-__-__' and left(x, 1) between '0' and '9' then try_cast(x as date)
+        when x is not null then ecm_date_form(trim(x))
+    end;
 
 -- ICD-10 (and ICD-9 history): no dots, no spaces, upper case.
 create or replace temp macro ecm_icd(x) as nullif(upper(replace(replace(trim(x), '.', ''), ' ', '')), '');
@@ -58,17 +83,13 @@ create or replace temp macro ecm_yes_no(x) as
 create or replace temp macro ecm_check_present(x, col) as
     case when ecm_text(x) is null then 'missing_value|' || col || ' is empty' end;
 
-create or replace temp macro ecm_check_date(x, col) as
-    case when ecm_text(x) is not null and ecm_date(x) is null
-         then 'unparseable_date|' || col || ' ''' || x
-              || ''' is not a date (expected YYYY-MM-DD, YYYYMMDD or MM/DD/YYYY)' end;
-
 -- The same checks on a value parsed once (data_contracts/sql.py: the checked select
 -- parses each typed column once and passes the parsed value on to the staging model).
-create or replace temp macro ecm_check_parsed_date(x, parsed, col) as
+-- `expected`: the accepted forms, in words (data_contracts/sql.py, DATE_FORMATS).
+create or replace temp macro ecm_check_parsed_date(x, parsed, col, expected) as
     case when parsed is null and ecm_text(x) is not null
-         then 'unparseable_date|' || col || ' ''' || x
-              || ''' is not a date (expected YYYY-MM-DD, YYYYMMDD or MM/DD/YYYY)' end;
+         then 'unparseable_date|' || col || ' ''' || x || ''' is not a date (expected '
+              || expected || ')' end;
 
 create or replace temp macro ecm_check_parsed_integer(x, parsed, col) as
     case when parsed is null and ecm_text(x) is not null
