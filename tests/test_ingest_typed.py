@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 import xlsxwriter
 
+from data_contracts import load_contract
 from data_contracts.sql import DATE_FORMATS
 from ecm.errors import InputError
 from ecm.ingest import ingest
@@ -93,9 +94,9 @@ def test_parquet_dates_and_timestamps_are_their_calendar_date(tmp_path, con, rul
     write_feed(feeds, "medical_claim", [line("c1", "A", "2026-01-05")])
     result = run_ingest(con, feeds, rules, tmp_path)
     staged = table(con, "stg__eligibility", "member_id")
-    assert staged["birth_date"].to_list() == [D(2015, 11, 26), None]
+    assert staged["birth_date"].to_list() == [D(2015, 11, 26)]
     # 2020-01-01 21:00 UTC is 13:00 on the first in Los Angeles
-    assert staged["enrollment_start_date"].to_list() == [D(2020, 1, 1)] * 2
+    assert staged["enrollment_start_date"].to_list() == [D(2020, 1, 1)]
     # B's empty birth date is its only fault: the timestamps themselves are values
     assert quarantine(con)["rule"].to_list() == ["missing_value"]
     assert result.feeds["eligibility"].staged == 1
@@ -166,16 +167,21 @@ def test_a_timestamp_in_a_column_that_is_no_date_keeps_its_time(tmp_path, con, r
 # --- Parquet: numbers and booleans --------------------------------------------------------
 
 
+def full_line(*args, **values) -> dict:
+    """A claim line with every required column (those not given empty)."""
+    return dict.fromkeys(load_contract("medical_claim").required_columns) | line(*args, **values)
+
+
 def test_pandas_nullable_integers_written_as_floats_are_values(tmp_path, con, rules):
     """What the user saw: claim lines quarantined because `22.0` is not `22`."""
     feeds = tmp_path / "feeds"
     write_feed(feeds, "eligibility", [member("A")])
     nan = float("nan")
     rows = [
-        line("c1", "A", "2026-01-05", claim_type="institutional", bill_type_code="131"),
-        line("c2", "A", "2026-01-06"),
-        line("c3", "A", "2026-01-07", claim_type="institutional", bill_type_code="131"),
-        line("c4", "A", "2026-01-08", claim_type="institutional", bill_type_code="131"),
+        full_line("c1", "A", "2026-01-05", claim_type="institutional"),
+        full_line("c2", "A", "2026-01-06"),
+        full_line("c3", "A", "2026-01-07", claim_type="institutional"),
+        full_line("c4", "A", "2026-01-08", claim_type="institutional"),
     ]
     frame = pd.DataFrame(rows)
     frame["claim_line_number"] = [1.0, 2.0, nan, 1.0]
@@ -203,7 +209,7 @@ def test_pandas_nullable_integers_written_as_floats_are_values(tmp_path, con, ru
 def test_nan_is_empty_and_infinity_is_not_a_number(tmp_path, con, rules):
     feeds = tmp_path / "feeds"
     write_feed(feeds, "eligibility", [member("A")])
-    frame = pl.DataFrame([line("c1", "A", "2026-01-05"), line("c2", "A", "2026-01-06")])
+    frame = pl.DataFrame([full_line("c1", "A", "2026-01-05"), full_line("c2", "A", "2026-01-06")])
     frame.with_columns(
         claim_line_number=pl.Series([math.nan, math.inf], dtype=pl.Float32),
     ).write_parquet(feeds / "medical_claim.parquet")
@@ -215,13 +221,24 @@ def test_nan_is_empty_and_infinity_is_not_a_number(tmp_path, con, rules):
 def test_a_decimal_holding_a_whole_number_is_that_number(tmp_path, con, rules):
     feeds = tmp_path / "feeds"
     write_feed(feeds, "eligibility", [member("A")])
-    frame = pl.DataFrame([line("c1", "A", "2026-01-05"), line("c2", "A", "2026-01-06")])
+    frame = pl.DataFrame([full_line("c1", "A", "2026-01-05"), full_line("c2", "A", "2026-01-06")])
     frame.with_columns(
         claim_line_number=pl.Series(["3.00", "4.50"]).cast(pl.Decimal(10, 2)),
     ).write_parquet(feeds / "medical_claim.parquet")
     run_ingest(con, feeds, rules, tmp_path)
     assert table(con, "stg__medical_claim")["claim_line_number"].to_list() == [3]
     assert quarantine(con).select("line", "rule").rows() == [(2, "malformed_value")]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("7", 7), (" 7 ", 7), ("+3", 3), ("22.0", 22), ("22.", 22), ("-4", -4)]
+    + [(t, None) for t in ("4.5", "4.4", "-2.5", "1e3", "0x10", "1_000", "22.01", "", "x")],
+)
+def test_a_whole_number_is_never_rounded_into_one(macros, text, expected):
+    """DuckDB's cast rounds 4.5 to 5: a claim line number with a fraction must be
+    malformed, not another line's number."""
+    assert macros.execute("select ecm_integer(?)", [text]).fetchall() == [(expected,)]
 
 
 def test_booleans_answer_yes_no_questions(tmp_path, con, rules):
