@@ -83,7 +83,7 @@ PARSED_TYPES = {"date": "date", "integer": "integer", "code": "varchar"}
 
 def parsed_values(contract: FeedContract) -> dict[str, tuple[str, str]]:
     """Per typed column (date, integer, code) its parse as SQL over the raw text and
-    the SQL type it gives: a date by `ecm_date`, a whole number by `try_cast`, a code by
+    the SQL type it gives: a date by `ecm_date`, a whole number by `ecm_integer`, a code by
     its shape's normalising macro (the same the staging models used to apply)."""
     shapes = load_shapes()
     values = {}
@@ -92,7 +92,7 @@ def parsed_values(contract: FeedContract) -> dict[str, tuple[str, str]]:
         if spec.type == "date":
             values[spec.name] = (f"ecm_date({c})", "date")
         elif spec.type == "integer":
-            values[spec.name] = (f"try_cast(ecm_text({c}) as integer)", "integer")
+            values[spec.name] = (f"ecm_integer({c})", "integer")
         elif spec.type == "code":
             values[spec.name] = (f"{shapes[spec.shape].normalise}({c})", "varchar")
     return values

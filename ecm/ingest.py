@@ -35,6 +35,7 @@ import zlib
 from collections.abc import Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 import duckdb
@@ -520,30 +521,100 @@ def _parquet_error(path: Path) -> InputError:
     )
 
 
+FIXED_OFFSET = re.compile(r"([+-])([0-9]{2}):?([0-9]{2})")
+"""An Arrow time zone given as a fixed offset (`+05:30`, `-0800`), which DuckDB's time-zone
+database does not name."""
+
+
+@cache
+def _duckdb_knows_time_zone(zone: str) -> bool:
+    with duckdb.connect() as con:
+        try:
+            con.execute("select timezone(?, timestamptz '2000-01-01 00:00:00+00')", [zone])
+        except duckdb.Error:
+            return False
+    return True
+
+
+def _wall_clock(sql: str, zone: str, path: Path, column: str) -> str:
+    """SQL for the wall-clock time in `zone` of the instants of a zoned timestamp column
+    (DuckDB reads it as `timestamp with time zone`, an instant): its calendar date is the
+    date in that zone. DuckDB's ICU time zones are built in (no download)."""
+    if offset := FIXED_OFFSET.fullmatch(zone):
+        sign, hours, minutes = offset.groups()
+        return f"(timezone('UTC', {sql}) + to_minutes({sign}{int(hours) * 60 + int(minutes)}))"
+    if not _duckdb_knows_time_zone(zone):
+        raise InputError(
+            f"{path}: column {column} holds timestamps in the time zone '{zone}', which is not "
+            f"a time zone DuckDB knows; expected an IANA name such as America/Los_Angeles or "
+            f"UTC, or an offset such as -08:00."
+        )
+    return f"timezone('{_sql_literal(zone)}', {sql})"
+
+
+def _typed_as_text(
+    sql: str, kind: pa.DataType, *, is_date: bool, path: Path, column: str
+) -> str:
+    """SQL reading a Parquet column of Arrow type `kind` as the text its value means
+    (feeds.md: typed files are read by meaning, one expression per column):
+
+    - a timestamp is its wall-clock time, in its own zone when it has one; in a column the
+      contract types `date` (`is_date`), its calendar date there (`YYYY-MM-DD`);
+    - a float holding a whole number is the integer's digits (`22.0` is `22`: how pandas
+      writes an integer column with empty rows); NaN is empty; any other float keeps its
+      text (`22.5`, `inf`), which the checks then judge;
+    - a decimal holding a whole number is its digits too (`3.00` is `3`);
+    - anything else (text, integers, dates, booleans) is DuckDB's text of it."""
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    if pa.types.is_timestamp(kind):
+        local = sql if kind.tz is None else _wall_clock(sql, kind.tz, path, column)
+        return f"cast(cast({local} as date) as varchar)" if is_date else f"cast({local} as varchar)"
+    if pa.types.is_floating(kind):
+        return (
+            f"case when isnan({sql}) then null when {sql} = trunc({sql}) and abs({sql}) < 1e18 "
+            f"then cast(cast({sql} as bigint) as varchar) else cast({sql} as varchar) end"
+        )
+    if pa.types.is_decimal(kind) and kind.scale > 0:
+        return (
+            f"case when {sql} = trunc({sql}) then cast(cast({sql} as hugeint) as varchar) "
+            f"else cast({sql} as varchar) end"
+        )
+    return f"cast({sql} as varchar)"
+
+
 def parquet_select(
     path: Path, contract: FeedContract, input_dir: Path
 ) -> tuple[str, list[str], set[str]]:
     """A DuckDB select reading one Parquet feed file as text columns plus `_source_file`
     and `_line` (the row number, from 1), the file's own columns (normalised names), and
     those of its contract columns whose statistics say every value is null (selected as
-    null: not read). DuckDB reads the file in place: no copy."""
+    null: not read). DuckDB reads the file in place: no copy. Each column is read by the
+    meaning of its Arrow type (`_typed_as_text`)."""
     try:
-        names = pq.read_schema(path).names  # as written: a repeated name stays repeated
+        schema = pq.read_schema(path)
     except (pa.ArrowException, OSError):
         raise _parquet_error(path) from None
+    names = schema.names  # as written: a repeated name stays repeated
     columns = _check_header(path, names, contract, None)
     by_name = dict(zip(columns, names, strict=True))
     empty = _empty_parquet_columns(path, columns, names)
+
+    def text(c: str) -> str:
+        return _typed_as_text(
+            _quoted(by_name[c]),
+            schema.field(by_name[c]).type,
+            is_date=c in contract.columns and contract.spec(c).type == "date",
+            path=path,
+            column=c,
+        )
+
     selected = [
-        f"cast({_quoted(by_name[c])} as varchar) as {_quoted(c)}"
+        f"{text(c)} as {_quoted(c)}"
         if c in by_name and c not in empty
         else f"cast(null as varchar) as {_quoted(c)}"
         for c in contract.columns
-    ] + [
-        f"cast({_quoted(by_name[c])} as varchar) as {_quoted(c)}"
-        for c in columns
-        if c not in contract.columns
-    ]
+    ] + [f"{text(c)} as {_quoted(c)}" for c in columns if c not in contract.columns]
     select = (
         f"select '{_sql_literal(_relative(path, input_dir))}' as _source_file, "
         f"cast(file_row_number + 1 as bigint) as _line, {', '.join(selected)} "

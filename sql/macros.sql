@@ -34,6 +34,12 @@ create or replace temp macro ecm_date(x) as
         when x is not null then ecm_date_form(trim(x))
     end;
 
+-- A whole number, else NULL: digits with an optional sign, and `.0` after them allowed
+-- (`22.0` is 22: pandas writes integer columns with empty rows as floats). DuckDB's own
+-- cast would round `4.5` to 5 and read `1e3` or `0x10`: the shape is checked first.
+create or replace temp macro ecm_integer(x) as
+    case when regexp_full_match(x, '\s*[+-]?[0-9]+(\.0*)?\s*') then try_cast(trim(x) as integer) end;
+
 -- ICD-10 (and ICD-9 history): no dots, no spaces, upper case.
 create or replace temp macro ecm_icd(x) as nullif(upper(replace(replace(trim(x), '.', ''), ' ', '')), '');
 
@@ -70,9 +76,13 @@ create or replace temp macro ecm_hcpcs(x) as upper(ecm_text(x));
 -- NDC: digits only (the dashes of the 4-4-2 / 5-3-2 / 5-4-1 forms dropped).
 create or replace temp macro ecm_ndc(x) as regexp_replace(ecm_text(x), '-', '', 'g');
 
+-- Y/N answers; TRUE/FALSE too (a boolean column of a Parquet or Excel file reads as text
+-- 'true'/'false').
 create or replace temp macro ecm_yes_no(x) as
     case upper(ecm_text(x)) when 'Y' then 'Y' when 'YES' then 'Y' when '1' then 'Y'
-                            when 'N' then 'N' when 'NO' then 'N' when '0' then 'N' end;
+                            when 'TRUE' then 'Y'
+                            when 'N' then 'N' when 'NO' then 'N' when '0' then 'N'
+                            when 'FALSE' then 'N' end;
 
 -- Shapes of well-formed codes are data: data_contracts/shapes.toml (the pattern each
 -- normalised code must match), used by the checks generated from the contracts
@@ -123,10 +133,6 @@ create or replace temp macro ecm_check_choice_upper(x, choices, col) as
 create or replace temp macro ecm_check_yes_no(x, col) as
     case when ecm_text(x) is not null and ecm_yes_no(x) is null
          then 'unknown_value|' || col || ' ''' || x || ''' is not Y or N' end;
-
-create or replace temp macro ecm_check_integer(x, col) as
-    case when ecm_text(x) is not null and try_cast(ecm_text(x) as integer) is null
-         then 'malformed_value|' || col || ' ''' || x || ''' is not a whole number' end;
 
 -- The first failing check of a row (NULL when the row passes).
 create or replace temp macro ecm_first_failure(checks) as list_filter(checks, lambda c: c is not null)[1];
