@@ -21,6 +21,7 @@ from ecm.pipeline import assign_populations, build_events, history_start, read_i
 
 END = dt.date(2026, 10, 31)
 MEMBERS = 300
+MONTHS = 13  # the twelve-month lookbacks and the as-of month; each month a claims drop
 ZONE = "America/Los_Angeles"
 # Whole-number columns pandas reads as float64 when some rows are empty.
 NUMERIC_CLAIM_COLUMNS = (
@@ -114,7 +115,7 @@ def run(feeds, work, rules, ref):
 @pytest.fixture(scope="module")
 def csv_feeds(tmp_path_factory):
     feeds = tmp_path_factory.mktemp("forms") / "csv"
-    generate_feeds(feeds, members=MEMBERS, months=24, end=END, seed=14, fmt="csv")
+    generate_feeds(feeds, members=MEMBERS, months=MONTHS, end=END, seed=14, fmt="csv")
     return feeds
 
 
