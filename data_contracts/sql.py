@@ -7,7 +7,9 @@ raw row:
   the row is quarantined with it;
 - `_warn`: the `warn` checks the row fails, as comma-separated check numbers (NULL when
   none); the row is kept and the loader counts them per rule (`warning_checks` says what
-  each number is, in sentences that hold no value of the row).
+  each number is, in sentences that hold no value of the row). A date before its bounds
+  (`implausible_dates`: a death date before 1901 or before birth) fails a `warn` check
+  and is passed on empty.
 
 The loader creates it as the view `checked__<feed>`, which the feed's staging model
 (sql/staging/stg__<feed>.sql: rename, cast, normalise) selects from. Everything here
@@ -104,8 +106,34 @@ def _date_value(contract: FeedContract, column: str) -> str:
     return f"ecm_date({ident(column)})"
 
 
+def implausible_dates(contract: FeedContract) -> dict[str, list[tuple[str, str]]]:
+    """Per date column with bounds (`empty_before`, `empty_before_column`), each bound as
+    (the SQL condition, over the parsed values, that the date is before it; the sentence
+    the warning reports). Such a date is staged empty (`checked_select`)."""
+    bounds: dict[str, list[tuple[str, str]]] = {}
+    for spec in contract.specs:
+        value = ident(PARSED + spec.name)
+        if spec.empty_before is not None:
+            bounds.setdefault(spec.name, []).append(
+                (
+                    f"{value} < date {lit(spec.empty_before.isoformat())}",
+                    f"{spec.name} is before {spec.empty_before.isoformat()} (a placeholder, "
+                    f"not a date): treated as empty",
+                )
+            )
+        if spec.empty_before_column is not None:
+            bounds.setdefault(spec.name, []).append(
+                (
+                    f"{value} < {_date_value(contract, spec.empty_before_column)}",
+                    f"{spec.name} is before {spec.empty_before_column}: treated as empty",
+                )
+            )
+    return bounds
+
+
 def _column_checks(contract: FeedContract, shapes: dict[str, Shape]) -> list[Check]:
     checks = []
+    bounds = implausible_dates(contract)
     for spec in contract.specs:
         c, col, sev = ident(spec.name), lit(spec.name), spec.severity
         if spec.not_null:
@@ -129,6 +157,16 @@ def _column_checks(contract: FeedContract, shapes: dict[str, Shape]) -> list[Che
                     (spec.name,),
                 )
             )
+            checks += [
+                Check(
+                    "implausible_date",
+                    summary,
+                    "warn",
+                    f"case when {before} then {lit('implausible_date|' + summary)} end",
+                    (spec.name,),
+                )
+                for before, summary in bounds.get(spec.name, ())
+            ]
         elif spec.type == "integer":
             checks.append(
                 Check(
@@ -336,10 +374,17 @@ def checked_select(contract: FeedContract, delivered: frozenset[str] | None = No
     )
     exclude = f" exclude ({', '.join(helper_names)})" if helper_names else ""
     if parsed:
+        bounds = implausible_dates(contract)
+
+        def staged(name: str) -> str:
+            value = ident(PARSED + name)
+            if name not in bounds:
+                return value
+            before = " or ".join(condition for condition, _summary in bounds[name])
+            return f"case when {before} then null else {value} end"
+
         exclude += (
-            " replace ("
-            + ", ".join(f"{ident(PARSED + name)} as {ident(name)}" for name in parsed)
-            + ")"
+            " replace (" + ", ".join(f"{staged(name)} as {ident(name)}" for name in parsed) + ")"
         )
     return f"""
 with
