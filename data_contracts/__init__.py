@@ -2,7 +2,8 @@
 
 A contract names the feed's columns (required and optional) and, for the columns that
 have one, their type and checks: `not_null`, allowed values (`choice`, `yes_no`), code
-shapes (`code` with a shape of `shapes.toml`), whole numbers (`integer`), dates (`date`).
+shapes (`code` with a shape of `shapes.toml`), whole numbers (`integer`), dates (`date`,
+with the bounds before which a value is no date: `empty_before`, `empty_before_column`).
 It also holds the date-order pairs, multi-column rules, the grain and its key, whether
 the member must be in eligibility (`member_key`), each check's severity (`error`: the
 row is quarantined; `warn`: reported, the row kept), the population codes whose rules
@@ -20,6 +21,7 @@ rows are checked against its members.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import tomllib
 from dataclasses import dataclass
@@ -74,6 +76,11 @@ class ColumnSpec:
     shape: str | None = None
     not_null_mostly: float | None = None
     values_mostly: float = 1.0
+    # A date before `empty_before`, or before the row's `empty_before_column` date, cannot
+    # be one (a placeholder such as 1900-01-01; a death before birth): it is staged empty
+    # and counted as a warning (rule implausible_date), never quarantined.
+    empty_before: dt.date | None = None
+    empty_before_column: str | None = None
 
 
 @dataclass(frozen=True)
@@ -286,6 +293,16 @@ def _column_spec(r: _Reader, name: str, shapes: dict[str, Shape]) -> ColumnSpec:
         raise r.fail("shape", "a code column needs a shape, and only a code column has one")
     if shape is not None and shape not in shapes:
         raise r.fail("shape", f"'{shape}' is not a shape of shapes.toml ({', '.join(shapes)})")
+    empty_before = r.get("empty_before", dt.date, None)
+    if isinstance(empty_before, dt.datetime):
+        raise r.fail("empty_before", "expected a date (YYYY-MM-DD), not a date-time")
+    empty_before_column = r.get("empty_before_column", str, None)
+    for key, bound in (
+        ("empty_before", empty_before),
+        ("empty_before_column", empty_before_column),
+    ):
+        if bound is not None and kind != "date":
+            raise r.fail(key, "only a date column has a bound before which it is empty")
     mostly = r.get("not_null_mostly", float, None)
     values_mostly = r.get("values_mostly", float, 1.0)
     for key, share in (("not_null_mostly", mostly), ("values_mostly", values_mostly)):
@@ -301,6 +318,8 @@ def _column_spec(r: _Reader, name: str, shapes: dict[str, Shape]) -> ColumnSpec:
         shape=shape,
         not_null_mostly=mostly,
         values_mostly=values_mostly,
+        empty_before=empty_before,
+        empty_before_column=empty_before_column,
     )
     r.finish()
     return spec
@@ -465,6 +484,13 @@ def parse_contract(path: Path, data: dict) -> FeedContract:
         if col not in columns:
             raise r.fail(f"columns.{col}", "is not a column of required_ or optional_columns")
         specs.append(_column_spec(r.sub(f"columns.{col}", table), col, shapes))
+    dates = {s.name for s in specs if s.type == "date"}
+    for spec in specs:
+        if spec.empty_before_column is not None and spec.empty_before_column not in dates:
+            raise r.fail(
+                f"columns.{spec.name}.empty_before_column",
+                f"'{spec.empty_before_column}' is not a date column of the contract",
+            )
     grain_key = r.names("grain_key")
     _known(r, "grain_key", columns, grain_key)
     member_key = r.get("member_key", str, None)

@@ -7,7 +7,9 @@ raw row:
   the row is quarantined with it;
 - `_warn`: the `warn` checks the row fails, as comma-separated check numbers (NULL when
   none); the row is kept and the loader counts them per rule (`warning_checks` says what
-  each number is, in sentences that hold no value of the row).
+  each number is, in sentences that hold no value of the row). A date before its bounds
+  (`implausible_dates`: a death date before 1901 or before birth) fails a `warn` check
+  and is passed on empty.
 
 The loader creates it as the view `checked__<feed>`, which the feed's staging model
 (sql/staging/stg__<feed>.sql: rename, cast, normalise) selects from. Everything here
@@ -37,7 +39,11 @@ where member_id is not null
 group by member_id
 """
 
-DATE_FORMATS = "YYYY-MM-DD, YYYYMMDD or MM/DD/YYYY"
+DATE_FORMATS = (
+    "YYYY-MM-DD, YYYYMMDD, MM/DD/YYYY, DD-Mon-YYYY, DDMONYYYY or an ISO date-time, "
+    "with a four-digit year"
+)
+"""The date forms `ecm_date` (sql/macros.sql) reads, in the words of a quarantine detail."""
 UNKNOWN_MEMBER = "member_id is not in the eligibility feed"
 MEMBER_QUARANTINED = (
     "member_id's eligibility rows were quarantined (see the eligibility feed's quarantine)"
@@ -79,7 +85,7 @@ PARSED_TYPES = {"date": "date", "integer": "integer", "code": "varchar"}
 
 def parsed_values(contract: FeedContract) -> dict[str, tuple[str, str]]:
     """Per typed column (date, integer, code) its parse as SQL over the raw text and
-    the SQL type it gives: a date by `ecm_date`, a whole number by `try_cast`, a code by
+    the SQL type it gives: a date by `ecm_date`, a whole number by `ecm_integer`, a code by
     its shape's normalising macro (the same the staging models used to apply)."""
     shapes = load_shapes()
     values = {}
@@ -88,7 +94,7 @@ def parsed_values(contract: FeedContract) -> dict[str, tuple[str, str]]:
         if spec.type == "date":
             values[spec.name] = (f"ecm_date({c})", "date")
         elif spec.type == "integer":
-            values[spec.name] = (f"try_cast(ecm_text({c}) as integer)", "integer")
+            values[spec.name] = (f"ecm_integer({c})", "integer")
         elif spec.type == "code":
             values[spec.name] = (f"{shapes[spec.shape].normalise}({c})", "varchar")
     return values
@@ -100,8 +106,34 @@ def _date_value(contract: FeedContract, column: str) -> str:
     return f"ecm_date({ident(column)})"
 
 
+def implausible_dates(contract: FeedContract) -> dict[str, list[tuple[str, str]]]:
+    """Per date column with bounds (`empty_before`, `empty_before_column`), each bound as
+    (the SQL condition, over the parsed values, that the date is before it; the sentence
+    the warning reports). Such a date is staged empty (`checked_select`)."""
+    bounds: dict[str, list[tuple[str, str]]] = {}
+    for spec in contract.specs:
+        value = ident(PARSED + spec.name)
+        if spec.empty_before is not None:
+            bounds.setdefault(spec.name, []).append(
+                (
+                    f"{value} < date {lit(spec.empty_before.isoformat())}",
+                    f"{spec.name} is before {spec.empty_before.isoformat()} (a placeholder, "
+                    f"not a date): treated as empty",
+                )
+            )
+        if spec.empty_before_column is not None:
+            bounds.setdefault(spec.name, []).append(
+                (
+                    f"{value} < {_date_value(contract, spec.empty_before_column)}",
+                    f"{spec.name} is before {spec.empty_before_column}: treated as empty",
+                )
+            )
+    return bounds
+
+
 def _column_checks(contract: FeedContract, shapes: dict[str, Shape]) -> list[Check]:
     checks = []
+    bounds = implausible_dates(contract)
     for spec in contract.specs:
         c, col, sev = ident(spec.name), lit(spec.name), spec.severity
         if spec.not_null:
@@ -120,10 +152,21 @@ def _column_checks(contract: FeedContract, shapes: dict[str, Shape]) -> list[Che
                     "unparseable_date",
                     f"{spec.name} is not a date (expected {DATE_FORMATS})",
                     sev,
-                    f"ecm_check_parsed_date({c}, {ident(PARSED + spec.name)}, {col})",
+                    f"ecm_check_parsed_date({c}, {ident(PARSED + spec.name)}, {col}, "
+                    f"{lit(DATE_FORMATS)})",
                     (spec.name,),
                 )
             )
+            checks += [
+                Check(
+                    "implausible_date",
+                    summary,
+                    "warn",
+                    f"case when {before} then {lit('implausible_date|' + summary)} end",
+                    (spec.name,),
+                )
+                for before, summary in bounds.get(spec.name, ())
+            ]
         elif spec.type == "integer":
             checks.append(
                 Check(
@@ -331,10 +374,17 @@ def checked_select(contract: FeedContract, delivered: frozenset[str] | None = No
     )
     exclude = f" exclude ({', '.join(helper_names)})" if helper_names else ""
     if parsed:
+        bounds = implausible_dates(contract)
+
+        def staged(name: str) -> str:
+            value = ident(PARSED + name)
+            if name not in bounds:
+                return value
+            before = " or ".join(condition for condition, _summary in bounds[name])
+            return f"case when {before} then null else {value} end"
+
         exclude += (
-            " replace ("
-            + ", ".join(f"{ident(PARSED + name)} as {ident(name)}" for name in parsed)
-            + ")"
+            " replace (" + ", ".join(f"{staged(name)} as {ident(name)}" for name in parsed) + ")"
         )
     return f"""
 with

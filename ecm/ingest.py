@@ -3,11 +3,12 @@
 For every feed of the contract (data_contracts/), in order:
 
 1. *discover* its files in the feed directory (`NAME.csv`, `.txt`/`.psv` (pipe-delimited),
-   `.tsv` (tab-delimited), each also gzipped, `.parquet`, files named `NAME_<anything>`
-   with those endings, or a folder `NAME/` of such files: monthly drops);
+   `.tsv` (tab-delimited), each also gzipped, `.parquet`, `.xlsx`, files named
+   `NAME_<anything>` with those endings, or a folder `NAME/` of such files: monthly drops);
 2. *read* each file as text columns, header names matched case-insensitively, with the
    file and line every row came from (`raw__NAME`); a text file in an encoding other than
-   UTF-8 (`encodings`) is first copied to UTF-8 in the work folder;
+   UTF-8 (`encodings`) is first copied to UTF-8 in the work folder; typed files are read by
+   meaning (a Parquet column by its Arrow type, an `.xlsx` cell by its value's);
 3. *stage* it: check each row with the checks generated from its contract
    (`checked__NAME`, data_contracts/sql.py), then cast and normalise codes with
    `sql/staging/stg__NAME.sql` (`stg_checked__NAME`); rows that break an `error` rule go
@@ -35,11 +36,14 @@ import zlib
 from collections.abc import Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cache, reduce
 from pathlib import Path
 
 import duckdb
+import fastexcel
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 import data_contracts.sql as data_contracts_sql
@@ -73,6 +77,9 @@ TEXT_SUFFIXES = {
     ".tsv.gz": "\t",
 }
 PARQUET_SUFFIXES = (".parquet",)
+EXCEL_SUFFIXES = (".xlsx",)
+EXCEL_LOCK_PREFIX = "~$"
+"""Excel's lock file beside a workbook open in Excel (`~$eligibility.xlsx`): no feed file."""
 META_COLUMNS = ("_source_file", "_line")
 DELIMITER_NAMES = {",": "','", "|": "'|'", "\t": "tab"}
 
@@ -91,7 +98,13 @@ Progress = Reporter
 
 def _suffix(path: Path) -> str | None:
     name = path.name.lower()
-    for suffix in (*sorted(TEXT_SUFFIXES, key=len, reverse=True), *PARQUET_SUFFIXES):
+    if name.startswith(EXCEL_LOCK_PREFIX):
+        return None
+    for suffix in (
+        *sorted(TEXT_SUFFIXES, key=len, reverse=True),
+        *PARQUET_SUFFIXES,
+        *EXCEL_SUFFIXES,
+    ):
         if name.endswith(suffix):
             return suffix
     return None
@@ -149,7 +162,7 @@ def discover_feeds(input_dir: Path, contracts: dict[str, FeedContract]) -> Disco
         raise InputError(
             f"The input folder {input_dir} has no {' and no '.join(missing)} feed, which a run "
             f"requires: expected a file such as {expected} (or .csv.gz, .txt, .psv, .tsv, "
-            f".parquet, or a folder of monthly drops named after the feed)."
+            f".parquet, .xlsx, or a folder of monthly drops named after the feed)."
         )
     return discovery
 
@@ -232,7 +245,7 @@ def _looks_like_data(columns: list[str], contract: FeedContract) -> bool:
 
 
 def _check_header(
-    path: Path, names: list[str], contract: FeedContract, sep: str | None
+    path: Path | str, names: list[str], contract: FeedContract, sep: str | None
 ) -> list[str]:
     """The header's column names, normalised; an InputError when a name repeats or a
     required column is absent. The message lists the names only when they look like a
@@ -520,36 +533,196 @@ def _parquet_error(path: Path) -> InputError:
     )
 
 
+FIXED_OFFSET = re.compile(r"([+-])([0-9]{2}):?([0-9]{2})")
+"""An Arrow time zone given as a fixed offset (`+05:30`, `-0800`), which DuckDB's time-zone
+database does not name."""
+
+
+@cache
+def _duckdb_knows_time_zone(zone: str) -> bool:
+    with duckdb.connect() as con:
+        try:
+            con.execute("select timezone(?, timestamptz '2000-01-01 00:00:00+00')", [zone])
+        except duckdb.Error:
+            return False
+    return True
+
+
+def _wall_clock(sql: str, zone: str, path: Path, column: str) -> str:
+    """SQL for the wall-clock time in `zone` of the instants of a zoned timestamp column
+    (DuckDB reads it as `timestamp with time zone`, an instant): its calendar date is the
+    date in that zone. DuckDB's ICU time zones are built in (no download)."""
+    if offset := FIXED_OFFSET.fullmatch(zone):
+        sign, hours, minutes = offset.groups()
+        return f"(timezone('UTC', {sql}) + to_minutes({sign}{int(hours) * 60 + int(minutes)}))"
+    if not _duckdb_knows_time_zone(zone):
+        raise InputError(
+            f"{path}: column {column} holds timestamps in the time zone '{zone}', which is not "
+            f"a time zone DuckDB knows; expected an IANA name such as America/Los_Angeles or "
+            f"UTC, or an offset such as -08:00."
+        )
+    return f"timezone('{_sql_literal(zone)}', {sql})"
+
+
+def _typed_as_text(sql: str, kind: pa.DataType, *, is_date: bool, path: Path, column: str) -> str:
+    """SQL reading a Parquet column of Arrow type `kind` as the text its value means
+    (feeds.md: typed files are read by meaning, one expression per column):
+
+    - a timestamp is its wall-clock time, in its own zone when it has one; in a column the
+      contract types `date` (`is_date`), its calendar date there (`YYYY-MM-DD`);
+    - a float holding a whole number is the integer's digits (`22.0` is `22`: how pandas
+      writes an integer column with empty rows); NaN is empty; any other float keeps its
+      text (`22.5`, `inf`), which the checks then judge;
+    - a decimal holding a whole number is its digits too (`3.00` is `3`);
+    - anything else (text, integers, dates, booleans) is DuckDB's text of it."""
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    if pa.types.is_timestamp(kind):
+        local = sql if kind.tz is None else _wall_clock(sql, kind.tz, path, column)
+        return f"cast(cast({local} as date) as varchar)" if is_date else f"cast({local} as varchar)"
+    if pa.types.is_floating(kind):
+        return (
+            f"case when isnan({sql}) then null when {sql} = trunc({sql}) and abs({sql}) < 1e18 "
+            f"then cast(cast({sql} as bigint) as varchar) else cast({sql} as varchar) end"
+        )
+    if pa.types.is_decimal(kind) and kind.scale > 0:
+        return (
+            f"case when {sql} = trunc({sql}) then cast(cast({sql} as hugeint) as varchar) "
+            f"else cast({sql} as varchar) end"
+        )
+    return f"cast({sql} as varchar)"
+
+
 def parquet_select(
     path: Path, contract: FeedContract, input_dir: Path
 ) -> tuple[str, list[str], set[str]]:
     """A DuckDB select reading one Parquet feed file as text columns plus `_source_file`
     and `_line` (the row number, from 1), the file's own columns (normalised names), and
     those of its contract columns whose statistics say every value is null (selected as
-    null: not read). DuckDB reads the file in place: no copy."""
+    null: not read). DuckDB reads the file in place: no copy. Each column is read by the
+    meaning of its Arrow type (`_typed_as_text`)."""
     try:
-        names = pq.read_schema(path).names  # as written: a repeated name stays repeated
+        schema = pq.read_schema(path)
     except (pa.ArrowException, OSError):
         raise _parquet_error(path) from None
+    names = schema.names  # as written: a repeated name stays repeated
     columns = _check_header(path, names, contract, None)
     by_name = dict(zip(columns, names, strict=True))
     empty = _empty_parquet_columns(path, columns, names)
+
+    def text(c: str) -> str:
+        return _typed_as_text(
+            _quoted(by_name[c]),
+            schema.field(by_name[c]).type,
+            is_date=c in contract.columns and contract.spec(c).type == "date",
+            path=path,
+            column=c,
+        )
+
     selected = [
-        f"cast({_quoted(by_name[c])} as varchar) as {_quoted(c)}"
+        f"{text(c)} as {_quoted(c)}"
         if c in by_name and c not in empty
         else f"cast(null as varchar) as {_quoted(c)}"
         for c in contract.columns
-    ] + [
-        f"cast({_quoted(by_name[c])} as varchar) as {_quoted(c)}"
-        for c in columns
-        if c not in contract.columns
-    ]
+    ] + [f"{text(c)} as {_quoted(c)}" for c in columns if c not in contract.columns]
     select = (
         f"select '{_sql_literal(_relative(path, input_dir))}' as _source_file, "
         f"cast(file_row_number + 1 as bigint) as _line, {', '.join(selected)} "
         f"from read_parquet('{_sql_literal(str(path))}', file_row_number = true)"
     )
     return select, columns, empty
+
+
+def _excel_error(path: Path, exc: Exception) -> InputError:
+    # The reader's own message is not shown: it may quote the workbook's contents.
+    return InputError(
+        f"{path}: cannot be read as an Excel workbook (the reader reports "
+        f"{type(exc).__name__}): it is damaged, truncated or not an .xlsx file; expected a "
+        f"workbook saved as .xlsx (Excel Workbook), not password-protected."
+    )
+
+
+def _excel_sheet(path: Path, feed: str) -> tuple[str, pa.Table, list]:
+    """The sheet of a workbook that holds `feed` (named after it, case-insensitively and
+    without surrounding spaces, else the first sheet), its cells as text with one row per
+    sheet row from row 1, and the cells holding an Excel error value.
+
+    calamine (through fastexcel) gives each cell the text of its value: a date as an ISO
+    date-time, a whole number as its digits (`22`), another number as its shortest text
+    (`22.5`), a boolean as `true`/`false`, text as it is."""
+    try:
+        workbook = fastexcel.read_excel(path)
+        names = workbook.sheet_names
+        if not names:
+            raise InputError(f"{path}: the workbook has no sheet; expected a sheet of rows.")
+        sheet = next((n for n in names if n.strip().lower() == feed), names[0])
+        cells, errors = workbook.load_sheet(
+            sheet, header_row=None, skip_rows=0, dtypes="string"
+        ).to_arrow_with_errors()
+    except (fastexcel.FastExcelError, pa.ArrowException) as exc:
+        raise _excel_error(path, exc) from None
+    return sheet, pa.Table.from_batches([cells]), list(errors.errors if errors else ())
+
+
+def _has_value(table: pa.Table) -> pa.ChunkedArray:
+    """Per row of a table of columns, whether any holds a value."""
+    return reduce(pc.or_, (pc.is_valid(c) for c in table.columns))
+
+
+def excel_to_parquet(
+    path: Path, contract: FeedContract, input_dir: Path, target: Path
+) -> list[str]:
+    """Write the feed's sheet of an `.xlsx` workbook to `target` as a Parquet file of text
+    columns laid out as a text file's (`_source_file`, `_line`, the contract's columns,
+    then the sheet's others), and return the sheet's columns (normalised names).
+
+    The header is the first row that holds a value (row 1 as a rule) and is checked as a
+    text file's; `_line` is the sheet's row number. Rows without a value are skipped, as
+    blank lines are; a column with neither a name nor a value is no column. A cell holding
+    an Excel error value (#N/A, #DIV/0!) is an InputError naming its row and column: its
+    value is lost, and an empty cell in its place would be a guess."""
+    sheet, cells, errors = _excel_sheet(path, contract.name)
+    label = f"{path}, sheet '{sheet}'"
+    cells = pa.table(
+        {
+            str(i): pc.if_else(pc.equal(column, ""), pa.scalar(None, pa.string()), column)
+            for i, column in enumerate(cells.columns)
+        }
+    )
+    if cells.num_rows == 0 or cells.num_columns == 0:
+        raise InputError(f"{label}: the sheet is empty; expected a header row naming the columns.")
+    header_row = pc.index(_has_value(cells), True).as_py()
+    if header_row < 0:
+        raise InputError(f"{label}: the sheet is empty; expected a header row naming the columns.")
+    header = cells.slice(header_row, 1).to_pylist()[0]
+    below = cells.slice(header_row + 1)
+    kept = [
+        i
+        for i, name in enumerate(header.values())
+        if name is not None or pc.any(pc.is_valid(below.column(i))).as_py()
+    ]
+    columns = _check_header(label, [header[str(i)] or "" for i in kept], contract, None)
+    if errors:
+        row, column = errors[0].position
+        name = dict(zip(kept, columns, strict=True)).get(column, f"number {column + 1}")
+        kind = re.search(r"'([^']*)'", errors[0].detail)
+        raise InputError(
+            f"{label}, row {row + 1}, column {name}: holds an Excel error value"
+            f"{f' ({kind.group(1)})' if kind else ''} where a value or an empty cell was "
+            f"expected; correct the cell (or its formula) and save the workbook again."
+        )
+    data = below.select([str(i) for i in kept]).rename_columns(columns)
+    lines = pa.array(range(header_row + 2, header_row + 2 + data.num_rows), pa.int64())
+    has_value = _has_value(data)
+    data, lines = data.filter(has_value), lines.filter(has_value)
+    out = {
+        "_source_file": pa.repeat(_relative(path, input_dir), data.num_rows),
+        "_line": lines,
+    }
+    for c in (*contract.columns, *(c for c in columns if c not in contract.columns)):
+        out[c] = data.column(c) if c in columns else pa.nulls(data.num_rows, pa.string())
+    pq.write_table(pa.table(out), target)
+    return columns
 
 
 def _find_unreadable_parquet(con: duckdb.DuckDBPyConnection, feed: FeedFiles) -> Path | None:
@@ -616,8 +789,9 @@ def _raw_file(
     """The select reading one file of a feed, with the same leading columns as every other.
 
     A text file is read by Polars (for its line numbers) into Parquet under work_dir, after
-    a copy to UTF-8 there when `encoding` is one Polars does not read; a Parquet file is
-    read by DuckDB where it is.
+    a copy to UTF-8 there when `encoding` is one Polars does not read; an `.xlsx` workbook's
+    sheet is written there as text by `excel_to_parquet`; a Parquet file is read by DuckDB
+    where it is.
     """
     folder = work_dir / f"raw__{contract.name}"
     folder.mkdir(parents=True, exist_ok=True)
@@ -628,11 +802,14 @@ def _raw_file(
         select, columns, empty = parquet_select(path, contract, input_dir)
         delivered = frozenset(c for c in columns if c in contract.columns and c not in empty)
         return RawFile(relative, tuple(columns), select, delivered)
+    target = folder / f"{index:05d}.parquet"
+    if _suffix(path) in EXCEL_SUFFIXES:
+        columns = excel_to_parquet(path, contract, input_dir, target)
+        return _work_parquet(relative, columns, target, contract)
     sep = TEXT_SUFFIXES[_suffix(path)]
     source = path
     if encoding not in POLARS_ENCODINGS:
         source = _transcode_to_utf8(path, encoding, folder / f"{index:05d}.utf8.txt", sep)
-    target = folder / f"{index:05d}.parquet"
     lf, columns = scan_text_file(path, contract, input_dir, source=source)
     try:
         lf.sink_parquet(target)
@@ -640,6 +817,14 @@ def _raw_file(
         raise _diagnose_text_file(path, source, sep, contract.name, exc) from None
     if source != path:
         source.unlink()
+    return _work_parquet(relative, columns, target, contract)
+
+
+def _work_parquet(
+    relative: str, columns: list[str], target: Path, contract: FeedContract
+) -> RawFile:
+    """A file read into the work folder's Parquet file `target` (text columns, laid out by
+    `scan_text_file` or `excel_to_parquet`), as a RawFile."""
     empty = _empty_parquet_columns(target, list(columns), list(columns))
     return RawFile(
         relative,

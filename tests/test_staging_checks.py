@@ -14,6 +14,8 @@ from ecm.ingest import ingest
 from ecm.sql import load_sql
 from tests.feeds import line, member, write_feed
 
+D = dt.date
+
 
 @pytest.fixture
 def con():
@@ -270,3 +272,61 @@ def test_partner_feed_checks_come_from_their_contracts(tmp_path, con, rules):
         "rows": 1,
         "detail": "days_supply is not a whole number",
     } in result.warnings
+
+
+def test_a_death_date_that_cannot_be_one_is_empty_and_a_warning(tmp_path, con, rules):
+    """feeds.md, eligibility: a death date before the birth date, or before 1901 (a
+    sentinel such as 1900-01-01), is treated as empty and counted, never a silent drop."""
+    from ecm.pipeline import ELIGIBILITY_COLUMNS
+    from transforms.members import enrolled_members
+
+    feeds = tmp_path / "feeds"
+    write_feed(
+        feeds,
+        "eligibility",
+        [
+            member("SENTINEL", death_date="1900-01-01"),
+            member("BEFORE_BIRTH", birth_date="1980-01-02", death_date="1980-01-01"),
+            member("OLD_SENTINEL", birth_date="1890-05-01", death_date="1900-12-31"),
+            member("DIED_1901", birth_date="1890-05-01", death_date="1901-01-01"),
+            member("DIED_AT_BIRTH", birth_date="1980-01-02", death_date="1980-01-02"),
+            member("DIED_AS_OF", death_date="2026-10-31"),
+            member("DIES_LATER", death_date="2026-11-01"),
+        ],
+    )
+    write_feed(feeds, "medical_claim", [line("c1", "SENTINEL", "2026-01-05")])
+    result = ingest(con, feeds, rules, tmp_path / "work")
+    assert result.feeds["eligibility"].quarantined == 0
+    deaths = dict(staged(con, "eligibility").select("member_id", "death_date").rows())
+    assert deaths == {
+        "SENTINEL": None,
+        "BEFORE_BIRTH": None,
+        "OLD_SENTINEL": None,
+        "DIED_1901": D(1901, 1, 1),
+        "DIED_AT_BIRTH": D(1980, 1, 2),
+        "DIED_AS_OF": D(2026, 10, 31),
+        "DIES_LATER": D(2026, 11, 1),
+    }
+    assert [w for w in result.warnings if w["feed"] == "eligibility"] == [
+        {
+            "feed": "eligibility",
+            "rule": "implausible_date",
+            "rows": 2,
+            "detail": "death_date is before 1901-01-01 (a placeholder, not a date): "
+            "treated as empty",
+        },
+        {
+            "feed": "eligibility",
+            "rule": "implausible_date",
+            "rows": 2,
+            "detail": "death_date is before birth_date: treated as empty",
+        },
+    ]
+    eligibility = con.sql(f"select {', '.join(ELIGIBILITY_COLUMNS)} from stg__eligibility").pl()
+    enrolled = enrolled_members(eligibility.lazy(), D(2026, 10, 31), 21).collect()
+    assert sorted(enrolled["member_id"]) == [
+        "BEFORE_BIRTH",
+        "DIES_LATER",
+        "OLD_SENTINEL",
+        "SENTINEL",
+    ]

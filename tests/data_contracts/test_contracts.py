@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import tomllib
 
 import pytest
@@ -24,6 +25,7 @@ KNOWN_RULES = {
     "unknown_value",
     "malformed_value",
     "unknown_member",
+    "implausible_date",
 }
 
 
@@ -93,6 +95,18 @@ def _base() -> dict:
         (lambda d: d.update(grain_key=["member_id", "cell"]), "grain_key"),
         (lambda d: d.update(grain_severity="error"), "grain_severity"),
         (lambda d: d.update(name="jail"), "name"),
+        (
+            lambda d: d["columns"]["facility_type"].update(empty_before=dt.date(1901, 1, 1)),
+            "columns.facility_type.empty_before",
+        ),
+        (
+            lambda d: d["columns"]["release_date"].update(empty_before="1901-01-01"),
+            "columns.release_date.empty_before",
+        ),
+        (
+            lambda d: d["columns"]["release_date"].update(empty_before_column="source"),
+            "columns.release_date.empty_before_column",
+        ),
     ],
 )
 def test_a_malformed_contract_names_the_file_and_key(change, key):
