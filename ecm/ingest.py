@@ -26,11 +26,13 @@ from __future__ import annotations
 
 import codecs
 import csv
+import errno
 import gzip
 import hashlib
 import io
 import logging
 import re
+import stat
 import zlib
 from collections.abc import Mapping
 from contextlib import contextmanager
@@ -119,7 +121,9 @@ class Discovery:
 
 
 def discover_feeds(input_dir: Path, contracts: dict[str, FeedContract]) -> Discovery:
-    """Find each feed's files; a required feed that is absent is an InputError."""
+    """Find each feed's files; a required feed that is absent is an InputError, and so is
+    a feed's file that is not a regular file (`check_regular_file`). Nothing is opened:
+    entries that match no feed are only listed."""
     input_dir = Path(input_dir)
     if not input_dir.is_dir():
         raise InputError(f"The input folder {input_dir} does not exist or is not a folder.")
@@ -135,10 +139,13 @@ def discover_feeds(input_dir: Path, contracts: dict[str, FeedContract]) -> Disco
             drops = sorted(
                 p
                 for p in entry.rglob("*")
-                if p.is_file() and _suffix(p) and not p.name.startswith(".")
+                if _suffix(p) and not p.name.startswith(".") and not p.is_dir()
             )
+            for drop in drops:
+                check_regular_file(drop)
             found[feed].extend(drops)
         else:
+            check_regular_file(entry)
             found[feed].append(entry)
     for name, files in found.items():
         if files:
@@ -152,6 +159,57 @@ def discover_feeds(input_dir: Path, contracts: dict[str, FeedContract]) -> Disco
             f".parquet, or a folder of monthly drops named after the feed)."
         )
     return discovery
+
+
+NOT_REGULAR_KINDS = (
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISDIR, "a folder"),
+)
+REGULAR_EXPECTED = "expected a regular file (or a symbolic link to one)"
+
+
+def check_regular_file(path: Path) -> None:
+    """An InputError naming `path` unless it is a regular file or a symbolic link to one.
+
+    Found with stat alone, which never opens the file: opening a named pipe waits for a
+    writer forever, and a device may never end."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise InputError(
+            f"{path}: {_unreachable(path, exc)}; {REGULAR_EXPECTED}: point the link at the "
+            f"extract, or remove it."
+        ) from None
+    if stat.S_ISREG(mode):
+        return
+    kind = next((name for is_kind, name in NOT_REGULAR_KINDS if is_kind(mode)), "not a file")
+    via = f" (the symbolic link leads to {path.resolve()})" if path.is_symlink() else ""
+    raise InputError(
+        f"{path}: is {kind}{via}, not a regular file; {REGULAR_EXPECTED}: a feed is never "
+        f"read from a pipe, socket or device, so copy the extract into the input folder."
+    )
+
+
+def _unreachable(path: Path, exc: OSError) -> str:
+    """Why stat failed on an entry the folder lists: a dangling or looping symbolic link
+    (or the file went away, or a permission)."""
+    if exc.errno == errno.ELOOP:
+        return "is a symbolic link that loops (it leads back to itself)"
+    if path.is_symlink() and exc.errno == errno.ENOENT:
+        return f"is a symbolic link to {path.readlink()}, which does not exist"
+    return f"cannot be examined ({exc.strerror})"
+
+
+def is_regular_file(path: Path) -> bool:
+    """Whether `path` is a regular file or a symbolic link to one (stat only: never opens
+    it), for code that lists a folder's files and must never open a pipe."""
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except OSError:
+        return False
 
 
 def _feed_of(entry: Path, contracts: dict[str, FeedContract]) -> str | None:

@@ -39,7 +39,7 @@ import ecm
 from ecm import history, html_report, mif, outputs
 from ecm.errors import EcmError
 from ecm.guards import check_sanity_guards
-from ecm.ingest import IngestResult, ingest
+from ecm.ingest import IngestResult, ingest, is_regular_file
 from ecm.locks import hold_run_locks
 from ecm.logs import get_logger
 from ecm.pipeline import history_start, inputs_needed
@@ -564,11 +564,12 @@ def _rows_written(folder: Path) -> int:
 
 
 def fingerprint_inputs(input_dir: Path) -> dict[str, str]:
-    """sha256 of every file in the feed directory (relative path → digest)."""
+    """sha256 of every regular file in the feed directory (relative path → digest); a
+    named pipe, socket or device is never opened (ecm.ingest.is_regular_file)."""
     return {
         str(p.relative_to(input_dir)): outputs.sha256_file(p)
         for p in sorted(Path(input_dir).rglob("*"))
-        if p.is_file() and not p.name.startswith(".")
+        if is_regular_file(p) and not p.name.startswith(".")
     }
 
 

@@ -25,17 +25,17 @@ from tests.feeds import minimal_feeds
 HANG_SECONDS = 5
 
 
-class Hung(Exception):
+class HangError(Exception):
     """The code under test blocked (opening a named pipe waits for a writer forever)."""
 
 
 @contextmanager
 def fails_if_it_hangs(seconds: float = HANG_SECONDS):
-    """Raise Hung when the block runs longer than `seconds`: SIGALRM interrupts a blocking
+    """Raise HangError when the block runs longer than `seconds`: SIGALRM interrupts a blocking
     open() of a named pipe, and the handler's exception ends it."""
 
     def hung(_signum, _frame):
-        raise Hung(f"still running after {seconds} s: something opened a non-regular file")
+        raise HangError(f"still running after {seconds} s: something opened a non-regular file")
 
     previous = signal.signal(signal.SIGALRM, hung)
     signal.setitimer(signal.ITIMER_REAL, seconds)
