@@ -120,8 +120,10 @@ def ingest_feeds(
 ) -> IngestResult:
     """Load the feed directory into the run's warehouse copy (staged, quarantine, current
     claims), reading only the files the warehouse has not staged (`file_hashes`: the
-    run's input fingerprints, so each file is hashed once). No retries: a file that cannot
-    be read is an input problem, and reading it again cannot help."""
+    run's input fingerprints, so each file is hashed once). The run's quarantine guard
+    acts during the ingest: a feed whose quarantined share is certainly past the rules
+    file's stops the run (SanityGuardError, with a partial summary). No retries: a file
+    that cannot be read is an input problem, and reading it again cannot help."""
     with duckdb.connect(str(warehouse)) as con:
         return ingest(
             con,
@@ -131,6 +133,7 @@ def ingest_feeds(
             progress=reporter(),
             encodings=encodings,
             file_hashes=file_hashes,
+            quarantine_guard=True,
         )
 
 

@@ -16,14 +16,22 @@ from pathlib import Path
 import duckdb
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from data_contracts import load_contracts
 from ecm.cli import main
 from ecm.errors import InputError
-from ecm.ingest import discover_feeds, ingest
+from ecm.ingest import discover_feeds
+from ecm.ingest import ingest as ingest_unguarded
 from tests.feeds import minimal_feeds
 
 HANG_SECONDS = 5
+
+
+def ingest(*args, **kwargs):
+    """The ingest as a run calls it: with the run's quarantine guard."""
+    return ingest_unguarded(*args, **kwargs, quarantine_guard=True)
 
 
 class HangError(Exception):
@@ -199,10 +207,53 @@ def eligibility_with_a_line_of(feeds, length, suffix=".csv", *, crlf=False):
         + "C,1980-01-01,2020-01-01,,Cy"
         + end
     )
+    (feeds / "eligibility.csv").unlink(missing_ok=True)
     path = feeds / f"eligibility{suffix}"
     data = text.encode()
     path.write_bytes(gzip.compress(data) if suffix.endswith(".gz") else data)
     return path
+
+
+def reference_measure(data: bytes, limit: int) -> tuple[int | None, int, bool]:
+    """What measure_file must find, the slow way: the first line longer than `limit`
+    (its LF or CRLF not counted), the rows at most (lines less the header), and whether a
+    line end lies inside quotes."""
+    lines = data.split(b"\n")
+    ended, last = lines[:-1], lines[-1]
+    lengths = [len(x) - x.endswith(b"\r") for x in ended] + ([len(last)] if last else [])
+    too_long = next((i + 1 for i, n in enumerate(lengths) if n > limit), None)
+    quotes = [x.count(b'"') for x in ended]
+    spans = any(sum(quotes[: i + 1]) % 2 for i in range(len(ended)))
+    return too_long, max(len(lengths) - 1, 0), spans
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    data=st.lists(st.sampled_from([b"a", b",", b'"', b"\r", b"\n", b"\r\n"]), max_size=60).map(
+        b"".join
+    ),
+    limit=st.integers(0, 6),
+    chunk=st.integers(1, 7),
+)
+def test_measure_file_finds_what_a_slow_reading_finds(data, limit, chunk):
+    """Chunk boundaries anywhere (a CR at the end of one chunk, its LF in the next)."""
+    from unittest import mock
+
+    import ecm.ingest
+
+    too_long, rows, spans = reference_measure(data, limit)
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        mock.patch.object(ecm.ingest, "MEASURE_CHUNK_BYTES", chunk),
+    ):
+        path = Path(folder) / "eligibility.csv"
+        path.write_bytes(data)
+        if too_long is not None:
+            with pytest.raises(InputError, match=rf": line {too_long} is longer than {limit} "):
+                ecm.ingest.measure_file(path, limit)
+            return
+        measured = ecm.ingest.measure_file(path, limit)
+    assert measured == ecm.ingest.FileMeasure(len(data), rows, spans)
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".csv.gz"])
@@ -210,7 +261,7 @@ def eligibility_with_a_line_of(feeds, length, suffix=".csv", *, crlf=False):
 def test_a_line_longer_than_max_line_bytes_names_the_file_and_line(tmp_path, suffix, crlf):
     """The limit is the rules file's; a line of exactly that many bytes (its line end not
     counted, LF or CRLF) is read, one byte more is refused, naming file and line."""
-    limit = 300
+    limit = 4096  # more than the longest header (every medical_claim column)
     rules = rules_with(tmp_path, max_line_bytes=limit)
     feeds = minimal_feeds(tmp_path / "feeds")
     eligibility_with_a_line_of(feeds, limit, suffix, crlf=crlf)
@@ -220,7 +271,7 @@ def test_a_line_longer_than_max_line_bytes_names_the_file_and_line(tmp_path, suf
     with duckdb.connect() as con, pytest.raises(InputError) as refused:
         ingest(con, feeds, rules, tmp_path / "w2")
     assert str(refused.value).startswith(
-        f"{path}: line 3 is longer than 300 bytes (the rules file's guards.max_line_bytes)"
+        f"{path}: line 3 is longer than 4,096 bytes (the rules file's guards.max_line_bytes)"
     )
     assert "xxx" not in str(refused.value)
 
@@ -237,12 +288,12 @@ def test_the_default_line_limit_is_one_mebibyte(tmp_path, rules):
 
 
 def test_a_last_line_without_a_line_end_is_measured_too(tmp_path):
-    rules = rules_with(tmp_path, max_line_bytes=100)
+    rules = rules_with(tmp_path, max_line_bytes=4096)
     feeds = minimal_feeds(tmp_path / "feeds")
     (feeds / "eligibility.csv").write_bytes(
-        (ELIGIBILITY_HEADER + "A,1980-01-01,2020-01-01,,").encode() + b"y" * 100
+        (ELIGIBILITY_HEADER + "A,1980-01-01,2020-01-01,,").encode() + b"y" * 4096
     )
-    with duckdb.connect() as con, pytest.raises(InputError, match=r"line 2 is longer than 100"):
+    with duckdb.connect() as con, pytest.raises(InputError, match=r"line 2 is longer than 4,096"):
         ingest(con, feeds, rules, tmp_path / "work")
 
 
@@ -510,7 +561,7 @@ from ecm.rules import load_rules
 feeds, house = Path(sys.argv[1]), Path(sys.argv[2])
 try:
     with duckdb.connect(str(house / "warehouse.duckdb")) as con:
-        ingest(con, feeds, load_rules(), house / "work")
+        ingest(con, feeds, load_rules(), house / "work", quarantine_guard=True)
 except EcmError as exc:
     print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
     sys.exit(_exit_code(exc))
@@ -612,3 +663,65 @@ def test_a_gzip_holding_one_three_gibibyte_line_costs_seconds(tmp_path):
     assert code == 2, stderr
     assert f"{path}: line 2 is longer than 1,048,576 bytes" in stderr
     assert "quote" not in stderr
+
+
+def test_a_file_staged_in_pieces_is_staged_as_a_whole_one(tmp_path, rules, monkeypatch):
+    """Pieces of 3 rows against one piece: the same staged rows, quarantine and
+    ingest_files rows, with quoted line breaks, blank lines, broken rows, a column filled
+    only in a later piece, gzip and Parquet drops (by row ranges)."""
+    import polars as pl
+
+    import ecm.ingest
+    from tests.feeds import member, write_feed
+
+    feeds = minimal_feeds(tmp_path / "feeds")
+    rows = [
+        member(f"M{i}", address="1 Main St\nApt 2" if i % 4 == 0 else "")
+        | ({"birth_date": "not a date"} if i % 5 == 0 else {})
+        | ({"note": "late"} if i > 10 else {})
+        for i in range(14)
+    ] + [member("A")]
+    path = write_feed(feeds, "eligibility", rows)
+    path.write_text(path.read_text().replace("\nM3,", "\n,,,\n\nM3,"))
+    drops = feeds / "homelessness"
+    drops.mkdir()
+    homelessness(drops, 4, 6, suffix=".csv.gz").rename(drops / "homelessness_1.csv.gz")
+    second = homelessness(drops, 2, 5)
+    pl.read_csv(second, infer_schema=False).write_parquet(drops / "homelessness_2.parquet")
+    second.unlink()
+
+    def staged(pieces):
+        monkeypatch.setattr(ecm.ingest, "PIECE_ROWS", pieces, raising=False)
+        with duckdb.connect() as con:
+            ingest_unguarded(con, feeds, rules, tmp_path / f"work{pieces}")
+            return {
+                name: con.sql(f"select * from {name} order by all").fetchall()
+                for name in (
+                    "stg__eligibility",
+                    "stg__homelessness",
+                    "quarantine",
+                    "(select * exclude (staging_sha256, stored), list_sort(stored) "
+                    "from ingest_files)",
+                )
+            }
+
+    whole, pieces = staged(1 << 20), staged(3)
+    assert pieces == whole
+    assert len(whole["stg__eligibility"]) == 12 and len(whole["quarantine"]) == 3 + 6
+
+
+@pytest.mark.parametrize(
+    ("share", "limit", "at_least", "shown"),
+    [
+        (0.21, 0.2, False, "21%"),
+        (0.2049, 0.2, False, "20.5%"),  # never "20%" against a 20% setting
+        (0.2001, 0.2, True, "20.01%"),
+        (0.2999, 0.2, True, "29%"),  # "at least" never rounds up
+        (1.0, 0.2, False, "100%"),
+    ],
+)
+def test_a_share_is_shown_so_that_it_differs_from_the_setting(share, limit, at_least, shown):
+    from ecm.guards import percent, setting_percent
+
+    assert percent(share, limit, at_least=at_least) == shown
+    assert setting_percent(0.125) == "12.5%" and setting_percent(0.2) == "20%"
