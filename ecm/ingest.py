@@ -27,20 +27,25 @@ from __future__ import annotations
 
 import codecs
 import csv
+import errno
 import gzip
 import hashlib
 import io
 import logging
 import re
+import shutil
+import stat
+import zipfile
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache, reduce
 from pathlib import Path
 
 import duckdb
 import fastexcel
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -59,7 +64,8 @@ from data_contracts.sql import (
     warning_checks,
 )
 from ecm import outputs
-from ecm.errors import InputError
+from ecm.errors import InputError, MachineError, SanityGuardError
+from ecm.guards import QuarantineShare
 from ecm.progress import NO_PROGRESS, Reporter
 from ecm.rules import Rules
 from ecm.sql import SQL_DIR, install_macros, load_sql
@@ -132,7 +138,9 @@ class Discovery:
 
 
 def discover_feeds(input_dir: Path, contracts: dict[str, FeedContract]) -> Discovery:
-    """Find each feed's files; a required feed that is absent is an InputError."""
+    """Find each feed's files; a required feed that is absent is an InputError, and so is
+    a feed's file that is not a regular file (`check_regular_file`). Nothing is opened:
+    entries that match no feed are only listed."""
     input_dir = Path(input_dir)
     if not input_dir.is_dir():
         raise InputError(f"The input folder {input_dir} does not exist or is not a folder.")
@@ -148,10 +156,13 @@ def discover_feeds(input_dir: Path, contracts: dict[str, FeedContract]) -> Disco
             drops = sorted(
                 p
                 for p in entry.rglob("*")
-                if p.is_file() and _suffix(p) and not p.name.startswith(".")
+                if _suffix(p) and not p.name.startswith(".") and not p.is_dir()
             )
+            for drop in drops:
+                check_regular_file(drop)
             found[feed].extend(drops)
         else:
+            check_regular_file(entry)
             found[feed].append(entry)
     for name, files in found.items():
         if files:
@@ -165,6 +176,57 @@ def discover_feeds(input_dir: Path, contracts: dict[str, FeedContract]) -> Disco
             f".parquet, .xlsx, or a folder of monthly drops named after the feed)."
         )
     return discovery
+
+
+NOT_REGULAR_KINDS = (
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISDIR, "a folder"),
+)
+REGULAR_EXPECTED = "expected a regular file (or a symbolic link to one)"
+
+
+def check_regular_file(path: Path) -> None:
+    """An InputError naming `path` unless it is a regular file or a symbolic link to one.
+
+    Found with stat alone, which never opens the file: opening a named pipe waits for a
+    writer forever, and a device may never end."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise InputError(
+            f"{path}: {_unreachable(path, exc)}; {REGULAR_EXPECTED}: point the link at the "
+            f"extract, or remove it."
+        ) from None
+    if stat.S_ISREG(mode):
+        return
+    kind = next((name for is_kind, name in NOT_REGULAR_KINDS if is_kind(mode)), "not a file")
+    via = f" (the symbolic link leads to {path.resolve()})" if path.is_symlink() else ""
+    raise InputError(
+        f"{path}: is {kind}{via}, not a regular file; {REGULAR_EXPECTED}: a feed is never "
+        f"read from a pipe, socket or device, so copy the extract into the input folder."
+    )
+
+
+def _unreachable(path: Path, exc: OSError) -> str:
+    """Why stat failed on an entry the folder lists: a dangling or looping symbolic link
+    (or the file went away, or a permission)."""
+    if exc.errno == errno.ELOOP:
+        return "is a symbolic link that loops (it leads back to itself)"
+    if path.is_symlink() and exc.errno == errno.ENOENT:
+        return f"is a symbolic link to {path.readlink()}, which does not exist"
+    return f"cannot be examined ({exc.strerror})"
+
+
+def is_regular_file(path: Path) -> bool:
+    """Whether `path` is a regular file or a symbolic link to one (stat only: never opens
+    it), for code that lists a folder's files and must never open a pipe."""
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except OSError:
+        return False
 
 
 def _feed_of(entry: Path, contracts: dict[str, FeedContract]) -> str | None:
@@ -474,15 +536,17 @@ def scan_text_file(
     input_dir: Path,
     *,
     source: Path | None = None,
+    quoted_line_breaks: bool = True,
 ) -> tuple[pl.LazyFrame, list[str]]:
     """One text feed file as a lazy frame of text columns plus `_source_file` and `_line`,
     and the file's own columns (normalised names, in file order).
 
     `source` is the file's UTF-8 text when `path` is in another encoding (see
     `_transcode_to_utf8`). `_line` is the line of the file the row starts on (the header
-    is line 1), also after a quoted value that spans lines. Lines that hold no value
-    (blank, or only delimiters) are skipped: they are not rows. Columns the contract names
-    but the file lacks are added empty.
+    is line 1), also after a quoted value that spans lines (`quoted_line_breaks` False:
+    the caller knows none does, `measure_file`, and the pass that looks is saved). Lines
+    that hold no value (blank, or only delimiters) are skipped: they are not rows.
+    Columns the contract names but the file lacks are added empty.
     """
     source = source or path
     sep = TEXT_SUFFIXES[_suffix(path)]
@@ -502,16 +566,16 @@ def scan_text_file(
                 f"{path}: the reader finds other column names on the first line than "
                 f"{_delimited(sep)} quoting gives; expected a plain header line."
             )
-        starts = _row_start_lines(source)
+        starts = _row_start_lines(source) if quoted_line_breaks else None
     except (pl.exceptions.PolarsError, OSError) as exc:  # Polars raises IO errors as OSError
         raise _diagnose_text_file(path, source, sep, contract.name, exc) from None
     missing = [c for c in contract.columns if c not in columns]
     lf = lf.with_row_index("_row")
     if starts is None:
         lf = lf.with_columns((pl.col("_row").cast(pl.Int64) + 2).alias("_line"))
-    else:
+    else:  # rows stay in file order: the ingest stages a file in pieces of its lines
         lf = lf.with_columns(pl.col("_row").cast(pl.Int64)).join(
-            starts.lazy(), on="_row", how="left"
+            starts.lazy(), on="_row", how="left", maintain_order="left"
         )
     lf = (
         lf.filter(pl.any_horizontal(pl.col(columns).is_not_null()))
@@ -750,6 +814,12 @@ class RawFile:
     columns: tuple[str, ...]
     select: str
     delivered: frozenset[str] = frozenset()
+    # A piece of a file (ecm stages a file in pieces, `_pieces`): the first and last
+    # `_line` it holds; None for a whole file.
+    lines: tuple[int, int] | None = None
+    # A text file's rows, read into Parquet a piece at a time as this is iterated
+    # (`_sink_pieces`); None for a file read in place.
+    pieces: Iterator[RawFile] | None = field(default=None, compare=False, repr=False)
 
 
 def _empty_parquet_columns(path: Path, columns: list[str], names: list[str]) -> set[str]:
@@ -785,13 +855,15 @@ def _raw_file(
     input_dir: Path,
     work_dir: Path,
     encoding: str = DEFAULT_ENCODING,
+    measure: FileMeasure | None = None,
 ) -> RawFile:
     """The select reading one file of a feed, with the same leading columns as every other.
 
-    A text file is read by Polars (for its line numbers) into Parquet under work_dir, after
-    a copy to UTF-8 there when `encoding` is one Polars does not read; an `.xlsx` workbook's
-    sheet is written there as text by `excel_to_parquet`; a Parquet file is read by DuckDB
-    where it is.
+    A text file is read by Polars (for its line numbers) into Parquet pieces under
+    work_dir as the caller iterates `pieces` (`_sink_pieces`), after a copy to UTF-8 there
+    when `encoding` is one Polars does not read; an `.xlsx` workbook's sheet is written
+    there as text by `excel_to_parquet`; a Parquet file is read by DuckDB where it is.
+    `measure` (measure_file's) tells whether a quoted value may span lines.
     """
     folder = work_dir / f"raw__{contract.name}"
     folder.mkdir(parents=True, exist_ok=True)
@@ -802,29 +874,263 @@ def _raw_file(
         select, columns, empty = parquet_select(path, contract, input_dir)
         delivered = frozenset(c for c in columns if c in contract.columns and c not in empty)
         return RawFile(relative, tuple(columns), select, delivered)
-    target = folder / f"{index:05d}.parquet"
     if _suffix(path) in EXCEL_SUFFIXES:
+        target = folder / f"{index:05d}.parquet"
         columns = excel_to_parquet(path, contract, input_dir, target)
         return _work_parquet(relative, columns, target, contract)
     sep = TEXT_SUFFIXES[_suffix(path)]
     source = path
     if encoding not in POLARS_ENCODINGS:
         source = _transcode_to_utf8(path, encoding, folder / f"{index:05d}.utf8.txt", sep)
-    lf, columns = scan_text_file(path, contract, input_dir, source=source)
+    stem = folder / f"{index:05d}"
+    spans = measure is None or measure.has_quoted_line_breaks or source != path
+    lf, columns = scan_text_file(path, contract, input_dir, source=source, quoted_line_breaks=spans)
+    pieces = f"{_sql_literal(str(stem))}.*.parquet"
+    raw = RawFile(relative, tuple(columns), f"select * from read_parquet('{pieces}')")
+    rows = measure.rows_at_most if measure else None
+    return replace(raw, pieces=_sink_pieces(lf, raw, contract, stem, path, source, sep, rows))
+
+
+PIECE_ROWS = 1 << 20
+"""A file is staged in pieces of at most this many rows (1,048,576), the quarantine guard
+checked after each (guards.QuarantineShare): a broken file stops after its first pieces,
+and a file of an ordinary monthly drop is one piece."""
+PART_ROWS = 122_880
+"""A text file's piece is written as Parquet parts of this many rows (DuckDB's row group
+size), as Polars streams them."""
+
+
+class _PieceWriter:
+    """One piece of a text file being written: Parquet parts `<stem>.<piece>.<part>.parquet`
+    of PART_ROWS rows, written by Polars as the rows come; `filled`, the columns some row
+    of the piece holds a value in."""
+
+    def __init__(self, stem: Path, number: int = 0, after: int = 0) -> None:
+        self.stem, self.number = stem, number
+        self.rows = self.parts = 0
+        self.after = after  # the last line of the piece before
+        self.lines: tuple[int, int] | None = None
+        self.filled: set[str] = set()
+        self._held: list[pl.DataFrame] = []
+        self._held_rows = 0
+
+    @property
+    def select(self) -> str:
+        parts = f"{_sql_literal(str(self.stem))}.{self.number:05d}.*.parquet"
+        return f"select * from read_parquet('{parts}')"
+
+    def add(self, frame: pl.DataFrame) -> None:
+        first, last = frame["_line"][0], frame["_line"][-1]
+        # A piece is a range of lines (its rows are counted by it): rows come in file order.
+        if not frame["_line"].is_sorted() or first <= (self.lines[1] if self.lines else self.after):
+            raise AssertionError("a text file's rows came out of their file order")
+        self.lines = (self.lines[0] if self.lines else first, last)
+        self._held.append(frame)
+        self._held_rows += frame.height
+        self.rows += frame.height
+        if self._held_rows >= PART_ROWS:
+            self._write()
+
+    def _write(self) -> None:
+        part = pl.concat(self._held)
+        nulls = part.null_count().row(0)
+        self.filled.update(c for c, n in zip(part.columns, nulls, strict=True) if n < part.height)
+        name = f"{self.stem.name}.{self.number:05d}.{self.parts:05d}.parquet"
+        part.write_parquet(self.stem.with_name(name))
+        self.parts += 1
+        self._held, self._held_rows = [], 0
+
+    def close(self, empty: pl.LazyFrame) -> None:
+        """Write what is held (no row at all: one part of `empty`'s columns)."""
+        if not self.parts and not self._held:
+            self._held = [empty.clear().collect()]
+        if self._held:
+            self._write()
+
+    def next(self) -> _PieceWriter:
+        """The writer of the piece after this one."""
+        return _PieceWriter(self.stem, self.number + 1, self.lines[1])
+
+
+def _sink_pieces(
+    lf: pl.LazyFrame,
+    raw: RawFile,
+    contract: FeedContract,
+    stem: Path,
+    path: Path,
+    source: Path,
+    sep: str,
+    rows_at_most: int | None = None,
+) -> Iterator[RawFile]:
+    """Read a text file's rows (`lf`, from scan_text_file, in file order) into Parquet
+    pieces of PIECE_ROWS rows in the work folder, yielding each piece as written: the next
+    is read only when the caller asks, so a file refused after its first pieces is never
+    read whole. Polars streams the rows (a gzip too) in batches of bounded memory. A file
+    of at most PIECE_ROWS rows (`rows_at_most`, from measure_file) is one piece,
+    `<stem>.00000.parquet`, sunk by Polars in one go as before there were pieces (the
+    streaming query is not held open while DuckDB stages it); a header-only file is one
+    empty piece. `source` is the UTF-8 text read (`path`, or its transcoded copy, removed
+    at the end)."""
+    columns = list(raw.columns)
+
+    def delivered(filled: set[str]) -> frozenset[str]:
+        return frozenset(c for c in columns if c in contract.columns and c in filled)
+
+    def written(writer: _PieceWriter) -> RawFile:
+        writer.close(lf)
+        return replace(
+            raw, select=writer.select, delivered=delivered(writer.filled), lines=writer.lines
+        )
+
     try:
-        lf.sink_parquet(target)
-    except (pl.exceptions.PolarsError, OSError) as exc:  # Polars raises IO errors as OSError
+        if rows_at_most is not None and rows_at_most <= PIECE_ROWS:
+            whole = stem.with_name(f"{stem.name}.00000.parquet")
+            lf.sink_parquet(whole)
+            filled = set(columns) - _empty_parquet_columns(whole, columns, columns)
+            select = f"select * from read_parquet('{_sql_literal(str(whole))}')"
+            yield replace(raw, select=select, delivered=delivered(filled))
+        else:
+            writer = _PieceWriter(stem)
+            for batch in lf.collect_batches():
+                rest = batch
+                while rest.height:
+                    room = PIECE_ROWS - writer.rows
+                    writer.add(rest.head(room))
+                    rest = rest.slice(room)
+                    if writer.rows == PIECE_ROWS:
+                        yield written(writer)
+                        writer = writer.next()
+            if writer.rows or writer.number == 0:
+                yield written(writer)
+    except (pl.exceptions.PolarsError, OSError) as exc:  # Polars: IO errors are OSError
         raise _diagnose_text_file(path, source, sep, contract.name, exc) from None
     if source != path:
         source.unlink()
-    return _work_parquet(relative, columns, target, contract)
+
+
+def _pieces(raw: RawFile, path: Path, rows: int | None) -> Iterator[RawFile]:
+    """The pieces a file is staged in: a text file's as it is read (`raw.pieces`); a
+    Parquet file of more than PIECE_ROWS rows (`rows`, from its footer) in ranges of its
+    `_line` (its row number: DuckDB reads only the row groups a range needs); any other
+    file whole."""
+    if raw.pieces is not None:
+        yield from raw.pieces
+    elif _suffix(path) in PARQUET_SUFFIXES and rows is not None and rows > PIECE_ROWS:
+        for first in range(1, rows + 1, PIECE_ROWS):
+            last = min(first + PIECE_ROWS - 1, rows)
+            select = f"select * from ({raw.select}) where _line between {first} and {last}"
+            yield replace(raw, select=select, lines=(first, last))
+    else:
+        yield raw
+
+
+# --- never trusted for its size ------------------------------------------------------------
+
+MEASURE_CHUNK_BYTES = 4 << 20
+"""The bytes `measure_file` reads at a time: its memory, whatever the file holds."""
+LINE_FEED, CARRIAGE_RETURN, QUOTE = 0x0A, 0x0D, 0x22
+
+
+@dataclass(frozen=True)
+class FileMeasure:
+    """What a feed file holds, found before it is read (`measure_file`).
+
+    `uncompressed_bytes`: the bytes it holds once decompressed (a gzip's expanded size, not
+    its own; a Parquet file's uncompressed column data, or its size when larger).
+    `rows_at_most`: a bound of its rows: a text file's lines less the header (a row takes
+    at least one line), a Parquet file's row count (exact); None when only reading the
+    file can tell. `has_quoted_line_breaks`: whether a quoted value may span lines (False
+    only when a text file's every line end lies outside quotes: then each line starts a
+    row, and scan_text_file need not look for the lines rows start on)."""
+
+    uncompressed_bytes: int
+    rows_at_most: int | None
+    has_quoted_line_breaks: bool = True
+
+
+def measure_file(path: Path, max_line_bytes: int) -> FileMeasure:
+    """Measure a feed file before it is read: see FileMeasure. A text file (gzipped or not)
+    is read once, in chunks of MEASURE_CHUNK_BYTES, and a line longer than `max_line_bytes`
+    (the rules file's guards.max_line_bytes; its line end, LF or CRLF, not counted) is an
+    InputError naming the file and line, found as soon as the line passes the limit."""
+    suffix = _suffix(path)
+    if suffix in TEXT_SUFFIXES:
+        return _measure_text(path, TEXT_SUFFIXES[suffix], max_line_bytes)
+    size = path.stat().st_size
+    if suffix in PARQUET_SUFFIXES:
+        try:
+            meta = pq.read_metadata(path)
+        except (pa.ArrowException, OSError):
+            return FileMeasure(size, None)  # parquet_select names the file
+        groups = (meta.row_group(g).total_byte_size for g in range(meta.num_row_groups))
+        return FileMeasure(max(size, sum(groups)), meta.num_rows)
+    if suffix in EXCEL_SUFFIXES:
+        # A workbook is a zip: its sheets' XML, uncompressed, is what reading it takes.
+        try:
+            with zipfile.ZipFile(path) as workbook:
+                expanded = sum(member.file_size for member in workbook.infolist())
+        except (zipfile.BadZipFile, OSError):
+            return FileMeasure(size, None)  # excel_to_parquet names the file
+        return FileMeasure(max(size, expanded), None)
+    return FileMeasure(size, None)
+
+
+def _measure_text(path: Path, sep: str, max_line_bytes: int) -> FileMeasure:
+    """One pass over a text file's (decompressed) bytes: numpy finds the line feeds of each
+    chunk, so a line's length is the distance between two of them; only the length of the
+    line the chunk ends inside is carried to the next. A line end after an odd number of
+    quotes lies inside a quoted value (as `_row_start_lines` counts them)."""
+    size = lines = quotes = 0
+    spans = False  # a line end inside quotes seen
+    open_line = 0  # bytes of the line not yet ended, before this chunk
+    before = 0  # the byte before this chunk (a CR ending the previous chunk's last line)
+    with _gzip_errors_name(path, sep), _open_text(path) as handle:
+        while chunk := handle.read(MEASURE_CHUNK_BYTES):
+            size += len(chunk)
+            data = np.frombuffer(chunk, dtype=np.uint8)
+            ends = np.flatnonzero(data == LINE_FEED)
+            if not spans:
+                marks = np.flatnonzero(data == QUOTE)
+                if ends.size and (marks.size or quotes % 2):
+                    spans = bool(((quotes + np.searchsorted(marks, ends)) % 2).any())
+                quotes += marks.size
+            if ends.size:
+                lengths = np.diff(ends, prepend=-1 - open_line) - 1
+                if lengths.max() > max_line_bytes:
+                    for i in np.flatnonzero(lengths > max_line_bytes):
+                        end = int(ends[i])
+                        cr = (data[end - 1] if end else before) == CARRIAGE_RETURN
+                        if lengths[i] - int(cr) > max_line_bytes:
+                            raise _line_too_long(path, lines + int(i) + 1, max_line_bytes, sep)
+                lines += ends.size
+                open_line = len(chunk) - int(ends[-1]) - 1
+            else:
+                open_line += len(chunk)
+            before = int(data[-1])
+            if open_line > max_line_bytes + 1:  # too long even if a CR ends it
+                raise _line_too_long(path, lines + 1, max_line_bytes, sep)
+    if open_line:  # a last line without a line end
+        lines += 1
+        if open_line > max_line_bytes:
+            raise _line_too_long(path, lines, max_line_bytes, sep)
+    return FileMeasure(size, max(lines - 1, 0), spans)
+
+
+def _line_too_long(path: Path, number: int, max_line_bytes: int, sep: str) -> InputError:
+    return InputError(
+        f"{path}: line {number} is longer than {max_line_bytes:,} bytes (the rules file's "
+        f"guards.max_line_bytes); expected {_delimited(sep)} rows, each on its own line. A "
+        f"line this long is no row of an extract: check that the file's lines end with LF "
+        f"or CRLF (not CR alone) and that no value holds a whole document, or raise the "
+        f"setting if such lines are expected."
+    )
 
 
 def _work_parquet(
     relative: str, columns: list[str], target: Path, contract: FeedContract
 ) -> RawFile:
-    """A file read into the work folder's Parquet file `target` (text columns, laid out by
-    `scan_text_file` or `excel_to_parquet`), as a RawFile."""
+    """A workbook's sheet read into the work folder's Parquet file `target` (text columns,
+    laid out by `excel_to_parquet`), as a RawFile."""
     empty = _empty_parquet_columns(target, list(columns), list(columns))
     return RawFile(
         relative,
@@ -832,6 +1138,47 @@ def _work_parquet(
         f"select * from read_parquet('{_sql_literal(str(target))}')",
         frozenset(c for c in columns if c in contract.columns and c not in empty),
     )
+
+
+STAGING_DISK_FACTOR = 3
+"""Before a file is staged, the disk holding the warehouse must have more than this many
+times the file's uncompressed size free (docs/DECISIONS.md). Staging writes a Parquet
+copy of a text file in the work folder beside the warehouse, the staged rows into the
+warehouse and the quarantined rows as JSON: measured, 0.21x the text for a clean
+generated feed, 2.9x for a feed quarantined whole (which `ecm validate` stages to report
+it; a run's quarantine guard stops such a feed after a fifth of it)."""
+
+
+def _check_disk_room(
+    con: duckdb.DuckDBPyConnection, work_dir: Path, path: Path, measure: FileMeasure
+) -> None:
+    """A MachineError (exit 4) unless the disk holding the warehouse (the work folder lies
+    beside it) has more than STAGING_DISK_FACTOR x the file's uncompressed bytes free."""
+    folder = _warehouse_folder(con, work_dir)
+    needed = int(STAGING_DISK_FACTOR * measure.uncompressed_bytes)
+    free = shutil.disk_usage(folder).free
+    if free > needed:
+        return
+    expands = "expands to" if path.name.lower().endswith(".gz") else "holds uncompressed"
+    raise MachineError(
+        f"The disk holding the warehouse ({folder}) has {free:,} bytes free "
+        f"({free / 1e9:.1f} GB), and staging {path} needs more than {needed:,} bytes "
+        f"({STAGING_DISK_FACTOR}x the {measure.uncompressed_bytes:,} bytes it {expands}): "
+        f"free space on that disk, or put the warehouse on a disk with room (--warehouse), "
+        f"then run again. Nothing was replaced."
+    )
+
+
+def _warehouse_folder(con: duckdb.DuckDBPyConnection, work_dir: Path) -> Path:
+    """The folder of the connection's database file; for a database in memory, the work
+    folder (or the nearest folder above it that exists)."""
+    database = con.execute(
+        "select path from duckdb_databases() where database_name = current_database()"
+    ).fetchone()
+    folder = Path(database[0]).resolve().parent if database and database[0] else Path(work_dir)
+    while not folder.exists():
+        folder = folder.parent
+    return folder
 
 
 def _column_differences(raw_files: list[RawFile], contract: FeedContract) -> list[dict]:
@@ -1144,10 +1491,11 @@ def _add_missing_columns(con: duckdb.DuckDBPyConnection, table: str, sql: str) -
 
 def _stage_file(
     con: duckdb.DuckDBPyConnection, contract: FeedContract, raw: RawFile
-) -> tuple[int, int, int]:
-    """Stage one file of a feed into `stg_checked__<feed>` (every row with its `_reject`,
-    null when it passed, and `_warn`), its rejected rows into `quarantine` with their raw
-    row. Returns (read, staged, quarantined).
+) -> tuple[int, int, int, list[str]]:
+    """Stage one file of a feed, or one piece of it (`raw.lines`), into
+    `stg_checked__<feed>`: every row with its `_reject` (null when it passed) and `_warn`.
+    Returns (read, staged, quarantined, the staged columns it stored); once the file is
+    staged whole, `_finish_file` puts its rejected rows into the quarantine.
 
     The contract's row checks (generated by `data_contracts.sql`, skipping columns the file
     cannot hold a value in) are the view `checked__<feed>` over `raw__<feed>` (the file);
@@ -1168,12 +1516,35 @@ def _stage_file(
     else:
         _add_missing_columns(con, table, f"({staging})")
         con.execute(f"insert into {table} by name {staging}")
-    _touch_claims(con, feed, "where chk._source_file = ?", [raw.file])
+    rows = "_source_file = ?" + (" and _line between ? and ?" if raw.lines else "")
     staged, rejected = con.execute(
         f"select count(*) filter (where _reject is null), "
-        f"count(*) filter (where _reject is not null) from {table} where _source_file = ?",
-        [raw.file],
+        f"count(*) filter (where _reject is not null) from {table} where {rows}",
+        [raw.file, *(raw.lines or ())],
     ).fetchall()[0]
+    return read, staged, rejected, stored
+
+
+def _finish_file(
+    con: duckdb.DuckDBPyConnection,
+    contract: FeedContract,
+    raw: RawFile,
+    rejected: int,
+    pieces: int = 1,
+) -> None:
+    """A file staged whole: note its claims (`_touch_claims`), put its `rejected` rows into
+    `quarantine` with their raw rows, and leave `raw__<feed>` / `checked__<feed>` as the
+    views of the whole file (those of its piece when it was staged in one: binding the
+    checks again costs ~20 ms a file)."""
+    feed = contract.name
+    table = f"stg_checked__{feed}"
+    if pieces > 1:
+        con.execute(f"create or replace temp view raw__{feed} as {raw.select}")
+        con.execute(
+            f"create or replace temp view checked__{feed} as "
+            f"{checked_select(contract, raw.delivered)}"
+        )
+    _touch_claims(con, feed, "where chk._source_file = ?", [raw.file])
     if rejected:  # the join below rereads every raw column: skip it when nothing failed
         con.execute(
             f"""
@@ -1192,7 +1563,6 @@ def _stage_file(
             """,
             [raw.file],
         )
-    return read, staged, rejected, stored
 
 
 def _staging_model(feed: str) -> str:
@@ -1429,6 +1799,7 @@ def ingest(
     *,
     encodings: Mapping[str, str] | None = None,
     file_hashes: Mapping[str, str] | None = None,
+    quarantine_guard: bool = False,
 ) -> IngestResult:
     """Load a feed directory into the warehouse: stg__*, quarantine, claims current.
 
@@ -1443,7 +1814,16 @@ def ingest(
     `file_hashes` maps a file's path relative to `input_dir` to its sha256 (the flow's
     input fingerprints: each file is hashed once a run); a file it lacks is hashed here.
     `encodings` maps a feed name, or `"*"` for every other feed, to the encoding of its
-    text files (default UTF-8); `parse_encoding_options` builds it from `--encoding`."""
+    text files (default UTF-8); `parse_encoding_options` builds it from `--encoding`.
+
+    A file is never trusted for its size: each is measured before it is read
+    (`measure_file`: a line longer than guards.max_line_bytes is an InputError), the disk
+    holding the warehouse must have room for it (`_check_disk_room`: MachineError), and it
+    is staged in pieces. With `quarantine_guard` (a run's), a feed whose quarantined share
+    passes guards.max_quarantined_share stops the ingest with SanityGuardError as soon as
+    the share is certain (guards.QuarantineShare), carrying the partial summary of
+    `_refused_summary`; without it (`ecm validate`, which reports every broken row) the
+    shares are only counted."""
     report_to = progress or NO_PROGRESS
     input_dir = Path(input_dir)
     contracts = load_contracts()
@@ -1466,27 +1846,37 @@ def ingest(
         if name == VERSIONED_FEED and not report.kept:
             _touch_every_claim(con)
         if feed is None:
-            # An absent optional feed is staged empty so every model can read it; the
-            # run summary reports the populations that need it as not evaluated.
-            if _relation_kind(con, f"stg_checked__{name}") != "BASE TABLE":
-                _stage_file(con, contract, _create_empty_raw(con, contract))
-            elif dropped:
-                _drop_unknown_columns(con, contract, [])
-            _finish_feed(con, contract)
+            _stage_absent_feed(con, contract, dropped)
             continue
-        staged_raw = _stage_files(
-            con,
-            contract,
-            files,
-            to_stage,
-            input_dir,
-            work_dir,
-            _encoding_of(name, encodings),
-            report_to,
+        # Every file to stage is measured first (its lines' length checked), so that
+        # the guard knows at most how many rows the feed holds before any is staged.
+        measures = {
+            f.relative: measure_file(f.path, rules.setting("guards.max_line_bytes"))
+            for f in to_stage
+        }
+        guard = _quarantine_guard(
+            con, contract, files, to_stage, measures, rules if quarantine_guard else None
         )
+        try:
+            staged_raw = _stage_files(
+                con,
+                contract,
+                files,
+                to_stage,
+                input_dir,
+                work_dir,
+                _encoding_of(name, encodings),
+                report_to,
+                measures,
+                guard,
+            )
+            current = _current_files(con, name, files)
+            read, staged, quarantined = _feed_totals(contract, feed, current)
+            guard.check_feed(read, quarantined)
+        except SanityGuardError as refused:
+            refused.summary = _refused_summary(con, input_dir, discovery, counts, guard, files)
+            raise
         report.staged = [raw.file for raw in staged_raw]
-        stored = _staged_files(con, name)
-        current = [stored[f.relative] for f in files]
         if dropped:
             _drop_unknown_columns(con, contract, current)
         _finish_feed(con, contract, staged_raw)
@@ -1495,7 +1885,6 @@ def ingest(
             column_differences[name] = differences
         if unknown := _unknown_columns(as_raw, contract):
             unknown_columns[name] = unknown
-        read, staged, quarantined = _feed_totals(contract, feed, current)
         if read == 0:
             header_only_feeds.append(name)
         warnings.extend(_warnings(con, contract, f"stg_checked__{name}") if staged else [])
@@ -1525,6 +1914,96 @@ def ingest(
         warnings=warnings,
         files={n: r.as_dict() for n, r in reports.items()},
     )
+
+
+def _stage_absent_feed(
+    con: duckdb.DuckDBPyConnection, contract: FeedContract, dropped: list[str]
+) -> None:
+    """An absent optional feed is staged empty so every model can read it; the run
+    summary reports the populations that need it as not evaluated."""
+    if _relation_kind(con, f"stg_checked__{contract.name}") != "BASE TABLE":
+        _stage_file(con, contract, _create_empty_raw(con, contract))
+    elif dropped:
+        _drop_unknown_columns(con, contract, [])
+    _finish_feed(con, contract)
+
+
+def _current_files(
+    con: duckdb.DuckDBPyConnection, feed: str, files: list[InputFile]
+) -> list[StagedFile]:
+    """The `ingest_files` rows of a feed's current files, in the feed's file order."""
+    stored = _staged_files(con, feed)
+    return [stored[f.relative] for f in files]
+
+
+def _quarantine_guard(
+    con: duckdb.DuckDBPyConnection,
+    contract: FeedContract,
+    files: list[InputFile],
+    to_stage: list[InputFile],
+    measures: Mapping[str, FileMeasure],
+    rules: Rules | None,
+) -> QuarantineShare:
+    """The quarantine guard of a feed about to be staged: its kept files' rows counted
+    already, and at most how many rows it holds (the kept files' rows and each file to
+    stage's bound, None when one cannot be known before it is read). Without `rules`, it
+    only counts."""
+    stored = _staged_files(con, contract.name)
+    kept = [stored[f.relative] for f in files if f not in to_stage]
+    bounds = [measures[f.relative].rows_at_most for f in to_stage]
+    rows_at_most = None if None in bounds else sum(bounds) + sum(k.read for k in kept)
+    return QuarantineShare(
+        contract.name,
+        rules.setting("guards.max_quarantined_share") if rules else None,
+        rows_at_most,
+        read=sum(k.read for k in kept),
+        quarantined=sum(k.quarantined for k in kept),
+    )
+
+
+def _refused_summary(
+    con: duckdb.DuckDBPyConnection,
+    input_dir: Path,
+    discovery: Discovery,
+    counts: Mapping[str, FeedCounts],
+    guard: QuarantineShare,
+    files: list[InputFile],
+) -> dict:
+    """The summary of a run the quarantine guard stopped during the ingest (partial: no
+    member, population or output was counted). `feeds`: the feeds staged before, counted
+    as in a run's summary, and the refused feed's rows when it stopped, with `rows_at_most`
+    (the bound its share was certain against) and `refused`; the feeds after it are not
+    listed (never read). `data_quality.quarantined_by_rule`: their quarantined rows per
+    feed and rule, as in a run's summary."""
+    feeds: dict[str, dict] = {n: {"present": True, **c.as_dict()} for n, c in counts.items()}
+    feeds[guard.feed] = {
+        "present": True,
+        "files": len(files),
+        "read": guard.read,
+        "staged": guard.read - guard.quarantined,
+        "quarantined": guard.quarantined,
+        "rows_at_most": guard.rows_at_most,
+        "refused": True,
+    }
+    by_rule = [
+        {"feed": feed, "rule": rule, "rows": rows}
+        for feed in feeds
+        if _relation_kind(con, f"stg_checked__{feed}") == "BASE TABLE"
+        for rule, rows in con.execute(
+            f"select split_part(_reject, '|', 1) as rule, count(*) from stg_checked__{feed} "
+            f"where _reject is not null group by rule order by rule"
+        ).fetchall()
+    ]
+    return {
+        "ecm_version": ecm.__version__,
+        "refused_during": "ingest",
+        "input": {
+            "folder": str(Path(input_dir).resolve()),
+            "ignored_files": [p.name for p in discovery.ignored],
+        },
+        "feeds": feeds,
+        "data_quality": {"quarantined_by_rule": by_rule},
+    }
 
 
 def _eligibility_sha256(con: duckdb.DuckDBPyConnection) -> str:
@@ -1577,22 +2056,31 @@ def _stage_files(
     input_dir: Path,
     work_dir: Path,
     encoding: str,
-    progress: Progress = NO_PROGRESS,
+    progress: Progress,
+    measures: Mapping[str, FileMeasure],
+    guard: QuarantineShare,
 ) -> list[RawFile]:
     """Read and stage each file of `to_stage` (in the feed's file order), recording it in
     `ingest_files`, each reported to `progress` with its rows and seconds; the raw files
-    staged."""
+    staged. Before a file is read, the disk holding the warehouse must have room for it
+    (`_check_disk_room`, from its `measures`); it is staged in pieces (`_pieces`), `guard`
+    counting each, so that a feed whose quarantined share is certainly past the rules
+    file's stops the ingest before the rest is read."""
     name = contract.name
     staged_raw: list[RawFile] = []
     for index, file in enumerate(files):
         if file not in to_stage:
             continue
+        measure = measures[file.relative]
+        _check_disk_room(con, work_dir, file.path, measure)
         with progress.file(file.relative, feed=name) as reported:
-            raw = _raw_file(file.path, index, contract, input_dir, work_dir, encoding)
+            raw = _raw_file(file.path, index, contract, input_dir, work_dir, encoding, measure)
             # A Parquet file whose footer reads but whose pages do not fails only here,
             # when DuckDB reads the pages: name the file.
             try:
-                read, staged, quarantined, stored = _stage_file(con, contract, raw)
+                raw, (read, staged, quarantined, stored) = _stage_pieces(
+                    con, contract, raw, _pieces(raw, file.path, measure.rows_at_most), guard
+                )
             except duckdb.Error:
                 unreadable = _find_unreadable_parquet(con, FeedFiles(name, (file.path,)))
                 if unreadable is None:
@@ -1618,6 +2106,32 @@ def _stage_files(
         )
         staged_raw.append(raw)
     return staged_raw
+
+
+def _stage_pieces(
+    con: duckdb.DuckDBPyConnection,
+    contract: FeedContract,
+    raw: RawFile,
+    pieces: Iterator[RawFile],
+    guard: QuarantineShare,
+) -> tuple[RawFile, tuple[int, int, int, list[str]]]:
+    """Stage a file's pieces one after another, `guard` counting each (it raises
+    SanityGuardError once the feed's quarantined share is certain: the rest is never
+    read), then finish the file (`_finish_file`). Returns the whole file as read (the
+    columns any piece delivered) and its (read, staged, quarantined, stored columns)."""
+    read = staged = quarantined = staged_pieces = 0
+    delivered: set[str] = set()
+    stored: dict[str, None] = {}
+    for piece in pieces:
+        staged_pieces += 1
+        counts = _stage_file(con, contract, piece)
+        read, staged, quarantined = read + counts[0], staged + counts[1], quarantined + counts[2]
+        delivered.update(piece.delivered)
+        stored.update(dict.fromkeys(counts[3]))
+        guard.count(counts[0], counts[2])
+    whole = replace(raw, delivered=frozenset(delivered), pieces=None)
+    _finish_file(con, contract, whole, quarantined, staged_pieces)
+    return whole, (read, staged, quarantined, list(stored))
 
 
 def _feed_totals(

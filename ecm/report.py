@@ -48,6 +48,10 @@ def print_summary(
         console.print(f"[yellow]note:[/yellow] {note}")
     for warning in thin_columns(summary):
         console.print(f"[yellow]warning:[/yellow] {warning['feed']}: {escape(warning['detail'])}")
+    if summary.get("refused_during") == "ingest":
+        console.print(_refused_ingest(summary))
+        console.print("No files written")
+        return
 
     pops = Table(
         title=f"Populations of Focus on {summary['as_of_date']} "
@@ -86,6 +90,21 @@ def thin_columns(summary: dict[str, Any]) -> list[dict[str, Any]]:
     (`data_quality.warnings` with rule `fill_rate`; counts only)."""
     warnings = (summary.get("data_quality") or {}).get("warnings") or []
     return [w for w in warnings if w.get("rule") == "fill_rate"]
+
+
+def _refused_ingest(summary: dict[str, Any]) -> str:
+    """What a summary the ingest's quarantine guard refused holds (partial: no member or
+    population was counted; ecm.ingest._refused_summary), as a sentence."""
+    feed, counts = next((n, c) for n, c in summary["feeds"].items() if c.get("refused"))
+    quality = summary.get("data_quality", {}).get("quarantined_by_rule", [])
+    broken = ", ".join(f"{r['rule']} {r['rows']:,}" for r in quality if r["feed"] == feed)
+    bound = counts.get("rows_at_most")
+    of = f" of at most {bound:,}" if bound and bound > counts["read"] else ""
+    return (
+        f"The run stopped during the ingest, in the {feed} feed after {counts['read']:,} "
+        f"rows{of} ({counts['quarantined']:,} quarantined; by rule: {broken or 'none'}). "
+        f"The feeds after it were not read, and no member or population was counted."
+    )
 
 
 def input_notes(found: dict[str, Any]) -> list[str]:

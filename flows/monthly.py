@@ -40,7 +40,7 @@ from ecm import history, html_report, mif, outputs
 from ecm.errors import EcmError
 from ecm.file_modes import FileModes, modes_of, set_umask
 from ecm.guards import check_sanity_guards
-from ecm.ingest import IngestResult, ingest
+from ecm.ingest import IngestResult, ingest, is_regular_file
 from ecm.locks import RunLocks, hold_run_locks
 from ecm.logs import get_logger
 from ecm.pipeline import history_start, inputs_needed
@@ -121,8 +121,10 @@ def ingest_feeds(
 ) -> IngestResult:
     """Load the feed directory into the run's warehouse copy (staged, quarantine, current
     claims), reading only the files the warehouse has not staged (`file_hashes`: the
-    run's input fingerprints, so each file is hashed once). No retries: a file that cannot
-    be read is an input problem, and reading it again cannot help."""
+    run's input fingerprints, so each file is hashed once). The run's quarantine guard
+    acts during the ingest: a feed whose quarantined share is certainly past the rules
+    file's stops the run (SanityGuardError, with a partial summary). No retries: a file
+    that cannot be read is an input problem, and reading it again cannot help."""
     with duckdb.connect(str(warehouse)) as con:
         return ingest(
             con,
@@ -132,6 +134,7 @@ def ingest_feeds(
             progress=reporter(),
             encodings=encodings,
             file_hashes=file_hashes,
+            quarantine_guard=True,
         )
 
 
@@ -573,11 +576,12 @@ def _rows_written(folder: Path) -> int:
 
 
 def fingerprint_inputs(input_dir: Path) -> dict[str, str]:
-    """sha256 of every file in the feed directory (relative path → digest)."""
+    """sha256 of every regular file in the feed directory (relative path → digest); a
+    named pipe, socket or device is never opened (ecm.ingest.is_regular_file)."""
     return {
         str(p.relative_to(input_dir)): outputs.sha256_file(p)
         for p in sorted(Path(input_dir).rglob("*"))
-        if p.is_file() and not p.name.startswith(".")
+        if is_regular_file(p) and not p.name.startswith(".")
     }
 
 

@@ -201,10 +201,13 @@ def test_a_run_never_deletes_what_ecm_did_not_write(harness, story_feeds, tmp_pa
     assert _files(story_feeds) == before
 
 
-def test_sanity_guard_refuses_a_run_that_enrols_nobody(harness, story_feeds, tmp_path):
-    """An extract whose member_id column holds payer codes: nobody is enrolled and every
-    claim is quarantined. The run is refused (exit 3 at the command line) and last
-    month's output and the warehouse stay as they were."""
+def test_sanity_guard_refuses_a_run_whose_claims_are_all_quarantined(
+    harness, story_feeds, tmp_path
+):
+    """An extract whose member_id column holds payer codes: every claim is quarantined.
+    The run is refused during the ingest, as soon as the medical_claim feed's share is
+    certain (exit 3 at the command line, with the partial summary of what it staged), and
+    last month's output and the warehouse stay as they were."""
     from ecm.errors import SanityGuardError
     from flows.monthly import monthly
 
@@ -213,18 +216,20 @@ def test_sanity_guard_refuses_a_run_that_enrols_nobody(harness, story_feeds, tmp
     house = tmp_path / "out" / "warehouse.duckdb"
     tables, files = _warehouse_tables(house), _files(out)
     payer = tmp_path / "payer"
+    payer.mkdir()
     for name in ("eligibility", "medical_claim"):
         frame = pl.read_csv(story_feeds / f"{name}.csv", infer_schema=False)
-        column = "member_id" if name == "medical_claim" else "enrollment_end_date"
-        value = "MEDI-CAL" if name == "medical_claim" else "2019-12-31"
-        payer.mkdir(exist_ok=True)
-        frame.with_columns(pl.lit(value).alias(column)).write_csv(payer / f"{name}.csv")
+        if name == "medical_claim":
+            frame = frame.with_columns(pl.lit("MEDI-CAL").alias("member_id"))
+        frame.write_csv(payer / f"{name}.csv")
     with pytest.raises(SanityGuardError) as refused:
         monthly(input_dir=payer, as_of=AS_OF, out_dir=out)
-    message = str(refused.value)
-    assert "0 members are enrolled on the as-of date 2026-10-31" in message
-    assert "100% of the medical_claim feed's rows were quarantined" in message
-    assert refused.value.summary["members"]["enrolled"] == 0
+    assert "100% of the medical_claim feed's rows were quarantined" in str(refused.value)
+    summary = refused.value.summary
+    assert summary["refused_during"] == "ingest"
+    claims = summary["feeds"]["medical_claim"]
+    assert claims["quarantined"] == claims["read"] > 0 and claims["refused"]
+    assert summary["feeds"]["eligibility"]["quarantined"] == 0
     assert _warehouse_tables(house) == tables
     assert _files(out) == files
 
