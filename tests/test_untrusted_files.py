@@ -261,7 +261,7 @@ def test_measure_file_finds_what_a_slow_reading_finds(data, limit, chunk):
 def test_a_line_longer_than_max_line_bytes_names_the_file_and_line(tmp_path, suffix, crlf):
     """The limit is the rules file's; a line of exactly that many bytes (its line end not
     counted, LF or CRLF) is read, one byte more is refused, naming file and line."""
-    limit = 4096  # more than the longest header (every medical_claim column)
+    limit = 16_384  # the least the rules file allows (guards.max_line_bytes)
     rules = rules_with(tmp_path, max_line_bytes=limit)
     feeds = minimal_feeds(tmp_path / "feeds")
     eligibility_with_a_line_of(feeds, limit, suffix, crlf=crlf)
@@ -271,7 +271,7 @@ def test_a_line_longer_than_max_line_bytes_names_the_file_and_line(tmp_path, suf
     with duckdb.connect() as con, pytest.raises(InputError) as refused:
         ingest(con, feeds, rules, tmp_path / "w2")
     assert str(refused.value).startswith(
-        f"{path}: line 3 is longer than 4,096 bytes (the rules file's guards.max_line_bytes)"
+        f"{path}: line 3 is longer than 16,384 bytes (the rules file's guards.max_line_bytes)"
     )
     assert "xxx" not in str(refused.value)
 
@@ -288,12 +288,12 @@ def test_the_default_line_limit_is_one_mebibyte(tmp_path, rules):
 
 
 def test_a_last_line_without_a_line_end_is_measured_too(tmp_path):
-    rules = rules_with(tmp_path, max_line_bytes=4096)
+    rules = rules_with(tmp_path, max_line_bytes=16_384)
     feeds = minimal_feeds(tmp_path / "feeds")
     (feeds / "eligibility.csv").write_bytes(
-        (ELIGIBILITY_HEADER + "A,1980-01-01,2020-01-01,,").encode() + b"y" * 4096
+        (ELIGIBILITY_HEADER + "A,1980-01-01,2020-01-01,,").encode() + b"y" * 16_384
     )
-    with duckdb.connect() as con, pytest.raises(InputError, match=r"line 2 is longer than 4,096"):
+    with duckdb.connect() as con, pytest.raises(InputError, match=r"line 2 is longer than 16,384"):
         ingest(con, feeds, rules, tmp_path / "work")
 
 
