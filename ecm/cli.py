@@ -597,7 +597,31 @@ def _staging_lock(warehouse: Path | None, as_json: bool):
         lock.release()
 
 
-@main.command()
+class _DashedArgumentCommand(click.Command):
+    """A command whose one argument may start with `-` (member ids such as -1000018 in
+    real extracts): any word that is not one of the command's options, nor an option's
+    value, is the argument, as typed; `--` still ends the options."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if "--" in args:
+            return super().parse_args(ctx, args)
+        options = [p for p in self.get_params(ctx) if isinstance(p, click.Option)]
+        names = {name for p in options for name in (*p.opts, *p.secondary_opts)}
+        taking_value = {name for p in options if not p.is_flag for name in p.opts}
+        kept: list[str] = []
+        dashed: list[str] = []
+        words = iter(args)
+        for word in words:
+            if word in taking_value:
+                kept += [word, *([value] if (value := next(words, None)) is not None else [])]
+            elif word.split("=", 1)[0] in names or not word.startswith("-") or word == "-":
+                kept.append(word)
+            else:
+                dashed.append(word)
+        return super().parse_args(ctx, [*kept, "--", *dashed] if dashed else kept)
+
+
+@main.command(cls=_DashedArgumentCommand)
 @click.argument("member_id")
 @click.option(
     "--run",
@@ -619,6 +643,9 @@ def explain(member_id: str, run_dir: Path, show_all: bool) -> None:
     rows behind every criterion (the latest five of each, or every one with --all). For
     each population not held: how close the member came (`4 of 5 avoidable ED visits`).
     A member not enrolled on the run's as-of date exits 2.
+
+    MEMBER_ID is trimmed as the ingest trims ids; an id starting with `-` works as typed
+    (ecm explain -1000018 --run out/2026-10).
     """
     from ecm.report import explain_member
 
