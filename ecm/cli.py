@@ -198,11 +198,14 @@ def _run_flow(
     from ecm.ingest import discover_feeds
     from ecm.prefect_env import configured_api_url
     from ecm.rules import load_rules
-    from ecm.safety import check_output_folder, default_warehouse
+    from ecm.safety import check_output_folder, default_warehouse, followed
 
-    # Fail fast, before Prefect starts, on what can be checked in a moment.
+    # Fail fast, before Prefect starts, on what can be checked in a moment. A linked
+    # --out or --warehouse stands for its target (the flow follows it too).
     rules = load_rules(rules_file)
     discover_feeds(input_dir, load_contracts())
+    out_dir = followed(out_dir, "output folder")
+    warehouse = followed(warehouse, "warehouse") if warehouse else None
     check_output_folder(out_dir, input_dir, warehouse or default_warehouse(out_dir))
     if not wait:
         from ecm.locks import check_not_locked

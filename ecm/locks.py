@@ -19,6 +19,7 @@ wait for each other.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import errno
 import fcntl
@@ -47,9 +48,13 @@ def lock_path(target: Path) -> Path:
 
 def _named(target: Path) -> Path:
     """`target` absolute, `.` and `..` taken out (`--out .` is the current folder, whose
-    lock lies beside it), its folder resolved; its own name kept as given."""
-    # not resolve(): a symbolic link named as the warehouse is replaced, not followed
+    lock lies beside it), its folder resolved; its own name kept as given, unless it is a
+    symbolic link: a run follows a linked --out or warehouse to its target
+    (ecm.safety.followed), so the target's lock is the one to take."""
     target = Path(os.path.abspath(target))  # noqa: PTH100
+    if target.is_symlink():
+        with contextlib.suppress(OSError, RuntimeError):  # a loop: the run refuses it
+            target = target.resolve()
     return target.parent.resolve() / target.name
 
 

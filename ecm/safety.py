@@ -5,6 +5,8 @@
   folder). It must not be, hold or lie inside the input folder or the warehouse file.
 - `OutputFolder`: a run writes into a temporary folder beside `--out`; `publish` moves it
   into place and removes the earlier output's files, only those its manifest lists.
+- `followed`: a `--out` or warehouse that is a symbolic link stands for its target, which
+  everything above checks and replaces; the link itself is never touched.
 - `WorkWarehouse`: a run works on a copy of the warehouse beside it; `commit` swaps the
   copy in, so a failed run leaves the warehouse exactly as it was.
 - `work_folder`: the run's temporary work folder beside the warehouse.
@@ -46,6 +48,37 @@ _RUN, _WORK, _TMP, _OLD = ".run-", ".work-", ".tmp-", ".old-"
 _TEMPFILE_NAME = "[a-z0-9_]{8}"  # tempfile's random part: 8 of "a-z0-9_"
 
 
+def followed(path: Path, what: str) -> Path:
+    """`path`, or its target when it is a symbolic link (outputs.md: a `--out` or
+    `--warehouse` that is a link is followed, and the link is never replaced): a run
+    checks, locks, copies and replaces the target, and the link keeps pointing at it.
+    A link whose target does not exist is refused (OutputError): it is most often a disk
+    or share that is not mounted, and writing there would put the files where the link's
+    owner did not mean. `what` names the path in the sentence ("output folder")."""
+    path = Path(path)
+    if not path.is_symlink():
+        return path
+    try:
+        target = path.resolve()  # every link of a chain
+    except (OSError, RuntimeError):  # a loop: RuntimeError before Python 3.13
+        raise OutputError(
+            f"The {what} {path} is a symbolic link that leads back to itself; point it at "
+            f"a real {'folder' if 'folder' in what else 'file'} or pass that path instead."
+        ) from None
+    if not target.exists():
+        raise OutputError(
+            f"The {what} {path} is a symbolic link to {target}, which does not exist (a disk "
+            f"or share not mounted?); ecm writes through a link only to a target that "
+            f"exists. Create {target} (an empty folder will do) or pass another path."
+            if "folder" in what
+            else f"The {what} {path} is a symbolic link to {target}, which does not exist "
+            f"(a disk or share not mounted?); ecm writes through a link only to a warehouse "
+            f"that exists. Mount it, or pass --warehouse with the path of a new file to "
+            f"start a new warehouse."
+        )
+    return target
+
+
 def default_warehouse(out_dir: Path) -> Path:
     """`warehouse.duckdb` in the folder that holds the output folder (outputs.md)."""
     return Path(out_dir).resolve().parent / "warehouse.duckdb"
@@ -78,7 +111,9 @@ def earlier_output_files(folder: Path) -> set[str] | None:
 
 def check_output_folder(out_dir: Path, input_dir: Path, warehouse: Path) -> None:
     """Refuse an `--out` that a run must not replace (outputs.md, "Safety of what is
-    already on disk"); raises OutputError with the reason."""
+    already on disk"); raises OutputError with the reason. A link is judged by its
+    target (`followed`)."""
+    out_dir = followed(out_dir, "output folder")
     out, inputs, house = (Path(p).resolve() for p in (out_dir, input_dir, warehouse))
     if _inside(out, inputs):
         where = "is the input folder" if out == inputs else f"lies inside the input folder {inputs}"
@@ -130,7 +165,7 @@ class OutputFolder:
     place by `publish()`; `discard()` removes the temporary folder (only ours)."""
 
     def __init__(self, target: Path) -> None:
-        self.target = Path(target)
+        self.target = followed(target, "output folder")  # a link stays; its target is replaced
         self.target.parent.mkdir(parents=True, exist_ok=True)
         self.path = Path(
             tempfile.mkdtemp(prefix=f".{self.target.name}{_TMP}", dir=self.target.parent)
@@ -188,7 +223,7 @@ class WorkWarehouse:
     warehouse as it was."""
 
     def __init__(self, warehouse: Path) -> None:
-        self.warehouse = Path(warehouse)
+        self.warehouse = followed(warehouse, "warehouse")  # a link stays; its target is replaced
         self.warehouse.parent.mkdir(parents=True, exist_ok=True)
         self.path = self.warehouse.with_name(
             f".{self.warehouse.name}{_RUN}{uuid.uuid4().hex[:12]}.duckdb"

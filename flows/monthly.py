@@ -54,6 +54,7 @@ from ecm.safety import (
     WorkWarehouse,
     check_output_folder,
     default_warehouse,
+    followed,
     recover_leftovers,
     work_folder,
 )
@@ -701,8 +702,9 @@ def monthly(
     (ecm.locks) throughout, waiting up to `lock_wait_seconds` for another run to end
     (then RunLockedError, exit 2), and first clears what a run that died left behind.
     """
-    input_dir, out_dir = Path(input_dir), Path(out_dir)
-    warehouse = Path(warehouse) if warehouse else default_warehouse(out_dir)
+    # A linked --out or warehouse stands for its target: locked, copied and replaced there.
+    input_dir, out_dir = Path(input_dir), followed(out_dir, "output folder")
+    warehouse = followed(warehouse, "warehouse") if warehouse else default_warehouse(out_dir)
     check_output_folder(out_dir, input_dir, warehouse)
     rules = load_rules(rules_file)
     reference = ReferenceData()
