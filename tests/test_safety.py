@@ -4,7 +4,9 @@ import json
 
 import duckdb
 import pytest
+from click.testing import CliRunner
 
+from ecm.cli import main
 from ecm.errors import InputError, OutputError
 from ecm.safety import (
     OutputFolder,
@@ -323,3 +325,121 @@ def test_ecm_run_through_a_symlinked_out_and_warehouse(harness, tmp_path):
         assert con.execute("select count(*) from runs").fetchall() == [(1,)]  # same as-of
         recorded = con.execute("select count(*) from run_assignments").fetchall()[0][0]
     assert recorded == summary["assignments"]
+
+
+# --- another application's DuckDB file as the warehouse ---------------------------------
+
+
+def _duckdb_file(path, *statements):
+    with duckdb.connect(str(path)) as con:
+        for statement in statements:
+            con.execute(statement)
+    return path
+
+
+def test_another_applications_duckdb_file_is_refused_naming_its_tables(tmp_path):
+    house = _duckdb_file(
+        tmp_path / "clinic.duckdb",
+        "create table patients as select 1 as id",
+        "create table visits as select 1 as id",
+        "create view recent as select * from visits",
+    )
+    before = house.read_bytes()
+    with pytest.raises(InputError) as refused:
+        WorkWarehouse(house)
+    assert str(refused.value).startswith(
+        f"The warehouse {house} is a DuckDB database but not an ecm warehouse: it has tables "
+        f"ecm did not make (patients, recent, visits)"
+    )
+    assert house.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clinic.duckdb"]
+
+
+def test_an_empty_duckdb_file_and_an_ecm_warehouse_are_taken(tmp_path):
+    WorkWarehouse(_duckdb_file(tmp_path / "empty.duckdb")).discard()
+    ours = _duckdb_file(
+        tmp_path / "ours.duckdb",
+        "create table ingest_files (feed varchar)",
+        "create table my_notes as select 1 as x",  # a table an analyst added: still ours
+    )
+    WorkWarehouse(ours).discard()
+    history_only = _duckdb_file(tmp_path / "history.duckdb", "create table runs (run_id varchar)")
+    WorkWarehouse(history_only).discard()
+
+
+def _with_storage_version(source, target, version):
+    """A copy of a DuckDB file whose header claims another storage version. The header's
+    checksum (its first 8 bytes) is DuckDB's: the XOR of each 8-byte word times
+    0xbf58476d1ce4e5b9, so changing one word is corrected by two XORs."""
+    import struct
+
+    data = bytearray(source.read_bytes())
+    word = slice(8, 16)  # "DUCK" and the low half of the version number at offset 12
+    old = struct.unpack("<Q", data[word])[0]
+    data[12:20] = struct.pack("<Q", version)
+    new = struct.unpack("<Q", data[word])[0]
+    mix = 0xBF58476D1CE4E5B9
+    checksum = struct.unpack("<Q", data[:8])[0] ^ (old * mix % 2**64) ^ (new * mix % 2**64)
+    data[:8] = struct.pack("<Q", checksum)
+    target.write_bytes(bytes(data))
+    return target
+
+
+@pytest.mark.parametrize(("version", "said"), [(1000, "a newer DuckDB"), (39, "an older DuckDB")])
+def test_a_duckdb_file_of_another_storage_version_is_refused(tmp_path, version, said):
+    made = _duckdb_file(tmp_path / "made.duckdb", "create table runs (run_id varchar)")
+    house = _with_storage_version(made, tmp_path / "warehouse.duckdb", version)
+    with pytest.raises(InputError) as refused:
+        WorkWarehouse(house)
+    message = str(refused.value)
+    assert message.startswith(
+        f"The warehouse {house} is a DuckDB database of storage version {version}, which "
+        f"this DuckDB ({duckdb.__version__}) cannot open: it was written by {said}."
+    )
+
+
+def test_a_duckdb_file_open_in_another_program_is_refused(tmp_path):
+    import subprocess
+    import sys
+    import textwrap
+
+    house = _duckdb_file(tmp_path / "warehouse.duckdb", "create table runs (run_id varchar)")
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(
+                f"""
+                import duckdb, sys
+                con = duckdb.connect({str(house)!r})
+                print("open", flush=True)
+                sys.stdin.readline()
+                """
+            ),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        with pytest.raises(InputError, match=f"The warehouse {house} is open in another program"):
+            WorkWarehouse(house)
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_ecm_run_refuses_a_foreign_warehouse_with_exit_2_before_starting(tmp_path):
+    from tests.story import write_story
+
+    feeds = write_story(tmp_path / "feeds")
+    house = _duckdb_file(tmp_path / "clinic.duckdb", "create table patients as select 1 as id")
+    result = CliRunner().invoke(
+        main,
+        ["run", "--input", str(feeds), "--as-of", "2026-10-31", "--out", str(tmp_path / "o"),
+         "--warehouse", str(house)],
+    )  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith(f"ecm: The warehouse {house} is a DuckDB database but not")
+    assert not (tmp_path / "o").exists()
