@@ -18,6 +18,7 @@ from rich.console import Console
 from ecm import progress
 from ecm.errors import EcmError, InputError, MachineError, OutputError, SanityGuardError
 from ecm.logs import configure_logging, get_logger
+from ecm.machine import machine_error
 from ecm.prefect_env import apply_prefect_defaults, quiet_prefect_failure_logs
 
 DATE = click.DateTime(formats=["%Y-%m-%d"])
@@ -50,8 +51,12 @@ def _exit_code(exc: BaseException) -> int:
 
 def _fail(exc: BaseException, *, as_json: bool = False) -> None:
     """Report a failure as one paragraph (or one JSON object) and exit with its code
-    (outputs.md): 2 input, rules file or option; 3 a sanity guard; 1 internal."""
+    (outputs.md): 2 input, rules file or option; 3 a sanity guard; 4 the machine (a full
+    disk, a folder that cannot be written, memory); 1 internal."""
     progress.close(failed=True)  # the live display ends above the error
+    # The machine's faults that no code translated where their path is known: by the
+    # exception's type and errno (ecm.machine), still exit 4, never "a bug".
+    exc = machine_error(exc) or exc
     code = _exit_code(exc)
     if isinstance(exc, EcmError):
         kind = {EXIT_GUARD: "sanity_guard", EXIT_MACHINE: "machine"}.get(code, "input")
@@ -198,7 +203,7 @@ def _run_flow(
     from ecm.ingest import discover_feeds
     from ecm.prefect_env import configured_api_url
     from ecm.rules import load_rules
-    from ecm.safety import check_output_folder, default_warehouse, followed
+    from ecm.safety import check_output_folder, check_warehouse, default_warehouse, followed
 
     # Fail fast, before Prefect starts, on what can be checked in a moment. A linked
     # --out or --warehouse stands for its target (the flow follows it too).
@@ -211,6 +216,8 @@ def _run_flow(
         from ecm.locks import check_not_locked
 
         check_not_locked(warehouse or default_warehouse(out_dir), out_dir)
+        # no run holds it (a moment ago): open it to see it is an ecm warehouse
+        check_warehouse(warehouse or default_warehouse(out_dir))
     apply_prefect_defaults()
     if dask not in (None, "local") and not configured_api_url() and not _is_loopback(dask):
         raise InputError(
@@ -538,7 +545,7 @@ def validate(
                 ).fetchall()
                 with shown.stage("validate"):
                     quality = run_data_quality(con, result)
-        except EcmError as exc:
+        except Exception as exc:  # every failure is reported, none as a traceback
             _fail(exc, as_json=as_json)
     failed = quality.failed
     report = {

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from ecm.errors import OutputError, RunLockedError
 from ecm.logs import get_logger
+from ecm.machine import machine_error
 from ecm.safety import WRITTEN_BY
 
 log = get_logger("locks")
@@ -98,8 +99,12 @@ class RunLock:
                     continue
                 self._check_ours(fd)
                 _write_record(fd)
-            except BaseException:
+            except BaseException as exc:
                 os.close(fd)
+                if isinstance(exc, OSError) and (
+                    full := machine_error(exc, {self.what: self.target})
+                ):
+                    raise full from None  # no room for the lock's record: exit 4
                 raise
             self._fd = fd
             return
@@ -132,6 +137,9 @@ class RunLock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             return os.open(self.path, flags, 0o644)
         except OSError as exc:
+            machine = machine_error(exc, {self.what: self.target})
+            if machine is not None:  # a read-only or full disk: exit 4, not the lock's fault
+                raise machine from None
             if exc.errno == errno.ELOOP:
                 reason = "is a symbolic link"
             elif exc.errno == errno.EISDIR:

@@ -229,11 +229,7 @@ class WorkWarehouse:
             f".{self.warehouse.name}{_RUN}{uuid.uuid4().hex[:12]}.duckdb"
         )
         if self.warehouse.exists():
-            if self.warehouse.is_dir():
-                raise InputError(
-                    f"The warehouse {self.warehouse} is a folder; expected a DuckDB file."
-                )
-            _check_is_duckdb(self.warehouse)
+            check_warehouse(self.warehouse)
             _checkpoint(self.warehouse)
             shutil.copyfile(self.warehouse, self.path)
 
@@ -354,6 +350,84 @@ def recover_leftovers(warehouse: Path, out_dir: Path) -> Leftovers:
 
 _DUCKDB_MAGIC_OFFSET = 8
 _DUCKDB_MAGIC = b"DUCK"
+
+
+def check_warehouse(path: Path) -> None:
+    """Refuse (InputError, exit 2) a `--warehouse` a run must not take: a folder, a file
+    that is not a DuckDB database, a DuckDB database this duckdb cannot open (another
+    storage version, open in another program) or another application's database. An
+    absent file is a new warehouse.
+
+    An ecm warehouse is recognised by its tables (docs/DECISIONS.md): an empty DuckDB
+    file (no table, no view) is a new one; otherwise it holds the catalog of staged
+    files every ingest writes or the run history every run writes (`ECM_TABLES`), beside
+    which tables of the plan's own are allowed. A database holding neither is another
+    application's, and a run never writes into it."""
+    from ecm.machine import machine_error
+
+    path = Path(path)
+    if not path.exists():
+        return
+    if path.is_dir():
+        raise InputError(f"The warehouse {path} is a folder; expected a DuckDB file.")
+    _check_is_duckdb(path)
+    try:
+        with duckdb.connect(str(path), read_only=True) as con:
+            names = [
+                name
+                for (name,) in con.execute(
+                    "select table_name from duckdb_tables() "
+                    "where database_name = current_database() "
+                    "union all select view_name from duckdb_views() "
+                    "where database_name = current_database() and not internal"
+                ).fetchall()
+            ]
+    except duckdb.Error as exc:
+        if (machine := machine_error(exc, {"warehouse": path})) is not None:
+            raise machine from None
+        raise InputError(_unopenable(path, exc)) from None
+    if names and not ECM_TABLES & set(names):
+        shown = sorted(names)
+        listed = ", ".join(shown[:5]) + (f" and {len(shown) - 5} more" if len(shown) > 5 else "")
+        raise InputError(
+            f"The warehouse {path} is a DuckDB database but not an ecm warehouse: it has "
+            f"tables ecm did not make ({listed}) and none of those every ecm warehouse has "
+            f"({', '.join(sorted(ECM_TABLES))}); a run never writes into another "
+            f"application's database. Pass --warehouse with a new file name or an earlier "
+            f"ecm warehouse."
+        )
+
+
+# The tables that make a DuckDB file an ecm warehouse: the ingest's catalog of staged
+# files (ecm.ingest.FILES_TABLE) and the run history (ecm.history.RUNS); either will do.
+ECM_TABLES = frozenset({"ingest_files", "runs"})
+
+_STORAGE_VERSION = re.compile(r"storage version number (\d+)")
+
+
+def _unopenable(path: Path, exc: duckdb.Error) -> str:
+    """The sentence for a DuckDB file this duckdb cannot open (DuckDB's words, measured)."""
+    text = str(exc)
+    version = _STORAGE_VERSION.search(text)
+    if version:
+        said = "a newer DuckDB" if "newer version" in text else "an older DuckDB"
+        return (
+            f"The warehouse {path} is a DuckDB database of storage version "
+            f"{version.group(1)}, which this DuckDB ({duckdb.__version__}) cannot open: it "
+            f"was written by {said}. Pass --warehouse with a new file name, or move it to "
+            f"this version with the DuckDB that wrote it (EXPORT DATABASE there, IMPORT "
+            f"DATABASE here)."
+        )
+    if "lock" in text.lower():
+        return (
+            f"The warehouse {path} is open in another program (DuckDB lets one program "
+            f"write a database at a time); close it there, then run again."
+        )
+    first_line = text.splitlines()[0] if text else type(exc).__name__
+    return (
+        f"The warehouse {path} cannot be opened as a DuckDB database ({first_line}); pass "
+        f"--warehouse with a new file name or an earlier ecm warehouse."
+    )
 
 
 def _check_is_duckdb(path: Path) -> None:

@@ -42,6 +42,7 @@ from ecm.guards import check_sanity_guards
 from ecm.ingest import IngestResult, ingest
 from ecm.locks import hold_run_locks
 from ecm.logs import get_logger
+from ecm.machine import machine_error
 from ecm.pipeline import history_start, inputs_needed
 from ecm.prefect_env import WORKER_ENVIRONMENT, configured_api_url, quiet_prefect_failure_logs
 from ecm.progress import Part, reporter
@@ -84,7 +85,11 @@ def retry_on_io_only(_task, _task_run, state) -> bool:
     a timeout or a busy share), never on ecm's own errors (bad input, a bad rules file, a
     sanity guard, an output folder it must not replace), a path error or a bug."""
     exc = state.result(raise_on_failure=False)
-    return isinstance(exc, OSError) and not isinstance(exc, (EcmError, *_PATH_ERRORS))
+    return (
+        isinstance(exc, OSError)
+        and not isinstance(exc, (EcmError, *_PATH_ERRORS))
+        and machine_error(exc) is None  # a full or read-only disk stays so for a while
+    )
 
 
 # The tasks that read and write files retry transient I/O errors, after 2, 10 and 30 s.
@@ -658,6 +663,15 @@ def _swap_in(
     output.publish()
 
 
+def _discard(work_house: WorkWarehouse | None, output: OutputFolder | None) -> None:
+    """A failed or interrupted run's copies removed: the warehouse and --out stay as
+    they were."""
+    if work_house is not None:
+        work_house.discard()
+    if output is not None:
+        output.discard()
+
+
 def _start_locked_run(input_dir: Path, out_dir: Path, warehouse: Path) -> WorkWarehouse:
     """The start of a run holding its locks: clear what a run that died left behind
     (ecm.safety.recover_leftovers), check --out again, copy the warehouse."""
@@ -772,11 +786,14 @@ def monthly(
                 )
                 stage.count(_rows_written(output.path), "rows written")
                 _swap_in(output, work_house, out_dir, input_dir, warehouse)
-    except BaseException:
-        if work_house is not None:
-            work_house.discard()
-        if output is not None:
-            output.discard()
+    except BaseException as exc:
+        # A full disk or a folder that cannot be written, said of the --out or warehouse
+        # it concerns (exit 4; told before the copies go, to say how full it was);
+        # anything else as raised.
+        machine = machine_error(exc, {"output folder": out_dir, "warehouse": warehouse})
+        _discard(work_house, output)
+        if machine is not None:
+            raise machine from exc
         raise
     finally:
         locks.release()

@@ -57,7 +57,7 @@ def test_duckdb_names_the_file_it_could_not_write(written):
     raised = duckdb.IOException(f'IO Error: Could not write file "{copy}": No space left on device')
     message = str(machine_error(raised, written))
     assert message.startswith(f"The disk holding the warehouse {house} is full (")
-    assert "pass a --warehouse on a disk with room" in message
+    assert "free space on that disk, or choose a --warehouse on a disk with room" in message
 
 
 def test_a_quota_counts_as_a_full_disk(written):
@@ -217,8 +217,9 @@ def test_a_full_disk_under_the_warehouse_exits_4_and_replaces_nothing(harness, t
         proc = _ecm_run(feeds, out)
 
         assert proc.returncode == 4, proc.stderr[-3000:]
-        assert proc.stderr.startswith("ecm: "), proc.stderr
-        assert f"{disk}/out" in proc.stderr and "is full" in proc.stderr
+        said = proc.stderr.strip().splitlines()[-1]
+        assert said.startswith(f"ecm: The disk holding the output folder {out} and the ")
+        assert "is full (" in said and "choose an --out and a --warehouse on a disk" in said
         assert "Traceback" not in proc.stderr and "bug" not in proc.stderr
         assert _snapshot(disk) == before
 

@@ -147,12 +147,12 @@ def _tables(path):
 def test_work_warehouse_commits_whole_or_not_at_all(tmp_path):
     house = tmp_path / "warehouse.duckdb"
     with duckdb.connect(str(house)) as con:
-        con.execute("create table kept as select 1 as x")
+        con.execute("create table runs as select 1 as x")  # an ecm warehouse's table
     before = _tables(house)
 
     failed = WorkWarehouse(house)
     with duckdb.connect(str(failed.path)) as con:
-        con.execute("drop table kept")
+        con.execute("drop table runs")
         con.execute("create table half as select 2 as y")
     failed.discard()
     assert _tables(house) == before
