@@ -10,13 +10,21 @@ import os
 import sys
 import traceback
 from pathlib import Path
+from typing import NoReturn
 from zoneinfo import ZoneInfo
 
 import click
 from rich.console import Console
 
 from ecm import progress
-from ecm.errors import EcmError, InputError, MachineError, OutputError, SanityGuardError
+from ecm.errors import (
+    EcmError,
+    InputError,
+    Interrupted,
+    MachineError,
+    OutputError,
+    SanityGuardError,
+)
 from ecm.logs import configure_logging, get_logger
 from ecm.machine import machine_error
 from ecm.prefect_env import apply_prefect_defaults, quiet_prefect_failure_logs
@@ -49,11 +57,13 @@ def _exit_code(exc: BaseException) -> int:
     return EXIT_INTERNAL
 
 
-def _fail(exc: BaseException, *, as_json: bool = False) -> None:
+def _fail(exc: BaseException, *, as_json: bool = False) -> NoReturn:
     """Report a failure as one paragraph (or one JSON object) and exit with its code
     (outputs.md): 2 input, rules file or option; 3 a sanity guard; 4 the machine (a full
-    disk, a folder that cannot be written, memory); 1 internal."""
+    disk, a folder that cannot be written, memory); 130 / 143 interrupted; 1 internal."""
     progress.close(failed=True)  # the live display ends above the error
+    if isinstance(exc, Interrupted):
+        _interrupted(exc, as_json)
     # The machine's faults that no code translated where their path is known: by the
     # exception's type and errno (ecm.machine), still exit 4, never "a bug".
     exc = machine_error(exc) or exc
@@ -74,7 +84,14 @@ def _fail(exc: BaseException, *, as_json: bool = False) -> None:
         )
         if os.environ.get("ECM_DEBUG"):
             traceback.print_exception(exc)
-    summary = getattr(exc, "summary", None)
+    _say(kind, code, message, as_json=as_json, summary=getattr(exc, "summary", None))
+    _release_frames(exc)
+    sys.exit(code)
+
+
+def _say(kind: str, code: int, message: str, *, as_json: bool, summary: dict | None = None) -> None:
+    """The failure's paragraph on stderr (`ecm: …`), or under --json one JSON object
+    (level, error kind, exit code, message, the refused run's summary)."""
     if as_json:
         record = {"level": "error", "error": kind, "exit_code": code, "message": message}
         if summary:
@@ -86,8 +103,32 @@ def _fail(exc: BaseException, *, as_json: bool = False) -> None:
             from ecm.report import print_summary
 
             print_summary(summary, None, console=Console(stderr=True))
+
+
+def _interrupted(exc: Interrupted, as_json: bool) -> NoReturn:
+    """Say the interruption (unless the watcher already has), end the run's processes
+    still there (ecm.interrupts), exit 128 + signal."""
+    from ecm import interrupts
+
+    if interrupts.claim_report():
+        _say("interrupted", exc.exit_code, interrupts.sentence(exc), as_json=as_json)
+    if interrupts.received() is not None:  # a real signal, in the command's own process
+        interrupts.end_run_processes()
     _release_frames(exc)
-    sys.exit(code)
+    sys.exit(exc.exit_code)
+
+
+@contextlib.contextmanager
+def _watched(as_json: bool):
+    """SIGINT and SIGTERM end the command's run within seconds, its processes with it
+    (ecm.interrupts); the watcher says it in the command's format if it must."""
+    from ecm import interrupts
+
+    def say(exc: Interrupted) -> None:
+        _say("interrupted", exc.exit_code, interrupts.sentence(exc), as_json=as_json)
+
+    with interrupts.watching(say):
+        yield
 
 
 def _release_frames(exc: BaseException | None) -> None:
@@ -103,14 +144,25 @@ def _release_frames(exc: BaseException | None) -> None:
 
 
 def _guarded(func, *, as_json: bool):
-    """Call func(); any failure becomes a one-paragraph error and its exit code."""
+    """Call func(); any failure becomes a one-paragraph error and its exit code. A run
+    that a signal reached ends as interrupted whatever it raised (ecm.interrupts)."""
+    from ecm import interrupts
+
     try:
-        return func()
-    except (KeyboardInterrupt, SystemExit):
+        result = func()
+    except SystemExit:
         raise
-    except Exception as exc:  # every failure is reported, none as a traceback
+    except BaseException as exc:  # every failure is reported, none as a traceback
+        interrupted = interrupts.interruption(exc)
+        if interrupted is not None:
+            _fail(interrupted, as_json=as_json)
+        if not isinstance(exc, Exception):
+            raise
         _fail(exc, as_json=as_json)
-    return None
+    number = interrupts.received()
+    if number is not None:  # it finished, but a signal came: it still ends as asked
+        _fail(Interrupted(number), as_json=as_json)
+    return result
 
 
 _encoding_option = click.option(
@@ -196,9 +248,10 @@ def _run_flow(
 ) -> dict:
     """Run the monthly flow. `dask`: None runs the shards one after another in this
     process; "local" on a new local Dask cluster (`dask_workers` processes, default one
-    per core); an address (tcp://host:8786) on that cluster. On Dask, one temporary
-    Prefect server serves the whole run unless PREFECT_API_URL names one. `wait`: the
-    seconds to wait for another run holding the warehouse or `out_dir` (ecm.locks)."""
+    per core); an address (tcp://host:8786) on that cluster. One temporary Prefect server,
+    started and stopped here, serves the whole run (its Dask workers too) unless
+    PREFECT_API_URL names one. `wait`: the seconds to wait for another run holding the
+    warehouse or `out_dir` (ecm.locks)."""
     from data_contracts import load_contracts
     from ecm.ingest import discover_feeds
     from ecm.prefect_env import configured_api_url
@@ -241,13 +294,15 @@ def _run_flow(
         "shards": shards,
         "lock_wait_seconds": wait,
     }
-    if dask is None:
-        return monthly(**parameters)
-
     from ecm.prefect_env import prefect_server_for_run
-    from flows.monthly import dask_task_runner
 
+    # The run's temporary Prefect server is started here, not by Prefect's engine, so
+    # that the run stops it on every path (an interrupted run too: ecm.interrupts).
     with prefect_server_for_run():
+        if dask is None:
+            return monthly(**parameters)
+        from flows.monthly import dask_task_runner
+
         # The runner is built inside: the local workers inherit PREFECT_API_URL.
         runner = dask_task_runner(dask, rules, dask_workers)
         return monthly.with_options(task_runner=runner)(**parameters)
@@ -356,7 +411,7 @@ def run(
             input_dir, day, out_dir, warehouse, rules_file, encodings, shards, dask=dask, wait=wait
         )
 
-    with progress.shown(quiet=quiet, as_json=as_json):
+    with progress.shown(quiet=quiet, as_json=as_json), _watched(as_json):
         summary = _guarded(go, as_json=as_json)
     if as_json:
         click.echo(json.dumps(summary, default=str))
@@ -390,7 +445,7 @@ def demo(members: int, months: int, seed: int, workdir: Path, quiet: bool, as_js
     feeds = workdir / "feeds"
     out_dir = workdir / "out" / end.strftime("%Y-%m")
     log = get_logger("demo")
-    with progress.shown(quiet=quiet, as_json=as_json) as shown:
+    with progress.shown(quiet=quiet, as_json=as_json) as shown, _watched(as_json):
         log.info("generating %s synthetic members, %d months to %s", f"{members:,}", months, end)
         with shown.stage("generate") as step:
             stats = _guarded(
@@ -509,14 +564,14 @@ def validate(
     """
     import tempfile
 
-    import duckdb
-
     from data_contracts.gx_suites import run_data_quality
+    from ecm import interrupts
     from ecm.ingest import ingest
     from ecm.rules import load_rules
 
     with (
         progress.shown(quiet=quiet, as_json=as_json) as shown,
+        _watched(as_json),
         tempfile.TemporaryDirectory(prefix="ecm-validate-") as work,
         _staging_lock(warehouse, as_json),
     ):
@@ -530,7 +585,7 @@ def validate(
             )
         db = str(warehouse) if warehouse else str(Path(work) / "validate.duckdb")
         try:
-            with duckdb.connect(db) as con:
+            with interrupts.connect(db) as con:
                 encodings = _encodings(encoding_options)
                 with shown.stage("ingest") as step:
                     result = ingest(
@@ -545,8 +600,10 @@ def validate(
                 ).fetchall()
                 with shown.stage("validate"):
                     quality = run_data_quality(con, result)
-        except Exception as exc:  # every failure is reported, none as a traceback
-            _fail(exc, as_json=as_json)
+        except SystemExit:
+            raise
+        except BaseException as exc:  # every failure is reported, none as a traceback
+            _fail(interrupts.interruption(exc) or exc, as_json=as_json)
     failed = quality.failed
     report = {
         "input": str(input_dir),

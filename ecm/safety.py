@@ -231,10 +231,18 @@ class WorkWarehouse:
         if self.warehouse.exists():
             check_warehouse(self.warehouse)
             _checkpoint(self.warehouse)
-            shutil.copyfile(self.warehouse, self.path)
+            try:
+                shutil.copyfile(self.warehouse, self.path)
+            except BaseException:  # a full disk, a signal: no half copy left behind
+                self.discard()
+                raise
+
+    def checkpoint(self) -> None:
+        """Make the copy one file (its write-ahead log folded in), ready to be swapped in."""
+        _checkpoint(self.path)
 
     def commit(self) -> None:
-        _checkpoint(self.path)
+        self.checkpoint()  # nothing to do after `checkpoint()`: then a rename alone
         self.path.replace(self.warehouse)
 
     def discard(self) -> None:
@@ -247,7 +255,11 @@ def work_folder(warehouse: Path) -> tempfile.TemporaryDirectory:
     warehouse NAME (named after it, so that the warehouse's run lock proves a left one
     stale), removed when the run ends."""
     warehouse = Path(warehouse)
-    return tempfile.TemporaryDirectory(prefix=f".{warehouse.name}{_WORK}", dir=warehouse.parent)
+    # A clean-up that fails (a shard still writing when a signal ended the run) leaves
+    # the folder to the next run rather than hiding why this one ended.
+    return tempfile.TemporaryDirectory(
+        prefix=f".{warehouse.name}{_WORK}", dir=warehouse.parent, ignore_cleanup_errors=True
+    )
 
 
 @dataclass

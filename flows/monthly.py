@@ -15,6 +15,7 @@ results are gathered by shard number, so the merged files are byte-identical.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -36,7 +37,7 @@ from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 import ecm
-from ecm import history, html_report, mif, outputs
+from ecm import history, html_report, interrupts, mif, outputs
 from ecm.errors import EcmError
 from ecm.guards import check_sanity_guards
 from ecm.ingest import IngestResult, ingest
@@ -128,7 +129,7 @@ def ingest_feeds(
     claims), reading only the files the warehouse has not staged (`file_hashes`: the
     run's input fingerprints, so each file is hashed once). No retries: a file that cannot
     be read is an input problem, and reading it again cannot help."""
-    with duckdb.connect(str(warehouse)) as con:
+    with interrupts.connect(warehouse) as con:
         return ingest(
             con,
             input_dir,
@@ -147,7 +148,7 @@ def validate_contracts(warehouse: Path, ingested: IngestResult) -> dict[str, Any
     (counts and shares only, never row values)."""
     from data_contracts.gx_suites import run_data_quality
 
-    with duckdb.connect(str(warehouse)) as con:
+    with interrupts.connect(warehouse) as con:
         return run_data_quality(con, ingested).as_summary()
 
 
@@ -164,7 +165,7 @@ class DataQuality:
 def report_data_quality(warehouse: Path, work_dir: Path) -> DataQuality:
     """Write the quarantine to `work_dir`; count it by feed and rule; count the NPIs that
     fail their check digit (reported, never dropped)."""
-    with duckdb.connect(str(warehouse)) as con:
+    with interrupts.connect(warehouse) as con:
         install_macros(con)
         quarantine = con.sql(
             "select feed, source_file, line, rule, detail, raw_row from quarantine "
@@ -197,7 +198,7 @@ def shard_inputs(
     With `workers` running shards side by side (Dask), the budget is shared: N is chosen
     so that one shard fits the budget divided by the workers, and N is at least
     `workers`, so that every worker has a shard."""
-    with duckdb.connect(str(warehouse)) as con:
+    with interrupts.connect(warehouse) as con:
         if shards is None and workers > 1:
             members = con.execute("select count(distinct member_id) from stg__eligibility")
             shards = max(workers, shard_count(members.fetchall()[0][0], _shared(rules, workers)))
@@ -472,7 +473,7 @@ def write_outputs(
     copied("member_metrics.parquet", merged.files["member_metrics"])
     copied("quarantine.parquet", quarantine_file)
 
-    with duckdb.connect(str(warehouse)) as con:
+    with interrupts.connect(warehouse) as con:
         previous = history.previous_run(con, as_of)
         before = history.run_assignments(con, previous.run_id) if previous else None
         eligibility, provider_spans = mif.read_mif_inputs(con, merged.files["assignments"])
@@ -559,7 +560,7 @@ def _changes_by_population(changes: pl.DataFrame) -> dict[str, dict[str, int]]:
 def record_history(warehouse: Path, run: history.RunRecord, assignments_file: Path) -> None:
     """Record the run and its assignments in the run's warehouse copy (they land with
     it, only when the run succeeds), replacing an earlier run of the same as-of date."""
-    with duckdb.connect(str(warehouse)) as con:
+    with interrupts.connect(warehouse) as con:
         history.record_run(con, run, assignments_file)
 
 
@@ -657,19 +658,30 @@ def _swap_in(
     warehouse: Path,
 ) -> None:
     """A file may have landed in --out while the run worked: check again, then commit the
-    warehouse copy and swap the outputs in."""
-    check_output_folder(out_dir, input_dir, warehouse)
-    work_house.commit()
-    output.publish()
+    warehouse copy and swap the outputs in. The swap (renames) is never cut in the middle
+    by a signal, which is honoured right after it (ecm.interrupts.replacing); the copy's
+    checkpoint before it (seconds, for a large warehouse) may be interrupted."""
+    work_house.checkpoint()
+    with interrupts.replacing():
+        check_output_folder(out_dir, input_dir, warehouse)
+        work_house.commit()
+        output.publish()
 
 
-def _discard(work_house: WorkWarehouse | None, output: OutputFolder | None) -> None:
-    """A failed or interrupted run's copies removed: the warehouse and --out stay as
-    they were."""
+def _discard(
+    work_house: WorkWarehouse | None, output: OutputFolder | None, warehouse: Path, out_dir: Path
+) -> None:
+    """A failed or interrupted run's copies removed: the warehouse and --out stay as they
+    were. Then, still holding the locks, whatever else of the run's is left (a copy a
+    signal interrupted between its making and the run's keeping its name) is removed as
+    the next run would (ecm.safety.recover_leftovers); a failure here never hides why
+    the run ended."""
     if work_house is not None:
         work_house.discard()
     if output is not None:
         output.discard()
+    with contextlib.suppress(Exception):
+        recover_leftovers(warehouse, out_dir)
 
 
 def _start_locked_run(input_dir: Path, out_dir: Path, warehouse: Path) -> WorkWarehouse:
@@ -791,7 +803,7 @@ def monthly(
         # it concerns (exit 4; told before the copies go, to say how full it was);
         # anything else as raised.
         machine = machine_error(exc, {"output folder": out_dir, "warehouse": warehouse})
-        _discard(work_house, output)
+        _discard(work_house, output, warehouse, out_dir)
         if machine is not None:
             raise machine from exc
         raise

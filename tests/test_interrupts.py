@@ -74,7 +74,7 @@ def test_a_signal_ends_a_long_duckdb_query_within_seconds(signal_number, as_json
     sent = time.monotonic()
     process.send_signal(signal_number)
     _stdout, stderr = process.communicate(timeout=30)
-    assert time.monotonic() - sent < 3, stderr
+    assert time.monotonic() - sent < ALL_GONE_SECONDS, stderr  # the query alone: hours
     assert process.returncode == 128 + signal_number, stderr
     if as_json:
         error = json.loads(stderr.strip().splitlines()[-1])
@@ -93,9 +93,9 @@ def test_a_run_that_does_not_stop_is_ended_with_its_children(tmp_path):
         import subprocess, time
         from ecm import interrupts
 
-        child = subprocess.Popen(["sleep", "600"])
-        print("child", child.pid, flush=True)
+        child = subprocess.Popen(["sleep", "600"], stdout=subprocess.DEVNULL)
         with interrupts.watching():
+            print("child", child.pid, flush=True)
             while True:
                 try:
                     time.sleep(0.1)
@@ -199,8 +199,8 @@ class TreeRecorder(threading.Thread):
 
     def run(self) -> None:
         while not self.stop.is_set():
-            for process in _descendants(self.pid) - self.seen.keys():
-                self.seen[process] = _cmdline(process[0])
+            for process in _descendants(self.pid):  # read again: a fork execs after
+                self.seen[process] = _cmdline(process[0]) or self.seen.get(process, "")
             time.sleep(0.05)
 
     def alive(self) -> list[str]:
@@ -374,7 +374,7 @@ def _cmdline(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except OSError:
-        return "(gone)"
+        return ""
 
 
 @pytest.mark.dask
