@@ -396,10 +396,17 @@ def run(
       3  a sanity guard of the rules file refused the run (nobody enrolled on the
          as-of date, or too many rows of a required feed quarantined); nothing is
          replaced and the refused run's summary is printed
-      1  an internal failure
-    A failed or refused run changes nothing: neither --out nor the warehouse.
-    One run at a time per warehouse and per output folder; a run that was killed
-    needs no clean-up: the next run removes what it left.
+      4  the machine stopped the run: a disk is full, a folder cannot be written,
+         memory ran out (the sentence names the path or resource and what to do)
+      130, 143  interrupted by Ctrl-C (SIGINT) or SIGTERM: within seconds, even
+         inside a long query, "interrupted; nothing was replaced", and every
+         process the run started (Prefect's server, Dask workers) ends with it
+      1  an internal failure (a bug)
+    A failed, refused or interrupted run changes nothing: neither --out nor the
+    warehouse. One run at a time per warehouse and per output folder; a run that was
+    killed needs no clean-up: the next run removes what it left. A --out or
+    --warehouse that is a symbolic link is followed: its target is checked and
+    replaced, the link stays as it is.
 
     The files written and every field are described in docs/OUTPUTS.md.
     """
@@ -437,7 +444,8 @@ def demo(members: int, months: int, seed: int, workdir: Path, quiet: bool, as_js
     """The main job on the built-in synthetic default: generate feeds, run, summarise.
 
     Writes DIR/feeds/ (the synthetic feed directory), DIR/out/YYYY-MM/ (the run's files)
-    and DIR/out/warehouse.duckdb, with DIR the --workdir.
+    and DIR/out/warehouse.duckdb, with DIR the --workdir. Exit codes as ecm run's (0,
+    2, 3, 4, 130 / 143, 1).
     """
     from ecm.generate import generate_feeds
 
@@ -560,7 +568,9 @@ def validate(
     rows read, staged and quarantined, the rules broken and the failed expectations.
 
     Exits 0 when everything staged and every expectation passed; 1 when rows were
-    quarantined or an expectation failed; 2 when a file cannot be used.
+    quarantined or an expectation failed; 2 when a file cannot be used; 4 when the
+    machine stopped it (a full disk, memory); 130 / 143 when interrupted (Ctrl-C,
+    SIGTERM).
     """
     import tempfile
 
