@@ -128,7 +128,10 @@ def _watched(as_json: bool):
         _say("interrupted", exc.exit_code, interrupts.sentence(exc), as_json=as_json)
 
     with interrupts.watching(say):
-        yield
+        try:
+            yield
+        except Interrupted as exc:  # a signal between the guarded call and the block's end
+            _fail(exc, as_json=as_json)
 
 
 def _release_frames(exc: BaseException | None) -> None:

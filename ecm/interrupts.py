@@ -215,10 +215,13 @@ def claim_report() -> bool:
 
 def sentence(interrupted: Interrupted) -> str:
     """What the command says: outputs.md's sentence, or, when the run had already put
-    its files in place (the signal came during or after the swap), that."""
+    its files in place (the signal came during or after the swap), that; a command that
+    watches no run (`ecm generate`, `ecm serve`) just says it was interrupted."""
     name = signal.Signals(interrupted.signal_number).name
     watch = _Active.watch
-    if watch is not None and watch.replaced:
+    if watch is None:
+        return f"interrupted ({name})."
+    if watch.replaced:
         return (
             f"interrupted after the run had replaced its files ({name}): --out and the "
             f"warehouse hold the new run, complete."

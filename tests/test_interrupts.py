@@ -93,11 +93,14 @@ def test_a_run_that_does_not_stop_is_ended_with_its_children(tmp_path):
         import subprocess, time
         from ecm import interrupts
 
-        child = subprocess.Popen(["sleep", "600"], stdout=subprocess.DEVNULL)
+        quiet = subprocess.DEVNULL
+        child = subprocess.Popen(["sleep", "600"], stdout=quiet, stderr=quiet)
+        said = False
         with interrupts.watching():
-            print("child", child.pid, flush=True)
             while True:
                 try:
+                    if not said:
+                        said = print("child", child.pid, flush=True) or True
                     time.sleep(0.1)
                 except BaseException:
                     pass  # swallowed: the main thread goes on
