@@ -118,16 +118,20 @@ def _interrupted(exc: Interrupted, as_json: bool) -> NoReturn:
     sys.exit(exc.exit_code)
 
 
+RUN_KEEPS = "--out and the warehouse"
+
+
 @contextlib.contextmanager
-def _watched(as_json: bool):
+def _watched(as_json: bool, kept: str | None = RUN_KEEPS):
     """SIGINT and SIGTERM end the command's run within seconds, its processes with it
-    (ecm.interrupts); the watcher says it in the command's format if it must."""
+    (ecm.interrupts); the watcher says it in the command's format if it must. `kept`:
+    what the sentence says is as it was."""
     from ecm import interrupts
 
     def say(exc: Interrupted) -> None:
         _say("interrupted", exc.exit_code, interrupts.sentence(exc), as_json=as_json)
 
-    with interrupts.watching(say):
+    with interrupts.watching(say, kept):
         try:
             yield
         except Interrupted as exc:  # a signal between the guarded call and the block's end
@@ -584,7 +588,7 @@ def validate(
 
     with (
         progress.shown(quiet=quiet, as_json=as_json) as shown,
-        _watched(as_json),
+        _watched(as_json, kept=None),
         tempfile.TemporaryDirectory(prefix="ecm-validate-") as work,
         _staging_lock(warehouse, as_json),
     ):

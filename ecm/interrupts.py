@@ -60,8 +60,8 @@ _POLL_SECONDS = 0.1
 class _Watch:
     """One command's watch: the signal received, what the run had done by then."""
 
-    def __init__(self, say: Callable[[Interrupted], None]) -> None:
-        self.say = say
+    def __init__(self, say: Callable[[Interrupted], None], kept: str | None) -> None:
+        self.say, self.kept = say, kept
         self.signal_number: int | None = None
         self.raised = False
         self.deferring = 0
@@ -97,15 +97,18 @@ def _say_plainly(interrupted: Interrupted) -> None:
 
 
 @contextlib.contextmanager
-def watching(say: Callable[[Interrupted], None] = _say_plainly) -> Iterator[None]:
+def watching(
+    say: Callable[[Interrupted], None] = _say_plainly, kept: str | None = None
+) -> Iterator[None]:
     """Watch for SIGINT and SIGTERM for the block (a command's run; main thread only).
     `say` reports the interruption (the command's format: a line, or a JSON object) when
-    the watcher has to end the process itself. After a block that no signal reached,
-    everything is as before."""
+    the watcher has to end the process itself; `kept` names what the sentence says is as
+    it was ("--out and the warehouse"). After a block that no signal reached, everything
+    is as before."""
     if threading.current_thread() is not threading.main_thread() or _Active.watch is not None:
         yield  # signals are the main thread's; a nested block is the outer one's
         return
-    watch = _Watch(say)
+    watch = _Watch(say, kept)
     read_fd, write_fd = os.pipe()
     os.set_blocking(write_fd, False)  # set_wakeup_fd's requirement
     previous = {number: signal.signal(number, _handler) for number in SIGNALS}
@@ -226,10 +229,8 @@ def sentence(interrupted: Interrupted) -> str:
             f"interrupted after the run had replaced its files ({name}): --out and the "
             f"warehouse hold the new run, complete."
         )
-    return (
-        f"interrupted; nothing was replaced ({name}): --out and the warehouse are as they "
-        f"were, and the next run starts afresh."
-    )
+    kept = f": {watch.kept} are as they were" if watch.kept else ""
+    return f"interrupted; nothing was replaced ({name}){kept}."
 
 
 @contextlib.contextmanager
