@@ -25,6 +25,7 @@ import errno
 import os
 import re
 import shutil
+import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -167,26 +168,49 @@ def _disk_sentence(
 ) -> str:
     concerned = _concerned(path, written)
     reason = os.strerror(code) if code else "not allowed"
+    if not concerned:
+        return _unplaced_sentence(kind, reason, path)
+    names = " and the ".join(f"{name} {p}" for name, p in concerned)
+    folder = Path(os.path.abspath(concerned[0][1])).parent  # noqa: PTH100
     options = [_OPTION[name] for name, _p in concerned if name in _OPTION]
-    if concerned:
-        names = " and the ".join(f"{name} {p}" for name, p in concerned)
-        folder = Path(os.path.abspath(concerned[0][1])).parent  # noqa: PTH100
-    else:
-        folder = (path.parent if path else None) or Path.cwd()
-        names = str(folder)
     if kind == "disk_full":
-        where = f"the {names}" if concerned else names
         chosen = " and ".join(("an " if o == "--out" else "a ") + o for o in options)
         instead = f", or choose {chosen} on a disk with room" if options else ""
         return (
-            f"The disk holding {where} is full ({_size(_free(folder))} free; {reason}): "
+            f"The disk holding the {names} is full ({_size(_free(folder))} free; {reason}): "
             f"free space on that disk{instead}, then run again."
         )
-    of = f" (of the {names})" if concerned else ""
     instead = f", or choose another {' and '.join(options)}" if options else ""
     return (
-        f"The folder {folder}{of} cannot be written ({reason}): make it writable for this "
-        f"user{instead}, then run again."
+        f"The folder {folder} (of the {names}) cannot be written ({reason}): make it "
+        f"writable for this user{instead}, then run again."
+    )
+
+
+def _unplaced_sentence(kind: str, reason: str, path: Path | None) -> str:
+    """The sentence for a fault outside what the run was told it writes (a temporary
+    folder, an input file), or with no path at all."""
+    if kind == "disk_full":
+        where = path.parent if path else None
+        if where is not None:
+            return (
+                f"The disk holding {where} is full ({_size(_free(where))} free; {reason}): "
+                f"free space on that disk, then run again."
+            )
+        return (
+            f"A disk the run writes to is full ({reason}): free space on the disks of the "
+            f"output folder, the warehouse and the temporary folder "
+            f"{tempfile.gettempdir()}, then run again."
+        )
+    if path is not None:
+        return (
+            f"{path} cannot be used ({reason}): give this user access to it (read access "
+            f"to an input file, write access to a folder ecm writes into), then run again."
+        )
+    return (
+        f"A file or folder the run uses cannot be used ({reason}): check that this user "
+        f"can read the input and write the output folder's and the warehouse's folders "
+        f"and the temporary folder {tempfile.gettempdir()}, then run again."
     )
 
 

@@ -88,6 +88,21 @@ def test_a_folder_that_cannot_be_written_is_named(written):
         assert "make it writable for this user, or choose another --out" in message
 
 
+def test_a_path_outside_what_the_run_writes_is_named_as_it_is(written, tmp_path):
+    """An input file the user may not read is not "a folder that cannot be written"."""
+    feed = tmp_path / "feeds" / "eligibility.csv"
+    denied = PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(feed))
+    message = str(machine_error(denied, written))
+    assert message.startswith(f"{feed} cannot be used (Permission denied): give this user")
+    assert "cannot be written" not in message
+
+
+def test_without_a_path_or_a_folder_the_places_to_look_are_named():
+    message = str(machine_error(_full()))
+    assert message.startswith("A disk the run writes to is full (No space left on device)")
+    assert "the temporary folder" in message
+
+
 @pytest.mark.parametrize(
     "raised",
     [
