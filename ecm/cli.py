@@ -10,14 +10,23 @@ import os
 import sys
 import traceback
 from pathlib import Path
+from typing import NoReturn
 from zoneinfo import ZoneInfo
 
 import click
 from rich.console import Console
 
 from ecm import progress
-from ecm.errors import EcmError, InputError, MachineError, OutputError, SanityGuardError
+from ecm.errors import (
+    EcmError,
+    InputError,
+    Interrupted,
+    MachineError,
+    OutputError,
+    SanityGuardError,
+)
 from ecm.logs import configure_logging, get_logger
+from ecm.machine import machine_error
 from ecm.prefect_env import apply_prefect_defaults, quiet_prefect_failure_logs
 
 DATE = click.DateTime(formats=["%Y-%m-%d"])
@@ -48,10 +57,16 @@ def _exit_code(exc: BaseException) -> int:
     return EXIT_INTERNAL
 
 
-def _fail(exc: BaseException, *, as_json: bool = False) -> None:
+def _fail(exc: BaseException, *, as_json: bool = False) -> NoReturn:
     """Report a failure as one paragraph (or one JSON object) and exit with its code
-    (outputs.md): 2 input, rules file or option; 3 a sanity guard; 1 internal."""
+    (outputs.md): 2 input, rules file or option; 3 a sanity guard; 4 the machine (a full
+    disk, a folder that cannot be written, memory); 130 / 143 interrupted; 1 internal."""
     progress.close(failed=True)  # the live display ends above the error
+    if isinstance(exc, Interrupted):
+        _interrupted(exc, as_json)
+    # The machine's faults that no code translated where their path is known: by the
+    # exception's type and errno (ecm.machine), still exit 4, never "a bug".
+    exc = machine_error(exc) or exc
     code = _exit_code(exc)
     if isinstance(exc, EcmError):
         kind = {EXIT_GUARD: "sanity_guard", EXIT_MACHINE: "machine"}.get(code, "input")
@@ -69,7 +84,14 @@ def _fail(exc: BaseException, *, as_json: bool = False) -> None:
         )
         if os.environ.get("ECM_DEBUG"):
             traceback.print_exception(exc)
-    summary = getattr(exc, "summary", None)
+    _say(kind, code, message, as_json=as_json, summary=getattr(exc, "summary", None))
+    _release_frames(exc)
+    sys.exit(code)
+
+
+def _say(kind: str, code: int, message: str, *, as_json: bool, summary: dict | None = None) -> None:
+    """The failure's paragraph on stderr (`ecm: …`), or under --json one JSON object
+    (level, error kind, exit code, message, the refused run's summary)."""
     if as_json:
         record = {"level": "error", "error": kind, "exit_code": code, "message": message}
         if summary:
@@ -81,8 +103,39 @@ def _fail(exc: BaseException, *, as_json: bool = False) -> None:
             from ecm.report import print_summary
 
             print_summary(summary, None, console=Console(stderr=True))
+
+
+def _interrupted(exc: Interrupted, as_json: bool) -> NoReturn:
+    """Say the interruption (unless the watcher already has), end the run's processes
+    still there (ecm.interrupts), exit 128 + signal."""
+    from ecm import interrupts
+
+    if interrupts.claim_report():
+        _say("interrupted", exc.exit_code, interrupts.sentence(exc), as_json=as_json)
+    if interrupts.received() is not None:  # a real signal, in the command's own process
+        interrupts.end_run_processes()
     _release_frames(exc)
-    sys.exit(code)
+    sys.exit(exc.exit_code)
+
+
+RUN_KEEPS = "--out and the warehouse"
+
+
+@contextlib.contextmanager
+def _watched(as_json: bool, kept: str | None = RUN_KEEPS):
+    """SIGINT and SIGTERM end the command's run within seconds, its processes with it
+    (ecm.interrupts); the watcher says it in the command's format if it must. `kept`:
+    what the sentence says is as it was."""
+    from ecm import interrupts
+
+    def say(exc: Interrupted) -> None:
+        _say("interrupted", exc.exit_code, interrupts.sentence(exc), as_json=as_json)
+
+    with interrupts.watching(say, kept):
+        try:
+            yield
+        except Interrupted as exc:  # a signal between the guarded call and the block's end
+            _fail(exc, as_json=as_json)
 
 
 def _release_frames(exc: BaseException | None) -> None:
@@ -98,14 +151,25 @@ def _release_frames(exc: BaseException | None) -> None:
 
 
 def _guarded(func, *, as_json: bool):
-    """Call func(); any failure becomes a one-paragraph error and its exit code."""
+    """Call func(); any failure becomes a one-paragraph error and its exit code. A run
+    that a signal reached ends as interrupted whatever it raised (ecm.interrupts)."""
+    from ecm import interrupts
+
     try:
-        return func()
-    except (KeyboardInterrupt, SystemExit):
+        result = func()
+    except SystemExit:
         raise
-    except Exception as exc:  # every failure is reported, none as a traceback
+    except BaseException as exc:  # every failure is reported, none as a traceback
+        interrupted = interrupts.interruption(exc)
+        if interrupted is not None:
+            _fail(interrupted, as_json=as_json)
+        if not isinstance(exc, Exception):
+            raise
         _fail(exc, as_json=as_json)
-    return None
+    number = interrupts.received()
+    if number is not None:  # it finished, but a signal came: it still ends as asked
+        _fail(Interrupted(number), as_json=as_json)
+    return result
 
 
 _encoding_option = click.option(
@@ -191,23 +255,29 @@ def _run_flow(
 ) -> dict:
     """Run the monthly flow. `dask`: None runs the shards one after another in this
     process; "local" on a new local Dask cluster (`dask_workers` processes, default one
-    per core); an address (tcp://host:8786) on that cluster. On Dask, one temporary
-    Prefect server serves the whole run unless PREFECT_API_URL names one. `wait`: the
-    seconds to wait for another run holding the warehouse or `out_dir` (ecm.locks)."""
+    per core); an address (tcp://host:8786) on that cluster. One temporary Prefect server,
+    started and stopped here, serves the whole run (its Dask workers too) unless
+    PREFECT_API_URL names one. `wait`: the seconds to wait for another run holding the
+    warehouse or `out_dir` (ecm.locks)."""
     from data_contracts import load_contracts
     from ecm.ingest import discover_feeds
     from ecm.prefect_env import configured_api_url
     from ecm.rules import load_rules
-    from ecm.safety import check_output_folder, default_warehouse
+    from ecm.safety import check_output_folder, check_warehouse, default_warehouse, followed
 
-    # Fail fast, before Prefect starts, on what can be checked in a moment.
+    # Fail fast, before Prefect starts, on what can be checked in a moment. A linked
+    # --out or --warehouse stands for its target (the flow follows it too).
     rules = load_rules(rules_file)
     discover_feeds(input_dir, load_contracts())
+    out_dir = followed(out_dir, "output folder")
+    warehouse = followed(warehouse, "warehouse") if warehouse else None
     check_output_folder(out_dir, input_dir, warehouse or default_warehouse(out_dir))
     if not wait:
         from ecm.locks import check_not_locked
 
         check_not_locked(warehouse or default_warehouse(out_dir), out_dir)
+        # no run holds it (a moment ago): open it to see it is an ecm warehouse
+        check_warehouse(warehouse or default_warehouse(out_dir))
     apply_prefect_defaults()
     if dask not in (None, "local") and not configured_api_url() and not _is_loopback(dask):
         raise InputError(
@@ -231,13 +301,15 @@ def _run_flow(
         "shards": shards,
         "lock_wait_seconds": wait,
     }
-    if dask is None:
-        return monthly(**parameters)
-
     from ecm.prefect_env import prefect_server_for_run
-    from flows.monthly import dask_task_runner
 
+    # The run's temporary Prefect server is started here, not by Prefect's engine, so
+    # that the run stops it on every path (an interrupted run too: ecm.interrupts).
     with prefect_server_for_run():
+        if dask is None:
+            return monthly(**parameters)
+        from flows.monthly import dask_task_runner
+
         # The runner is built inside: the local workers inherit PREFECT_API_URL.
         runner = dask_task_runner(dask, rules, dask_workers)
         return monthly.with_options(task_runner=runner)(**parameters)
@@ -331,10 +403,17 @@ def run(
       3  a sanity guard of the rules file refused the run (nobody enrolled on the
          as-of date, or too many rows of a required feed quarantined); nothing is
          replaced and the refused run's summary is printed
-      1  an internal failure
-    A failed or refused run changes nothing: neither --out nor the warehouse.
-    One run at a time per warehouse and per output folder; a run that was killed
-    needs no clean-up: the next run removes what it left.
+      4  the machine stopped the run: a disk is full, a folder cannot be written,
+         memory ran out (the sentence names the path or resource and what to do)
+      130, 143  interrupted by Ctrl-C (SIGINT) or SIGTERM: within seconds, even
+         inside a long query, "interrupted; nothing was replaced", and every
+         process the run started (Prefect's server, Dask workers) ends with it
+      1  an internal failure (a bug)
+    A failed, refused or interrupted run changes nothing: neither --out nor the
+    warehouse. One run at a time per warehouse and per output folder; a run that was
+    killed needs no clean-up: the next run removes what it left. A --out or
+    --warehouse that is a symbolic link is followed: its target is checked and
+    replaced, the link stays as it is.
 
     The files written and every field are described in docs/OUTPUTS.md.
     """
@@ -349,7 +428,7 @@ def run(
             input_dir, day, out_dir, warehouse, rules_file, encodings, shards, dask=dask, wait=wait
         )
 
-    with progress.shown(quiet=quiet, as_json=as_json):
+    with progress.shown(quiet=quiet, as_json=as_json), _watched(as_json):
         summary = _guarded(go, as_json=as_json)
     if as_json:
         click.echo(json.dumps(summary, default=str))
@@ -375,7 +454,8 @@ def demo(members: int, months: int, seed: int, workdir: Path, quiet: bool, as_js
     """The main job on the built-in synthetic default: generate feeds, run, summarise.
 
     Writes DIR/feeds/ (the synthetic feed directory), DIR/out/YYYY-MM/ (the run's files)
-    and DIR/out/warehouse.duckdb, with DIR the --workdir.
+    and DIR/out/warehouse.duckdb, with DIR the --workdir. Exit codes as ecm run's (0,
+    2, 3, 4, 130 / 143, 1).
     """
     from ecm.generate import generate_feeds
     from ecm.rules import load_rules
@@ -384,7 +464,7 @@ def demo(members: int, months: int, seed: int, workdir: Path, quiet: bool, as_js
     feeds = workdir / "feeds"
     out_dir = workdir / "out" / end.strftime("%Y-%m")
     log = get_logger("demo")
-    with progress.shown(quiet=quiet, as_json=as_json) as shown:
+    with progress.shown(quiet=quiet, as_json=as_json) as shown, _watched(as_json):
         log.info("generating %s synthetic members, %d months to %s", f"{members:,}", months, end)
         with shown.stage("generate") as step:
             stats = _guarded(
@@ -502,14 +582,14 @@ def validate(
 
     Exits 0 when everything staged, every expectation passed and every fill rate is at
     its threshold; 1 when rows were quarantined, an expectation failed or a column is
-    too thin; 2 when a file cannot be used.
+    too thin; 2 when a file cannot be used; 4 when the machine stopped it (a full disk,
+    memory); 130 / 143 when interrupted (Ctrl-C, SIGTERM).
     """
     import tempfile
 
-    import duckdb
-
     from data_contracts.fill_rates import FillRateRules
     from data_contracts.gx_suites import run_data_quality
+    from ecm import interrupts
     from ecm.file_modes import modes_of, narrow_umask, restrict
     from ecm.ingest import ingest
     from ecm.reference import ReferenceData
@@ -520,6 +600,7 @@ def validate(
     with (
         narrow_umask(modes),
         progress.shown(quiet=quiet, as_json=as_json) as shown,
+        _watched(as_json, kept=None),
         tempfile.TemporaryDirectory(prefix="ecm-validate-") as work,
         _staging_lock(warehouse, as_json),
     ):
@@ -533,7 +614,7 @@ def validate(
             )
         db = str(warehouse) if warehouse else str(Path(work) / "validate.duckdb")
         try:
-            with duckdb.connect(db) as con:
+            with interrupts.connect(db) as con:
                 encodings = _encodings(encoding_options)
                 settings = load_rules()
                 with shown.stage("ingest") as step:
@@ -550,8 +631,10 @@ def validate(
                 with shown.stage("validate"):
                     fill_rules = FillRateRules(settings.setting, ReferenceData().value_set)
                     quality = run_data_quality(con, result, fill_rules)
-        except EcmError as exc:
-            _fail(exc, as_json=as_json)
+        except SystemExit:
+            raise
+        except BaseException as exc:  # every failure is reported, none as a traceback
+            _fail(interrupts.interruption(exc) or exc, as_json=as_json)
     failed = quality.failed
     report = {
         "input": str(input_dir),
@@ -623,7 +706,31 @@ def _staging_lock(warehouse: Path | None, as_json: bool):
         lock.release()
 
 
-@main.command()
+class _DashedArgumentCommand(click.Command):
+    """A command whose one argument may start with `-` (member ids such as -1000018 in
+    real extracts): any word that is not one of the command's options, nor an option's
+    value, is the argument, as typed; `--` still ends the options."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if "--" in args:
+            return super().parse_args(ctx, args)
+        options = [p for p in self.get_params(ctx) if isinstance(p, click.Option)]
+        names = {name for p in options for name in (*p.opts, *p.secondary_opts)}
+        taking_value = {name for p in options if not p.is_flag for name in p.opts}
+        kept: list[str] = []
+        dashed: list[str] = []
+        words = iter(args)
+        for word in words:
+            if word in taking_value:
+                kept += [word, *([value] if (value := next(words, None)) is not None else [])]
+            elif word.split("=", 1)[0] in names or not word.startswith("-") or word == "-":
+                kept.append(word)
+            else:
+                dashed.append(word)
+        return super().parse_args(ctx, [*kept, "--", *dashed] if dashed else kept)
+
+
+@main.command(cls=_DashedArgumentCommand)
 @click.argument("member_id")
 @click.option(
     "--run",
@@ -645,6 +752,9 @@ def explain(member_id: str, run_dir: Path, show_all: bool) -> None:
     rows behind every criterion (the latest five of each, or every one with --all). For
     each population not held: how close the member came (`4 of 5 avoidable ED visits`).
     A member not enrolled on the run's as-of date exits 2.
+
+    MEMBER_ID is trimmed as the ingest trims ids; an id starting with `-` works as typed
+    (ecm explain -1000018 --run out/2026-10).
     """
     from ecm.report import explain_member
 

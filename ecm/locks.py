@@ -32,6 +32,7 @@ from pathlib import Path
 
 from ecm.errors import OutputError, RunLockedError
 from ecm.logs import get_logger
+from ecm.machine import machine_error
 from ecm.safety import WRITTEN_BY
 
 log = get_logger("locks")
@@ -50,9 +51,13 @@ def lock_path(target: Path) -> Path:
 
 def _named(target: Path) -> Path:
     """`target` absolute, `.` and `..` taken out (`--out .` is the current folder, whose
-    lock lies beside it), its folder resolved; its own name kept as given."""
-    # not resolve(): a symbolic link named as the warehouse is replaced, not followed
+    lock lies beside it), its folder resolved; its own name kept as given, unless it is a
+    symbolic link: a run follows a linked --out or warehouse to its target
+    (ecm.safety.followed), so the target's lock is the one to take."""
     target = Path(os.path.abspath(target))  # noqa: PTH100
+    if target.is_symlink():
+        with contextlib.suppress(OSError, RuntimeError):  # a loop: the run refuses it
+            target = target.resolve()
     return target.parent.resolve() / target.name
 
 
@@ -96,8 +101,12 @@ class RunLock:
                     continue
                 self._check_ours(fd)
                 _write_record(fd)
-            except BaseException:
+            except BaseException as exc:
                 os.close(fd)
+                if isinstance(exc, OSError) and (
+                    full := machine_error(exc, {self.what: self.target})
+                ):
+                    raise full from None  # no room for the lock's record: exit 4
                 raise
             self._fd = fd
             return
@@ -130,6 +139,9 @@ class RunLock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, flags, LOCK_FILE_MODE)
         except OSError as exc:
+            machine = machine_error(exc, {self.what: self.target})
+            if machine is not None:  # a read-only or full disk: exit 4, not the lock's fault
+                raise machine from None
             if exc.errno == errno.ELOOP:
                 reason = "is a symbolic link"
             elif exc.errno == errno.EISDIR:

@@ -5,11 +5,13 @@ Prefect keeps its state inside the project (`.prefect/` in the checkout, or
 its temporary local server time to start on slow machines. Any value already set in the
 environment wins.
 
-A run on Dask (`ecm run --dask`) pays Prefect's start-up once: `prefect_server_for_run`
-starts one temporary Prefect server for the run (Prefect's own `SubprocessASGIServer`,
-the one a flow run starts by itself when no server is configured) and points this
-process and every worker process spawned after it at that server through
-PREFECT_API_URL; otherwise each Dask worker would start a temporary server of its own.
+`ecm run` starts the run's temporary Prefect server itself: `prefect_server_for_run`
+starts one (Prefect's own `SubprocessASGIServer`, the one a flow run starts by itself
+when no server is configured), points this process and every worker process spawned
+after it at that server through PREFECT_API_URL, and stops it when the run ends, on
+every path (an interrupted run too: ecm.interrupts). A run on Dask so pays Prefect's
+start-up once (each Dask worker would otherwise start a temporary server of its own),
+and no run leaves its server behind.
 """
 
 from __future__ import annotations

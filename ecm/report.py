@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ecm.errors import EcmError
+from ecm.sql import staged_text
 
 
 def print_summary(
@@ -139,7 +140,14 @@ def explain_member(member_id: str, run_dir: Path, facts_per_criterion: int | Non
     Shows at most `facts_per_criterion` facts of each criterion (the latest), and how many
     more there are; None shows them all. A member not enrolled on the run's as-of date
     (or not in its eligibility at all) is an EcmError: there is nothing to explain.
+    `member_id` is taken as the ingest stages member_id (ecm.sql.staged_text: trimmed).
     """
+    typed, member_id = member_id, staged_text(member_id)
+    if member_id is None:
+        raise EcmError(
+            f"The member id is empty ({typed!r}, trimmed as the ingest trims ids); "
+            f"expected a member's id as the eligibility feed gives it."
+        )
     run_dir = Path(run_dir)
     files = ["assignments", "evidence", "member_metrics"]
     missing = [f"{name}.parquet" for name in files if not (run_dir / f"{name}.parquet").is_file()]

@@ -5,6 +5,8 @@
   folder). It must not be, hold or lie inside the input folder or the warehouse file.
 - `OutputFolder`: a run writes into a temporary folder beside `--out`; `publish` moves it
   into place and removes the earlier output's files, only those its manifest lists.
+- `followed`: a `--out` or warehouse that is a symbolic link stands for its target, which
+  everything above checks and replaces; the link itself is never touched.
 - `WorkWarehouse`: a run works on a copy of the warehouse beside it; `commit` swaps the
   copy in, so a failed run leaves the warehouse exactly as it was.
 - `work_folder`: the run's temporary work folder beside the warehouse.
@@ -47,6 +49,37 @@ _RUN, _WORK, _TMP, _OLD = ".run-", ".work-", ".tmp-", ".old-"
 _TEMPFILE_NAME = "[a-z0-9_]{8}"  # tempfile's random part: 8 of "a-z0-9_"
 
 
+def followed(path: Path, what: str) -> Path:
+    """`path`, or its target when it is a symbolic link (outputs.md: a `--out` or
+    `--warehouse` that is a link is followed, and the link is never replaced): a run
+    checks, locks, copies and replaces the target, and the link keeps pointing at it.
+    A link whose target does not exist is refused (OutputError): it is most often a disk
+    or share that is not mounted, and writing there would put the files where the link's
+    owner did not mean. `what` names the path in the sentence ("output folder")."""
+    path = Path(path)
+    if not path.is_symlink():
+        return path
+    try:
+        target = path.resolve()  # every link of a chain
+    except (OSError, RuntimeError):  # a loop: RuntimeError before Python 3.13
+        raise OutputError(
+            f"The {what} {path} is a symbolic link that leads back to itself; point it at "
+            f"a real {'folder' if 'folder' in what else 'file'} or pass that path instead."
+        ) from None
+    if not target.exists():
+        raise OutputError(
+            f"The {what} {path} is a symbolic link to {target}, which does not exist (a disk "
+            f"or share not mounted?); ecm writes through a link only to a target that "
+            f"exists. Create {target} (an empty folder will do) or pass another path."
+            if "folder" in what
+            else f"The {what} {path} is a symbolic link to {target}, which does not exist "
+            f"(a disk or share not mounted?); ecm writes through a link only to a warehouse "
+            f"that exists. Mount it, or pass --warehouse with the path of a new file to "
+            f"start a new warehouse."
+        )
+    return target
+
+
 def default_warehouse(out_dir: Path) -> Path:
     """`warehouse.duckdb` in the folder that holds the output folder (outputs.md)."""
     return Path(out_dir).resolve().parent / "warehouse.duckdb"
@@ -79,7 +112,9 @@ def earlier_output_files(folder: Path) -> set[str] | None:
 
 def check_output_folder(out_dir: Path, input_dir: Path, warehouse: Path) -> None:
     """Refuse an `--out` that a run must not replace (outputs.md, "Safety of what is
-    already on disk"); raises OutputError with the reason."""
+    already on disk"); raises OutputError with the reason. A link is judged by its
+    target (`followed`)."""
+    out_dir = followed(out_dir, "output folder")
     out, inputs, house = (Path(p).resolve() for p in (out_dir, input_dir, warehouse))
     if _inside(out, inputs):
         where = "is the input folder" if out == inputs else f"lies inside the input folder {inputs}"
@@ -132,7 +167,7 @@ class OutputFolder:
     folder (only ours)."""
 
     def __init__(self, target: Path, modes: FileModes = OWNER_ONLY) -> None:
-        self.target = Path(target)
+        self.target = followed(target, "output folder")  # a link stays; its target is replaced
         self.modes = modes
         self.target.parent.mkdir(parents=True, exist_ok=True)
         self.path = Path(
@@ -190,23 +225,27 @@ class WorkWarehouse:
     removes it and leaves the warehouse as it was."""
 
     def __init__(self, warehouse: Path, modes: FileModes = OWNER_ONLY) -> None:
-        self.warehouse = Path(warehouse)
+        self.warehouse = followed(warehouse, "warehouse")  # a link stays; its target is replaced
         self.modes = modes
         self.warehouse.parent.mkdir(parents=True, exist_ok=True)
         self.path = self.warehouse.with_name(
             f".{self.warehouse.name}{_RUN}{uuid.uuid4().hex[:12]}.duckdb"
         )
         if self.warehouse.exists():
-            if self.warehouse.is_dir():
-                raise InputError(
-                    f"The warehouse {self.warehouse} is a folder; expected a DuckDB file."
-                )
-            _check_is_duckdb(self.warehouse)
+            check_warehouse(self.warehouse)
             _checkpoint(self.warehouse)
-            shutil.copyfile(self.warehouse, self.path)
+            try:
+                shutil.copyfile(self.warehouse, self.path)
+            except BaseException:  # a full disk, a signal: no half copy left behind
+                self.discard()
+                raise
+
+    def checkpoint(self) -> None:
+        """Make the copy one file (its write-ahead log folded in), ready to be swapped in."""
+        _checkpoint(self.path)
 
     def commit(self) -> None:
-        _checkpoint(self.path)
+        self.checkpoint()  # nothing to do after `checkpoint()`: then a rename alone
         restrict(self.path, self.modes)
         self.path.replace(self.warehouse)
 
@@ -220,7 +259,11 @@ def work_folder(warehouse: Path) -> tempfile.TemporaryDirectory:
     warehouse NAME (named after it, so that the warehouse's run lock proves a left one
     stale), removed when the run ends."""
     warehouse = Path(warehouse)
-    return tempfile.TemporaryDirectory(prefix=f".{warehouse.name}{_WORK}", dir=warehouse.parent)
+    # A clean-up that fails (a shard still writing when a signal ended the run) leaves
+    # the folder to the next run rather than hiding why this one ended.
+    return tempfile.TemporaryDirectory(
+        prefix=f".{warehouse.name}{_WORK}", dir=warehouse.parent, ignore_cleanup_errors=True
+    )
 
 
 @dataclass
@@ -323,6 +366,84 @@ def recover_leftovers(warehouse: Path, out_dir: Path) -> Leftovers:
 
 _DUCKDB_MAGIC_OFFSET = 8
 _DUCKDB_MAGIC = b"DUCK"
+
+
+def check_warehouse(path: Path) -> None:
+    """Refuse (InputError, exit 2) a `--warehouse` a run must not take: a folder, a file
+    that is not a DuckDB database, a DuckDB database this duckdb cannot open (another
+    storage version, open in another program) or another application's database. An
+    absent file is a new warehouse.
+
+    An ecm warehouse is recognised by its tables (docs/DECISIONS.md): an empty DuckDB
+    file (no table, no view) is a new one; otherwise it holds the catalog of staged
+    files every ingest writes or the run history every run writes (`ECM_TABLES`), beside
+    which tables of the plan's own are allowed. A database holding neither is another
+    application's, and a run never writes into it."""
+    from ecm.machine import machine_error
+
+    path = Path(path)
+    if not path.exists():
+        return
+    if path.is_dir():
+        raise InputError(f"The warehouse {path} is a folder; expected a DuckDB file.")
+    _check_is_duckdb(path)
+    try:
+        with duckdb.connect(str(path), read_only=True) as con:
+            names = [
+                name
+                for (name,) in con.execute(
+                    "select table_name from duckdb_tables() "
+                    "where database_name = current_database() "
+                    "union all select view_name from duckdb_views() "
+                    "where database_name = current_database() and not internal"
+                ).fetchall()
+            ]
+    except duckdb.Error as exc:
+        if (machine := machine_error(exc, {"warehouse": path})) is not None:
+            raise machine from None
+        raise InputError(_unopenable(path, exc)) from None
+    if names and not ECM_TABLES & set(names):
+        shown = sorted(names)
+        listed = ", ".join(shown[:5]) + (f" and {len(shown) - 5} more" if len(shown) > 5 else "")
+        raise InputError(
+            f"The warehouse {path} is a DuckDB database but not an ecm warehouse: it has "
+            f"tables ecm did not make ({listed}) and none of those every ecm warehouse has "
+            f"({', '.join(sorted(ECM_TABLES))}); a run never writes into another "
+            f"application's database. Pass --warehouse with a new file name or an earlier "
+            f"ecm warehouse."
+        )
+
+
+# The tables that make a DuckDB file an ecm warehouse: the ingest's catalog of staged
+# files (ecm.ingest.FILES_TABLE) and the run history (ecm.history.RUNS); either will do.
+ECM_TABLES = frozenset({"ingest_files", "runs"})
+
+_STORAGE_VERSION = re.compile(r"storage version number (\d+)")
+
+
+def _unopenable(path: Path, exc: duckdb.Error) -> str:
+    """The sentence for a DuckDB file this duckdb cannot open (DuckDB's words, measured)."""
+    text = str(exc)
+    version = _STORAGE_VERSION.search(text)
+    if version:
+        said = "a newer DuckDB" if "newer version" in text else "an older DuckDB"
+        return (
+            f"The warehouse {path} is a DuckDB database of storage version "
+            f"{version.group(1)}, which this DuckDB ({duckdb.__version__}) cannot open: it "
+            f"was written by {said}. Pass --warehouse with a new file name, or move it to "
+            f"this version with the DuckDB that wrote it (EXPORT DATABASE there, IMPORT "
+            f"DATABASE here)."
+        )
+    if "lock" in text.lower():
+        return (
+            f"The warehouse {path} is open in another program (DuckDB lets one program "
+            f"write a database at a time); close it there, then run again."
+        )
+    first_line = text.splitlines()[0] if text else type(exc).__name__
+    return (
+        f"The warehouse {path} cannot be opened as a DuckDB database ({first_line}); pass "
+        f"--warehouse with a new file name or an earlier ecm warehouse."
+    )
 
 
 def _check_is_duckdb(path: Path) -> None:

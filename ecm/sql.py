@@ -39,3 +39,12 @@ def install_macros(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("set preserve_insertion_order = false")
     con.execute(f"set memory_limit = '{int(total * DUCKDB_MEMORY_SHARE) // 2**20}MB'")
     con.execute(load_sql("macros"))
+
+
+def staged_text(value: str) -> str | None:
+    """`value` as the staging SQL keeps a text field such as member_id: the macro
+    `ecm_text` of sql/macros.sql (trimmed of spaces, empty as None), called rather than
+    copied, so that an id a person types matches the one the ingest stored."""
+    with duckdb.connect() as con:
+        con.execute(load_sql("macros"))
+        return con.execute("select ecm_text(?)", [value]).fetchall()[0][0]

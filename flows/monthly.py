@@ -15,6 +15,7 @@ results are gathered by shard number, so the merged files are byte-identical.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -36,13 +37,14 @@ from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 import ecm
-from ecm import history, html_report, mif, outputs
+from ecm import history, html_report, interrupts, mif, outputs
 from ecm.errors import EcmError
 from ecm.file_modes import FileModes, modes_of, set_umask
 from ecm.guards import check_sanity_guards
 from ecm.ingest import IngestResult, ingest, is_regular_file
 from ecm.locks import RunLocks, hold_run_locks
 from ecm.logs import get_logger
+from ecm.machine import machine_error
 from ecm.pipeline import history_start, inputs_needed
 from ecm.prefect_env import WORKER_ENVIRONMENT, configured_api_url, quiet_prefect_failure_logs
 from ecm.progress import Part, reporter
@@ -55,6 +57,7 @@ from ecm.safety import (
     WorkWarehouse,
     check_output_folder,
     default_warehouse,
+    followed,
     recover_leftovers,
     work_folder,
 )
@@ -84,7 +87,11 @@ def retry_on_io_only(_task, _task_run, state) -> bool:
     a timeout or a busy share), never on ecm's own errors (bad input, a bad rules file, a
     sanity guard, an output folder it must not replace), a path error or a bug."""
     exc = state.result(raise_on_failure=False)
-    return isinstance(exc, OSError) and not isinstance(exc, (EcmError, *_PATH_ERRORS))
+    return (
+        isinstance(exc, OSError)
+        and not isinstance(exc, (EcmError, *_PATH_ERRORS))
+        and machine_error(exc) is None  # a full or read-only disk stays so for a while
+    )
 
 
 # The tasks that read and write files retry transient I/O errors, after 2, 10 and 30 s.
@@ -125,7 +132,7 @@ def ingest_feeds(
     acts during the ingest: a feed whose quarantined share is certainly past the rules
     file's stops the run (SanityGuardError, with a partial summary). No retries: a file
     that cannot be read is an input problem, and reading it again cannot help."""
-    with duckdb.connect(str(warehouse)) as con:
+    with interrupts.connect(warehouse) as con:
         return ingest(
             con,
             input_dir,
@@ -149,7 +156,7 @@ def validate_contracts(
     from data_contracts.fill_rates import FillRateRules
     from data_contracts.gx_suites import run_data_quality
 
-    with duckdb.connect(str(warehouse)) as con:
+    with interrupts.connect(warehouse) as con:
         rates = FillRateRules(rules.setting, reference.value_set)
         return run_data_quality(con, ingested, rates).as_summary()
 
@@ -167,7 +174,7 @@ class DataQuality:
 def report_data_quality(warehouse: Path, work_dir: Path) -> DataQuality:
     """Write the quarantine to `work_dir`; count it by feed and rule; count the NPIs that
     fail their check digit (reported, never dropped)."""
-    with duckdb.connect(str(warehouse)) as con:
+    with interrupts.connect(warehouse) as con:
         install_macros(con)
         quarantine = con.sql(
             "select feed, source_file, line, rule, detail, raw_row from quarantine "
@@ -200,7 +207,7 @@ def shard_inputs(
     With `workers` running shards side by side (Dask), the budget is shared: N is chosen
     so that one shard fits the budget divided by the workers, and N is at least
     `workers`, so that every worker has a shard."""
-    with duckdb.connect(str(warehouse)) as con:
+    with interrupts.connect(warehouse) as con:
         if shards is None and workers > 1:
             members = con.execute("select count(distinct member_id) from stg__eligibility")
             shards = max(workers, shard_count(members.fetchall()[0][0], _shared(rules, workers)))
@@ -475,7 +482,7 @@ def write_outputs(
     copied("member_metrics.parquet", merged.files["member_metrics"])
     copied("quarantine.parquet", quarantine_file)
 
-    with duckdb.connect(str(warehouse)) as con:
+    with interrupts.connect(warehouse) as con:
         previous = history.previous_run(con, as_of)
         before = history.run_assignments(con, previous.run_id) if previous else None
         eligibility, provider_spans = mif.read_mif_inputs(con, merged.files["assignments"])
@@ -565,7 +572,7 @@ def _changes_by_population(changes: pl.DataFrame) -> dict[str, dict[str, int]]:
 def record_history(warehouse: Path, run: history.RunRecord, assignments_file: Path) -> None:
     """Record the run and its assignments in the run's warehouse copy (they land with
     it, only when the run succeeds), replacing an earlier run of the same as-of date."""
-    with duckdb.connect(str(warehouse)) as con:
+    with interrupts.connect(warehouse) as con:
         history.record_run(con, run, assignments_file)
 
 
@@ -664,10 +671,30 @@ def _swap_in(
     warehouse: Path,
 ) -> None:
     """A file may have landed in --out while the run worked: check again, then commit the
-    warehouse copy and swap the outputs in."""
-    check_output_folder(out_dir, input_dir, warehouse)
-    work_house.commit()
-    output.publish()
+    warehouse copy and swap the outputs in. The swap (renames) is never cut in the middle
+    by a signal, which is honoured right after it (ecm.interrupts.replacing); the copy's
+    checkpoint before it (seconds, for a large warehouse) may be interrupted."""
+    work_house.checkpoint()
+    with interrupts.replacing():
+        check_output_folder(out_dir, input_dir, warehouse)
+        work_house.commit()
+        output.publish()
+
+
+def _discard(
+    work_house: WorkWarehouse | None, output: OutputFolder | None, warehouse: Path, out_dir: Path
+) -> None:
+    """A failed or interrupted run's copies removed: the warehouse and --out stay as they
+    were. Then, still holding the locks, whatever else of the run's is left (a copy a
+    signal interrupted between its making and the run's keeping its name) is removed as
+    the next run would (ecm.safety.recover_leftovers); a failure here never hides why
+    the run ended."""
+    if work_house is not None:
+        work_house.discard()
+    if output is not None:
+        output.discard()
+    with contextlib.suppress(Exception):
+        recover_leftovers(warehouse, out_dir)
 
 
 @dataclass
@@ -746,8 +773,9 @@ def monthly(
     (ecm.locks) throughout, waiting up to `lock_wait_seconds` for another run to end
     (then RunLockedError, exit 2), and first clears what a run that died left behind.
     """
-    input_dir, out_dir = Path(input_dir), Path(out_dir)
-    warehouse = Path(warehouse) if warehouse else default_warehouse(out_dir)
+    # A linked --out or warehouse stands for its target: locked, copied and replaced there.
+    input_dir, out_dir = Path(input_dir), followed(out_dir, "output folder")
+    warehouse = followed(warehouse, "warehouse") if warehouse else default_warehouse(out_dir)
     check_output_folder(out_dir, input_dir, warehouse)
     rules = load_rules(rules_file)
     reference = ReferenceData.for_rules(rules)  # the value sets load_rules checked
@@ -815,11 +843,14 @@ def monthly(
                 )
                 stage.count(_rows_written(output.path), "rows written")
                 _swap_in(output, work_house, out_dir, input_dir, warehouse)
-    except BaseException:
-        if work_house is not None:
-            work_house.discard()
-        if output is not None:
-            output.discard()
+    except BaseException as exc:
+        # A full disk or a folder that cannot be written, said of the --out or warehouse
+        # it concerns (exit 4; told before the copies go, to say how full it was);
+        # anything else as raised.
+        machine = machine_error(exc, {"output folder": out_dir, "warehouse": warehouse})
+        _discard(work_house, output, warehouse, out_dir)
+        if machine is not None:
+            raise machine from exc
         raise
     finally:
         hold.release()

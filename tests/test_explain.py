@@ -198,3 +198,68 @@ def test_why_not_never_reads_as_met_for_a_population_not_held(rules, ref, tmp_pa
     counts = [re.findall(r"([\d.]+) of ([\d.]+) ", line) for line in lines]
     # every count is an alternative (an OR): one at its threshold would hold the population
     assert [c for c in counts if any(float(n) >= float(t) for n, t in c)] == []
+
+
+def _with_member_renamed(run_dir, tmp_path, old, new):
+    """A copy of the run whose member `old` is called `new` in every file explain reads."""
+    copy = tmp_path / "run"
+    copy.mkdir()
+    for f in run_dir.iterdir():
+        if f.suffix == ".parquet":
+            frame = pl.read_parquet(f).with_columns(
+                pl.when(pl.col("member_id") == old)
+                .then(pl.lit(new))
+                .otherwise(pl.col("member_id"))
+                .alias("member_id")
+            )
+            frame.write_parquet(copy / f.name)
+        else:
+            (copy / f.name).write_bytes(f.read_bytes())
+    return copy
+
+
+def test_an_id_starting_with_a_dash_is_explained_as_typed(run_dir, tmp_path):
+    """Real extracts have ids such as -1000018: not an option, whatever their place."""
+    copy = _with_member_renamed(run_dir, tmp_path, "L", "-1000018")
+    runner = CliRunner()
+    for args in (
+        ["explain", "-1000018", "--run", str(copy)],
+        ["explain", "--run", str(copy), "-1000018"],
+        ["explain", "--run", str(copy), "--", "-1000018"],  # the usual escape still works
+        ["explain", "--all", "-1000018", "--run", str(copy)],
+    ):
+        result = runner.invoke(main, args)
+        assert result.exit_code == 0, (args, result.output)
+        assert result.output.startswith("Member -1000018 (age 46, adult) holds no population.")
+
+
+def test_a_dashed_id_no_run_has_is_an_error_naming_it(run_dir):
+    result = CliRunner().invoke(main, ["explain", "-99", "--run", str(run_dir)])
+    assert result.exit_code == 2
+    assert "ecm: Member -99 was not enrolled" in result.output
+
+
+def test_options_are_still_options(run_dir):
+    assert "Usage:" in CliRunner().invoke(main, ["explain", "--help"]).output
+    result = CliRunner().invoke(main, ["explain", "L", "--run"])
+    assert result.exit_code == 2 and "requires an argument" in result.output
+
+
+@pytest.mark.parametrize("typed", [" L", "L ", "  L  "])
+def test_the_id_is_trimmed_as_the_ingest_trims_it(run_dir, typed):
+    assert explain_member(typed, run_dir).startswith("Member L (age 46, adult)")
+    result = CliRunner().invoke(main, ["explain", typed, "--run", str(run_dir)])
+    assert result.exit_code == 0 and result.output.startswith("Member L (age 46")
+
+
+def test_only_what_the_ingest_trims_is_trimmed(run_dir):
+    """The ingest trims spaces (DuckDB's trim), not a tab: an id delivered as "L<tab>" is
+    staged as typed, so "L<tab>" is not L."""
+    with pytest.raises(EcmError, match="Member L\t was not enrolled"):
+        explain_member("L\t", run_dir)
+
+
+def test_an_id_of_spaces_is_an_error(run_dir):
+    result = CliRunner().invoke(main, ["explain", "   ", "--run", str(run_dir)])
+    assert result.exit_code == 2
+    assert "ecm: The member id is empty" in result.output
