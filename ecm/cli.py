@@ -657,33 +657,40 @@ def validate(
     if as_json:
         click.echo(json.dumps(report, default=str))
     else:
-        for name, c in result.feeds.items():
-            click.echo(
-                f"{name:<30} read {c.read:>10,}  staged {c.staged:>10,}  "
-                f"quarantined {c.quarantined:>8,}"
-            )
-        for name in result.missing_feeds:
-            click.echo(f"{name:<30} absent")
-        for f, r, n, first in rules:
-            click.echo(f"  quarantined {n:,} {f} rows for {r} (first at {first})")
-        for w in result.warnings:
-            click.echo(f"  warning: {w['rows']:,} {w['feed']} rows: {w['detail']} ({w['rule']})")
-        evaluated = sum(len(es) for es in quality.expectations.values())
-        click.echo(f"expectations: {evaluated - len(failed)} of {evaluated} passed")
-        expectation_warnings = quality.warnings[len(result.warnings) :]
-        for w in [w for w in expectation_warnings if w["rule"] != "fill_rate"]:
-            click.echo(f"  failed: {w['feed']}: {w['detail']}")
-        rates = quality.fill_rates
-        measured = [r for r in rates if r.rows_in_scope]
-        click.echo(
-            f"fill rates: {len(measured) - len(quality.thin_columns)} of {len(measured)} at or "
-            f"above their threshold, {len(rates) - len(measured)} with no rows to measure"
-        )
-        for rate in rates:
-            click.echo(f"  {rate.status.replace('_', ' ')}: {rate.feed}: {rate.sentence()}")
-        if report_file:
-            click.echo(f"report: {report_file}")
+        _print_validation(result, rules, quality, report_file)
     sys.exit(1 if rules or failed or quality.thin_columns else 0)
+
+
+def _print_validation(result, rules: list[tuple], quality, report_file: Path | None) -> None:
+    """`ecm validate`'s plain report: per feed its rows, the rules rows were quarantined
+    for, the warnings, the expectations and the fill rates (counts only)."""
+    failed = quality.failed
+    for name, c in result.feeds.items():
+        click.echo(
+            f"{name:<30} read {c.read:>10,}  staged {c.staged:>10,}  "
+            f"quarantined {c.quarantined:>8,}"
+        )
+    for name in result.missing_feeds:
+        click.echo(f"{name:<30} absent")
+    for f, r, n, first in rules:
+        click.echo(f"  quarantined {n:,} {f} rows for {r} (first at {first})")
+    for w in result.warnings:
+        click.echo(f"  warning: {w['rows']:,} {w['feed']} rows: {w['detail']} ({w['rule']})")
+    evaluated = sum(len(es) for es in quality.expectations.values())
+    click.echo(f"expectations: {evaluated - len(failed)} of {evaluated} passed")
+    expectation_warnings = quality.warnings[len(result.warnings) :]
+    for w in [w for w in expectation_warnings if w["rule"] != "fill_rate"]:
+        click.echo(f"  failed: {w['feed']}: {w['detail']}")
+    rates = quality.fill_rates
+    measured = [r for r in rates if r.rows_in_scope]
+    click.echo(
+        f"fill rates: {len(measured) - len(quality.thin_columns)} of {len(measured)} at or "
+        f"above their threshold, {len(rates) - len(measured)} with no rows to measure"
+    )
+    for rate in rates:
+        click.echo(f"  {rate.status.replace('_', ' ')}: {rate.feed}: {rate.sentence()}")
+    if report_file:
+        click.echo(f"report: {report_file}")
 
 
 @contextlib.contextmanager

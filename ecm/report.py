@@ -23,21 +23,7 @@ def print_summary(
     """The end-of-run table: feeds, members, populations, where the files are (a refused
     run, `out_dir` None, wrote none)."""
     console = console or Console()
-    feeds = Table(title="Feeds", show_lines=False)
-    for col in ("feed", "files", "read", "staged", "quarantined"):
-        feeds.add_column(col, justify="left" if col == "feed" else "right")
-    for name, c in summary["feeds"].items():
-        if c["present"]:
-            feeds.add_row(
-                name,
-                f"{c['files']:,}",
-                f"{c['read']:,}",
-                f"{c['staged']:,}",
-                f"{c['quarantined']:,}",
-            )
-        else:
-            feeds.add_row(name, "—", "absent", "", "")
-    console.print(feeds)
+    console.print(feeds_table(summary))
     several = summary.get("providers", {}).get("members_with_several_providers", 0)
     notes = input_notes(summary.get("input", {}))
     if several:
@@ -84,6 +70,25 @@ def print_summary(
         console.print(f"No files written   ({timings})")
     else:
         console.print(f"Files in [bold]{out_dir}[/bold]   ({timings})")
+
+
+def feeds_table(summary: dict[str, Any]) -> Table:
+    """The summary's feeds: files, rows read, staged and quarantined (absent ones said)."""
+    feeds = Table(title="Feeds", show_lines=False)
+    for col in ("feed", "files", "read", "staged", "quarantined"):
+        feeds.add_column(col, justify="left" if col == "feed" else "right")
+    for name, c in summary["feeds"].items():
+        if c["present"]:
+            feeds.add_row(
+                name,
+                f"{c['files']:,}",
+                f"{c['read']:,}",
+                f"{c['staged']:,}",
+                f"{c['quarantined']:,}",
+            )
+        else:
+            feeds.add_row(name, "—", "absent", "", "")
+    return feeds
 
 
 def thin_columns(summary: dict[str, Any]) -> list[dict[str, Any]]:
