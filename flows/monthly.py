@@ -268,7 +268,7 @@ def dask_task_runner(address: str, rules: Rules, workers: int | None = None):
             "processes": True,
             "memory_limit": int(budget / workers),
             "dashboard_address": None,
-            "silence_logs": logging.ERROR,
+            "silence_logs": logging.CRITICAL,
             # Inherited from this process too; said here so the workers never send
             # analytics whatever this process's environment says.
             "env": {**WORKER_ENVIRONMENT, **_prefect_api_env()},
