@@ -619,7 +619,13 @@ def validate(
                 settings = load_rules()
                 with shown.stage("ingest") as step:
                     result = ingest(
-                        con, input_dir, settings, Path(work), shown, encodings=encodings
+                        con,
+                        input_dir,
+                        settings,
+                        Path(work),
+                        shown,
+                        encodings=encodings,
+                        quarantine_guard="validation",
                     )
                     step.count(sum(c.read for c in result.feeds.values()), "rows read")
                 # the first quarantined row of each rule: the lowest line of the first file

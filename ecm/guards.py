@@ -70,10 +70,15 @@ class QuarantineShare:
     whole (then the share is known: quarantined / read)."""
 
     feed: str
-    max_share: float | None  # None: count only (`ecm validate` reports every row)
+    max_share: float | None  # None: count only
     rows_at_most: int | None
     read: int = 0
     quarantined: int = 0
+    # `ecm validate` reports every broken row of a feed, but reads no further a feed whose
+    # share is certainly past the guard once it has read `read_before_refusing` rows: a
+    # feed of one piece is validated whole, a bomb costs what it costs a run.
+    read_before_refusing: int = 0
+    refusing: str = "run"  # who stops: "run" (refused) or "validation" (stopped reading)
 
     def count(self, read: int, quarantined: int) -> None:
         """Add a staged piece's rows; SanityGuardError once the share is certain."""
@@ -84,21 +89,34 @@ class QuarantineShare:
             return
         if self.read >= bound:  # every row is read: the share is known
             self.check_feed(self.read, self.quarantined)
+            return
+        if self.read <= self.read_before_refusing:
+            return
         share = percent(self.quarantined / bound, self.max_share, at_least=True)
-        raise SanityGuardError(
-            f"{REFUSED}at least {share} of the {self.feed} feed's rows are quarantined "
+        counted = (
+            f"at least {share} of the {self.feed} feed's rows are quarantined "
             f"({self.quarantined:,} of at most {bound:,}; the rules file's "
-            f"guards.max_quarantined_share is {setting_percent(self.max_share)}): the ingest "
-            f"stopped after {self.read:,} rows, as soon as the share was certain, and did not "
-            f"read the rest. The summary below counts the rules they broke."
+            f"guards.max_quarantined_share is {setting_percent(self.max_share)})"
+        )
+        if self.refusing == "validation":
+            raise SanityGuardError(
+                f"The validation stopped reading the {self.feed} feed: {counted}, so a run "
+                f"would be refused. It read {self.read:,} rows and not the rest, which would "
+                f"only add to the quarantine; fix the extract and validate it again. The "
+                f"summary below counts the rules they broke."
+            )
+        raise SanityGuardError(
+            f"{REFUSED}{counted}: the ingest stopped after {self.read:,} rows, as soon as the "
+            f"share was certain, and did not read the rest. The summary below counts the "
+            f"rules they broke."
         )
 
     def check_feed(self, read: int, quarantined: int) -> None:
         """The feed staged whole (`read`, `quarantined` of its current files):
         SanityGuardError when its share passes the setting."""
         self.read, self.quarantined = read, quarantined
-        if self.max_share is None:
-            return
+        if self.max_share is None or self.refusing == "validation":
+            return  # a feed read whole is validated whole: every broken row reported
         if sentence := quarantined_share_failure(self.feed, quarantined, read, self.max_share):
             raise SanityGuardError(
                 f"{REFUSED}{sentence}: the ingest stopped after staging it. The summary below "

@@ -1799,7 +1799,7 @@ def ingest(
     *,
     encodings: Mapping[str, str] | None = None,
     file_hashes: Mapping[str, str] | None = None,
-    quarantine_guard: bool = False,
+    quarantine_guard: str | None = None,
 ) -> IngestResult:
     """Load a feed directory into the warehouse: stg__*, quarantine, claims current.
 
@@ -1819,11 +1819,12 @@ def ingest(
     A file is never trusted for its size: each is measured before it is read
     (`measure_file`: a line longer than guards.max_line_bytes is an InputError), the disk
     holding the warehouse must have room for it (`_check_disk_room`: MachineError), and it
-    is staged in pieces. With `quarantine_guard` (a run's), a feed whose quarantined share
+    is staged in pieces. With `quarantine_guard` `"run"`, a feed whose quarantined share
     passes guards.max_quarantined_share stops the ingest with SanityGuardError as soon as
     the share is certain (guards.QuarantineShare), carrying the partial summary of
-    `_refused_summary`; without it (`ecm validate`, which reports every broken row) the
-    shares are only counted."""
+    `_refused_summary`; with `"validation"` (`ecm validate`, which reports every broken
+    row) only once more than a piece of the feed is read (a feed of one piece is read
+    whole); without it the shares are only counted."""
     report_to = progress or NO_PROGRESS
     input_dir = Path(input_dir)
     contracts = load_contracts()
@@ -1854,9 +1855,7 @@ def ingest(
             f.relative: measure_file(f.path, rules.setting("guards.max_line_bytes"))
             for f in to_stage
         }
-        guard = _quarantine_guard(
-            con, contract, files, to_stage, measures, rules if quarantine_guard else None
-        )
+        guard = _quarantine_guard(con, contract, files, to_stage, measures, rules, quarantine_guard)
         try:
             staged_raw = _stage_files(
                 con,
@@ -1942,22 +1941,26 @@ def _quarantine_guard(
     files: list[InputFile],
     to_stage: list[InputFile],
     measures: Mapping[str, FileMeasure],
-    rules: Rules | None,
+    rules: Rules,
+    refusing: str | None,
 ) -> QuarantineShare:
     """The quarantine guard of a feed about to be staged: its kept files' rows counted
     already, and at most how many rows it holds (the kept files' rows and each file to
-    stage's bound, None when one cannot be known before it is read). Without `rules`, it
-    only counts."""
+    stage's bound, None when one cannot be known before it is read). `refusing`: "run"
+    (refuse as soon as certain), "validation" (stop reading a feed past its first piece)
+    or None (only count)."""
     stored = _staged_files(con, contract.name)
     kept = [stored[f.relative] for f in files if f not in to_stage]
     bounds = [measures[f.relative].rows_at_most for f in to_stage]
     rows_at_most = None if None in bounds else sum(bounds) + sum(k.read for k in kept)
     return QuarantineShare(
         contract.name,
-        rules.setting("guards.max_quarantined_share") if rules else None,
+        rules.setting("guards.max_quarantined_share") if refusing else None,
         rows_at_most,
         read=sum(k.read for k in kept),
         quarantined=sum(k.quarantined for k in kept),
+        read_before_refusing=PIECE_ROWS if refusing == "validation" else 0,
+        refusing=refusing or "run",
     )
 
 

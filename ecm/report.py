@@ -107,7 +107,7 @@ def _refused_ingest(summary: dict[str, Any]) -> str:
     bound = counts.get("rows_at_most")
     of = f" of at most {bound:,}" if bound and bound > counts["read"] else ""
     return (
-        f"The run stopped during the ingest, in the {feed} feed after {counts['read']:,} "
+        f"The ingest stopped in the {feed} feed after {counts['read']:,} "
         f"rows{of} ({counts['quarantined']:,} quarantined; by rule: {broken or 'none'}). "
         f"The feeds after it were not read, and no member or population was counted."
     )

@@ -141,7 +141,7 @@ def ingest_feeds(
             progress=reporter(),
             encodings=encodings,
             file_hashes=file_hashes,
-            quarantine_guard=True,
+            quarantine_guard="run",
         )
 
 

@@ -31,7 +31,7 @@ HANG_SECONDS = 5
 
 def ingest(*args, **kwargs):
     """The ingest as a run calls it: with the run's quarantine guard."""
-    return ingest_unguarded(*args, **kwargs, quarantine_guard=True)
+    return ingest_unguarded(*args, **kwargs, quarantine_guard="run")
 
 
 class HangError(Exception):
@@ -561,7 +561,7 @@ from ecm.rules import load_rules
 feeds, house = Path(sys.argv[1]), Path(sys.argv[2])
 try:
     with duckdb.connect(str(house / "warehouse.duckdb")) as con:
-        ingest(con, feeds, load_rules(), house / "work", quarantine_guard=True)
+        ingest(con, feeds, load_rules(), house / "work", quarantine_guard="run")
 except EcmError as exc:
     print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
     sys.exit(_exit_code(exc))
