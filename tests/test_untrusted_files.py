@@ -536,7 +536,7 @@ def test_ecm_run_stopped_by_an_optional_feed_exits_3_and_prints_what_it_staged(t
     )
     assert proc.returncode == 3, proc.stderr
     assert "50% of the homelessness feed's rows" in proc.stderr
-    assert "stopped during the ingest" in proc.stderr and "Feeds" in proc.stderr
+    assert "The ingest stopped in the homelessness feed" in proc.stderr and "Feeds" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not out.exists() and not (tmp_path / "out" / "warehouse.duckdb").exists()
 
