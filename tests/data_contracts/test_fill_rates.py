@@ -30,9 +30,11 @@ from data_contracts.fill_rates import (
 from ecm.ingest import ingest
 from ecm.rules import load_rules
 from tests.feeds import line, member, write_feed
+from transforms.populations.registry import POPULATIONS
 
 HCPCS = "hcpcs_code_on_professional_lines"
 ADMIT = "admit_type_code_on_inpatient_claims"
+DX1 = "diagnosis_code_1_on_claim_lines"
 CLAIM_COLUMNS = (
     "claim_type",
     "bill_type_code",
@@ -135,6 +137,22 @@ def test_the_threshold_is_met_exactly_or_warned(rules, ref, coded, rows, status)
             f"hcpcs_code is filled on {percent(coded / rows)} of professional lines "
             f"({coded} of {rows}; the rules file's fill_rates.{HCPCS} is 50%)"
         )
+
+
+def test_a_warning_names_only_the_populations_the_run_evaluates(rules, ref):
+    """A user's trial: the warning named JUSTICE_ADULT and CCS_CHILD, which the run did not
+    evaluate (no incarceration or CCS feed): their counts cannot be lowered, they are none."""
+    evaluated = frozenset(POPULATIONS) - {"JUSTICE_ADULT", "CCS_CHILD"}
+    fill_rules = FillRateRules(rules.setting, ref.value_set, evaluated=evaluated)
+    with duckdb.connect() as con:
+        _current_lines(con, _professional(10, 0))
+        rate = _measured(con, fill_rules)[DX1]
+    assert rate.status == BELOW
+    declared = load_contract("medical_claim").fill_rates[1].populations
+    assert {"JUSTICE_ADULT", "CCS_CHILD"} <= set(declared)
+    said = [p for p in declared if p in evaluated]
+    assert rate.as_warning()["populations"] == said
+    assert rate.sentence().endswith(", ".join(said))
 
 
 def test_an_empty_scope_is_reported_and_not_warned(rules, ref):
