@@ -52,6 +52,9 @@ class FillRateRules:
 
     setting: Callable[[str], Any]
     value_set: Callable[[str], pl.DataFrame]
+    # The populations the run evaluates (None: every one): a warning names only those, as
+    # a population not evaluated (its feed absent) has no count to lower.
+    evaluated: frozenset[str] | None = None
 
     def threshold(self, check: FillRateCheck) -> float:
         return float(self.setting(f"fill_rates.{check.name}"))
@@ -71,6 +74,7 @@ class FillRate:
     rows_in_scope: int
     rows_filled: int
     threshold: float
+    populations: tuple[str, ...] = ()  # those of the check the run evaluates
 
     @property
     def fill_rate(self) -> float | None:
@@ -96,7 +100,7 @@ class FillRate:
             "fill_rate": None if rate is None else round(rate, 6),
             "threshold": self.threshold,
             "status": self.status,
-            "populations": list(self.check.populations),
+            "populations": list(self.populations),
             "detail": self.sentence(),
         }
 
@@ -123,7 +127,7 @@ class FillRate:
         said = f"{c.column} is filled on {rate} of {c.rows} ({counts}; {setting})"
         if self.status == OK:
             return said
-        return f"{said}: {c.effect} for {', '.join(c.populations)}"
+        return f"{said}: {c.effect} for {', '.join(self.populations)}"
 
 
 def is_below(filled: int, rows: int, threshold: float) -> bool:
@@ -192,8 +196,18 @@ def measure(
     for check in checks:
         scoped = counts.filter(_in_scope(check, rules))
         rows, filled = scoped.select(pl.col(ROWS).sum(), pl.col(_filled_column(check)).sum()).row(0)
+        populations = tuple(
+            p for p in check.populations if rules.evaluated is None or p in rules.evaluated
+        )
         measured.append(
-            FillRate(feed, check, int(rows or 0), int(filled or 0), rules.threshold(check))
+            FillRate(
+                feed,
+                check,
+                int(rows or 0),
+                int(filled or 0),
+                rules.threshold(check),
+                populations,
+            )
         )
     return measured
 

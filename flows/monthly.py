@@ -45,7 +45,7 @@ from ecm.ingest import IngestResult, ingest, is_regular_file
 from ecm.locks import RunLocks, hold_run_locks
 from ecm.logs import get_logger
 from ecm.machine import machine_error
-from ecm.pipeline import history_start, inputs_needed
+from ecm.pipeline import history_start, inputs_needed, population_status
 from ecm.prefect_env import WORKER_ENVIRONMENT, configured_api_url, quiet_prefect_failure_logs
 from ecm.progress import Part, reporter
 from ecm.reference import ReferenceData
@@ -157,7 +157,13 @@ def validate_contracts(
     from data_contracts.gx_suites import run_data_quality
 
     with interrupts.connect(warehouse) as con:
-        rates = FillRateRules(rules.setting, reference.value_set)
+        present = frozenset(ingested.feeds)
+        evaluated = frozenset(
+            code
+            for code in rules.population_codes
+            if population_status(rules.population(code), present).status != "not_evaluated"
+        )
+        rates = FillRateRules(rules.setting, reference.value_set, evaluated)
         return run_data_quality(con, ingested, rates).as_summary()
 
 
