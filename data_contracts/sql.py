@@ -109,7 +109,8 @@ def _date_value(contract: FeedContract, column: str) -> str:
 def implausible_dates(contract: FeedContract) -> dict[str, list[tuple[str, str]]]:
     """Per date column with bounds (`empty_before`, `empty_before_column`), each bound as
     (the SQL condition, over the parsed values, that the date is before it; the sentence
-    the warning reports). Such a date is staged empty (`checked_select`)."""
+    the warning reports), a row counted under one bound only (the fixed date first). Such a
+    date is staged empty (`checked_select`)."""
     bounds: dict[str, list[tuple[str, str]]] = {}
     for spec in contract.specs:
         value = ident(PARSED + spec.name)
@@ -122,9 +123,15 @@ def implausible_dates(contract: FeedContract) -> dict[str, list[tuple[str, str]]
                 )
             )
         if spec.empty_before_column is not None:
+            # A row already before the fixed bound is counted there, once.
+            fixed = (
+                f" and not {value} < date {lit(spec.empty_before.isoformat())}"
+                if spec.empty_before is not None
+                else ""
+            )
             bounds.setdefault(spec.name, []).append(
                 (
-                    f"{value} < {_date_value(contract, spec.empty_before_column)}",
+                    f"{value} < {_date_value(contract, spec.empty_before_column)}{fixed}",
                     f"{spec.name} is before {spec.empty_before_column}: treated as empty",
                 )
             )
