@@ -276,3 +276,36 @@ def test_chromium_renders_the_page(page, tmp_path):
     )
     data = shot.read_bytes()
     assert data.startswith(b"\x89PNG") and len(data) > 20_000
+
+
+def test_what_to_read_before_using_the_lists_is_at_the_top_with_its_counts():
+    """A user's trial: the fill-rate warning sat 3,150 px down the page, with "No warning."
+    right under it, and the row warnings had no counts. What lowers or changes the counts
+    is said in the header, each with its numbers; the warnings table counts rows; a
+    member is one member."""
+    summary = copy.deepcopy(SUMMARY)
+    thin = "hcpcs_code is filled on 5.4% of professional lines (12 of 221; …)"
+    summary["data_quality"]["warnings"] = [
+        {"feed": "medical_claim", "rule": "fill_rate", "rows": "professional lines",
+         "detail": thin},
+        {"feed": "eligibility", "rule": "implausible_date", "rows": 3,
+         "detail": "death_date is before 1901-01-01 (a placeholder, not a date): treated as empty"},
+        *summary["data_quality"]["warnings"],
+    ]  # fmt: skip
+    summary["member_information_files"]["unassigned_members"] = 1
+    text = render_report(summary, HISTORY, CHANGES)
+    top = text[: text.index("id='populations'")]
+    assert "Read before using these lists" in top
+    assert thin in top
+    assert "3 eligibility rows: death_date is before 1901-01-01" in top
+    assert "52 rows quarantined" in top  # 2 + 50
+    quality = text[text.index("id='quality'") :]
+    assert "<td class='n'>3</td>" in quality  # the row warning's count
+    assert "No warning." not in quality
+    assert "1 member with no provider" in text and "1 members" not in text
+    assert "Read before using" not in render_report(
+        {**SUMMARY, "data_quality": {**SUMMARY["data_quality"], "warnings": [],
+                                     "quarantined_by_rule": []}},
+        HISTORY,
+        CHANGES,
+    )  # fmt: skip
