@@ -47,6 +47,8 @@ tr.total td{font-weight:600;border-top:2px solid #cfd3de}
 .two>div{flex:1 1 520px}
 .nw{white-space:nowrap}
 code{font-size:12.5px;background:#f4f6fa;padding:0 4px;border-radius:3px}
+.attention{border:1px solid #e8c26a;background:#fff8e6;border-radius:8px;padding:8px 14px;
+margin:10px 0 18px}.attention ul{margin:6px 0 2px;padding-left:20px}
 footer{margin:36px 0 12px;color:#5a6275;font-size:12.5px;border-top:1px solid #dde;padding-top:8px}
 """
 
@@ -255,8 +257,40 @@ def _header(summary: Mapping[str, Any]) -> list[str]:
         + (f"since {_e(previous)}" if previous else "no earlier run")
         + "</span></div>",
         f"<div class='card'>ECM providers<b>{_n(files.get('providers'))}</b><span>"
-        f"{_n(files.get('unassigned_members'))} members with no provider</span></div>",
+        f"{_members(files.get('unassigned_members'))} with no provider</span></div>",
         "</div>",
+        *_attention(summary),
+    ]
+
+
+def _members(n: Any) -> str:
+    return f"{_n(n)} member{'' if n == 1 else 's'}"
+
+
+def _attention(summary: Mapping[str, Any]) -> list[str]:
+    """What lowers or changes the counts of this run, said before them, each with its
+    numbers (the Data quality section has the detail): columns the rules lean on filled
+    below their threshold, rows kept with a warning, rows quarantined."""
+    quality = summary.get("data_quality") or {}
+    items = [_e(w["detail"]) for w in quality.get("warnings") or [] if w.get("rule") == "fill_rate"]
+    items += [
+        f"{_n(w['rows'])} {_e(w['feed'])} row{'' if w['rows'] == 1 else 's'}: {_e(w['detail'])}"
+        for w in quality.get("warnings") or []
+        if isinstance(w.get("rows"), int)
+    ]
+    quarantined = sum(q.get("rows", 0) for q in quality.get("quarantined_by_rule") or [])
+    if quarantined:
+        items.append(
+            f"{_n(quarantined)} row{'' if quarantined == 1 else 's'} quarantined: set aside, "
+            "not read by the rules (quarantine.parquet has each with its reason)"
+        )
+    if not items:
+        return []
+    return [
+        "<div class='attention'><b>Read before using these lists</b> "
+        "<a href='#quality'>(data quality)</a><ul>",
+        *(f"<li>{item}</li>" for item in items),
+        "</ul></div>",
     ]
 
 
@@ -426,19 +460,24 @@ def _quality(summary: Mapping[str, Any]) -> list[str]:
         parts.append("</table>")
     else:
         parts.append("<p>No row was quarantined.</p>")
-    parts.append("<h3>Warnings (rows kept)</h3>")
+    parts.append("<h3>Row and expectation warnings (the rows are kept)</h3>")
     # the fill-rate warnings are said above, with the fill rates
     warnings = [w for w in quality.get("warnings") or [] if w.get("rule") != "fill_rate"]
     if warnings:
-        parts.append("<table><tr><th>feed</th><th>rule</th><th>column</th><th>detail</th></tr>")
+        parts.append(
+            "<table><tr><th>feed</th><th>rule</th><th>column</th><th class='n'>rows</th>"
+            "<th>detail</th></tr>"
+        )
         parts += [
             f"<tr><td>{_e(w.get('feed', ''))}</td><td><code>{_e(w.get('rule', ''))}</code></td>"
-            f"<td>{_e(w.get('column') or '')}</td><td>{_e(w.get('detail', ''))}</td></tr>"
+            f"<td>{_e(w.get('column') or '')}</td>"
+            f"<td class='n'>{_n(w['rows']) if isinstance(w.get('rows'), int) else ''}</td>"
+            f"<td>{_e(w.get('detail', ''))}</td></tr>"
             for w in warnings
         ]
         parts.append("</table>")
     else:
-        parts.append("<p>No warning.</p>")
+        parts.append("<p>None: no row kept with a warning, no expectation failed.</p>")
     npi = quality.get("npi_check_digit_failures") or []
     if npi:
         parts.append(

@@ -231,7 +231,7 @@ def test_a_column_too_thin_is_said_once_with_every_fill_rate_in_a_table():
     quality = text[text.index("id='quality'") :]
     assert quality.count("hcpcs_code is filled on 5.4% of professional lines") == 1
     assert "12 of 221" in quality and "no such rows" in quality
-    assert "No warning." in quality  # the fill-rate warning is not repeated there
+    assert "None: no row kept with a warning" in quality  # the fill rate not repeated there
     assert "Columns the rules lean on" not in render_report(SUMMARY, HISTORY, CHANGES)
 
 
@@ -309,3 +309,25 @@ def test_what_to_read_before_using_the_lists_is_at_the_top_with_its_counts():
         HISTORY,
         CHANGES,
     )  # fmt: skip
+
+
+def test_the_console_says_every_warning_with_its_rows():
+    """A user's trial: death dates staged empty were counted in summary.json but never
+    said on the console. Every warning is printed, a row warning with its rows."""
+    import io
+
+    from rich.console import Console
+
+    from ecm.report import print_summary
+
+    summary = copy.deepcopy(SUMMARY)
+    summary["data_quality"]["warnings"].append(
+        {"feed": "eligibility", "rule": "implausible_date", "rows": 3,
+         "detail": "death_date is before birth_date: treated as empty"}
+    )  # fmt: skip
+    out = io.StringIO()
+    print_summary(summary, None, console=Console(file=out, width=200))
+    text = out.getvalue()
+    assert "warning: eligibility: 3 rows: death_date is before birth_date" in text
+    assert "warning: eligibility: race: expect column values to be in set" not in text
+    assert "3 rows (0.94%) outside the contract's values" in text  # the expectation's
