@@ -33,8 +33,8 @@ def print_summary(
         )
     for note in notes:
         console.print(f"[yellow]note:[/yellow] {note}")
-    for warning in thin_columns(summary):
-        console.print(f"[yellow]warning:[/yellow] {warning['feed']}: {escape(warning['detail'])}")
+    for warning in warnings_said(summary):
+        console.print(f"[yellow]warning:[/yellow] {escape(warning)}")
     if summary.get("refused_during") == "ingest":
         console.print(_refused_ingest(summary))
         console.print("No files written")
@@ -89,6 +89,22 @@ def feeds_table(summary: dict[str, Any]) -> Table:
         else:
             feeds.add_row(name, "—", "absent", "", "")
     return feeds
+
+
+def warnings_said(summary: dict[str, Any]) -> list[str]:
+    """Every warning of the summary as the console says it (counts only): the columns
+    filled below their threshold first, then the rows kept with a warning (with their
+    count), then the failed expectations."""
+    warnings = (summary.get("data_quality") or {}).get("warnings") or []
+    thin = thin_columns(summary)
+    rows = [w for w in warnings if isinstance(w.get("rows"), int)]
+    rest = [w for w in warnings if w not in thin and w not in rows]
+    return [
+        *(f"{w['feed']}: {w['detail']}" for w in thin),
+        *(f"{w['feed']}: {w['rows']:,} row{'' if w['rows'] == 1 else 's'}: {w['detail']}"
+          for w in rows),
+        *(f"{w['feed']}: {w['detail']}" for w in rest),
+    ]  # fmt: skip
 
 
 def thin_columns(summary: dict[str, Any]) -> list[dict[str, Any]]:
