@@ -66,6 +66,7 @@ from data_contracts.sql import (
 from ecm import outputs
 from ecm.errors import InputError, MachineError, SanityGuardError
 from ecm.guards import QuarantineShare
+from ecm.machine import human_size
 from ecm.progress import NO_PROGRESS, Reporter
 from ecm.rules import Rules
 from ecm.sql import SQL_DIR, install_macros, load_sql
@@ -1161,9 +1162,9 @@ def _check_disk_room(
         return
     expands = "expands to" if path.name.lower().endswith(".gz") else "holds uncompressed"
     raise MachineError(
-        f"The disk holding the warehouse ({folder}) has {free:,} bytes free "
-        f"({free / 1e9:.1f} GB), and staging {path} needs more than {needed:,} bytes "
-        f"({STAGING_DISK_FACTOR}x the {measure.uncompressed_bytes:,} bytes it {expands}): "
+        f"The disk holding the warehouse ({folder}) has {human_size(free)} free ({free:,} "
+        f"bytes), and staging {path} needs more than {human_size(needed)} ({needed:,} bytes: "
+        f"{STAGING_DISK_FACTOR}x the {human_size(measure.uncompressed_bytes)} it {expands}): "
         f"free space on that disk, or put the warehouse on a disk with room (--warehouse), "
         f"then run again. Nothing was replaced."
     )

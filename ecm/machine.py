@@ -138,7 +138,8 @@ def _device(path: Path) -> int | None:
         return None
 
 
-def _size(n: int) -> str:
+def human_size(n: int) -> str:
+    """A number of bytes as a person reads it (`3.6 MiB`), as every machine fault says it."""
     for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
         if n >= size:
             return f"{n / size:.1f} {unit}"
@@ -177,7 +178,7 @@ def _disk_sentence(
         chosen = " and ".join(("an " if o == "--out" else "a ") + o for o in options)
         instead = f", or choose {chosen} on a disk with room" if options else ""
         return (
-            f"The disk holding the {names} is full ({_size(_free(folder))} free; {reason}): "
+            f"The disk holding the {names} is full ({human_size(_free(folder))} free; {reason}): "
             f"free space on that disk{instead}, then run again."
         )
     instead = f", or choose another {' and '.join(options)}" if options else ""
@@ -194,7 +195,7 @@ def _unplaced_sentence(kind: str, reason: str, path: Path | None) -> str:
         where = path.parent if path else None
         if where is not None:
             return (
-                f"The disk holding {where} is full ({_size(_free(where))} free; {reason}): "
+                f"The disk holding {where} is full ({human_size(_free(where))} free; {reason}): "
                 f"free space on that disk, then run again."
             )
         return (
