@@ -523,6 +523,7 @@ def generate(
     lists the files it wrote; those, and only those, are replaced).
     """
     from ecm.generate import generate_feeds
+    from ecm.generate.calendar import window_start
 
     day = end.date() if end else default_as_of()
     stats = _guarded(
@@ -533,7 +534,11 @@ def generate(
     )
     for feed, rows in stats.rows.items():
         click.echo(f"{feed:<30} {rows:>12,} rows")
-    click.echo(f"wrote {len(stats.files)} files to {out_dir}")
+    first = window_start(day, months)
+    click.echo(
+        f"wrote {len(stats.files)} files to {out_dir}: service dates {first} .. {day}; "
+        f"run them with --as-of {day}"
+    )
 
 
 @main.command()

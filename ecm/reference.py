@@ -60,7 +60,7 @@ class CodeSystem:
         if match == "prefix":
             if self.prefix is None:
                 return f"{self.title} codes are matched exact, never as a prefix"
-            return f"a {self.title} prefix matching {self.prefix}"
+            return f"a prefix of {self.title} matching {self.prefix}"
         return self.expected
 
 

@@ -637,7 +637,7 @@ def _unknown(dotted: str, at: tuple[str, ...], value: Any) -> str:
         if not table or k.startswith(f"{_declared(table)}.")
     )
     close = difflib.get_close_matches(dotted.rsplit(".", 1)[-1], siblings, n=1)
-    hint = f"; did you mean {close[0]}?" if close else ""
+    hint = f" (did you mean {close[0]}?)" if close else ""
     where = f"[{table}]" if table else "the rules file"
     if isinstance(value, dict):
         held = ", ".join(value) or "nothing"
@@ -665,7 +665,7 @@ def _unknown_block_keys(population: Population, block: dict[str, Any]) -> list[s
             )
         else:
             close = difflib.get_close_matches(key, allowed, n=1)
-            hint = f"; did you mean {close[0]}?" if close else ""
+            hint = f" (did you mean {close[0]}?)" if close else ""
             problems.append(
                 f"{dotted} is not a setting of {code} (its settings are: "
                 f"{', '.join(sorted(allowed))}){hint}"

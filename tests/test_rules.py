@@ -656,8 +656,8 @@ def test_every_packaged_value_set_is_valid():
         (
             "outputs.group_readable",
             True,
-            "[outputs] is not a table of the rules file (it holds group_readable); "
-            "did you mean output?",
+            "[outputs] is not a table of the rules file (it holds group_readable) "
+            "(did you mean output?)",
         ),
         ("guards.max_line_byte", 100, "did you mean max_line_bytes?"),
         ("populations.HIGH_UTIL_CHILD.lookback_month", 6, "did you mean lookback_months?"),
