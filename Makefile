@@ -61,7 +61,7 @@ BENCH_MONTHS ?= 24
 BENCH_DIR ?= bench-data
 BENCH_MD ?=
 bench: $(STAMP) ## Scale targets (issue #7) on cached feeds: scan floor, SQL baseline, contract floor, ecm run, tree RSS
-	$(VENV)/bin/python -m ecm.bench --sizes $(BENCH_SIZES) --csv-sizes $(BENCH_CSV_SIZES) \
+	$(VENV)/bin/python -m tests.bench --sizes $(BENCH_SIZES) --csv-sizes $(BENCH_CSV_SIZES) \
 	  --second-month $(BENCH_SECOND_MONTH) --validation $(BENCH_VALIDATION) \
 	  --months $(BENCH_MONTHS) --workdir $(BENCH_DIR) $(if $(BENCH_MD),--markdown $(BENCH_MD))
 

@@ -552,5 +552,5 @@ def fill_rate_checks() -> dict[str, tuple[str, FillRateCheck]]:
 
 def fill_rate_check_names() -> tuple[str, ...]:
     """The declared fill-rate checks' names: the keys the rules file's `[fill_rates]` must
-    hold, each a share between 0 and 1 (ecm.rules checks them)."""
+    hold, each a share between 0 and 1 (ecm.config.rules checks them)."""
     return tuple(fill_rate_checks())

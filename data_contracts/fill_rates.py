@@ -47,8 +47,8 @@ OK, BELOW, NO_ROWS = "ok", "below", "no_rows"
 @dataclass(frozen=True)
 class FillRateRules:
     """What the checks need from the rules: `setting(dotted)` (the rules file's value,
-    e.g. `fill_rates.hcpcs_code_on_professional_lines`; ecm.rules.Rules.setting) and
-    `value_set(name)` (a value set frame; ecm.reference.ReferenceData.value_set)."""
+    e.g. `fill_rates.hcpcs_code_on_professional_lines`; ecm.config.rules.Rules.setting) and
+    `value_set(name)` (a value set frame; ecm.config.reference.ReferenceData.value_set)."""
 
     setting: Callable[[str], Any]
     value_set: Callable[[str], pl.DataFrame]

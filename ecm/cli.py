@@ -11,12 +11,11 @@ import sys
 import traceback
 from pathlib import Path
 from typing import NoReturn
-from zoneinfo import ZoneInfo
 
 import click
 from rich.console import Console
 
-from ecm import progress
+from ecm.config.dates import default_as_of
 from ecm.errors import (
     EcmError,
     InputError,
@@ -25,23 +24,12 @@ from ecm.errors import (
     OutputError,
     SanityGuardError,
 )
-from ecm.logs import configure_logging, get_logger
-from ecm.machine import machine_error
-from ecm.prefect_env import apply_prefect_defaults, quiet_prefect_failure_logs
+from ecm.run import progress
+from ecm.run.logs import configure_logging, get_logger
+from ecm.run.machine import machine_error
+from ecm.run.prefect_env import apply_prefect_defaults, quiet_prefect_failure_logs
 
 DATE = click.DateTime(formats=["%Y-%m-%d"])
-
-
-def previous_month_end(today: dt.date) -> dt.date:
-    """The last day of the month before `today`."""
-    return today.replace(day=1) - dt.timedelta(days=1)
-
-
-def default_as_of(timezone: str = "America/Los_Angeles", now: dt.datetime | None = None) -> dt.date:
-    """The last day of the previous month in the plan's time zone (populations.md, Time),
-    at `now` (an aware datetime; default: the current time)."""
-    moment = now.astimezone(ZoneInfo(timezone)) if now else dt.datetime.now(ZoneInfo(timezone))
-    return previous_month_end(moment.date())
 
 
 EXIT_INTERNAL, EXIT_INPUT, EXIT_GUARD, EXIT_MACHINE = 1, 2, 3, 4
@@ -65,7 +53,7 @@ def _fail(exc: BaseException, *, as_json: bool = False) -> NoReturn:
     if isinstance(exc, Interrupted):
         _interrupted(exc, as_json)
     # The machine's faults that no code translated where their path is known: by the
-    # exception's type and errno (ecm.machine), still exit 4, never "a bug".
+    # exception's type and errno (ecm.run.machine), still exit 4, never "a bug".
     exc = machine_error(exc) or exc
     code = _exit_code(exc)
     if isinstance(exc, EcmError):
@@ -100,15 +88,15 @@ def _say(kind: str, code: int, message: str, *, as_json: bool, summary: dict | N
     else:
         click.echo(f"ecm: {message}", err=True)
         if summary:
-            from ecm.report import print_summary
+            from ecm.deliver.console import print_summary
 
             print_summary(summary, None, console=Console(stderr=True))
 
 
 def _interrupted(exc: Interrupted, as_json: bool) -> NoReturn:
     """Say the interruption (unless the watcher already has), end the run's processes
-    still there (ecm.interrupts), exit 128 + signal."""
-    from ecm import interrupts
+    still there (ecm.run.interrupts), exit 128 + signal."""
+    from ecm.run import interrupts
 
     if interrupts.claim_report():
         _say("interrupted", exc.exit_code, interrupts.sentence(exc), as_json=as_json)
@@ -124,9 +112,9 @@ RUN_KEEPS = "--out and the warehouse"
 @contextlib.contextmanager
 def _watched(as_json: bool, kept: str | None = RUN_KEEPS):
     """SIGINT and SIGTERM end the command's run within seconds, its processes with it
-    (ecm.interrupts); the watcher says it in the command's format if it must. `kept`:
+    (ecm.run.interrupts); the watcher says it in the command's format if it must. `kept`:
     what the sentence says is as it was."""
-    from ecm import interrupts
+    from ecm.run import interrupts
 
     def say(exc: Interrupted) -> None:
         _say("interrupted", exc.exit_code, interrupts.sentence(exc), as_json=as_json)
@@ -152,8 +140,8 @@ def _release_frames(exc: BaseException | None) -> None:
 
 def _guarded(func, *, as_json: bool):
     """Call func(); any failure becomes a one-paragraph error and its exit code. A run
-    that a signal reached ends as interrupted whatever it raised (ecm.interrupts)."""
-    from ecm import interrupts
+    that a signal reached ends as interrupted whatever it raised (ecm.run.interrupts)."""
+    from ecm.run import interrupts
 
     try:
         result = func()
@@ -258,12 +246,12 @@ def _run_flow(
     per core); an address (tcp://host:8786) on that cluster. One temporary Prefect server,
     started and stopped here, serves the whole run (its Dask workers too) unless
     PREFECT_API_URL names one. `wait`: the seconds to wait for another run holding the
-    warehouse or `out_dir` (ecm.locks)."""
+    warehouse or `out_dir` (ecm.run.locks)."""
     from data_contracts import load_contracts
+    from ecm.config.rules import load_rules
     from ecm.ingest import discover_feeds
-    from ecm.prefect_env import configured_api_url
-    from ecm.rules import load_rules
-    from ecm.safety import check_output_folder, check_warehouse, default_warehouse, followed
+    from ecm.run.prefect_env import configured_api_url
+    from ecm.run.safety import check_output_folder, check_warehouse, default_warehouse, followed
 
     # Fail fast, before Prefect starts, on what can be checked in a moment. A linked
     # --out or --warehouse stands for its target (the flow follows it too).
@@ -273,7 +261,7 @@ def _run_flow(
     warehouse = followed(warehouse, "warehouse") if warehouse else None
     check_output_folder(out_dir, input_dir, warehouse or default_warehouse(out_dir))
     if not wait:
-        from ecm.locks import check_not_locked
+        from ecm.run.locks import check_not_locked
 
         check_not_locked(warehouse or default_warehouse(out_dir), out_dir)
         # no run holds it (a moment ago): open it to see it is an ecm warehouse
@@ -301,10 +289,10 @@ def _run_flow(
         "shards": shards,
         "lock_wait_seconds": wait,
     }
-    from ecm.prefect_env import prefect_server_for_run
+    from ecm.run.prefect_env import prefect_server_for_run
 
     # The run's temporary Prefect server is started here, not by Prefect's engine, so
-    # that the run stops it on every path (an interrupted run too: ecm.interrupts).
+    # that the run stops it on every path (an interrupted run too: ecm.run.interrupts).
     with prefect_server_for_run():
         if dask is None:
             return monthly(**parameters)
@@ -419,7 +407,7 @@ def run(
     """
 
     def go() -> dict:
-        from ecm.rules import load_rules
+        from ecm.config.rules import load_rules
 
         # Without --as-of: the end of the previous month in the rules file's time zone.
         day = as_of.date() if as_of else default_as_of(load_rules(rules_file).timezone)
@@ -433,7 +421,7 @@ def run(
     if as_json:
         click.echo(json.dumps(summary, default=str))
     elif not quiet:
-        from ecm.report import print_summary
+        from ecm.deliver.console import print_summary
 
         print_summary(summary, out_dir)
 
@@ -457,8 +445,8 @@ def demo(members: int, months: int, seed: int, workdir: Path, quiet: bool, as_js
     and DIR/out/warehouse.duckdb, with DIR the --workdir. Exit codes as ecm run's (0,
     2, 3, 4, 130 / 143, 1).
     """
+    from ecm.config.rules import load_rules
     from ecm.generate import generate_feeds
-    from ecm.rules import load_rules
 
     end = default_as_of(load_rules().timezone)
     feeds = workdir / "feeds"
@@ -479,7 +467,7 @@ def demo(members: int, months: int, seed: int, workdir: Path, quiet: bool, as_js
     if as_json:
         click.echo(json.dumps(summary, default=str))
     else:
-        from ecm.report import print_summary
+        from ecm.deliver.console import print_summary
 
         print_summary(summary, out_dir)
 
@@ -594,11 +582,11 @@ def validate(
 
     from data_contracts.fill_rates import FillRateRules
     from data_contracts.gx_suites import run_data_quality
-    from ecm import interrupts
-    from ecm.file_modes import modes_of, narrow_umask, restrict
+    from ecm.config.reference import ReferenceData
+    from ecm.config.rules import load_rules
     from ecm.ingest import ingest
-    from ecm.reference import ReferenceData
-    from ecm.rules import load_rules
+    from ecm.run import interrupts
+    from ecm.run.file_modes import modes_of, narrow_umask, restrict
 
     # What validate writes (the staged feeds, the report) is health information too.
     modes = _guarded(lambda: modes_of(load_rules()), as_json=as_json)
@@ -707,11 +695,11 @@ def _print_validation(result, rules: list[tuple], quality, report_file: Path | N
 @contextlib.contextmanager
 def _staging_lock(warehouse: Path | None, as_json: bool):
     """`ecm validate --warehouse FILE` holds FILE's run lock while it stages into it, so
-    that no run takes the half-staged file for its warehouse (ecm.locks); none waits."""
+    that no run takes the half-staged file for its warehouse (ecm.run.locks); none waits."""
     if warehouse is None:
         yield
         return
-    from ecm.locks import RunLock
+    from ecm.run.locks import RunLock
 
     lock = RunLock(warehouse, "warehouse")
     try:
@@ -774,7 +762,7 @@ def explain(member_id: str, run_dir: Path, show_all: bool) -> None:
     MEMBER_ID is trimmed as the ingest trims ids; an id starting with `-` works as typed
     (ecm explain -1000018 --run out/2026-10).
     """
-    from ecm.report import explain_member
+    from ecm.deliver.explain import explain_member
 
     try:
         click.echo(explain_member(member_id, run_dir, None if show_all else 5))
@@ -846,7 +834,7 @@ def serve(
       DO_NOT_TRACK=1 PREFECT_API_URL=http://127.0.0.1:4200/api prefect deployment run \\
         'ecm-scheduled-monthly/ecm-monthly'
     """
-    from ecm.deployment import serve as serve_deployment
+    from ecm.run.deployment import serve as serve_deployment
 
     configure_logging()
     overrides = {

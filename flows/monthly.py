@@ -1,8 +1,8 @@
 """The monthly flow: ingest → shard inputs → run each shard → merge → write, as thin
 Prefect tasks.
 
-Each task reads, calls the pure code in `ecm.pipeline` / `transforms` (through the seam
-`ecm.shard_run.run_shard`), and hands on *paths*: the shard inputs' folder, each shard's
+Each task reads, calls the pure code in `ecm.shards.evaluate` / `transforms` (through the seam
+`ecm.shards.run.run_shard`), and hands on *paths*: the shard inputs' folder, each shard's
 result files, the merged files; never whole frames. No rule lives here. Retries only
 on the tasks that read and write files, on transient I/O errors only (IO_RETRIES); the
 ingest has none. Tasks do not cache: a monthly run is recomputed whole.
@@ -37,20 +37,22 @@ from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 import ecm
-from ecm import history, html_report, interrupts, mif, outputs
+from ecm import files as outputs
+from ecm.config.reference import ReferenceData
+from ecm.config.rules import Rules, load_rules
+from ecm.deliver import member_files as mif
+from ecm.deliver import report_page as html_report
 from ecm.errors import EcmError
-from ecm.file_modes import FileModes, modes_of, set_umask
-from ecm.guards import check_sanity_guards
 from ecm.ingest import IngestResult, ingest, is_regular_file
-from ecm.locks import RunLocks, hold_run_locks
-from ecm.logs import get_logger
-from ecm.machine import machine_error
-from ecm.pipeline import history_start, inputs_needed, population_status
-from ecm.prefect_env import WORKER_ENVIRONMENT, configured_api_url, quiet_prefect_failure_logs
-from ecm.progress import Part, reporter
-from ecm.reference import ReferenceData
-from ecm.rules import Rules, load_rules
-from ecm.safety import (
+from ecm.run import interrupts
+from ecm.run.file_modes import FileModes, modes_of, set_umask
+from ecm.run.guards import check_sanity_guards
+from ecm.run.locks import RunLocks, hold_run_locks
+from ecm.run.logs import get_logger
+from ecm.run.machine import machine_error
+from ecm.run.prefect_env import WORKER_ENVIRONMENT, configured_api_url, quiet_prefect_failure_logs
+from ecm.run.progress import Part, reporter
+from ecm.run.safety import (
     MANIFEST,
     WRITTEN_BY,
     OutputFolder,
@@ -61,9 +63,11 @@ from ecm.safety import (
     recover_leftovers,
     work_folder,
 )
-from ecm.shard_run import MergedResult, ShardResult, merge_shard_results, run_shard
-from ecm.shards import ShardPaths, ShardSet, shard_count, write_shard_inputs
-from ecm.sql import install_macros, load_sql
+from ecm.shards.evaluate import history_start, inputs_needed, population_status
+from ecm.shards.inputs import ShardPaths, ShardSet, shard_count, write_shard_inputs
+from ecm.shards.run import MergedResult, ShardResult, merge_shard_results, run_shard
+from ecm.warehouse import history
+from ecm.warehouse.sql import install_macros, load_sql
 from transforms.mif import CHANGE_SCHEMA, ENDED, NEW, UNASSIGNED, assignment_changes
 from transforms.mif import member_information as member_information_rows
 from transforms.quality import npi_failures
@@ -241,7 +245,7 @@ def _shared(rules: Rules, workers: int) -> Rules:
 def run_one_shard(
     shard: ShardPaths, rules: Rules, reference: ReferenceData, as_of: dt.date, out_dir: Path
 ) -> ShardResult:
-    """Events and populations of one shard (ecm.shard_run.run_shard): paths in, paths out.
+    """Events and populations of one shard (ecm.shards.run.run_shard): paths in, paths out.
     It may run in a Dask worker process: it logs nothing itself, and Prefect's report of
     a failure (which may quote data) is filtered there as in the command's process."""
     quiet_prefect_failure_logs()
@@ -632,7 +636,7 @@ def _write_and_record(
 def _run_record(
     summary: dict[str, Any], rules: Rules, as_of: dt.date, fingerprints: dict[str, str]
 ) -> history.RunRecord:
-    """The warehouse's record of this run (ecm.history), from its summary."""
+    """The warehouse's record of this run (ecm.warehouse.history), from its summary."""
     previous = summary["changes"]["previous_as_of_date"]
     return history.RunRecord(
         run_id=history.new_run_id(),
@@ -678,7 +682,7 @@ def _swap_in(
 ) -> None:
     """A file may have landed in --out while the run worked: check again, then commit the
     warehouse copy and swap the outputs in. The swap (renames) is never cut in the middle
-    by a signal, which is honoured right after it (ecm.interrupts.replacing); the copy's
+    by a signal, which is honoured right after it (ecm.run.interrupts.replacing); the copy's
     checkpoint before it (seconds, for a large warehouse) may be interrupted."""
     work_house.checkpoint()
     with interrupts.replacing():
@@ -693,7 +697,7 @@ def _discard(
     """A failed or interrupted run's copies removed: the warehouse and --out stay as they
     were. Then, still holding the locks, whatever else of the run's is left (a copy a
     signal interrupted between its making and the run's keeping its name) is removed as
-    the next run would (ecm.safety.recover_leftovers); a failure here never hides why
+    the next run would (ecm.run.safety.recover_leftovers); a failure here never hides why
     the run ended."""
     if work_house is not None:
         work_house.discard()
@@ -705,8 +709,8 @@ def _discard(
 
 @dataclass
 class _RunHold:
-    """A run's hold on the disk: its locks (ecm.locks), and the umask that creates its
-    files with `modes` (ecm.file_modes) in place of the caller's `umask`."""
+    """A run's hold on the disk: its locks (ecm.run.locks), and the umask that creates its
+    files with `modes` (ecm.run.file_modes) in place of the caller's `umask`."""
 
     locks: RunLocks
     modes: FileModes
@@ -737,7 +741,7 @@ def _start_locked_run(
     input_dir: Path, out_dir: Path, warehouse: Path, modes: FileModes
 ) -> WorkWarehouse:
     """The start of a run holding its locks: clear what a run that died left behind
-    (ecm.safety.recover_leftovers), check --out again, copy the warehouse."""
+    (ecm.run.safety.recover_leftovers), check --out again, copy the warehouse."""
     leftovers = recover_leftovers(warehouse, out_dir)
     if leftovers:
         log.info("cleaned up after an earlier run that did not finish: %s", leftovers.describe())
@@ -776,7 +780,7 @@ def monthly(
     included) has passed. A failed or refused run leaves both exactly as they were.
 
     One run at a time per warehouse and per output folder: the run holds both run locks
-    (ecm.locks) throughout, waiting up to `lock_wait_seconds` for another run to end
+    (ecm.run.locks) throughout, waiting up to `lock_wait_seconds` for another run to end
     (then RunLockedError, exit 2), and first clears what a run that died left behind.
     """
     # A linked --out or warehouse stands for its target: locked, copied and replaced there.

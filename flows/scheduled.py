@@ -17,7 +17,7 @@ from typing import Any
 from prefect import flow
 
 from ecm.errors import EcmError
-from ecm.logs import get_logger
+from ecm.run.logs import get_logger
 
 log = get_logger("scheduled")
 
@@ -26,8 +26,8 @@ def as_of_for_run(started: dt.datetime, rules_file: Path | None = None) -> dt.da
     """The as-of date of a run that started (or was scheduled to start) at `started`:
     the last day of the previous month in the plan's time zone (the rules file's
     time.timezone)."""
-    from ecm.cli import default_as_of
-    from ecm.rules import load_rules
+    from ecm.config.dates import default_as_of
+    from ecm.config.rules import load_rules
 
     return default_as_of(load_rules(rules_file).timezone, now=started)
 
@@ -68,7 +68,7 @@ def scheduled_monthly(
     run using the warehouse or the month's folder (an analyst's, say) before it refuses.
     """
     from ecm.cli import _run_flow
-    from ecm.logs import configure_logging
+    from ecm.run.logs import configure_logging
 
     configure_logging()
     try:

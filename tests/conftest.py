@@ -9,9 +9,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from ecm.pipeline import CLAIM_EVENT_COLUMNS, ELIGIBILITY_COLUMNS
-from ecm.reference import ReferenceData
-from ecm.rules import load_rules
+from ecm.config.reference import ReferenceData
+from ecm.config.rules import load_rules
+from ecm.shards.evaluate import CLAIM_EVENT_COLUMNS, ELIGIBILITY_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
 # The Tuva Project's synthetic sample, vendored (see its README for source and licence).

@@ -1,5 +1,5 @@
 """Rules files for the tests: the packaged file with one key set (or removed), written as
-TOML (tests of ecm.rules and the property test of a rules file's keys)."""
+TOML (tests of ecm.config.rules and the property test of a rules file's keys)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from ecm.paths import DEFAULT_RULES_FILE
+from ecm.config.paths import DEFAULT_RULES_FILE
 
 DEFAULT_DATA: dict[str, Any] = tomllib.loads(DEFAULT_RULES_FILE.read_text())
 REMOVED = object()

@@ -14,7 +14,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from ecm import bench
+from tests import bench
 
 D = dt.date
 AVOIDABLE = "A09"  # NYU: noner 1

@@ -8,7 +8,8 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from ecm.cli import main, previous_month_end
+from ecm.cli import main
+from ecm.config.dates import previous_month_end
 
 COMMANDS = ["run", "demo", "generate", "validate", "explain", "serve"]
 
@@ -180,7 +181,7 @@ def test_no_member_data_in_errors_or_in_what_prefect_keeps(tmp_path):
 
 
 def test_the_summary_notes_what_the_feeds_held_beyond_the_contract():
-    from ecm.report import input_notes
+    from ecm.deliver.console import input_notes
 
     notes = input_notes(
         {

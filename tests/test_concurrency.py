@@ -1,5 +1,5 @@
-"""Two runs at once, and a run that was killed (issue #9): the run locks (ecm.locks) and
-the recovery of what a dead run left behind (ecm.safety.recover_leftovers).
+"""Two runs at once, and a run that was killed (issue #9): the run locks (ecm.run.locks) and
+the recovery of what a dead run left behind (ecm.run.safety.recover_leftovers).
 
 The unit tests lock in this process (a flock is held per open file, so a second lock in
 the same process is refused as another process's would be) or in a small child process;
@@ -21,8 +21,8 @@ import duckdb
 import pytest
 
 from ecm.errors import OutputError, RunLockedError
-from ecm.locks import RunLock, hold_run_locks, lock_path
-from ecm.safety import OutputFolder, recover_leftovers
+from ecm.run.locks import RunLock, hold_run_locks, lock_path
+from ecm.run.safety import OutputFolder, recover_leftovers
 from tests.story import DATA_FILES
 
 AS_OF = "2026-10-31"
@@ -113,7 +113,7 @@ def _hold_in_child(warehouse: Path, out: Path) -> subprocess.Popen:
     code = textwrap.dedent(
         f"""
         import sys
-        from ecm.locks import hold_run_locks
+        from ecm.run.locks import hold_run_locks
         locks = hold_run_locks({str(warehouse)!r}, {str(out)!r})
         print("held", flush=True)
         sys.stdin.readline()
@@ -388,7 +388,7 @@ def test_the_killed_run_run_again_succeeds_with_no_clean_up(killed_then_two_at_o
 
 
 def test_the_early_check_of_the_command_makes_no_folder(tmp_path):
-    from ecm.locks import check_not_locked
+    from ecm.run.locks import check_not_locked
 
     check_not_locked(tmp_path / "new" / "warehouse.duckdb", tmp_path / "new" / "2026-10")
     assert list(tmp_path.iterdir()) == []

@@ -135,7 +135,7 @@ def test_a_transient_os_error_is_retried_and_an_input_error_is_not(harness):
 def test_prefect_yaml_declares_the_monthly_deployment():
     import yaml
 
-    from ecm.deployment import PREFECT_YAML, load_spec
+    from ecm.run.deployment import PREFECT_YAML, load_spec
 
     assert PREFECT_YAML == ROOT / "prefect.yaml"
     raw = yaml.safe_load(PREFECT_YAML.read_text())
@@ -162,7 +162,7 @@ def test_the_served_deployment_is_built_from_prefect_yaml(monkeypatch, tmp_path)
 
     from prefect.flows import load_flow_from_entrypoint
 
-    from ecm.deployment import build_deployment, load_spec, resolved_parameters
+    from ecm.run.deployment import build_deployment, load_spec, resolved_parameters
     from flows.scheduled import scheduled_monthly
 
     spec = load_spec()
@@ -195,7 +195,7 @@ def test_the_served_deployment_is_built_from_prefect_yaml(monkeypatch, tmp_path)
 
 
 def test_a_run_on_the_5th_of_december_is_as_of_the_30th_of_november(tmp_path):
-    from ecm.deployment import load_spec, next_runs
+    from ecm.run.deployment import load_spec, next_runs
     from flows.scheduled import as_of_for_run, month_folder
 
     spec = load_spec()
@@ -257,7 +257,7 @@ def test_the_scheduled_flow_runs_the_monthly_flow_with_as_of_and_month_folder(
 
 
 def test_the_prefect_server_ecm_serve_starts_sends_no_analytics(monkeypatch):
-    from ecm.deployment import server_environment
+    from ecm.run.deployment import server_environment
 
     monkeypatch.delenv("DO_NOT_TRACK", raising=False)
     monkeypatch.setenv("PREFECT_SERVER_ANALYTICS_ENABLED", "true")
@@ -378,7 +378,7 @@ def test_the_deployment_served_from_prefect_yaml_runs_once(prefect_server, tmp_p
     from prefect.deployments import run_deployment
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    from ecm.deployment import load_spec, next_runs
+    from ecm.run.deployment import load_spec, next_runs
     from flows.scheduled import as_of_for_run
     from tests.story import write_story
 

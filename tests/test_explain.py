@@ -10,10 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 from ecm.cli import main
+from ecm.deliver.explain import count_gap, explain_member, source_text, why_not
 from ecm.errors import EcmError
 from ecm.ingest import ingest
-from ecm.pipeline import assign_populations, build_events, history_start, read_inputs
-from ecm.report import count_gap, explain_member, source_text, why_not
+from ecm.shards.evaluate import assign_populations, build_events, history_start, read_inputs
 from tests.story import AS_OF, write_story
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from ecm.generate import generate_feeds, planted_personas
 from ecm.ingest import ingest
-from ecm.pipeline import assign_populations, build_events, history_start, read_inputs
+from ecm.shards.evaluate import assign_populations, build_events, history_start, read_inputs
 
 END = dt.date(2026, 10, 31)
 MEMBERS = 4_000

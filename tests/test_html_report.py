@@ -1,4 +1,4 @@
-"""report.html (ecm.html_report): built from a small summary and two history rows; every
+"""report.html (ecm.deliver.report_page): built from a small summary and two history rows; every
 section there, every chart an inline <svg>, nothing fetched at view time, no member id.
 And, where Chromium is installed, the page renders to a screenshot."""
 
@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from ecm.html_report import population_table, render_report, summary_markdown, trend_rows
+from ecm.deliver.report_page import population_table, render_report, summary_markdown, trend_rows
 
 MEMBER_IDS = ("QX7781234", "QX7781235")
 
@@ -318,7 +318,7 @@ def test_the_console_says_every_warning_with_its_rows():
 
     from rich.console import Console
 
-    from ecm.report import print_summary
+    from ecm.deliver.console import print_summary
 
     summary = copy.deepcopy(SUMMARY)
     summary["data_quality"]["warnings"].append(

@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from data_contracts import load_contract
+from ecm.config.rules import load_rules
 from ecm.errors import InputError
 from ecm.ingest import ingest
-from ecm.rules import load_rules
 from tests.feeds import delimiter_of, line, member
 
 FEEDS = ("eligibility", "medical_claim")

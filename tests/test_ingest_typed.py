@@ -20,7 +20,7 @@ from data_contracts import load_contract
 from data_contracts.sql import DATE_FORMATS
 from ecm.errors import InputError
 from ecm.ingest import ingest
-from ecm.sql import install_macros
+from ecm.warehouse.sql import install_macros
 from tests.feeds import line, member, write_feed
 
 D = dt.date

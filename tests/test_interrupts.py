@@ -1,7 +1,7 @@
 """Interrupted runs (outputs.md, Exit codes: 130 Ctrl-C, 143 SIGTERM): within seconds,
 even in the middle of a long DuckDB query, "interrupted; nothing was replaced", every
 process the run started gone with it, the warehouse and --out as they were, the locks
-released (ecm.interrupts).
+released (ecm.run.interrupts).
 
 The first tests drive the mechanism in a small Python process (no Prefect): a long
 query, a run that will not stop, a signal during the swap. The end-to-end tests signal
@@ -51,7 +51,7 @@ def _wait_for(process: subprocess.Popen, line: str) -> str:
 
 
 LONG_QUERY = """
-    from ecm import interrupts
+    from ecm.run import interrupts
     from ecm.cli import _guarded
 
     def long_query():
@@ -91,7 +91,7 @@ def test_a_run_that_does_not_stop_is_ended_with_its_children(tmp_path):
     process = _python(
         """
         import subprocess, time
-        from ecm import interrupts
+        from ecm.run import interrupts
 
         quiet = subprocess.DEVNULL
         child = subprocess.Popen(["sleep", "600"], stdout=quiet, stderr=quiet)
@@ -124,7 +124,7 @@ def test_a_signal_during_the_swap_waits_for_it_and_says_so():
     process = _python(
         """
         import os, signal, time
-        from ecm import interrupts
+        from ecm.run import interrupts
         from ecm.cli import _guarded
 
         def run():
@@ -147,7 +147,7 @@ def test_a_signal_during_the_swap_waits_for_it_and_says_so():
 def test_the_watch_is_undone_when_the_block_ends():
     """Outside a run (and after one) a signal does what it did before."""
     before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
-    from ecm import interrupts
+    from ecm.run import interrupts
 
     with interrupts.watching():
         assert signal.getsignal(signal.SIGTERM) is not before[0]

@@ -23,7 +23,7 @@ from click.testing import CliRunner
 
 from ecm.cli import main
 from ecm.errors import InputError, MachineError
-from ecm.machine import machine_error
+from ecm.run.machine import machine_error
 from tests.story import write_story
 
 

@@ -10,7 +10,7 @@ import json
 import polars as pl
 import pytest
 
-from ecm.mif import mif_file_name
+from ecm.deliver.member_files import mif_file_name
 from tests.conftest import eligibility
 from tests.feeds import write_feed
 from tests.story import AS_OF, EXPECTED, write_story
@@ -249,9 +249,9 @@ def test_a_run_without_assignments_has_no_rows():
 
 
 def test_the_plan_section_is_checked_by_load_rules(tmp_path):
+    from ecm.config.paths import DEFAULT_RULES_FILE
+    from ecm.config.rules import load_rules
     from ecm.errors import RulesError
-    from ecm.paths import DEFAULT_RULES_FILE
-    from ecm.rules import load_rules
 
     text = DEFAULT_RULES_FILE.read_text()
     assert load_rules().setting("plan.dual_status_codes") == list(PLAN.dual_status_codes)
@@ -385,7 +385,7 @@ def test_the_files_hold_the_mif_columns_and_their_values(provider_run, rules):
     assert manifest["file"] == path.name and manifest["rows"] == rows.height == 2
     assert manifest["as_of_date"] == "2026-10-31"
     assert manifest["rules_version"] == rules.version
-    from ecm.outputs import sha256_file
+    from ecm.files import sha256_file
 
     assert manifest["sha256"] == sha256_file(path)
 
@@ -522,7 +522,7 @@ def test_every_record_is_one_line_and_formula_text_is_shown_as_text(tmp_path):
     """Hostile eligibility and provider_assignment values, through the real writer, read
     back with the csv module and with str.splitlines(): a record per member, each
     value as expected; the provider's manifest counts the values changed."""
-    from ecm.mif import write_member_information_files
+    from ecm.deliver.member_files import write_member_information_files
 
     members = _hostile_members()
     elig = eligibility(

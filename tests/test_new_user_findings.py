@@ -14,10 +14,10 @@ import pytest
 from click.testing import CliRunner
 
 from ecm.cli import main
+from ecm.config.rules import load_rules
 from ecm.errors import InputError
 from ecm.generate import generate_feeds
 from ecm.ingest import ingest
-from ecm.rules import load_rules
 
 ELIGIBILITY_HEADER = (
     "member_id,person_id,subscriber_id,birth_date,death_date,gender,race,"

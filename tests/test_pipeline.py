@@ -7,9 +7,10 @@ import duckdb
 import polars as pl
 import pytest
 
+from ecm.config.rules import load_rules
 from ecm.errors import RulesError
 from ecm.ingest import ingest
-from ecm.pipeline import (
+from ecm.shards.evaluate import (
     apply_rule,
     assign_populations,
     build_events,
@@ -19,7 +20,6 @@ from ecm.pipeline import (
     read_inputs,
     rule_inputs,
 )
-from ecm.rules import load_rules
 from tests.story import AS_OF, EXPECTED, write_story
 from transforms.populations import Population, PopulationResult
 from transforms.populations.registry import POPULATIONS, collect
@@ -93,7 +93,7 @@ def test_outputs_are_sorted_by_member_then_population(story_run):
 
 
 def rules_with(tmp_path, old: str, new: str):
-    from ecm.paths import DEFAULT_RULES_FILE
+    from ecm.config.paths import DEFAULT_RULES_FILE
 
     text = DEFAULT_RULES_FILE.read_text()
     assert old in text

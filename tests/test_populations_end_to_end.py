@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 from ecm.ingest import ingest
-from ecm.pipeline import assign_populations, build_events, history_start, read_inputs
+from ecm.shards.evaluate import assign_populations, build_events, history_start, read_inputs
 from tests.story_pof import AS_OF, EXPECTED, PROVIDERS, write_story
 
 

@@ -24,9 +24,9 @@ import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
-from ecm import progress
 from ecm.cli import main
-from ecm.progress import LogRenderer, Reporter, RichRenderer
+from ecm.run import progress
+from ecm.run.progress import LogRenderer, Reporter, RichRenderer
 from tests.feeds import generated_with_distinctive_names
 
 AS_OF = dt.date(2026, 10, 31)

@@ -14,9 +14,9 @@ import pytest
 
 from ecm.generate import generate_feeds
 from ecm.ingest import ingest
-from ecm.pipeline import history_start
-from ecm.shard_run import OUTPUT_ORDER, merge_shard_results, run_shard, sort_totally
-from ecm.shards import write_shard_inputs
+from ecm.shards.evaluate import history_start
+from ecm.shards.inputs import write_shard_inputs
+from ecm.shards.run import OUTPUT_ORDER, merge_shard_results, run_shard, sort_totally
 
 END = dt.date(2026, 10, 31)
 MEMBERS = 2_500

@@ -9,10 +9,10 @@ import re
 
 import pytest
 
+from ecm.config.paths import DEFAULT_RULES_FILE, REFERENCE_DIR
+from ecm.config.reference import ReferenceData
+from ecm.config.rules import SETTINGS, has_type, load_rules, shown
 from ecm.errors import RulesError
-from ecm.paths import DEFAULT_RULES_FILE, REFERENCE_DIR
-from ecm.reference import ReferenceData
-from ecm.rules import SETTINGS, has_type, load_rules, shown
 from tests.rules_file import (
     DEFAULT_DATA,
     REMOVED,
@@ -232,7 +232,7 @@ def test_a_population_declaring_a_setting_not_in_the_file():
 
 
 def test_a_population_setting_without_a_declared_range_is_a_bug_not_a_rules_error():
-    """Every setting a population reads has its range in ecm.rules.SETTINGS."""
+    """Every setting a population reads has its range in ecm.config.rules.SETTINGS."""
     undeclared = _registry_with_high_util_adult_settings({"age_group": str, "min_visits": int})
     with pytest.raises(TypeError, match=r"populations\.\*\.min_visits"):
         load_rules(None, undeclared)

@@ -63,11 +63,11 @@ def test_run_with_a_bad_time_zone_and_no_as_of_is_refused(tmp_path, monkeypatch)
 
 
 def test_demo_takes_the_packaged_rules_files_time_zone(tmp_path, monkeypatch, zones_asked):
+    import ecm.config.rules
     import ecm.generate
-    import ecm.rules
 
     monkeypatch.setattr(
-        ecm.rules, "DEFAULT_RULES_FILE", rules_file_with(tmp_path, "time.timezone", EAST)
+        ecm.config.rules, "DEFAULT_RULES_FILE", rules_file_with(tmp_path, "time.timezone", EAST)
     )
     ends = []
 

@@ -3,7 +3,7 @@ with a RulesError (exit 2) naming that key, or the rules it accepts run on a sma
 (every population of focus, and the high utilisers' boundary cases) to a sane result:
 never an inverted or empty lookback window, never an exception other than RulesError.
 
-The rules run without Prefect, as ecm.shard_run does: ingest once, then `build_events` and
+The rules run without Prefect, as ecm.shards.run does: ingest once, then `build_events` and
 `assign_populations` per example (the ingest again only for keys the ingest reads).
 """
 
@@ -21,18 +21,18 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from ecm.config.reference import ReferenceData
+from ecm.config.rules import load_rules
 from ecm.errors import RulesError
 from ecm.ingest import ingest
-from ecm.pipeline import (
+from ecm.shards.evaluate import (
     assign_populations,
     build_events,
     history_start,
     population_window,
     read_inputs,
 )
-from ecm.reference import ReferenceData
-from ecm.rules import load_rules
-from ecm.shards import shard_count
+from ecm.shards.inputs import shard_count
 from tests import story, story_pof
 from tests.rules_file import DEFAULT_DATA, REMOVED, leaf_keys, to_toml, with_setting
 from transforms.populations.registry import POPULATIONS

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from ecm.cli import main
 from ecm.errors import InputError, OutputError
-from ecm.safety import (
+from ecm.run.safety import (
     OutputFolder,
     WorkWarehouse,
     check_output_folder,
@@ -273,7 +273,7 @@ def test_a_run_through_links_locks_the_targets(tmp_path):
     target's lock blocks a run given the link (refused before Prefect starts)."""
     from ecm.cli import _run_flow
     from ecm.errors import RunLockedError
-    from ecm.locks import hold_run_locks
+    from ecm.run.locks import hold_run_locks
     from tests.story import AS_OF, write_story
 
     feeds = write_story(tmp_path / "feeds")

@@ -1,5 +1,5 @@
 """Household shards: the shard map's grain and households, and a run's files byte-identical
-for every shard count (ecm.shards, ecm.shard_run)."""
+for every shard count (ecm.shards.inputs, ecm.shards.run)."""
 
 from __future__ import annotations
 
@@ -10,19 +10,18 @@ import duckdb
 import polars as pl
 import pytest
 
+from ecm.config.rules import load_rules
 from ecm.errors import RulesError
 from ecm.generate import generate_feeds
 from ecm.ingest import ingest
-from ecm.pipeline import (
+from ecm.shards.evaluate import (
     assign_populations,
     build_events,
     history_start,
     read_inputs,
     scan_inputs,
 )
-from ecm.rules import load_rules
-from ecm.shard_run import OUTPUT_ORDER, merge_shard_results, run_shard, sort_totally
-from ecm.shards import (
+from ecm.shards.inputs import (
     build_households,
     build_shard_map,
     install_shard_macros,
@@ -30,7 +29,8 @@ from ecm.shards import (
     shard_of,
     write_shard_inputs,
 )
-from ecm.sql import install_macros
+from ecm.shards.run import OUTPUT_ORDER, merge_shard_results, run_shard, sort_totally
+from ecm.warehouse.sql import install_macros
 from tests.conftest import ROOT, eligibility
 
 END = dt.date(2026, 10, 31)
@@ -89,7 +89,7 @@ def test_every_population_and_household_members_are_in_the_sharded_run(runs, rul
 
 def test_a_sharded_run_equals_the_whole_population_run(generated, runs, rules, ref):
     """Sharding changes where rows are computed, never what: the merged files hold the
-    rows of a run over every member at once (ecm.pipeline.read_inputs)."""
+    rows of a run over every member at once (ecm.shards.evaluate.read_inputs)."""
     _, warehouse, feeds = generated
     with duckdb.connect(str(warehouse)) as con:
         inputs = read_inputs(con, feeds, history_start(rules, END))

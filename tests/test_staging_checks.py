@@ -11,7 +11,7 @@ import pytest
 
 from data_contracts import FEED_ORDER
 from ecm.ingest import ingest
-from ecm.sql import load_sql
+from ecm.warehouse.sql import load_sql
 from tests.feeds import line, member, write_feed
 
 D = dt.date
@@ -277,7 +277,7 @@ def test_partner_feed_checks_come_from_their_contracts(tmp_path, con, rules):
 def test_a_death_date_that_cannot_be_one_is_empty_and_a_warning(tmp_path, con, rules):
     """feeds.md, eligibility: a death date before the birth date, or before 1901 (a
     sentinel such as 1900-01-01), is treated as empty and counted, never a silent drop."""
-    from ecm.pipeline import ELIGIBILITY_COLUMNS
+    from ecm.shards.evaluate import ELIGIBILITY_COLUMNS
     from transforms.members import enrolled_members
 
     feeds = tmp_path / "feeds"

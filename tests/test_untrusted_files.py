@@ -178,8 +178,8 @@ def test_ecm_run_refuses_a_named_pipe_with_exit_2_before_prefect_starts(tmp_path
 
 def rules_with(tmp_path, **guards):
     """The packaged rules file with some `[guards]` settings changed."""
-    from ecm.paths import DEFAULT_RULES_FILE
-    from ecm.rules import load_rules
+    from ecm.config.paths import DEFAULT_RULES_FILE
+    from ecm.config.rules import load_rules
 
     text = DEFAULT_RULES_FILE.read_text(encoding="utf-8")
     for key, value in guards.items():
@@ -479,8 +479,8 @@ def test_a_share_found_only_at_the_end_still_stops_the_ingest(tmp_path, rules, s
 def test_the_end_of_run_guard_covers_optional_feeds():
     """guards.sanity_guard_failures (after the run) holds optional feeds to the share too;
     an absent or header-only feed is no failure."""
-    from ecm.guards import sanity_guard_failures
-    from ecm.rules import load_rules
+    from ecm.config.rules import load_rules
+    from ecm.run.guards import sanity_guard_failures
 
     def feed(read, quarantined, present=True):
         return {
@@ -556,7 +556,7 @@ import duckdb
 from ecm.cli import _exit_code
 from ecm.errors import EcmError
 from ecm.ingest import ingest
-from ecm.rules import load_rules
+from ecm.config.rules import load_rules
 
 feeds, house = Path(sys.argv[1]), Path(sys.argv[2])
 try:
@@ -599,7 +599,7 @@ def ingest_watched(feeds, house):
     import sys
     import time
 
-    from ecm.bench import tree_rss_bytes
+    from tests.bench import tree_rss_bytes
 
     house.mkdir()
     start = time.monotonic()
@@ -721,7 +721,7 @@ def test_a_file_staged_in_pieces_is_staged_as_a_whole_one(tmp_path, rules, monke
     ],
 )
 def test_a_share_is_shown_so_that_it_differs_from_the_setting(share, limit, at_least, shown):
-    from ecm.guards import percent, setting_percent
+    from ecm.run.guards import percent, setting_percent
 
     assert percent(share, limit, at_least=at_least) == shown
     assert setting_percent(0.125) == "12.5%" and setting_percent(0.2) == "20%"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from ecm.paths import REFERENCE_DIR
+from ecm.config.paths import REFERENCE_DIR
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "POPULATIONS.md"
 VALUE_SETS = REFERENCE_DIR / "value_sets"

@@ -14,7 +14,7 @@ algorithm decide planned vs not. A stay is planned when
     list).
 
 The code lists and ICD-10 → CCS crosswalks come in as frames (`CmsPlannedTables`, read by
-`ecm.cms_planned.load_cms_planned_tables`); nothing here reads a file.
+`ecm.config.cms_planned.load_cms_planned_tables`); nothing here reads a file.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """Changes since the previous run, and the member information file (MIF) of each ECM
-provider: pure transforms, frames in, frame out (ecm.mif and ecm.history do the I/O).
+provider: pure transforms, frames in, frame out (ecm.deliver.member_files and
+ecm.warehouse.history do the I/O).
 
 - `assignment_changes`: one row per member × population new since the previous run of
   an earlier as-of date, or ended since it (outputs.md, `changes.parquet`).

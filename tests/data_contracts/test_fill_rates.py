@@ -27,8 +27,8 @@ from data_contracts.fill_rates import (
     measure_fill_rates,
     percent,
 )
+from ecm.config.rules import load_rules
 from ecm.ingest import ingest
-from ecm.rules import load_rules
 from tests.feeds import line, member, write_feed
 from transforms.populations.registry import POPULATIONS
 

@@ -11,8 +11,8 @@ import pytest
 from data_contracts import load_contract
 from data_contracts.fill_rates import FillRateRules
 from data_contracts.gx_suites import run_data_quality, table_expectations
+from ecm.config.reference import ReferenceData
 from ecm.ingest import ingest
-from ecm.reference import ReferenceData
 from tests.feeds import line, member, write_feed
 
 SECRET = "M-SECRET-7"

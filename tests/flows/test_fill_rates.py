@@ -38,7 +38,7 @@ def thin_conformance_sample(folder):
 
 
 def test_a_thin_hcpcs_column_is_warned_in_the_summary_console_and_report(harness, tmp_path):
-    from ecm.report import print_summary
+    from ecm.deliver.console import print_summary
     from flows.monthly import monthly
 
     feeds = thin_conformance_sample(tmp_path / "feeds")

@@ -51,7 +51,7 @@ def test_flow_run_writes_every_file(harness, story_feeds, tmp_path):
         "incarceration",
         "homelessness",
     ]
-    from ecm.report import explain_member
+    from ecm.deliver.explain import explain_member
 
     text = explain_member("A", out)
     assert text.startswith("HIGH_UTIL_ADULT (adult) since 2026-10-31: 5 avoidable ED visits")
@@ -235,8 +235,8 @@ def test_sanity_guard_refuses_a_run_whose_claims_are_all_quarantined(
 
 
 def test_sanity_guard_threshold_comes_from_the_rules_file(harness, story_feeds, tmp_path):
+    from ecm.config.paths import DEFAULT_RULES_FILE
     from ecm.errors import SanityGuardError
-    from ecm.paths import DEFAULT_RULES_FILE
     from flows.monthly import monthly
 
     strict = tmp_path / "rules.toml"

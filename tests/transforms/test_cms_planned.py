@@ -4,11 +4,11 @@ import duckdb
 import polars as pl
 import pytest
 
-import ecm.cms_planned
-from ecm.cms_planned import load_cms_planned_tables
+import ecm.config.cms_planned
+from ecm.config.cms_planned import load_cms_planned_tables
+from ecm.config.paths import REFERENCE_DIR
 from ecm.errors import RulesError
-from ecm.paths import REFERENCE_DIR
-from ecm.sql import install_macros, load_sql
+from ecm.warehouse.sql import install_macros, load_sql
 from tests.conftest import claims, inpatient
 from transforms.cms_planned import mark_planned_cms
 from transforms.stays import merge_stays, stay_claims
@@ -183,7 +183,7 @@ def test_cms_lists_load_as_value_sets(tables):
 
 
 def test_missing_crosswalk_package_is_a_rules_error(monkeypatch):
-    monkeypatch.setattr(ecm.cms_planned, "CROSSWALK_PACKAGE", "no_such_crosswalk_package")
+    monkeypatch.setattr(ecm.config.cms_planned, "CROSSWALK_PACKAGE", "no_such_crosswalk_package")
     with pytest.raises(RulesError, match="'cms_planned' needs the ICD-10 → CCS crosswalks"):
         load_cms_planned_tables(REFERENCE_DIR)
 

@@ -6,8 +6,8 @@ reference/evidence_phrases.toml).
 Each population module declares its populations beside their rules, as `POPULATIONS`: a
 tuple of `Population` records (code, rule, the settings it reads from its block of the
 rules file, the inputs it reads). `transforms.populations.registry` collects them; the
-wiring (ecm.pipeline) loops over that registry and the rules file is checked against it
-(ecm.rules). A rule never reads the rules file: it receives its inputs and settings as
+wiring (ecm.shards.evaluate) loops over that registry and the rules file is checked against it
+(ecm.config.rules). A rule never reads the rules file: it receives its inputs and settings as
 parameters of the same names.
 """
 
@@ -33,7 +33,7 @@ class Population:
     - `settings`: keys of its `[populations.CODE]` block, each passed to the rule as the
       parameter of the same name, with the type the rules file must give it.
     - `reads`: the run's inputs the rule takes, by parameter name (the fields of
-      ecm.pipeline's `Events` and `Inputs`, e.g. `members`, `ed_visits`, `criteria`,
+      ecm.shards.evaluate's `Events` and `Inputs`, e.g. `members`, `ed_visits`, `criteria`,
       `nursing_facility_assessment`; and `as_of`, `window` (its lookback), `long_window`).
     - `shared_settings`: rule parameter -> (dotted setting elsewhere in the rules file, type),
       for settings several populations share (`time.adult_min_age`).
@@ -100,7 +100,7 @@ SUMMARY_PART_SCHEMA = {
     "last_date": pl.Date,
     "code": pl.String,
 }
-# The phrases of the summaries (reference/evidence_phrases.toml, read by ecm.reference):
+# The phrases of the summaries (reference/evidence_phrases.toml, read by ecm.config.reference):
 # one row per criterion, `rank` its position in the file (most decisive first).
 PHRASE_SCHEMA = {"criterion": pl.String, "one": pl.String, "many": pl.String, "rank": pl.Int32}
 # A summary names at most this many criteria (the evidence file keeps the rest).

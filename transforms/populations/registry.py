@@ -1,7 +1,7 @@
 """Every population of focus, collected from the modules that declare them.
 
-The one list the wiring loops over (ecm.pipeline.assign_populations) and the rules file is
-checked against (ecm.rules.load_rules). A new population is a `Population` in its module's
+The one list the wiring loops over (ecm.shards.evaluate.assign_populations) and the rules file is
+checked against (ecm.config.rules.load_rules). A new population is a `Population` in its module's
 `POPULATIONS` and its module named here; a test fails when a module is left out.
 """
 

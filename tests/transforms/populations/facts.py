@@ -6,7 +6,7 @@ import datetime as dt
 
 import polars as pl
 
-from ecm.reference import ReferenceData
+from ecm.config.reference import ReferenceData
 from tests.conftest import eligibility
 from transforms.criteria import FACT_SCHEMA, Criteria
 from transforms.members import enrolled_members

@@ -4,7 +4,7 @@ import duckdb
 import polars as pl
 
 from ecm.ingest import ingest
-from ecm.pipeline import assign_populations, build_events, history_start, read_inputs
+from ecm.shards.evaluate import assign_populations, build_events, history_start, read_inputs
 from tests.conftest import D, eligibility
 from tests.feeds import line, member, write_feed
 from tests.transforms.populations.facts import (

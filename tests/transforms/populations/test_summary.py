@@ -8,9 +8,9 @@ import duckdb
 import polars as pl
 import pytest
 
+from ecm.config.paths import REFERENCE_DIR
 from ecm.ingest import ingest
-from ecm.paths import REFERENCE_DIR
-from ecm.pipeline import (
+from ecm.shards.evaluate import (
     assign_populations,
     build_events,
     history_start,

@@ -1,4 +1,4 @@
-"""Writing a run's files (ecm.safety moves the finished folder into place).
+"""Writing a run's files (ecm.run.safety moves the finished folder into place).
 
 Data files are deterministic: rows sorted (member_id, then pof_code), no timestamps
 inside; re-running the same inputs, rules and as-of date gives byte-identical files.

@@ -7,7 +7,7 @@
 - `run_assignments`: one row per run × member × population (run_id, member_id, pof_code,
   age_group, qualifying_date, provider_npi).
 
-A run writes both into its warehouse copy (ecm.safety.WorkWarehouse), so they land only
+A run writes both into its warehouse copy (ecm.run.safety.WorkWarehouse), so they land only
 when the run succeeds; a failed or refused run leaves no row. Re-running an as-of date
 replaces that date's run and its assignments: the warehouse holds one run per as-of date.
 `changes.parquet` and the MIF's Assignment Status compare a run with the run of the

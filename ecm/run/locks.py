@@ -8,7 +8,7 @@ never blocks the next one; its lock file is reused. A run that finds a lock held
 up to `wait_seconds`, then stops with `RunLockedError` (exit 2), naming the warehouse or
 folder and the holder (pid, host, start time: the only things the file records).
 
-The lock file is owner-only (0600, whatever the umask; ecm.file_modes) and removed when
+The lock file is owner-only (0600, whatever the umask; ecm.run.file_modes) and removed when
 the run ends. Removing a lock file is safe only because
 every taker checks, once it holds the lock, that the file it locked is still the one at
 the path (else it tries again on the new file), and the holder removes it *before* it
@@ -31,9 +31,9 @@ import time
 from pathlib import Path
 
 from ecm.errors import OutputError, RunLockedError
-from ecm.logs import get_logger
-from ecm.machine import machine_error
-from ecm.safety import WRITTEN_BY
+from ecm.run.logs import get_logger
+from ecm.run.machine import machine_error
+from ecm.run.safety import WRITTEN_BY
 
 log = get_logger("locks")
 
@@ -53,7 +53,7 @@ def _named(target: Path) -> Path:
     """`target` absolute, `.` and `..` taken out (`--out .` is the current folder, whose
     lock lies beside it), its folder resolved; its own name kept as given, unless it is a
     symbolic link: a run follows a linked --out or warehouse to its target
-    (ecm.safety.followed), so the target's lock is the one to take."""
+    (ecm.run.safety.followed), so the target's lock is the one to take."""
     target = Path(os.path.abspath(target))  # noqa: PTH100
     if target.is_symlink():
         with contextlib.suppress(OSError, RuntimeError):  # a loop: the run refuses it

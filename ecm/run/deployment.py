@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ecm.config.paths import RESOURCE_ROOT
 from ecm.errors import InputError
-from ecm.paths import RESOURCE_ROOT
 
 PREFECT_YAML = RESOURCE_ROOT / "prefect.yaml"
 DEPLOYMENT = "ecm-monthly"
@@ -135,7 +135,7 @@ def build_deployment(spec: DeploymentSpec, parameters: dict[str, Any] | None = N
 def server_environment() -> dict[str, str]:
     """The environment of the Prefect server `ecm serve` starts: this process's, with
     analytics off and Prefect's usage-data notice and calls off, whatever it said."""
-    from ecm.prefect_env import NO_ANALYTICS
+    from ecm.run.prefect_env import NO_ANALYTICS
 
     env = {**os.environ, **NO_ANALYTICS}
     env.pop("PREFECT_API_URL", None)
@@ -259,7 +259,7 @@ def serve(
 ) -> None:
     """Serve the monthly deployment of `spec_file` until interrupted (Ctrl-C, SIGTERM):
     on the Prefect server PREFECT_API_URL names, else on one started here on `port`."""
-    from ecm.prefect_env import apply_prefect_defaults, configured_api_url
+    from ecm.run.prefect_env import apply_prefect_defaults, configured_api_url
 
     spec = load_spec(spec_file)
     parameters = resolved_parameters(spec, overrides)
@@ -285,7 +285,7 @@ def serve(
 
 
 def _serve(spec: DeploymentSpec, parameters: dict[str, Any], url: str, echo) -> None:
-    from ecm.prefect_env import quiet_prefect_failure_logs
+    from ecm.run.prefect_env import quiet_prefect_failure_logs
 
     quiet_prefect_failure_logs()
     deployment = build_deployment(spec, parameters)

@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from data_contracts import fill_rate_check_names
+from ecm.config.paths import DEFAULT_RULES_FILE
+from ecm.config.reference import VALUE_SET_NAME, ReferenceData, code_systems
 from ecm.errors import RulesError
-from ecm.paths import DEFAULT_RULES_FILE
-from ecm.reference import VALUE_SET_NAME, ReferenceData, code_systems
 from transforms.criteria import condition_criteria
 from transforms.members import ADULT, CHILD_YOUTH
 from transforms.populations import Population, SettingType
@@ -539,7 +539,7 @@ def _check_declarations(populations: Mapping[str, Population]) -> None:
             if key not in SETTINGS or SETTINGS[key].kind != kind:
                 raise TypeError(
                     f"Population {population.code} declares the setting {key} ({kind}), "
-                    f"which ecm.rules.SETTINGS does not declare with that type."
+                    f"which ecm.config.rules.SETTINGS does not declare with that type."
                 )
 
 

@@ -41,7 +41,7 @@ from rich.progress import Progress, ProgressColumn, Task, TaskID, TextColumn
 from rich.spinner import Spinner
 from rich.text import Text
 
-from ecm.logs import LOGGER_NAME, configure_logging
+from ecm.run.logs import LOGGER_NAME, configure_logging
 
 STAGE, FILE, STEP, PROGRESS = "stage", "file", "step", "progress"
 STARTED, DONE, FAILED = "started", "done", "failed"
@@ -226,7 +226,7 @@ def _fields(part: Part) -> dict[str, Any]:
 
 
 class LogRenderer:
-    """Each start and end as one INFO record of the `ecm.progress` logger: a plain line
+    """Each start and end as one INFO record of the `ecm.run.progress` logger: a plain line
     (`[06:01:12] ingest: done — 9,362,113 rows read (31.8 s)`) or, with the JSON
     formatter (--json), one object carrying the event's fields (`record.progress`)."""
 

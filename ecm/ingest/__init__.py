@@ -63,13 +63,13 @@ from data_contracts.sql import (
     lit,
     warning_checks,
 )
-from ecm import outputs
+from ecm import files as outputs
+from ecm.config.rules import Rules
 from ecm.errors import InputError, MachineError, SanityGuardError
-from ecm.guards import QuarantineShare
-from ecm.machine import human_size
-from ecm.progress import NO_PROGRESS, Reporter
-from ecm.rules import Rules
-from ecm.sql import SQL_DIR, install_macros, load_sql
+from ecm.run.guards import QuarantineShare
+from ecm.run.machine import human_size
+from ecm.run.progress import NO_PROGRESS, Reporter
+from ecm.warehouse.sql import SQL_DIR, install_macros, load_sql
 
 log = logging.getLogger("ecm.ingest")
 
@@ -100,7 +100,7 @@ TRANSCODE_CHUNK_BYTES = 1 << 20
 GZIP_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error)
 
 Progress = Reporter
-"""Where the ingest reports each file it reads and stages (ecm.progress)."""
+"""Where the ingest reports each file it reads and stages (ecm.run.progress)."""
 
 
 def _suffix(path: Path) -> str | None:
@@ -2188,7 +2188,7 @@ def _finish_feed(
 ) -> None:
     """The view `stg__<feed>` of the rows that passed; for eligibility, the members the
     other feeds are checked against; `raw__<feed>` / `checked__<feed>` as the temporary
-    views of the files this run read (for `ecm.bench.validation_cost`)."""
+    views of the files this run read (for `tests.bench.validation_cost`)."""
     feed = contract.name
     replace_relation(
         con, f"stg__{feed}", "view", f"{_staged_select(con, feed)} where _reject is null"

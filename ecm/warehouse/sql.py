@@ -7,7 +7,7 @@ from functools import cache
 
 import duckdb
 
-from ecm.paths import SQL_DIR
+from ecm.config.paths import SQL_DIR
 
 
 @cache

@@ -20,7 +20,7 @@ inside a long call into DuckDB or Polars sees a signal only when the call return
 - if the process has not ended GRACE_SECONDS after the signal (a Polars call nothing can
   interrupt, a clean-up waiting on a server that is gone), the watcher ends the run's
   processes itself, says the sentence and exits 128 + signal. What the run then leaves
-  (its copies, lock files) the next run removes (ecm.safety.recover_leftovers).
+  (its copies, lock files) the next run removes (ecm.run.safety.recover_leftovers).
 
 `replacing()` marks the swap of the warehouse and the output folder (renames,
 milliseconds): a signal then is honoured right after it, so the two are never left half

@@ -1,6 +1,6 @@
 """`make bench`: the scale targets of issue #7, measured in one run on cached feed sets.
 
-    python -m ecm.bench [--sizes 300000,1500000] [--csv-sizes smallest|none|N,...]
+    python -m tests.bench [--sizes 300000,1500000] [--csv-sizes smallest|none|N,...]
                         [--months 24] [--workdir bench-data] [--second-month largest|none|all]
                         [--validation smallest|none|all] [--shards N] [--markdown FILE]
 
@@ -9,9 +9,9 @@ For each feed set (Parquet at every size, CSV at `--csv-sizes`; generated once i
 while its `.bench-complete.json` marker matches; a set without the marker is regenerated):
 
 1. the **scan floor**: DuckDB reading, once, every column the rules read (`SCAN_CLAIM_COLUMNS`
-   of the medical claims: ecm.pipeline.CLAIM_EVENT_COLUMNS, diagnosis_code_2..25, file_date,
+   of the medical claims: ecm.shards.evaluate.CLAIM_EVENT_COLUMNS, diagnosis_code_2..25, file_date,
    and procedure_code_* when the unplanned-stay method is cms_planned; and the eligibility
-   columns ecm.pipeline.ELIGIBILITY_COLUMNS), `max()` of each so every column is read;
+   columns ecm.shards.evaluate.ELIGIBILITY_COLUMNS), `max()` of each so every column is read;
 2. the **baseline**: `BASELINE_SQL`, the HIGH_UTIL rules alone as an analyst would write them
    in one DuckDB query on the same files; its member counts beside ecm's;
 2b. the **contract floor** (`contract_floor`): storing every delivered column that holds a
@@ -54,12 +54,12 @@ from data_contracts import load_contracts
 from data_contracts.fill_rates import FillRateRules
 from data_contracts.gx_suites import run_data_quality, table_expectations
 from data_contracts.sql import ident, row_checks
+from ecm.config.reference import ReferenceData
+from ecm.config.rules import load_rules
 from ecm.generate import generate_feeds
 from ecm.ingest import ingest
-from ecm.pipeline import CLAIM_EVENT_COLUMNS, ELIGIBILITY_COLUMNS, inputs_needed
-from ecm.prefect_env import NO_ANALYTICS
-from ecm.reference import ReferenceData
-from ecm.rules import load_rules
+from ecm.run.prefect_env import NO_ANALYTICS
+from ecm.shards.evaluate import CLAIM_EVENT_COLUMNS, ELIGIBILITY_COLUMNS, inputs_needed
 
 AS_OF = dt.date(2026, 10, 31)
 SEED = 7
@@ -814,17 +814,17 @@ def targets(results: list[dict]) -> list[str]:
     return ["### Targets", "", *(x for n in notes for x in (n, "")), *rows]
 
 
-HOW = """How each figure is taken (`ecm/bench.py`):
+HOW = """How each figure is taken (`tests/bench.py`):
 
 - **Feed sets**: `ecm.generate.generate_feeds`, seed 7, 24 months ending 2026-10-31, into
   `bench-data/feeds-<members>-24-<fmt>/`, reused while its `.bench-complete.json` (written
   last) matches; Parquet claims are one file, CSV claims a folder of 24 monthly drops.
 - **Scan floor**: one DuckDB query per feed taking `max()` of each column, so each is read:
-  the medical claims' {claim_cols} columns (`ecm.pipeline.CLAIM_EVENT_COLUMNS`:
+  the medical claims' {claim_cols} columns (`ecm.shards.evaluate.CLAIM_EVENT_COLUMNS`:
   {event_cols}; plus diagnosis_code_2 … _25 and file_date; no procedure codes, since
   `methods.unplanned_stay` is `admit_type`) and the eligibility's {elig_cols} columns
-  (`ecm.pipeline.ELIGIBILITY_COLUMNS`). The partner feeds (a few thousand rows) are left out.
-- **Baseline**: `ecm.bench.BASELINE_SQL`, one DuckDB query with DuckDB's defaults, on the
+  (`ecm.shards.evaluate.ELIGIBILITY_COLUMNS`). The partner feeds (a few thousand rows) are left out.
+- **Baseline**: `tests.bench.BASELINE_SQL`, one DuckDB query with DuckDB's defaults, on the
   same files: the latest version of each claim by file_date (a latest void, type of bill
   xx8, removes it); ED lines (institutional revenue 045x/0981, HCPCS 99281–99285 or
   G0380–G0384, POS 23 on a professional claim), one visit per member-date, its primary dx
@@ -875,7 +875,7 @@ def section(results: list[dict], argv: list[str]) -> str:
     lines = [
         SECTION,
         "",
-        f"`make bench` (`python -m ecm.bench {' '.join(argv)}`), every figure from one run.",
+        f"`make bench` (`python -m tests.bench {' '.join(argv)}`), every figure from one run.",
         "",
         *machine(),
         "",

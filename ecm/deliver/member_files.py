@@ -19,9 +19,9 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from ecm import outputs
-from ecm.pipeline import ELIGIBILITY_COLUMNS, PROVIDER_COLUMNS
-from ecm.rules import Rules
+from ecm import files as outputs
+from ecm.config.rules import Rules
+from ecm.shards.evaluate import ELIGIBILITY_COLUMNS, PROVIDER_COLUMNS
 from transforms.mif import (
     FOLDER,
     LINE_BREAKS_REPLACED,

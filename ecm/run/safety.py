@@ -12,7 +12,7 @@
 - `work_folder`: the run's temporary work folder beside the warehouse.
 - `recover_leftovers`: what a run that was killed left of the above, removed (or, for an
   output swap it did not finish, put back) by the next run, which holds the run locks
-  (`ecm.locks`) and so knows that no live run owns them.
+  (`ecm.run.locks`) and so knows that no live run owns them.
 
 Nothing here ever deletes a file `ecm` did not write: the leftovers are recognised by
 the exact names this module gives them.
@@ -32,7 +32,7 @@ from pathlib import Path
 import duckdb
 
 from ecm.errors import InputError, OutputError
-from ecm.file_modes import OWNER_ONLY, FileModes, restrict
+from ecm.run.file_modes import OWNER_ONLY, FileModes, restrict
 
 MANIFEST = "manifest.json"
 WRITTEN_BY = "ecm"
@@ -163,7 +163,7 @@ def check_output_folder(out_dir: Path, input_dir: Path, warehouse: Path) -> None
 
 class OutputFolder:
     """A run's output, written into a temporary folder beside `target` and moved into
-    place by `publish()` with `modes` (ecm.file_modes); `discard()` removes the temporary
+    place by `publish()` with `modes` (ecm.run.file_modes); `discard()` removes the temporary
     folder (only ours)."""
 
     def __init__(self, target: Path, modes: FileModes = OWNER_ONLY) -> None:
@@ -221,7 +221,7 @@ def _checkpoint(path: Path) -> None:
 
 class WorkWarehouse:
     """A copy of the warehouse beside it for one run: every write of the run goes to
-    `path`; `commit()` swaps it in whole with `modes` (ecm.file_modes), `discard()`
+    `path`; `commit()` swaps it in whole with `modes` (ecm.run.file_modes), `discard()`
     removes it and leaves the warehouse as it was."""
 
     def __init__(self, warehouse: Path, modes: FileModes = OWNER_ONLY) -> None:
@@ -315,7 +315,7 @@ def _matching(folder: Path, pattern: str) -> list[os.DirEntry]:
 def recover_leftovers(warehouse: Path, out_dir: Path) -> Leftovers:
     """Clean up after runs on this warehouse and output folder that died (killed, or
     the machine stopped) before they could: call it only while holding both run locks
-    (`ecm.locks`), so that what it finds belongs to no live run.
+    (`ecm.run.locks`), so that what it finds belongs to no live run.
 
     - beside the warehouse: its copies `.W.run-*.duckdb` (with their `.wal` and DuckDB
       spill folder) and work folders `.W.work-*` are removed;
@@ -379,7 +379,7 @@ def check_warehouse(path: Path) -> None:
     files every ingest writes or the run history every run writes (`ECM_TABLES`), beside
     which tables of the plan's own are allowed. A database holding neither is another
     application's, and a run never writes into it."""
-    from ecm.machine import machine_error
+    from ecm.run.machine import machine_error
 
     path = Path(path)
     if not path.exists():
@@ -415,7 +415,7 @@ def check_warehouse(path: Path) -> None:
 
 
 # The tables that make a DuckDB file an ecm warehouse: the ingest's catalog of staged
-# files (ecm.ingest.FILES_TABLE) and the run history (ecm.history.RUNS); either will do.
+# files (ecm.ingest.FILES_TABLE) and the run history (ecm.warehouse.history.RUNS); either will do.
 ECM_TABLES = frozenset({"ingest_files", "runs"})
 
 _STORAGE_VERSION = re.compile(r"storage version number (\d+)")

@@ -1,6 +1,6 @@
 """The seam of a run: one shard in (paths), its result files out; then the merge.
 
-`run_shard` reads one shard's inputs (ecm.shards) into the `Inputs` shape, builds its
+`run_shard` reads one shard's inputs (ecm.shards.inputs) into the `Inputs` shape, builds its
 events and applies every population rule with the unchanged `build_events` /
 `assign_populations`, and writes the shard's assignments, evidence and member metrics as
 Parquet with the counts the run summary needs. It holds no global state and takes only
@@ -20,11 +20,11 @@ from typing import Any
 
 import polars as pl
 
-from ecm import outputs
-from ecm.pipeline import Assignment, Events, assign_populations, build_events, scan_inputs
-from ecm.reference import ReferenceData
-from ecm.rules import Rules
-from ecm.shards import ShardPaths
+from ecm import files as outputs
+from ecm.config.reference import ReferenceData
+from ecm.config.rules import Rules
+from ecm.shards.evaluate import Assignment, Events, assign_populations, build_events, scan_inputs
+from ecm.shards.inputs import ShardPaths
 
 # Each output's order: its grain's keys (as transforms.assign sorts them), then every
 # other column as a tie-breaker, so rows come in one order whatever shard they came from.

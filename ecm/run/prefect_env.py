@@ -9,7 +9,7 @@ environment wins.
 starts one (Prefect's own `SubprocessASGIServer`, the one a flow run starts by itself
 when no server is configured), points this process and every worker process spawned
 after it at that server through PREFECT_API_URL, and stops it when the run ends, on
-every path (an interrupted run too: ecm.interrupts). A run on Dask so pays Prefect's
+every path (an interrupted run too: ecm.run.interrupts). A run on Dask so pays Prefect's
 start-up once (each Dask worker would otherwise start a temporary server of its own),
 and no run leaves its server behind.
 """
@@ -22,7 +22,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from ecm.paths import RESOURCE_ROOT
+from ecm.config.paths import RESOURCE_ROOT
 
 
 def _default_home() -> Path:

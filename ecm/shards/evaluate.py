@@ -15,10 +15,10 @@ from dataclasses import dataclass, fields, replace
 import duckdb
 import polars as pl
 
+from ecm.config.reference import ReferenceData
+from ecm.config.rules import OWN_LOOKBACK_SETTING, Rules
 from ecm.errors import RulesError
-from ecm.reference import ReferenceData
-from ecm.rules import OWN_LOOKBACK_SETTING, Rules
-from ecm.sql import install_macros, load_sql
+from ecm.warehouse.sql import install_macros, load_sql
 from transforms import ed, metrics, stays
 from transforms.assign import finalize_assignments
 from transforms.claims import with_claim_type_of_bill
@@ -187,7 +187,7 @@ def read_inputs(
 
 def scan_inputs(files: dict[str, str], present_feeds: frozenset[str]) -> Inputs:
     """The inputs `read_inputs` reads, as lazy scans of Parquet files (one shard's, written
-    by ecm.shards): `files` maps each field of `Inputs` to a path or glob; procedures are
+    by ecm.shards.inputs): `files` maps each field of `Inputs` to a path or glob; procedures are
     read only when `files` names them."""
 
     def scan(table: str) -> pl.LazyFrame:

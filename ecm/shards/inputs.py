@@ -1,7 +1,7 @@
 """Household shards: the shard map, the shard count, and each shard's inputs.
 
 A run splits its members into N shards so that each shard's events and rules fit in a
-bounded amount of memory (ecm.shard_run runs one shard). HOMELESS_FAMILY reads a whole
+bounded amount of memory (ecm.shards.run runs one shard). HOMELESS_FAMILY reads a whole
 household, so a household never spans shards:
 
 1. *households* (`int__member_household`): label propagation over shared subscriber_ids
@@ -29,15 +29,15 @@ from pathlib import Path
 
 import duckdb
 
+from ecm.config.rules import Rules
 from ecm.ingest import replace_relation
-from ecm.pipeline import (
+from ecm.shards.evaluate import (
     CLAIM_EVENT_COLUMNS,
     ELIGIBILITY_COLUMNS,
     PARTNER_FEED_COLUMNS,
     PROVIDER_COLUMNS,
 )
-from ecm.rules import Rules
-from ecm.sql import install_macros, load_sql
+from ecm.warehouse.sql import install_macros, load_sql
 
 log = logging.getLogger("ecm.shards")
 
@@ -114,7 +114,7 @@ def _columns(columns: tuple[str, ...]) -> str:
 
 def shard_tables(with_procedures: bool) -> dict[str, str]:
     """The select of every table a shard reads (the same rows and columns as
-    ecm.pipeline.read_inputs), by table name. `$since` bounds the diagnoses read."""
+    ecm.shards.evaluate.read_inputs), by table name. `$since` bounds the diagnoses read."""
     tables = {
         # Every eligibility row, enrolled or not: HOMELESS_FAMILY reads the household.
         "eligibility": f"select {_columns(ELIGIBILITY_COLUMNS)} from stg__eligibility",

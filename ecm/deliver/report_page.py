@@ -203,7 +203,7 @@ def quarantine_chart(feeds: Mapping[str, Mapping[str, Any]]) -> str:
 def trend_rows(
     summary: Mapping[str, Any], history: Sequence[Mapping[str, Any]]
 ) -> list[dict[str, Any]]:
-    """The warehouse's runs (rows of ecm.history's `runs`: as_of_date, enrolled_members,
+    """The warehouse's runs (rows of ecm.warehouse.history's `runs`: as_of_date, enrolled_members,
     assignments, assigned_members) with this run in place of any recorded run of its
     as-of date (it replaces that one), sorted by as-of date; `this_run` marks it."""
     as_of = str(summary["as_of_date"])

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from data_contracts import load_contracts
+from ecm.config.rules import Rules
 from ecm.errors import SanityGuardError
-from ecm.rules import Rules
 
 REFUSED = "The run was refused by its sanity guards and replaced nothing: "
 
