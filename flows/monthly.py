@@ -38,6 +38,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 import ecm
 from ecm import files as outputs
+from ecm.config.dates import RunDates
 from ecm.config.reference import ReferenceData
 from ecm.config.rules import Rules, load_rules
 from ecm.deliver import member_files as mif
@@ -63,7 +64,7 @@ from ecm.run.safety import (
     recover_leftovers,
     work_folder,
 )
-from ecm.shards.evaluate import history_start, inputs_needed, population_status
+from ecm.shards.evaluate import inputs_needed, population_status
 from ecm.shards.inputs import ShardPaths, ShardSet, shard_count, write_shard_inputs
 from ecm.shards.run import MergedResult, ShardResult, merge_shard_results, run_shard
 from ecm.warehouse import history
@@ -71,7 +72,6 @@ from ecm.warehouse.sql import install_macros, load_sql
 from transforms.mif import CHANGE_SCHEMA, ENDED, NEW, UNASSIGNED, assignment_changes
 from transforms.mif import member_information as member_information_rows
 from transforms.quality import npi_failures
-from transforms.windows import lookback
 
 log = get_logger("flow")
 
@@ -225,7 +225,7 @@ def shard_inputs(
             con,
             root,
             rules,
-            history_start(rules, as_of),
+            RunDates.of(rules, as_of).history_start,
             frozenset(ingested_feeds),
             shards=shards,
             with_procedures="procedures" in inputs_needed(rules),
@@ -249,7 +249,7 @@ def run_one_shard(
     It may run in a Dask worker process: it logs nothing itself, and Prefect's report of
     a failure (which may quote data) is filtered there as in the command's process."""
     quiet_prefect_failure_logs()
-    return run_shard(shard, rules, as_of, out_dir, reference)
+    return run_shard(shard, rules, RunDates.of(rules, as_of), out_dir, reference)
 
 
 LOCAL_CLUSTER = "local"
@@ -383,7 +383,7 @@ def build_summary(
 ) -> dict[str, Any]:
     """The run summary, from the ingest's counts, the shards' merged counts and the data
     quality report (no frame is read here)."""
-    window = lookback(as_of, rules.setting("time.lookback_months"))
+    window = RunDates.of(rules, as_of).window
     feeds: dict[str, dict[str, Any]] = {}
     for name in (*ingested.feeds, *ingested.missing_feeds):
         feed_counts = ingested.feeds.get(name)

@@ -10,10 +10,11 @@ import pytest
 from click.testing import CliRunner
 
 from ecm.cli import main
+from ecm.config.dates import RunDates
 from ecm.deliver.explain import count_gap, explain_member, source_text, why_not
 from ecm.errors import EcmError
 from ecm.ingest import ingest
-from ecm.shards.evaluate import assign_populations, build_events, history_start, read_inputs
+from ecm.shards.evaluate import assign_populations, build_events, read_inputs
 from tests.story import AS_OF, write_story
 
 
@@ -42,8 +43,10 @@ def run_dir(tmp_path_factory, rules, ref):
     folder = write_story(tmp_path_factory.mktemp("story") / "feeds")
     with duckdb.connect() as con:
         found = ingest(con, folder, rules, tmp_path_factory.mktemp("work"))
-        inputs = read_inputs(con, frozenset(found.feeds), history_start(rules, AS_OF))
-    result = assign_populations(build_events(inputs, ref, rules, AS_OF), inputs, rules)
+        inputs = read_inputs(con, frozenset(found.feeds), RunDates.of(rules, AS_OF).history_start)
+    result = assign_populations(
+        build_events(inputs, ref, rules, RunDates.of(rules, AS_OF)), inputs, rules
+    )
     out = tmp_path_factory.mktemp("run") / "out"
     write_run(out, result, rules)
     return out
@@ -182,8 +185,12 @@ def test_why_not_never_reads_as_met_for_a_population_not_held(rules, ref, tmp_pa
     folder = write_pof_story(tmp_path / "feeds")
     with duckdb.connect() as con:
         found = ingest(con, folder, rules, tmp_path / "work")
-        inputs = read_inputs(con, frozenset(found.feeds), history_start(rules, POF_AS_OF))
-    result = assign_populations(build_events(inputs, ref, rules, POF_AS_OF), inputs, rules)
+        inputs = read_inputs(
+            con, frozenset(found.feeds), RunDates.of(rules, POF_AS_OF).history_start
+        )
+    result = assign_populations(
+        build_events(inputs, ref, rules, RunDates.of(rules, POF_AS_OF)), inputs, rules
+    )
     statuses = {code: s.as_dict() for code, s in result.population_status.items()}
     held = result.assignments.group_by("member_id").agg("pof_code")
     held = dict(zip(held["member_id"], held["pof_code"], strict=True))

@@ -15,9 +15,10 @@ import polars as pl
 import pytest
 
 from data_contracts import load_contracts
+from ecm.config.dates import RunDates
 from ecm.generate import generate_feeds
 from ecm.ingest import ingest
-from ecm.shards.evaluate import assign_populations, build_events, history_start, read_inputs
+from ecm.shards.evaluate import assign_populations, build_events, read_inputs
 
 END = dt.date(2026, 10, 31)
 MEMBERS = 300
@@ -106,8 +107,8 @@ def deliver_in_every_form(feeds) -> None:
 def run(feeds, work, rules, ref):
     with duckdb.connect() as con:
         result = ingest(con, feeds, rules, work)
-        inputs = read_inputs(con, frozenset(result.feeds), history_start(rules, END))
-    events = build_events(inputs, ref, rules, END)
+        inputs = read_inputs(con, frozenset(result.feeds), RunDates.of(rules, END).history_start)
+    events = build_events(inputs, ref, rules, RunDates.of(rules, END))
     assignment = assign_populations(events, inputs, rules)
     return result, inputs, assignment
 

@@ -7,9 +7,10 @@ import duckdb
 import polars as pl
 import pytest
 
+from ecm.config.dates import RunDates
 from ecm.generate import generate_feeds, planted_personas
 from ecm.ingest import ingest
-from ecm.shards.evaluate import assign_populations, build_events, history_start, read_inputs
+from ecm.shards.evaluate import assign_populations, build_events, read_inputs
 
 END = dt.date(2026, 10, 31)
 MEMBERS = 4_000
@@ -21,8 +22,8 @@ def run(tmp_path_factory, rules, ref):
     generate_feeds(feeds, members=MEMBERS, months=24, end=END, seed=11, fmt="csv")
     with duckdb.connect() as con:
         result = ingest(con, feeds, rules, tmp_path_factory.mktemp("work"))
-        inputs = read_inputs(con, frozenset(result.feeds), history_start(rules, END))
-    events = build_events(inputs, ref, rules, END)
+        inputs = read_inputs(con, frozenset(result.feeds), RunDates.of(rules, END).history_start)
+    events = build_events(inputs, ref, rules, RunDates.of(rules, END))
     return result, assign_populations(events, inputs, rules)
 
 

@@ -7,6 +7,7 @@ import duckdb
 import polars as pl
 import pytest
 
+from ecm.config.dates import RunDates
 from ecm.config.rules import load_rules
 from ecm.errors import RulesError
 from ecm.ingest import ingest
@@ -14,7 +15,6 @@ from ecm.shards.evaluate import (
     apply_rule,
     assign_populations,
     build_events,
-    history_start,
     inputs_needed,
     population_window,
     read_inputs,
@@ -31,8 +31,8 @@ def story_events(tmp_path_factory, rules, ref):
     folder = write_story(tmp_path_factory.mktemp("story") / "feeds")
     with duckdb.connect() as con:
         result = ingest(con, folder, rules, tmp_path_factory.mktemp("work"))
-        inputs = read_inputs(con, frozenset(result.feeds), history_start(rules, AS_OF))
-    return inputs, build_events(inputs, ref, rules, AS_OF)
+        inputs = read_inputs(con, frozenset(result.feeds), RunDates.of(rules, AS_OF).history_start)
+    return inputs, build_events(inputs, ref, rules, RunDates.of(rules, AS_OF))
 
 
 @pytest.fixture(scope="module")
@@ -107,8 +107,10 @@ def test_cms_planned_method_end_to_end(tmp_path, ref):
     folder = write_story(tmp_path / "feeds")
     with duckdb.connect() as con:
         result = ingest(con, folder, rules, tmp_path / "work")
-        inputs = read_inputs(con, frozenset(result.feeds), history_start(rules, AS_OF), rules=rules)
-    events = build_events(inputs, ref, rules, AS_OF)
+        inputs = read_inputs(
+            con, frozenset(result.feeds), RunDates.of(rules, AS_OF).history_start, rules=rules
+        )
+    events = build_events(inputs, ref, rules, RunDates.of(rules, AS_OF))
     m = {
         r["member_id"]: r
         for r in assign_populations(events, inputs, rules).member_metrics.to_dicts()
@@ -153,10 +155,12 @@ def test_a_population_may_name_its_own_lookback(tmp_path, rules):
     def holds(window, day):
         return pl.select(window.contains(pl.lit(day))).item()
 
-    assert holds(population_window(adult, rules, AS_OF), seven_months_back)
-    assert not holds(population_window(adult, six, AS_OF), seven_months_back)
-    assert population_window(adult, six, AS_OF).start == dt.date(2026, 5, 1)
-    assert population_window(child, six, AS_OF) == population_window(child, rules, AS_OF)
+    assert holds(population_window(adult, rules, RunDates.of(rules, AS_OF)), seven_months_back)
+    assert not holds(population_window(adult, six, RunDates.of(six, AS_OF)), seven_months_back)
+    assert population_window(adult, six, RunDates.of(six, AS_OF)).start == dt.date(2026, 5, 1)
+    assert population_window(child, six, RunDates.of(six, AS_OF)) == population_window(
+        child, rules, RunDates.of(rules, AS_OF)
+    )
 
 
 def test_a_six_month_lookback_changes_who_qualifies(tmp_path, story_events, story_run):

@@ -5,8 +5,9 @@ import duckdb
 import polars as pl
 import pytest
 
+from ecm.config.dates import RunDates
 from ecm.ingest import ingest
-from ecm.shards.evaluate import assign_populations, build_events, history_start, read_inputs
+from ecm.shards.evaluate import assign_populations, build_events, read_inputs
 from tests.story_pof import AS_OF, EXPECTED, PROVIDERS, write_story
 
 
@@ -14,8 +15,8 @@ def run(folder, rules, ref, work, drop_feeds=()):
     with duckdb.connect() as con:
         result = ingest(con, folder, rules, work)
         present = frozenset(result.feeds) - set(drop_feeds)
-        inputs = read_inputs(con, present, history_start(rules, AS_OF))
-    events = build_events(inputs, ref, rules, AS_OF)
+        inputs = read_inputs(con, present, RunDates.of(rules, AS_OF).history_start)
+    events = build_events(inputs, ref, rules, RunDates.of(rules, AS_OF))
     return assign_populations(events, inputs, rules)
 
 

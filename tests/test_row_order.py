@@ -12,9 +12,9 @@ import duckdb
 import polars as pl
 import pytest
 
+from ecm.config.dates import RunDates
 from ecm.generate import generate_feeds
 from ecm.ingest import ingest
-from ecm.shards.evaluate import history_start
 from ecm.shards.inputs import write_shard_inputs
 from ecm.shards.run import OUTPUT_ORDER, merge_shard_results, run_shard, sort_totally
 
@@ -61,11 +61,14 @@ def _run(root, feeds, rules, ref, shards: int):
             con,
             root / "inputs",
             rules,
-            history_start(rules, END),
+            RunDates.of(rules, END).history_start,
             frozenset(ingested.feeds),
             shards=shards,
         )
-    results = [run_shard(s, rules, END, root / "results", ref) for s in shard_set.paths()]
+    results = [
+        run_shard(s, rules, RunDates.of(rules, END), root / "results", ref)
+        for s in shard_set.paths()
+    ]
     return merge_shard_results(results, root / "merged")
 
 

@@ -21,6 +21,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from ecm.config.dates import RunDates
 from ecm.config.reference import ReferenceData
 from ecm.config.rules import load_rules
 from ecm.errors import RulesError
@@ -28,7 +29,6 @@ from ecm.ingest import ingest
 from ecm.shards.evaluate import (
     assign_populations,
     build_events,
-    history_start,
     population_window,
     read_inputs,
 )
@@ -36,7 +36,6 @@ from ecm.shards.inputs import shard_count
 from tests import story, story_pof
 from tests.rules_file import DEFAULT_DATA, REMOVED, leaf_keys, to_toml, with_setting
 from transforms.populations.registry import POPULATIONS
-from transforms.windows import lookback
 
 AS_OF = story.AS_OF
 assert story_pof.AS_OF == AS_OF
@@ -180,16 +179,17 @@ def _names(message: str, key: str) -> bool:
 
 
 def _assert_sane(rules, inputs) -> None:
+    dates = RunDates.of(rules, AS_OF)
     windows = [
-        lookback(AS_OF, rules.setting("time.lookback_months")),
-        lookback(AS_OF, rules.setting("time.long_lookback_months")),
-        *(population_window(p, rules, AS_OF) for p in POPULATIONS.values()),
+        dates.window,
+        dates.long_window,
+        *(population_window(p, rules, dates) for p in POPULATIONS.values()),
     ]
     for window in windows:
         assert window.start <= window.end == AS_OF, window
-    assert history_start(rules, AS_OF) <= AS_OF
+    assert dates.history_start <= AS_OF
     assert 1 <= shard_count(1_000, rules) <= 1_000
-    events = build_events(inputs, ReferenceData.for_rules(rules), rules, AS_OF)
+    events = build_events(inputs, ReferenceData.for_rules(rules), rules, dates)
     result = assign_populations(events, inputs, rules)
     enrolled = set(events.members["member_id"])
     assert set(result.assignments["member_id"]) <= enrolled
@@ -242,7 +242,9 @@ def test_the_packaged_rules_run_the_story_to_its_expected_members(story_inputs):
     """The property's story is not empty: under the packaged rules both stories' members
     are found (the property can pass by running, not only by refusing)."""
     rules = load_rules()
-    events = build_events(story_inputs, ReferenceData.for_rules(rules), rules, AS_OF)
+    events = build_events(
+        story_inputs, ReferenceData.for_rules(rules), rules, RunDates.of(rules, AS_OF)
+    )
     result = assign_populations(events, story_inputs, rules)
     got = set(result.assignments.select("member_id", "pof_code").iter_rows())
     assert got == story.EXPECTED | story_pof.EXPECTED

@@ -10,6 +10,7 @@ import duckdb
 import polars as pl
 import pytest
 
+from ecm.config.dates import RunDates
 from ecm.config.rules import load_rules
 from ecm.errors import RulesError
 from ecm.generate import generate_feeds
@@ -17,7 +18,6 @@ from ecm.ingest import ingest
 from ecm.shards.evaluate import (
     assign_populations,
     build_events,
-    history_start,
     read_inputs,
     scan_inputs,
 )
@@ -57,11 +57,16 @@ def runs(generated, rules, ref):
     for n in SHARD_COUNTS:
         with duckdb.connect(str(warehouse)) as con:
             shard_set = write_shard_inputs(
-                con, root / f"n{n}" / "inputs", rules, history_start(rules, END), feeds, shards=n
+                con,
+                root / f"n{n}" / "inputs",
+                rules,
+                RunDates.of(rules, END).history_start,
+                feeds,
+                shards=n,
             )
         assert shard_set.shards == n
         results = [
-            run_shard(shard, rules, END, root / f"n{n}" / "results", ref)
+            run_shard(shard, rules, RunDates.of(rules, END), root / f"n{n}" / "results", ref)
             for shard in shard_set.paths()
         ]
         merged[n] = merge_shard_results(results, root / f"n{n}" / "merged")
@@ -92,8 +97,8 @@ def test_a_sharded_run_equals_the_whole_population_run(generated, runs, rules, r
     rows of a run over every member at once (ecm.shards.evaluate.read_inputs)."""
     _, warehouse, feeds = generated
     with duckdb.connect(str(warehouse)) as con:
-        inputs = read_inputs(con, feeds, history_start(rules, END))
-    events = build_events(inputs, ref, rules, END)
+        inputs = read_inputs(con, feeds, RunDates.of(rules, END).history_start)
+    events = build_events(inputs, ref, rules, RunDates.of(rules, END))
     whole = assign_populations(events, inputs, rules)
     for name, (keys, nulls_last) in OUTPUT_ORDER.items():
         expected = sort_totally(getattr(whole, name), keys, nulls_last)
@@ -108,9 +113,9 @@ def test_a_sharded_run_equals_the_whole_population_run(generated, runs, rules, r
 def test_shard_inputs_have_the_columns_and_rows_of_the_staged_tables(generated, rules):
     root, warehouse, feeds = generated
     with duckdb.connect(str(warehouse)) as con:
-        whole = read_inputs(con, feeds, history_start(rules, END))
+        whole = read_inputs(con, feeds, RunDates.of(rules, END).history_start)
         shard_set = write_shard_inputs(
-            con, root / "columns", rules, history_start(rules, END), feeds, shards=3
+            con, root / "columns", rules, RunDates.of(rules, END).history_start, feeds, shards=3
         )
     shards = [scan_inputs(p.files(), feeds) for p in shard_set.paths()]
     for table in shard_set.tables:
@@ -252,7 +257,7 @@ def test_a_shard_and_the_rules_can_be_sent_to_another_process(generated, rules, 
     _, warehouse, feeds = generated
     with duckdb.connect(str(warehouse)) as con:
         shard_set = write_shard_inputs(
-            con, tmp_path / "inputs", rules, history_start(rules, END), feeds, shards=2
+            con, tmp_path / "inputs", rules, RunDates.of(rules, END).history_start, feeds, shards=2
         )
     shard = shard_set.paths()[1]
     assert pickle.loads(pickle.dumps((shard, rules))) == (shard, rules)

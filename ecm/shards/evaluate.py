@@ -15,6 +15,7 @@ from dataclasses import dataclass, fields, replace
 import duckdb
 import polars as pl
 
+from ecm.config.dates import RunDates
 from ecm.config.reference import ReferenceData
 from ecm.config.rules import OWN_LOOKBACK_SETTING, Rules
 from ecm.errors import RulesError
@@ -32,7 +33,7 @@ from transforms.populations import (
     with_evidence_summaries,
 )
 from transforms.populations.registry import POPULATIONS
-from transforms.windows import Window, lookback, months_before
+from transforms.windows import Window
 
 CLAIM_EVENT_COLUMNS = (
     "member_id",
@@ -124,15 +125,6 @@ def _select(con: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...]
     return con.sql(f"select {cols} from {table}").pl().lazy()
 
 
-def history_start(rules: Rules, as_of: dt.date) -> dt.date:
-    """The earliest service date any rule reads: the long lookback, or the pregnancy
-    carry-over before the 12-month lookback, whichever starts first."""
-    long_window = lookback(as_of, rules.setting("time.long_lookback_months"))
-    window = lookback(as_of, rules.setting("time.lookback_months"))
-    carryover = months_before(window.start, rules.setting("time.pregnancy_carryover_months"))
-    return min(long_window.start, carryover)
-
-
 # Inputs read only when a method of the rules file needs them: (setting, value) -> inputs.
 METHOD_INPUTS: dict[tuple[str, str], tuple[str, ...]] = {
     ("methods.unplanned_stay", "cms_planned"): ("procedures",),
@@ -208,7 +200,7 @@ def scan_inputs(files: dict[str, str], present_feeds: frozenset[str]) -> Inputs:
 class Events:
     """The events and shared criteria every population rule reads, built once per run."""
 
-    as_of: dt.date
+    dates: RunDates
     members: pl.DataFrame
     ed_visits: pl.DataFrame
     stays: pl.DataFrame
@@ -303,9 +295,10 @@ def _unenrolled_children(
     )
 
 
-def build_events(inputs: Inputs, ref: ReferenceData, rules: Rules, as_of: dt.date) -> Events:
+def build_events(inputs: Inputs, ref: ReferenceData, rules: Rules, dates: RunDates) -> Events:
     """Members on the as-of date, ED visits and stays (classified), and every shared
     criterion, collected together."""
+    as_of = dates.as_of
     members = enrolled_members(inputs.eligibility, as_of, rules.setting("time.adult_min_age"))
     enrolled = members.select("member_id")
     # The claims' type of bill is read by ED visits and both kinds of stay: add it once.
@@ -319,7 +312,7 @@ def build_events(inputs: Inputs, ref: ReferenceData, rules: Rules, as_of: dt.dat
     setting = rules.setting
     index_children = _unenrolled_children(inputs, members, rules, as_of)
     criteria = build_criteria(
-        window=lookback(as_of, setting("time.lookback_months")),
+        window=dates.window,
         diagnoses=inputs.diagnoses.join(enrolled, on="member_id", how="semi"),
         index_child_diagnoses=inputs.diagnoses.join(index_children, on="member_id", how="semi"),
         claim_lines=inputs.claim_lines.join(enrolled, on="member_id", how="semi"),
@@ -338,7 +331,7 @@ def build_events(inputs: Inputs, ref: ReferenceData, rules: Rules, as_of: dt.dat
         community_discharge=ref.value_set(setting("criteria.community_discharge_dispositions")),
     )
     return Events(
-        as_of=as_of,
+        dates=dates,
         members=member_frame,
         ed_visits=visit_frame,
         stays=stay_frame,
@@ -384,13 +377,14 @@ class Assignment:
     members_with_several_providers: int = 0
 
 
-def population_window(population: Population, rules: Rules, as_of: dt.date) -> Window:
+def population_window(population: Population, rules: Rules, dates: RunDates) -> Window:
     """The lookback a population's rule counts over: its own `lookback_months` when its
-    block names one (populations.md, "Time"), else time.lookback_months."""
-    months = rules.setting("time.lookback_months")
+    block names one (populations.md, "Time"), else the run's lookback."""
     if population.has_own_lookback:
-        months = rules.population(population.code).get(OWN_LOOKBACK_SETTING, months)
-    return lookback(as_of, months)
+        months = rules.population(population.code).get(OWN_LOOKBACK_SETTING)
+        if months is not None:
+            return dates.months(months)
+    return dates.window
 
 
 def rule_inputs(
@@ -399,11 +393,11 @@ def rule_inputs(
     """The inputs a population's rule reads, by the names its declaration gives (`reads`):
     `as_of`, `window` (its lookback), `long_window`, and the fields of `Events` and
     `Inputs` (frames as lazy frames)."""
-    as_of = events.as_of
+    dates = events.dates
     windows: dict[str, object] = {
-        "as_of": as_of,
-        "window": population_window(population, rules, as_of),
-        "long_window": lookback(as_of, rules.setting("time.long_lookback_months")),
+        "as_of": dates.as_of,
+        "window": population_window(population, rules, dates),
+        "long_window": dates.long_window,
     }
     provided = {
         **{name: getattr(inputs, name) for name in INPUT_FIELDS},
@@ -462,8 +456,8 @@ def assign_populations(
     `phrases`: the evidence summaries' phrases (default the packaged
     reference/evidence_phrases.toml)."""
     phrases = ReferenceData().evidence_phrases if phrases is None else phrases
-    as_of = events.as_of
-    window = lookback(as_of, rules.setting("time.lookback_months"))
+    dates = events.dates
+    as_of = dates.as_of
     statuses = {
         code: population_status(rules.population(code), inputs.present_feeds)
         for code in populations
@@ -487,9 +481,9 @@ def assign_populations(
         events.ed_visits.lazy(),
         events.stays.lazy(),
         events.criteria,
-        window,
+        dates.window,
         counted_criteria=metric_criteria(rules),
-        long_window=lookback(as_of, rules.setting("time.long_lookback_months")),
+        long_window=dates.long_window,
     ).sort("member_id")
     frames = pl.collect_all([assignments, evidence, member_metrics])
     return Assignment(

@@ -12,7 +12,6 @@ files are byte-identical whatever the number of shards; the counts add up.
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 import polars as pl
 
 from ecm import files as outputs
+from ecm.config.dates import RunDates
 from ecm.config.reference import ReferenceData
 from ecm.config.rules import Rules
 from ecm.shards.evaluate import Assignment, Events, assign_populations, build_events, scan_inputs
@@ -93,7 +93,7 @@ def shard_counts(events: Events, result: Assignment, rules: Rules) -> dict[str, 
 def run_shard(
     shard: ShardPaths,
     rules: Rules,
-    as_of: dt.date,
+    dates: RunDates,
     out_dir: Path,
     reference: ReferenceData | None = None,
 ) -> ShardResult:
@@ -104,7 +104,7 @@ def run_shard(
     reference = reference if reference is not None else ReferenceData.for_rules(rules)
     inputs = scan_inputs(shard.files(), shard.present_feeds)
     started = time.perf_counter()
-    events = build_events(inputs, reference, rules, as_of)
+    events = build_events(inputs, reference, rules, dates)
     built = time.perf_counter()
     result = assign_populations(events, inputs, rules)
     assigned = time.perf_counter()

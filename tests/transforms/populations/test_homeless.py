@@ -3,8 +3,9 @@ import datetime as dt
 import duckdb
 import polars as pl
 
+from ecm.config.dates import RunDates
 from ecm.ingest import ingest
-from ecm.shards.evaluate import assign_populations, build_events, history_start, read_inputs
+from ecm.shards.evaluate import assign_populations, build_events, read_inputs
 from tests.conftest import D, eligibility
 from tests.feeds import line, member, write_feed
 from tests.transforms.populations.facts import (
@@ -200,8 +201,10 @@ def test_a_lapsed_child_s_homelessness_diagnosis_reaches_the_rule(tmp_path, rule
     as_of = AS_OF
     with duckdb.connect() as con:
         staged = ingest(con, feeds, rules, tmp_path / "work")
-        inputs = read_inputs(con, frozenset(staged.feeds), history_start(rules, as_of))
-    result = assign_populations(build_events(inputs, ref, rules, as_of), inputs, rules)
+        inputs = read_inputs(con, frozenset(staged.feeds), RunDates.of(rules, as_of).history_start)
+    result = assign_populations(
+        build_events(inputs, ref, rules, RunDates.of(rules, as_of)), inputs, rules
+    )
     family = result.assignments.filter(pl.col("pof_code") == "HOMELESS_FAMILY")
     assert family["member_id"].to_list() == ["MOM"]
     assert family["qualifying_date"].to_list() == [D(2026, 5, 1)]

@@ -8,12 +8,12 @@ import duckdb
 import polars as pl
 import pytest
 
+from ecm.config.dates import RunDates
 from ecm.config.paths import REFERENCE_DIR
 from ecm.ingest import ingest
 from ecm.shards.evaluate import (
     assign_populations,
     build_events,
-    history_start,
     metric_criteria,
     read_inputs,
 )
@@ -160,8 +160,10 @@ def pof_result(rules, ref, tmp_path_factory):
     folder = write_story(tmp_path_factory.mktemp("pof") / "feeds")
     with duckdb.connect() as con:
         found = ingest(con, folder, rules, tmp_path_factory.mktemp("work"))
-        inputs = read_inputs(con, frozenset(found.feeds), history_start(rules, AS_OF))
-    return assign_populations(build_events(inputs, ref, rules, AS_OF), inputs, rules)
+        inputs = read_inputs(con, frozenset(found.feeds), RunDates.of(rules, AS_OF).history_start)
+    return assign_populations(
+        build_events(inputs, ref, rules, RunDates.of(rules, AS_OF)), inputs, rules
+    )
 
 
 def test_the_phrases_file_gives_every_phrase_one_and_many():
