@@ -63,7 +63,7 @@ def test_the_local_workers_report_nothing_below_critical(rules):
     their `distributed` loggers are silenced to CRITICAL, as this process's are."""
     import logging
 
-    from flows.monthly import LOCAL_CLUSTER, dask_task_runner
+    from ecm.run.dask import LOCAL_CLUSTER, dask_task_runner
 
     runner = dask_task_runner(LOCAL_CLUSTER, rules, workers=2)
     assert runner.cluster_kwargs["silence_logs"] >= logging.CRITICAL

@@ -140,7 +140,7 @@ def test_a_symlink_to_a_regular_file_is_read(tmp_path):
 def test_entries_that_match_no_feed_are_listed_as_ignored_never_opened(short_tmp):
     """A pipe, a socket and a dangling link named after no feed are left alone, and the
     run's input fingerprints (which hash the folder's files) never open them."""
-    from flows.monthly import fingerprint_inputs
+    from ecm.ingest.fingerprints import fingerprint_inputs
 
     feeds = minimal_feeds(short_tmp / "f")
     os.mkfifo(feeds / "notes.pipe")
@@ -156,12 +156,12 @@ def test_entries_that_match_no_feed_are_listed_as_ignored_never_opened(short_tmp
 
 
 def test_ecm_run_refuses_a_named_pipe_with_exit_2_before_prefect_starts(tmp_path, monkeypatch):
-    import ecm.cli
+    import flows.launch
 
     def no_prefect():
         raise AssertionError("Prefect was started")
 
-    monkeypatch.setattr(ecm.cli, "apply_prefect_defaults", no_prefect)
+    monkeypatch.setattr(flows.launch, "apply_prefect_defaults", no_prefect)
     feeds = minimal_feeds(tmp_path / "feeds")
     os.mkfifo(feeds / "homelessness.csv")
     with fails_if_it_hangs():

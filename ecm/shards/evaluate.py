@@ -364,6 +364,15 @@ def population_status(settings: dict, present_feeds: frozenset[str]) -> Populati
     return PopulationStatus("evaluated", ())
 
 
+def evaluated_populations(rules: Rules, present_feeds: frozenset[str]) -> frozenset[str]:
+    """The population codes evaluated (in whole or in part) with the feeds present."""
+    return frozenset(
+        code
+        for code in rules.population_codes
+        if population_status(rules.population(code), present_feeds).status != "not_evaluated"
+    )
+
+
 @dataclass(frozen=True)
 class Assignment:
     """The run's results: assignments, evidence and member metrics (collected), and the

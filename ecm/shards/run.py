@@ -49,6 +49,18 @@ class ShardResult:
     counts: dict[str, Any]
     seconds: dict[str, float]
 
+    def progress(self) -> dict[str, Any]:
+        """What the run's progress says of this shard once it is done (ecm.run.progress:
+        `shards: 2 of 4 done — shard 1, 120,480 enrolled members`): counts only."""
+        return {
+            "item": f"shard {self.shard}",
+            "shard": self.shard,
+            "rows": self.counts["members"]["enrolled"],
+            "unit": "enrolled members",
+            "seconds": sum(self.seconds.values()),
+            "assignments": self.counts["assignments"],
+        }
+
 
 @dataclass(frozen=True)
 class MergedResult:
