@@ -21,13 +21,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from ecm.deliver import writers
+from ecm.deliver.writers import RunWriting
 from ecm.run.safety import MANIFEST
-
-if TYPE_CHECKING:
-    from ecm.deliver.writers import RunWriting
 
 RUN = "ecm run"
 """The command of the monthly run (and of `ecm demo` and the scheduled flow)."""
@@ -87,7 +84,7 @@ class Column:
         return f"{kind}, may be empty" if self.may_be_empty else kind
 
 
-Writer = Callable[["RunWriting", "Output"], None]
+Writer = Callable[[RunWriting, "Output"], None]
 
 
 @dataclass(frozen=True)
