@@ -173,7 +173,7 @@ _encoding_option = click.option(
 def _encodings(encoding_options: tuple[str, ...]) -> dict[str, str] | None:
     if not encoding_options:
         return None
-    from ecm.ingest import parse_encoding_options
+    from ecm.ingest.discover import parse_encoding_options
 
     return parse_encoding_options(list(encoding_options))
 
@@ -249,7 +249,7 @@ def _run_flow(
     warehouse or `out_dir` (ecm.run.locks)."""
     from data_contracts import load_contracts
     from ecm.config.rules import load_rules
-    from ecm.ingest import discover_feeds
+    from ecm.ingest.discover import discover_feeds
     from ecm.run.prefect_env import configured_api_url
     from ecm.run.safety import check_output_folder, check_warehouse, default_warehouse, followed
 

@@ -44,7 +44,8 @@ from ecm.config.rules import Rules, load_rules
 from ecm.deliver import member_files as mif
 from ecm.deliver import report_page as html_report
 from ecm.errors import EcmError
-from ecm.ingest import IngestResult, ingest, is_regular_file
+from ecm.ingest import IngestResult, ingest
+from ecm.ingest.discover import is_regular_file
 from ecm.run import interrupts
 from ecm.run.file_modes import FileModes, modes_of, set_umask
 from ecm.run.guards import check_sanity_guards
@@ -594,7 +595,7 @@ def _rows_written(folder: Path) -> int:
 
 def fingerprint_inputs(input_dir: Path) -> dict[str, str]:
     """sha256 of every regular file in the feed directory (relative path → digest); a
-    named pipe, socket or device is never opened (ecm.ingest.is_regular_file)."""
+    named pipe, socket or device is never opened (ecm.ingest.discover.is_regular_file)."""
     return {
         str(p.relative_to(input_dir)): outputs.sha256_file(p)
         for p in sorted(Path(input_dir).rglob("*"))
