@@ -647,11 +647,11 @@ def validate(
         "data_quality": quality.as_summary(),
     }
     if report_file:
-        from data_contracts.gx_report import render_report
+        from data_contracts.validation_page import render_validation_page
 
         with narrow_umask(modes):
             report_file.parent.mkdir(parents=True, exist_ok=True)
-            report_file.write_text(render_report(report, quality), encoding="utf-8")
+            report_file.write_text(render_validation_page(report, quality), encoding="utf-8")
         restrict(report_file, modes)  # a report written over keeps its old mode
     if as_json:
         click.echo(json.dumps(report, default=str))

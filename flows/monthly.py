@@ -70,8 +70,9 @@ from ecm.shards.inputs import ShardPaths, ShardSet, shard_count, write_shard_inp
 from ecm.shards.run import MergedResult, ShardResult, merge_shard_results, run_shard
 from ecm.warehouse import history
 from ecm.warehouse.sql import install_macros, load_sql
-from transforms.mif import CHANGE_SCHEMA, ENDED, NEW, UNASSIGNED, assignment_changes
-from transforms.mif import member_information as member_information_rows
+from transforms.assignment_changes import CHANGE_SCHEMA, ENDED, NEW, assignment_changes
+from transforms.member_information import UNASSIGNED
+from transforms.member_information import member_information as member_information_rows
 from transforms.quality import npi_failures
 
 log = get_logger("flow")
