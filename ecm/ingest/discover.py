@@ -222,6 +222,7 @@ def _canonical_encoding(name: str, option: str) -> str:
 
 
 def encoding_of(feed: str, encodings: Mapping[str, str] | None) -> str:
+    """The encoding of `feed`'s text files: its own entry, else the `*` entry, else UTF-8."""
     encodings = encodings or {}
     name = encodings.get(feed) or encodings.get(ALL_FEEDS) or DEFAULT_ENCODING
     return _canonical_encoding(name, f"{feed}={name}")

@@ -16,14 +16,18 @@ from ecm.errors import InputError
 from ecm.ingest.discover import suffix_of
 
 META_COLUMNS = ("_source_file", "_line")
+"""The columns every file as read starts with: its path relative to the input folder and
+the line (a Parquet file's row, a sheet's row) each row came from."""
 DELIMITER_NAMES = {",": "','", "|": "'|'", "\t": "tab"}
 
 
 def delimited(sep: str) -> str:
+    """`sep` in an error's words: `','-delimited`, `tab-delimited`."""
     return f"{DELIMITER_NAMES.get(sep, repr(sep))}-delimited"
 
 
 def normalise_header(names: list[str]) -> list[str]:
+    """Column names as the ingest compares them: trimmed, without a BOM, lower case."""
     return [n.strip().lstrip("\ufeff").lower() for n in names]
 
 

@@ -147,6 +147,7 @@ def _wall_clock(sql: str, zone: str, path: Path, column: str) -> str:
 
 
 def parquet_error(path: Path) -> InputError:
+    """The error of a Parquet file that cannot be read (its footer, or its pages)."""
     return InputError(
         f"{path}: cannot be read as a Parquet file: it looks truncated or corrupt; expected "
         f"a complete Parquet file."

@@ -33,6 +33,7 @@ GZIP_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error)
 
 
 def open_text(path: Path):
+    """A text file's bytes, decompressed when its name ends in `.gz`."""
     opener = gzip.open if path.name.lower().endswith(".gz") else open
     return opener(path, "rb")
 
