@@ -171,7 +171,7 @@ _encoding_option = click.option(
 def _encodings(encoding_options: tuple[str, ...]) -> dict[str, str] | None:
     if not encoding_options:
         return None
-    from ecm.ingest import parse_encoding_options
+    from ecm.ingest.discover import parse_encoding_options
 
     return parse_encoding_options(list(encoding_options))
 
@@ -571,11 +571,11 @@ def validate(
         "data_quality": quality.as_summary(),
     }
     if report_file:
-        from data_contracts.gx_report import render_report
+        from data_contracts.validation_page import render_validation_page
 
         with narrow_umask(modes):
             report_file.parent.mkdir(parents=True, exist_ok=True)
-            report_file.write_text(render_report(report, quality), encoding="utf-8")
+            report_file.write_text(render_validation_page(report, quality), encoding="utf-8")
         restrict(report_file, modes)  # a report written over keeps its old mode
     if as_json:
         click.echo(json.dumps(report, default=str))

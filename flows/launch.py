@@ -40,7 +40,7 @@ def run_monthly(
     warehouse or `out_dir` (ecm.run.locks)."""
     from data_contracts import load_contracts
     from ecm.config.rules import load_rules
-    from ecm.ingest import discover_feeds
+    from ecm.ingest.discover import discover_feeds
     from ecm.run.prefect_env import configured_api_url
     from ecm.run.safety import check_output_folder, check_warehouse, default_warehouse, followed
 

@@ -158,7 +158,7 @@ MIF_COLUMNS = (
     Column("MIF Reporting Period", "text"),
 )
 """The member information file's columns, in order; `<code>` stands for each of the rules
-file's population codes, in code order (transforms.mif.mif_columns)."""
+file's population codes, in code order (transforms.member_information.mif_columns)."""
 
 MIF = "providers/<provider_npi>/ECM_MIF_<provider_npi>_<YYYYMM>.txt"
 REPORT = "report.html"

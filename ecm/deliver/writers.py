@@ -33,8 +33,9 @@ from ecm.deliver import member_files, report_page
 from ecm.run import interrupts
 from ecm.run.safety import WRITTEN_BY
 from ecm.warehouse import history
-from transforms.mif import CHANGE_SCHEMA, ENDED, NEW, UNASSIGNED, assignment_changes
-from transforms.mif import member_information as member_information_rows
+from transforms.assignment_changes import CHANGE_SCHEMA, ENDED, NEW, assignment_changes
+from transforms.member_information import UNASSIGNED
+from transforms.member_information import member_information as member_information_rows
 
 if TYPE_CHECKING:
     from ecm.deliver.catalog import Output

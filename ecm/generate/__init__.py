@@ -65,8 +65,8 @@ from ecm.generate.feeds import (
     pharmacy,
     provider_assignment,
 )
-from ecm.generate.members import CHUNK_MEMBERS, draw_members
-from ecm.generate.personas import PERSONAS, chunk_plan, planted_personas
+from ecm.generate.members import CHUNK_MEMBERS, draw_members, planted_personas
+from ecm.generate.personas import PERSONAS, chunk_plan
 from ecm.generate.vocab import Vocab
 
 __all__ = ["FEEDS", "PERSONAS", "GenerationStats", "generate_feeds", "planted_personas"]

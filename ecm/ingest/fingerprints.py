@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ecm import files
-from ecm.ingest import is_regular_file
+from ecm.ingest.discover import is_regular_file
 
 
 def fingerprint_inputs(input_dir: Path) -> dict[str, str]:

@@ -374,9 +374,9 @@ def evaluated_populations(rules: Rules, present_feeds: frozenset[str]) -> frozen
 
 
 @dataclass(frozen=True)
-class Assignment:
-    """The run's results: assignments, evidence and member metrics (collected), and the
-    evaluation status of every population."""
+class Evaluation:
+    """The populations evaluated over a set of members (a shard, or all): assignments,
+    evidence and member metrics (collected), and every population's evaluation status."""
 
     assignments: pl.DataFrame
     evidence: pl.DataFrame
@@ -459,7 +459,7 @@ def assign_populations(
     rules: Rules,
     populations: Mapping[str, Population] = POPULATIONS,
     phrases: pl.DataFrame | None = None,
-) -> Assignment:
+) -> Evaluation:
     """Apply every registered population's rule the feeds allow, and finalise the outputs.
 
     `phrases`: the evidence summaries' phrases (default the packaged
@@ -495,7 +495,7 @@ def assign_populations(
         long_window=dates.long_window,
     ).sort("member_id")
     frames = pl.collect_all([assignments, evidence, member_metrics])
-    return Assignment(
+    return Evaluation(
         *frames,
         population_status=statuses,
         members_with_several_providers=members_with_several_providers(

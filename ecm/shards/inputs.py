@@ -30,13 +30,13 @@ from pathlib import Path
 import duckdb
 
 from ecm.config.rules import Rules
-from ecm.ingest import replace_relation
 from ecm.shards.evaluate import (
     CLAIM_EVENT_COLUMNS,
     ELIGIBILITY_COLUMNS,
     PARTNER_FEED_COLUMNS,
     PROVIDER_COLUMNS,
 )
+from ecm.warehouse.relations import replace_relation
 from ecm.warehouse.sql import install_macros, load_sql
 
 log = logging.getLogger("ecm.shards")
