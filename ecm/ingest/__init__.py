@@ -104,7 +104,8 @@ def ingest(
     whole); without it the shares are only counted."""
     report_to = progress or NO_PROGRESS
     input_dir = Path(input_dir)
-    contracts = load_contracts()
+    # The rules file's aliases of coded values, applied when a feed is staged.
+    contracts = {n: c.with_value_aliases(rules.setting) for n, c in load_contracts().items()}
     discovery = discover_feeds(input_dir, contracts)
     prepare_warehouse(con)
     hashes = dict(file_hashes or {})
