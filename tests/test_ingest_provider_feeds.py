@@ -562,3 +562,44 @@ def test_absent_providers_files_are_staged_empty_with_their_columns(tmp_path, co
     assert {"provider_return", "outreach"} <= set(result.missing_feeds)
     assert _staged(con, "provider_return").schema["reporting_period"] == pl.Date
     assert _staged(con, "outreach").schema["minutes"] == pl.Int64
+
+
+def test_a_providers_npi_failing_its_check_digit_is_counted_never_dropped(tmp_path, con, rules):
+    """feeds.md: NPIs are checked (10 digits, the Luhn check digit); a failure is counted
+    in summary.json's data_quality, the row kept."""
+    from ecm.deliver.quality import report_data_quality
+
+    feeds = _feeds(tmp_path, "A")
+    bad = "1234567890"  # 10 digits, a wrong check digit (…893 is right)
+    write_feed(
+        feeds,
+        "provider_return",
+        [
+            {
+                "member_id": "A",
+                "provider_npi": npi,
+                "reporting_period": "2026-10",
+                "ecm_status": "pending",
+            }
+            for npi in (NPI, bad)
+        ],
+    )
+    write_feed(
+        feeds,
+        "outreach",
+        [
+            {
+                "member_id": "A",
+                "provider_npi": bad,
+                "attempt_date": "2026-10-01",
+                "method": "phone",
+                "successful": "N",
+            }
+        ],
+    )
+    result = ingest(con, feeds, rules, tmp_path / "work")
+    assert result.feeds["provider_return"].staged == 2
+    quality = report_data_quality(con, tmp_path)
+    failures = {(f["feed"], f["column"]) for f in quality.npi_check_digit_failures}
+    assert failures == {("provider_return", "provider_npi"), ("outreach", "provider_npi")}
+    assert bad not in str(quality.npi_check_digit_failures)
