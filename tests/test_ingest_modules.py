@@ -16,6 +16,7 @@ PACKAGE = Path(ecm.ingest.__file__).resolve().parent
 ORDER = (
     "quoting",
     "discover",
+    "fingerprints",
     "header",
     "read_text",
     "read_parquet",
