@@ -826,3 +826,43 @@ def test_personas_get_no_random_utilisation_that_touches_a_rule(persona_claims, 
         ).height
         > 0
     )
+
+
+# --- the modules ---------------------------------------------------------------------------
+
+
+def _generator_imports() -> dict[str, set[str]]:
+    """Each module of ecm/generate and the modules of ecm/generate it imports (at the top
+    or inside a function)."""
+    import ast
+
+    import ecm.generate
+
+    folder = Path(ecm.generate.__file__).parent
+    graph: dict[str, set[str]] = {}
+    for path in sorted(folder.glob("*.py")):
+        name = "ecm.generate" if path.stem == "__init__" else f"ecm.generate.{path.stem}"
+        imported: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("ecm.generate"):
+                modules = [f"{node.module}.{a.name}" for a in node.names] + [node.module]
+                imported |= {m for m in modules if (folder / f"{m.split('.')[-1]}.py").is_file()}
+        graph[name] = imported - {name}
+    return graph
+
+
+def test_the_generator_modules_import_each_other_in_one_direction():
+    """No circle: a module never imports, directly or not, a module that imports it
+    (issue #15: members.py and personas.py imported each other)."""
+    graph = _generator_imports()
+
+    def reaches(start: str, target: str, seen: set[str]) -> bool:
+        for module in graph.get(start, ()):
+            if module == target or (
+                module not in seen and reaches(module, target, seen | {module})
+            ):
+                return True
+        return False
+
+    circles = sorted(m for m in graph if m != "ecm.generate" and reaches(m, m, set()))
+    assert circles == []
