@@ -11,6 +11,8 @@ How it is built (one module each):
 - personas.py: the persona recipes, members planted for each population of
   populations.md and for near misses of each rule, as a table; `planted_personas` lists
   who was planted;
+- chunks.py: how members are numbered and chunked (members.py and personas.py both
+  read it);
 - members.py: demographics, households (children share a parent's subscriber_id),
   enrollment churn, deaths, conditions;
 - feeds.py: eligibility, partner feeds, provider assignment, pharmacy;
@@ -20,7 +22,7 @@ How it is built (one module each):
 
 Decisions:
 
-- **Chunks.** Members are generated in chunks of `members.CHUNK_MEMBERS` (25,000), each
+- **Chunks.** Members are generated in chunks of `chunks.CHUNK_MEMBERS` (25,000), each
   with its own random stream `numpy.random.default_rng([seed, chunk])`, so memory is bounded
   by one chunk's claims whatever the member count, and the output does not depend on the
   machine. Text files are appended chunk by chunk (CSV: the header once); Parquet output
@@ -55,6 +57,7 @@ import polars as pl
 
 from ecm.errors import OutputError
 from ecm.generate.calendar import Anchors, to_date
+from ecm.generate.chunks import CHUNK_MEMBERS
 from ecm.generate.claims import LinePools, Renderer, build_claims, finalize
 from ecm.generate.events import Palette, base_events, concat, persona_events
 from ecm.generate.feeds import (
@@ -65,7 +68,7 @@ from ecm.generate.feeds import (
     pharmacy,
     provider_assignment,
 )
-from ecm.generate.members import CHUNK_MEMBERS, draw_members
+from ecm.generate.members import draw_members
 from ecm.generate.personas import PERSONAS, chunk_plan, planted_personas
 from ecm.generate.vocab import Vocab
 

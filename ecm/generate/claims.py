@@ -31,6 +31,7 @@ from ecm.generate.calendar import (
     month_start_days,
     to_day,
 )
+from ecm.generate.chunks import member_ids
 from ecm.generate.events import (
     ADMIT_SOURCE_CODES,
     ADMIT_TYPE_CODES,
@@ -52,7 +53,7 @@ from ecm.generate.events import (
     Palette,
     take,
 )
-from ecm.generate.members import Members, member_ids, pick
+from ecm.generate.members import Members, pick
 from ecm.generate.vocab import Vocab, gather
 
 # The medical_claim columns, in the order of the Tuva input layer (the conformance sample).

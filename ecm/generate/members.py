@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import polars as pl
 
 from ecm.generate import palette
 from ecm.generate.calendar import (
@@ -27,8 +26,6 @@ from ecm.generate.calendar import (
 from ecm.generate.personas import PERSONAS, Slot
 from ecm.generate.vocab import Vocab
 
-# Members generated together; memory is bounded by one chunk's claims.
-CHUNK_MEMBERS = 25_000
 CODE_SLOTS = 6
 
 RACE_NAMES = [r[0] for r in palette.RACES]
@@ -39,11 +36,6 @@ AID_CODES = (
     *palette.AID_CODES_AGED,
     *palette.AID_CODES_PREGNANT,
 )
-
-
-def member_ids(index: pl.Expr) -> pl.Expr:
-    """`M` + 8 digits of index + 1 (index 0 -> M00000001)."""
-    return pl.format("M{}", (index + 1).cast(pl.String).str.zfill(8))
 
 
 def weights(pairs) -> np.ndarray:

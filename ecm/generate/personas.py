@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from ecm.generate.calendar import Anchors, resolve
+from ecm.generate.chunks import CHUNK_MEMBERS, member_ids
 
 # Instances of each recipe per member generated (at least one per chunk while they fit),
 # and the largest share of a chunk's members that may be personas.
@@ -1118,8 +1119,6 @@ def planted_personas(members: int, *, months: int, end: dt.date) -> pl.DataFrame
 
     Grain: one row per planted member. Independent of the seed and the format.
     """
-    from ecm.generate.members import CHUNK_MEMBERS, member_ids
-
     anchors = Anchors.of(end, months)
     rows: list[dict] = []
     for first in range(0, members, CHUNK_MEMBERS):
