@@ -26,6 +26,7 @@ fail it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from data_contracts import FeedContract, Shape, load_shapes
@@ -64,13 +65,23 @@ class Check:
     columns: tuple[str, ...] = ()
 
 
-def lit(text: str) -> str:
-    """A SQL string literal."""
+# SQL quoting, the project's one home for it (data_contracts may not import ecm; ecm
+# quotes with these too): every name or text put into generated SQL goes through them.
+
+
+def lit(text: str | object) -> str:
+    """A SQL string literal of `text` (a path, a value): `'` doubled inside."""
     return "'" + str(text).replace("'", "''") + "'"
 
 
 def ident(name: str) -> str:
+    """A quoted SQL identifier (a column or table name): `"` doubled inside."""
     return '"' + name.replace('"', '""') + '"'
+
+
+def ident_list(names: Iterable[str]) -> str:
+    """Quoted identifiers, comma-separated: the column list of a select."""
+    return ", ".join(ident(name) for name in names)
 
 
 def _list(values: tuple[str, ...]) -> str:

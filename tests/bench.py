@@ -53,7 +53,7 @@ import polars as pl
 from data_contracts import load_contracts
 from data_contracts.fill_rates import FillRateRules
 from data_contracts.gx_suites import run_data_quality, table_expectations
-from data_contracts.sql import ident, row_checks
+from data_contracts.sql import ident, lit, row_checks
 from ecm.config.reference import ReferenceData
 from ecm.config.rules import load_rules
 from ecm.generate import generate_feeds
@@ -152,7 +152,7 @@ def _reader(feeds: Path, feed: str) -> str:
         files = sorted(str(p) for p in feeds.glob(f"{feed}*") if p.is_file())
     if not files:
         raise FileNotFoundError(f"no {feed} files in {feeds}")
-    listed = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
+    listed = "[" + ", ".join(lit(f) for f in files) + "]"
     if all(f.endswith(".parquet") for f in files):
         return f"read_parquet({listed}, union_by_name = true)"
     # Stacking by name costs DuckDB 2-3x on CSV: only when the drops' headers differ.
@@ -305,7 +305,7 @@ ed_visits as (  -- one per member-date; primary dx: the institutional claim's, e
 ),
 nyu as (
     select icd10, noner + epct + edcnpa as avoidable
-    from read_csv('{nyu}', header = true)
+    from read_csv({nyu}, header = true)
 ),
 avoidable_ed as (
     select member_id, count(*) as n
@@ -364,7 +364,7 @@ def baseline(feeds: Path, as_of: dt.date = AS_OF) -> dict:
     sql = BASELINE_SQL.format(
         claims=_reader(feeds, "medical_claim"),
         eligibility=_reader(feeds, "eligibility"),
-        nyu=str(NYU_CSV).replace("'", "''"),
+        nyu=lit(NYU_CSV),
     )
     with duckdb.connect() as con:
         con.execute("set enable_progress_bar = false")

@@ -19,6 +19,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from data_contracts.sql import ident_list
 from ecm import files as outputs
 from ecm.config.rules import Rules
 from ecm.shards.evaluate import ELIGIBILITY_COLUMNS, PROVIDER_COLUMNS
@@ -44,10 +45,6 @@ def plan_of(rules: Rules) -> Plan:
     )
 
 
-def _columns(columns: tuple[str, ...]) -> str:
-    return ", ".join(f'"{c}"' for c in columns)
-
-
 def read_mif_inputs(
     con: duckdb.DuckDBPyConnection, assignments_file: Path
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -56,12 +53,12 @@ def read_mif_inputs(
     members = "select distinct member_id from read_parquet($assignments)"
     params = {"assignments": str(assignments_file)}
     eligibility = con.sql(
-        f"select {_columns(ELIGIBILITY_COLUMNS)} from stg__eligibility "
+        f"select {ident_list(ELIGIBILITY_COLUMNS)} from stg__eligibility "
         f"where member_id in ({members})",
         params=params,
     ).pl()
     providers = con.sql(
-        f"select {_columns(PROVIDER_COLUMNS)} from stg__provider_assignment "
+        f"select {ident_list(PROVIDER_COLUMNS)} from stg__provider_assignment "
         f"where member_id in ({members})",
         params=params,
     ).pl()

@@ -60,6 +60,7 @@ from data_contracts.sql import (
     MEMBER_QUARANTINED,
     UNKNOWN_MEMBER,
     checked_select,
+    ident,
     lit,
     warning_checks,
 )
@@ -501,10 +502,6 @@ def _relative(path: Path, input_dir: Path) -> str:
     return str(path.relative_to(input_dir)) if path.is_relative_to(input_dir) else str(path)
 
 
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _row_start_lines(source: Path) -> pl.DataFrame | None:
     """The line each data row starts on (`_row` from 0, `_line`), when a quoted value
     spans lines; None when every row is one line, as in almost every file.
@@ -626,7 +623,7 @@ def _wall_clock(sql: str, zone: str, path: Path, column: str) -> str:
             f"a time zone DuckDB knows; expected an IANA name such as America/Los_Angeles or "
             f"UTC, or an offset such as -08:00."
         )
-    return f"timezone('{_sql_literal(zone)}', {sql})"
+    return f"timezone({lit(zone)}, {sql})"
 
 
 def _typed_as_text(sql: str, kind: pa.DataType, *, is_date: bool, path: Path, column: str) -> str:
@@ -677,7 +674,7 @@ def parquet_select(
 
     def text(c: str) -> str:
         return _typed_as_text(
-            _quoted(by_name[c]),
+            ident(by_name[c]),
             schema.field(by_name[c]).type,
             is_date=c in contract.columns and contract.spec(c).type == "date",
             path=path,
@@ -685,15 +682,15 @@ def parquet_select(
         )
 
     selected = [
-        f"{text(c)} as {_quoted(c)}"
+        f"{text(c)} as {ident(c)}"
         if c in by_name and c not in empty
-        else f"cast(null as varchar) as {_quoted(c)}"
+        else f"cast(null as varchar) as {ident(c)}"
         for c in contract.columns
-    ] + [f"{text(c)} as {_quoted(c)}" for c in columns if c not in contract.columns]
+    ] + [f"{text(c)} as {ident(c)}" for c in columns if c not in contract.columns]
     select = (
-        f"select '{_sql_literal(_relative(path, input_dir))}' as _source_file, "
+        f"select {lit(_relative(path, input_dir))} as _source_file, "
         f"cast(file_row_number + 1 as bigint) as _line, {', '.join(selected)} "
-        f"from read_parquet('{_sql_literal(str(path))}', file_row_number = true)"
+        f"from read_parquet({lit(path)}, file_row_number = true)"
     )
     return select, columns, empty
 
@@ -797,7 +794,7 @@ def _find_unreadable_parquet(con: duckdb.DuckDBPyConnection, feed: FeedFiles) ->
         if _suffix(path) not in PARQUET_SUFFIXES:
             continue
         try:
-            reader = con.sql(f"select * from read_parquet('{_sql_literal(str(path))}')").arrow()
+            reader = con.sql(f"select * from read_parquet({lit(path)})").arrow()
             for _batch in reader:
                 pass
         except duckdb.Error:
@@ -886,8 +883,8 @@ def _raw_file(
     stem = folder / f"{index:05d}"
     spans = measure is None or measure.has_quoted_line_breaks or source != path
     lf, columns = scan_text_file(path, contract, input_dir, source=source, quoted_line_breaks=spans)
-    pieces = f"{_sql_literal(str(stem))}.*.parquet"
-    raw = RawFile(relative, tuple(columns), f"select * from read_parquet('{pieces}')")
+    pieces = lit(f"{stem}.*.parquet")
+    raw = RawFile(relative, tuple(columns), f"select * from read_parquet({pieces})")
     rows = measure.rows_at_most if measure else None
     return replace(raw, pieces=_sink_pieces(lf, raw, contract, stem, path, source, sep, rows))
 
@@ -917,8 +914,8 @@ class _PieceWriter:
 
     @property
     def select(self) -> str:
-        parts = f"{_sql_literal(str(self.stem))}.{self.number:05d}.*.parquet"
-        return f"select * from read_parquet('{parts}')"
+        parts = lit(f"{self.stem}.{self.number:05d}.*.parquet")
+        return f"select * from read_parquet({parts})"
 
     def add(self, frame: pl.DataFrame) -> None:
         first, last = frame["_line"][0], frame["_line"][-1]
@@ -988,7 +985,7 @@ def _sink_pieces(
             whole = stem.with_name(f"{stem.name}.00000.parquet")
             lf.sink_parquet(whole)
             filled = set(columns) - _empty_parquet_columns(whole, columns, columns)
-            select = f"select * from read_parquet('{_sql_literal(str(whole))}')"
+            select = f"select * from read_parquet({lit(whole)})"
             yield replace(raw, select=select, delivered=delivered(filled))
         else:
             writer = _PieceWriter(stem)
@@ -1136,7 +1133,7 @@ def _work_parquet(
     return RawFile(
         relative,
         tuple(columns),
-        f"select * from read_parquet('{_sql_literal(str(target))}')",
+        f"select * from read_parquet({lit(target)})",
         frozenset(c for c in columns if c in contract.columns and c not in empty),
     )
 
@@ -1487,7 +1484,7 @@ def _add_missing_columns(con: duckdb.DuckDBPyConnection, table: str, sql: str) -
     have = _columns_of(con, table)
     for name, kind, *_ in con.execute(f"describe {sql}").fetchall():
         if name not in have:
-            con.execute(f"alter table {table} add column {_quoted(name)} {kind}")
+            con.execute(f"alter table {table} add column {ident(name)} {kind}")
 
 
 def _stage_file(
@@ -1511,7 +1508,7 @@ def _stage_file(
     read = con.execute(f"select count(*) from raw__{feed}").fetchall()[0][0]
     con.execute(f"create or replace temp view staging__{feed} as {_staging_model(feed)}")
     stored = _stored_columns(con, contract, raw, filled)
-    staging = f"select {', '.join(_quoted(c) for c in stored)} from staging__{feed}"
+    staging = f"select {', '.join(ident(c) for c in stored)} from staging__{feed}"
     if _relation_kind(con, table) != "BASE TABLE":
         con.execute(f"create table {table} as {staging}")
     else:
@@ -1594,7 +1591,7 @@ def _filled_from_others(con: duckdb.DuckDBPyConnection, contract: FeedContract) 
         f"create or replace temp table {probe} as select '' as _source_file, "
         f"i as _line, "
         + ", ".join(
-            f"case when i = {j + 1} then null else '{PROBE_VALUE}' end as {_quoted(c)}"
+            f"case when i = {j + 1} then null else '{PROBE_VALUE}' end as {ident(c)}"
             for j, c in enumerate(columns)
         )
         + f" from range(1, {len(columns) + 1}) as t(i)"
@@ -1650,7 +1647,7 @@ def _member_verdict_sql(contract: FeedContract) -> str:
     """The member check's verdict on a staged row (`chk`) against `eligibility_members`
     (`_members`), as the generated check gives it."""
     return (
-        f"case when ecm_text(chk.{_quoted(contract.member_key)}) is not null then case "
+        f"case when ecm_text(chk.{ident(contract.member_key)}) is not null then case "
         f"when _members._member_id is null then {lit('unknown_member|' + UNKNOWN_MEMBER)} "
         f"when not _members._has_staged_row "
         f"then {lit('member_eligibility_quarantined|' + MEMBER_QUARANTINED)} end end"
@@ -1677,7 +1674,7 @@ def _recheck_members(con: duckdb.DuckDBPyConnection, contract: FeedContract) -> 
                 {_member_verdict_sql(contract)} as new
             from {table} as chk
             left join {ELIGIBILITY_MEMBERS} as _members
-                on ecm_text(chk.{_quoted(contract.member_key)}) = _members._member_id
+                on ecm_text(chk.{ident(contract.member_key)}) = _members._member_id
             where chk._reject is null or {member_rules}
         )
         where old is distinct from new
@@ -1747,7 +1744,7 @@ def _drop_unknown_columns(
     keep.update(c for f in files for c in f.stored)
     for (name,) in con.execute(f"select column_name from (describe {table})").fetchall():
         if name not in keep:
-            con.execute(f"alter table {table} drop column {_quoted(name)}")
+            con.execute(f"alter table {table} drop column {ident(name)}")
 
 
 def _warnings(con: duckdb.DuckDBPyConnection, contract: FeedContract, checked: str) -> list[dict]:
@@ -1767,15 +1764,10 @@ def _warnings(con: duckdb.DuckDBPyConnection, contract: FeedContract, checked: s
 
 def _create_empty_raw(con: duckdb.DuckDBPyConnection, contract: FeedContract) -> RawFile:
     cols = ", ".join(
-        ["_source_file varchar", "_line bigint"] + [f'"{c}" varchar' for c in contract.columns]
+        ["_source_file varchar", "_line bigint"] + [f"{ident(c)} varchar" for c in contract.columns]
     )
     con.execute(f"create or replace temp table _empty_raw__{contract.name} ({cols})")
     return RawFile("", (), f"select * from _empty_raw__{contract.name}", frozenset())
-
-
-def _sql_literal(text: str) -> str:
-    """Text as the body of a SQL string literal (views cannot take parameters)."""
-    return str(text).replace("'", "''")
 
 
 @dataclass
@@ -2218,10 +2210,10 @@ def _staged_select(con: duckdb.DuckDBPyConnection, feed: str) -> str:
     hidden = {"_reject", "_warn"}
     named = {name for name, _kind in schema}
     columns = [
-        _quoted(name) if name in have else f"cast(null as {kind}) as {_quoted(name)}"
+        ident(name) if name in have else f"cast(null as {kind}) as {ident(name)}"
         for name, kind in schema
         if name not in hidden
-    ] + [_quoted(name) for name in have if name not in named and name not in hidden]
+    ] + [ident(name) for name in have if name not in named and name not in hidden]
     return f"select {', '.join(columns)} from {table}"
 
 

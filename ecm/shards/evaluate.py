@@ -15,6 +15,7 @@ from dataclasses import dataclass, fields, replace
 import duckdb
 import polars as pl
 
+from data_contracts.sql import ident_list
 from ecm.config.dates import RunDates
 from ecm.config.reference import ReferenceData
 from ecm.config.rules import OWN_LOOKBACK_SETTING, Rules
@@ -121,8 +122,7 @@ class Inputs:
 
 
 def _select(con: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...]) -> pl.LazyFrame:
-    cols = ", ".join(f'"{c}"' for c in columns)
-    return con.sql(f"select {cols} from {table}").pl().lazy()
+    return con.sql(f"select {ident_list(columns)} from {table}").pl().lazy()
 
 
 # Inputs read only when a method of the rules file needs them: (setting, value) -> inputs.

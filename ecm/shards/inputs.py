@@ -29,6 +29,7 @@ from pathlib import Path
 
 import duckdb
 
+from data_contracts.sql import ident_list, lit
 from ecm.config.rules import Rules
 from ecm.ingest import replace_relation
 from ecm.shards.evaluate import (
@@ -108,21 +109,19 @@ def shard_count(members: int, rules: Rules) -> int:
     return max(1, math.ceil(members * per_member / budget))
 
 
-def _columns(columns: tuple[str, ...]) -> str:
-    return ", ".join(f'"{c}"' for c in columns)
-
-
 def shard_tables(with_procedures: bool) -> dict[str, str]:
     """The select of every table a shard reads (the same rows and columns as
     ecm.shards.evaluate.read_inputs), by table name. `$since` bounds the diagnoses read."""
     tables = {
         # Every eligibility row, enrolled or not: HOMELESS_FAMILY reads the household.
-        "eligibility": f"select {_columns(ELIGIBILITY_COLUMNS)} from stg__eligibility",
-        "claim_lines": f"select {_columns(CLAIM_EVENT_COLUMNS)} from int__medical_claim_current",
+        "eligibility": f"select {ident_list(ELIGIBILITY_COLUMNS)} from stg__eligibility",
+        "claim_lines": f"select {ident_list(CLAIM_EVENT_COLUMNS)} from int__medical_claim_current",
         "diagnoses": load_sql("intermediate/int__claim_diagnosis"),
-        "provider_assignment": f"select {_columns(PROVIDER_COLUMNS)} from stg__provider_assignment",
+        "provider_assignment": (
+            f"select {ident_list(PROVIDER_COLUMNS)} from stg__provider_assignment"
+        ),
         **{
-            feed: f"select {_columns(columns)} from stg__{feed}"
+            feed: f"select {ident_list(columns)} from stg__{feed}"
             for feed, columns in PARTNER_FEED_COLUMNS.items()
         },
     }
@@ -163,10 +162,6 @@ class ShardSet:
         ]
 
 
-def _literal(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
-
-
 def write_shard_inputs(
     con: duckdb.DuckDBPyConnection,
     root: Path,
@@ -199,7 +194,7 @@ def write_shard_inputs(
             # CPU of a plain one: 300k members' claim lines 27 s against 13 s).
             (root / table / "shard=0").mkdir(parents=True)
             con.execute(
-                f"copy ({select}) to {_literal(root / table / 'shard=0' / 'data_0.parquet')} "
+                f"copy ({select}) to {lit(root / table / 'shard=0' / 'data_0.parquet')} "
                 f"(format parquet)",
                 select_params,
             )
@@ -212,7 +207,7 @@ def write_shard_inputs(
                     coalesce(map.shard, ecm_household_shard(source.member_id, $shards)) as shard
                 from ({select}) as source
                 left join int__member_shard as map on source.member_id = map.member_id
-            ) to {_literal(root / table)} (format parquet, partition_by (shard))
+            ) to {lit(root / table)} (format parquet, partition_by (shard))
             """,
             {"shards": n, **(select_params or {})},
         )
@@ -223,7 +218,7 @@ def write_shard_inputs(
                 folder.mkdir(parents=True)
                 con.execute(
                     f"copy (select * from ({select}) limit 0) "
-                    f"to {_literal(folder / 'empty.parquet')} (format parquet)",
+                    f"to {lit(folder / 'empty.parquet')} (format parquet)",
                     select_params,
                 )
     log.info(
