@@ -252,11 +252,9 @@ def _position_helpers(
             helpers.append(f"null::varchar as _joined_{i}")
             helpers.append(f"0 as _bad_position_{i}")
             continue
-        cols = ", ".join(ident(c) for c in group.columns)
+        cols = ident_list(group.columns)
         joined_cols = (
-            ident(present[0])
-            if len(present) == 1
-            else f"concat_ws('|', {', '.join(ident(c) for c in present)})"
+            ident(present[0]) if len(present) == 1 else f"concat_ws('|', {ident_list(present)})"
         )
         helpers.append(f"{joined_cols} as _joined_{i}")
         helpers.append(
@@ -273,7 +271,7 @@ def _position_checks(contract: FeedContract, shapes: dict[str, Shape]) -> list[C
     checks = []
     for i, group in enumerate(contract.position_codes):
         expected = shapes[group.shape].expected
-        cols = ", ".join(ident(c) for c in group.columns)
+        cols = ident_list(group.columns)
         checks.append(
             Check(
                 "malformed_code",

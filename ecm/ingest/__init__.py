@@ -61,6 +61,7 @@ from data_contracts.sql import (
     UNKNOWN_MEMBER,
     checked_select,
     ident,
+    ident_list,
     lit,
     warning_checks,
 )
@@ -1508,7 +1509,7 @@ def _stage_file(
     read = con.execute(f"select count(*) from raw__{feed}").fetchall()[0][0]
     con.execute(f"create or replace temp view staging__{feed} as {_staging_model(feed)}")
     stored = _stored_columns(con, contract, raw, filled)
-    staging = f"select {', '.join(ident(c) for c in stored)} from staging__{feed}"
+    staging = f"select {ident_list(stored)} from staging__{feed}"
     if _relation_kind(con, table) != "BASE TABLE":
         con.execute(f"create table {table} as {staging}")
     else:
