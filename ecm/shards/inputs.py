@@ -29,15 +29,10 @@ from pathlib import Path
 
 import duckdb
 
-from data_contracts.sql import ident_list, lit
+from data_contracts.sql import lit
 from ecm.config.rules import Rules
 from ecm.ingest import replace_relation
-from ecm.shards.evaluate import (
-    CLAIM_EVENT_COLUMNS,
-    ELIGIBILITY_COLUMNS,
-    PARTNER_FEED_COLUMNS,
-    PROVIDER_COLUMNS,
-)
+from ecm.warehouse.inputs import InputSelect, input_selects
 from ecm.warehouse.sql import install_macros, load_sql
 
 log = logging.getLogger("ecm.shards")
@@ -109,25 +104,11 @@ def shard_count(members: int, rules: Rules) -> int:
     return max(1, math.ceil(members * per_member / budget))
 
 
-def shard_tables(with_procedures: bool) -> dict[str, str]:
-    """The select of every table a shard reads (the same rows and columns as
-    ecm.shards.evaluate.read_inputs), by table name. `$since` bounds the diagnoses read."""
-    tables = {
-        # Every eligibility row, enrolled or not: HOMELESS_FAMILY reads the household.
-        "eligibility": f"select {ident_list(ELIGIBILITY_COLUMNS)} from stg__eligibility",
-        "claim_lines": f"select {ident_list(CLAIM_EVENT_COLUMNS)} from int__medical_claim_current",
-        "diagnoses": load_sql("intermediate/int__claim_diagnosis"),
-        "provider_assignment": (
-            f"select {ident_list(PROVIDER_COLUMNS)} from stg__provider_assignment"
-        ),
-        **{
-            feed: f"select {ident_list(columns)} from stg__{feed}"
-            for feed, columns in PARTNER_FEED_COLUMNS.items()
-        },
-    }
-    if with_procedures:
-        tables["procedures"] = load_sql("intermediate/int__claim_procedure")
-    return tables
+def shard_tables(with_procedures: bool) -> dict[str, InputSelect]:
+    """The select of every table a shard reads, by table name: the inputs of
+    ecm.warehouse.inputs (those ecm.shards.evaluate.read_inputs reads), with the
+    claims' procedure codes when `with_procedures`. `$since` bounds the diagnoses read."""
+    return input_selects(frozenset({"procedures"}) if with_procedures else frozenset())
 
 
 @dataclass(frozen=True)
@@ -186,9 +167,9 @@ def write_shard_inputs(
     build_shard_map(con, n)
     tables = shard_tables(with_procedures)
     root.mkdir(parents=True)
-    for table, select in tables.items():
+    for table, input_select in tables.items():
         # The select's own parameters; the partitioned write adds the shard count.
-        select_params = {"since": since} if "$since" in select else None
+        select, select_params = input_select.sql, input_select.params(since)
         if n == 1:
             # One shard: no map to join and no partitioned write (which took twice the
             # CPU of a plain one: 300k members' claim lines 27 s against 13 s).
