@@ -18,7 +18,6 @@ from rich.console import Console
 from ecm.config.dates import default_as_of
 from ecm.errors import (
     EcmError,
-    InputError,
     Interrupted,
     MachineError,
     OutputError,
@@ -27,7 +26,6 @@ from ecm.errors import (
 from ecm.run import progress
 from ecm.run.logs import configure_logging, get_logger
 from ecm.run.machine import machine_error
-from ecm.run.prefect_env import apply_prefect_defaults, quiet_prefect_failure_logs
 
 DATE = click.DateTime(formats=["%Y-%m-%d"])
 
@@ -173,7 +171,7 @@ _encoding_option = click.option(
 def _encodings(encoding_options: tuple[str, ...]) -> dict[str, str] | None:
     if not encoding_options:
         return None
-    from ecm.ingest import parse_encoding_options
+    from ecm.ingest.discover import parse_encoding_options
 
     return parse_encoding_options(list(encoding_options))
 
@@ -229,86 +227,12 @@ def main() -> None:
     """
 
 
-def _run_flow(
-    input_dir: Path,
-    as_of: dt.date,
-    out_dir: Path,
-    warehouse: Path | None,
-    rules_file: Path | None,
-    encodings: dict[str, str] | None = None,
-    shards: int | None = None,
-    dask: str | None = None,
-    dask_workers: int | None = None,
-    wait: float = 0,
-) -> dict:
-    """Run the monthly flow. `dask`: None runs the shards one after another in this
-    process; "local" on a new local Dask cluster (`dask_workers` processes, default one
-    per core); an address (tcp://host:8786) on that cluster. One temporary Prefect server,
-    started and stopped here, serves the whole run (its Dask workers too) unless
-    PREFECT_API_URL names one. `wait`: the seconds to wait for another run holding the
-    warehouse or `out_dir` (ecm.run.locks)."""
-    from data_contracts import load_contracts
-    from ecm.config.rules import load_rules
-    from ecm.ingest import discover_feeds
-    from ecm.run.prefect_env import configured_api_url
-    from ecm.run.safety import check_output_folder, check_warehouse, default_warehouse, followed
+def _run_flow(*args, **options) -> dict:
+    """Run the monthly flow (flows.launch.run_monthly: the checks before Prefect starts,
+    the run's Prefect server, Dask when asked)."""
+    from flows.launch import run_monthly
 
-    # Fail fast, before Prefect starts, on what can be checked in a moment. A linked
-    # --out or --warehouse stands for its target (the flow follows it too).
-    rules = load_rules(rules_file)
-    discover_feeds(input_dir, load_contracts())
-    out_dir = followed(out_dir, "output folder")
-    warehouse = followed(warehouse, "warehouse") if warehouse else None
-    check_output_folder(out_dir, input_dir, warehouse or default_warehouse(out_dir))
-    if not wait:
-        from ecm.run.locks import check_not_locked
-
-        check_not_locked(warehouse or default_warehouse(out_dir), out_dir)
-        # no run holds it (a moment ago): open it to see it is an ecm warehouse
-        check_warehouse(warehouse or default_warehouse(out_dir))
-    apply_prefect_defaults()
-    if dask not in (None, "local") and not configured_api_url() and not _is_loopback(dask):
-        raise InputError(
-            f"--dask {dask}: the workers of an existing cluster report to the Prefect "
-            f"server of the run, and a temporary one on this machine cannot be reached "
-            f"from theirs. Set PREFECT_API_URL (here and on the workers) to a Prefect "
-            f"server both can reach (prefect server start), then run again."
-        )
-    from flows.monthly import monthly  # Prefect is imported only when a flow runs
-
-    quiet_prefect_failure_logs()
-    # Until the flow's first stage: Prefect's start (a temporary local server, seconds).
-    progress.reporter().begin("start_prefect")
-    parameters = {
-        "input_dir": input_dir,
-        "as_of": as_of,
-        "out_dir": out_dir,
-        "warehouse": warehouse,
-        "rules_file": rules_file,
-        "encodings": encodings,
-        "shards": shards,
-        "lock_wait_seconds": wait,
-    }
-    from ecm.run.prefect_env import prefect_server_for_run
-
-    # The run's temporary Prefect server is started here, not by Prefect's engine, so
-    # that the run stops it on every path (an interrupted run too: ecm.run.interrupts).
-    with prefect_server_for_run():
-        if dask is None:
-            return monthly(**parameters)
-        from flows.monthly import dask_task_runner
-
-        # The runner is built inside: the local workers inherit PREFECT_API_URL.
-        runner = dask_task_runner(dask, rules, dask_workers)
-        return monthly.with_options(task_runner=runner)(**parameters)
-
-
-def _is_loopback(address: str) -> bool:
-    """Whether a Dask scheduler address (tcp://host:port) names this machine."""
-    from urllib.parse import urlsplit
-
-    host = urlsplit(address if "://" in address else f"tcp://{address}").hostname or ""
-    return host in {"localhost", "127.0.0.1", "::1"}
+    return run_monthly(*args, **options)
 
 
 @main.command()
@@ -647,11 +571,11 @@ def validate(
         "data_quality": quality.as_summary(),
     }
     if report_file:
-        from data_contracts.gx_report import render_report
+        from data_contracts.validation_page import render_validation_page
 
         with narrow_umask(modes):
             report_file.parent.mkdir(parents=True, exist_ok=True)
-            report_file.write_text(render_report(report, quality), encoding="utf-8")
+            report_file.write_text(render_validation_page(report, quality), encoding="utf-8")
         restrict(report_file, modes)  # a report written over keeps its old mode
     if as_json:
         click.echo(json.dumps(report, default=str))

@@ -4,8 +4,8 @@ A thin flow around the monthly one. When a run starts it works out the as-of dat
 last day of the month before the run's scheduled start in the rules file's time zone, as
 `ecm run` does with no `--as-of`) and the month's output folder, `<out_root>/<YYYY-MM>/`,
 so that monthly outputs sit side by side and share `<out_root>/warehouse.duckdb`. It then
-runs the monthly flow exactly as `ecm run` does (the same checks before Prefect work
-starts, the same Dask task runner for `dask`), as a subflow.
+runs the monthly flow exactly as `ecm run` does (flows.launch.run_monthly: the same checks
+before Prefect work starts, the same Dask task runner for `dask`), as a subflow.
 """
 
 from __future__ import annotations
@@ -67,14 +67,14 @@ def scheduled_monthly(
     `lock_wait_seconds` is `ecm run --wait`: how long a scheduled run waits for another
     run using the warehouse or the month's folder (an analyst's, say) before it refuses.
     """
-    from ecm.cli import _run_flow
     from ecm.run.logs import configure_logging
+    from flows.launch import run_monthly
 
     configure_logging()
     try:
         day = as_of or as_of_for_run(_scheduled_start(), Path(rules_file) if rules_file else None)
         out_dir = month_folder(out_root, day)
-        return _run_flow(
+        return run_monthly(
             Path(input_dir),
             day,
             out_dir,

@@ -63,7 +63,13 @@ def test_the_local_workers_report_nothing_below_critical(rules):
     their `distributed` loggers are silenced to CRITICAL, as this process's are."""
     import logging
 
-    from flows.monthly import LOCAL_CLUSTER, dask_task_runner
+    from ecm.run.dask import LOCAL_CLUSTER, dask_task_runner
 
     runner = dask_task_runner(LOCAL_CLUSTER, rules, workers=2)
     assert runner.cluster_kwargs["silence_logs"] >= logging.CRITICAL
+
+
+def test_outside_a_dask_run_the_flow_runs_one_shard_at_a_time_and_warms_nothing():
+    from ecm.run.dask import start_workers
+
+    assert start_workers("flows.monthly") == (1, [])

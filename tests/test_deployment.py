@@ -67,13 +67,14 @@ class _Failed:
     ids=lambda v: type(v).__name__ if isinstance(v, BaseException) else str(v),
 )
 def test_the_retry_condition_retries_transient_io_errors_only(exc, retried):
-    from flows.monthly import retry_on_io_only
+    from flows.retries import retry_on_io_only
 
     assert retry_on_io_only(None, None, _Failed(exc)) is retried
 
 
 def test_the_file_tasks_retry_with_growing_delays_and_the_others_do_not():
     from flows import monthly
+    from flows.retries import retry_on_io_only
 
     for io_task in (
         monthly.report_data_quality,
@@ -82,7 +83,7 @@ def test_the_file_tasks_retry_with_growing_delays_and_the_others_do_not():
         monthly.write_outputs,
     ):
         assert io_task.retries >= 2, io_task.name
-        assert io_task.retry_condition_fn is monthly.retry_on_io_only, io_task.name
+        assert io_task.retry_condition_fn is retry_on_io_only, io_task.name
         delays = io_task.retry_delay_seconds
         assert isinstance(delays, list) and len(delays) == io_task.retries, io_task.name
         assert delays == sorted(delays) and delays[0] < delays[-1], io_task.name
@@ -222,7 +223,7 @@ def test_the_scheduled_flow_runs_the_monthly_flow_with_as_of_and_month_folder(
 ):
     """One code path: the scheduled flow hands `ecm run`'s runner the as-of date, the
     month's folder under out_root, and --shards / --dask as given."""
-    import ecm.cli
+    import flows.launch
     from flows import scheduled
 
     seen = {}
@@ -232,7 +233,7 @@ def test_the_scheduled_flow_runs_the_monthly_flow_with_as_of_and_month_folder(
         seen.update(warehouse=warehouse, rules_file=rules_file)
         return {"as_of_date": as_of.isoformat()}
 
-    monkeypatch.setattr(ecm.cli, "_run_flow", fake_run_flow)
+    monkeypatch.setattr(flows.launch, "run_monthly", fake_run_flow)
     monkeypatch.setattr(
         scheduled, "_scheduled_start", lambda: dt.datetime(2026, 12, 5, 6, 0, tzinfo=LA)
     )

@@ -79,19 +79,18 @@ def _run_and_look(monkeypatch, feeds: Path, run_root: Path, rules: Path) -> dict
     """Run the monthly flow into `run_root/out/2026-10` (the warehouse beside it); returns
     the modes of everything under `run_root` just before the run swaps its files in (the
     lock files, the warehouse copy and its .wal, the work folder, the new output)."""
-    import flows.monthly as monthly_module
+    from ecm.run.all_or_nothing import RunSpace
+    from flows.monthly import monthly
 
     seen: dict[Path, int] = {}
-    swap_in = monthly_module._swap_in
+    swap_in = RunSpace.swap_in
 
     def look_then_swap_in(*args, **kwargs):
         seen.update(modes_under(run_root))
         return swap_in(*args, **kwargs)
 
-    monkeypatch.setattr(monthly_module, "_swap_in", look_then_swap_in)
-    monthly_module.monthly(
-        input_dir=feeds, as_of=AS_OF, out_dir=run_root / "out" / "2026-10", rules_file=rules
-    )
+    monkeypatch.setattr(RunSpace, "swap_in", look_then_swap_in)
+    monthly(input_dir=feeds, as_of=AS_OF, out_dir=run_root / "out" / "2026-10", rules_file=rules)
     return seen
 
 

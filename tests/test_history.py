@@ -13,7 +13,7 @@ import pytest
 
 from tests.feeds import line, member
 from tests.story import AS_OF, write_story
-from transforms.mif import assignment_changes
+from transforms.assignment_changes import assignment_changes
 
 D = dt.date
 SEPTEMBER = D(2026, 9, 30)

@@ -8,7 +8,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from ecm.errors import InputError
-from ecm.ingest import ingest, parse_encoding_options
+from ecm.ingest import ingest
+from ecm.ingest.discover import parse_encoding_options
 from tests.feeds import line, member, minimal_feeds, write_feed
 
 

@@ -105,15 +105,15 @@ def warehouse(tmp_path):
 
 @pytest.fixture
 def read_files(monkeypatch):
-    """The files the ingest reads (every read goes through `_raw_file`)."""
+    """The files the ingest reads (every read goes through `raw_file`, which stage calls)."""
     seen: list[str] = []
-    real = ecm.ingest._raw_file
+    real = ecm.ingest.stage.raw_file
 
     def counting(path, *args, **kwargs):
         seen.append(str(path))
         return real(path, *args, **kwargs)
 
-    monkeypatch.setattr(ecm.ingest, "_raw_file", counting)
+    monkeypatch.setattr(ecm.ingest.stage, "raw_file", counting)
     return seen
 
 

@@ -342,3 +342,13 @@ def test_demo_prints_only_json_under_json_and_nothing_under_quiet(harness, tmp_p
     records = [json.loads(line) for line in result.stderr.splitlines()]  # every line
     generate = [r for r in records if r.get("stage") == "generate" and r["status"] == "done"]
     assert generate[0]["rows"] > 0 and generate[0]["unit"] == "rows written"
+
+
+def test_the_timer_times_stages_and_adds_up_the_shards_own_steps():
+    timer = progress.Timer()
+    with timer.step("shards") as part:
+        part.count(3, "enrolled members")
+    timer.add("shards", [{"events": 1.25, "assign": 0.5}, {"events": 0.25, "assign": 0.0004}])
+    assert list(timer.seconds) == ["shards", "shards_events", "shards_assign"]
+    assert timer.seconds["shards"] >= 0
+    assert (timer.seconds["shards_events"], timer.seconds["shards_assign"]) == (1.5, 0.5)

@@ -242,6 +242,23 @@ def test_the_shard_count_follows_the_memory_budget(
     assert shard_count(members, type(rules)(data, rules.path, rules.sha256)) == expected
 
 
+@pytest.mark.parametrize(
+    ("members", "workers", "expected"),
+    [
+        (1, 2, 2),  # every worker has a shard
+        (286_331, 1, 1),  # 8 GiB / 30,000 bytes: 286,331.15 members fit one shard
+        (286_332, 1, 2),
+        (286_331, 2, 2),  # two workers side by side: 4 GiB each
+        (286_332, 2, 3),
+        (1_500_000, 4, 21),
+    ],
+)
+def test_workers_side_by_side_share_the_memory_budget(rules, members, workers, expected):
+    data = {**rules.data, "run": {"memory_budget_gib": 8, "bytes_per_member": 30_000}}
+    budget = type(rules)(data, rules.path, rules.sha256)
+    assert shard_count(members, budget, workers) == expected
+
+
 def test_the_packaged_budget_runs_300k_members_in_one_shard_and_1_5m_in_four(rules):
     assert [shard_count(m, rules) for m in (3_000, 300_000, 1_500_000)] == [1, 1, 4]
 

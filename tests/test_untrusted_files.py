@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 from data_contracts import load_contracts
 from ecm.cli import main
 from ecm.errors import InputError
-from ecm.ingest import discover_feeds
 from ecm.ingest import ingest as ingest_unguarded
+from ecm.ingest.discover import discover_feeds
 from tests.feeds import minimal_feeds
 
 HANG_SECONDS = 5
@@ -140,7 +140,7 @@ def test_a_symlink_to_a_regular_file_is_read(tmp_path):
 def test_entries_that_match_no_feed_are_listed_as_ignored_never_opened(short_tmp):
     """A pipe, a socket and a dangling link named after no feed are left alone, and the
     run's input fingerprints (which hash the folder's files) never open them."""
-    from flows.monthly import fingerprint_inputs
+    from ecm.ingest.fingerprints import fingerprint_inputs
 
     feeds = minimal_feeds(short_tmp / "f")
     os.mkfifo(feeds / "notes.pipe")
@@ -156,12 +156,12 @@ def test_entries_that_match_no_feed_are_listed_as_ignored_never_opened(short_tmp
 
 
 def test_ecm_run_refuses_a_named_pipe_with_exit_2_before_prefect_starts(tmp_path, monkeypatch):
-    import ecm.cli
+    import flows.launch
 
     def no_prefect():
         raise AssertionError("Prefect was started")
 
-    monkeypatch.setattr(ecm.cli, "apply_prefect_defaults", no_prefect)
+    monkeypatch.setattr(flows.launch, "apply_prefect_defaults", no_prefect)
     feeds = minimal_feeds(tmp_path / "feeds")
     os.mkfifo(feeds / "homelessness.csv")
     with fails_if_it_hangs():
@@ -239,21 +239,21 @@ def test_measure_file_finds_what_a_slow_reading_finds(data, limit, chunk):
     """Chunk boundaries anywhere (a CR at the end of one chunk, its LF in the next)."""
     from unittest import mock
 
-    import ecm.ingest
+    from ecm.ingest import measure
 
     too_long, rows, spans = reference_measure(data, limit)
     with (
         tempfile.TemporaryDirectory() as folder,
-        mock.patch.object(ecm.ingest, "MEASURE_CHUNK_BYTES", chunk),
+        mock.patch.object(measure, "MEASURE_CHUNK_BYTES", chunk),
     ):
         path = Path(folder) / "eligibility.csv"
         path.write_bytes(data)
         if too_long is not None:
             with pytest.raises(InputError, match=rf": line {too_long} is longer than {limit} "):
-                ecm.ingest.measure_file(path, limit)
+                measure.measure_file(path, limit)
             return
-        measured = ecm.ingest.measure_file(path, limit)
-    assert measured == ecm.ingest.FileMeasure(len(data), rows, spans)
+        measured = measure.measure_file(path, limit)
+    assert measured == measure.FileMeasure(len(data), rows, spans)
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".csv.gz"])
@@ -301,12 +301,12 @@ def fake_free_disk(monkeypatch, free):
     """The disk holding the warehouse reports `free` bytes free."""
     import shutil
 
-    import ecm.ingest
+    from ecm.ingest import measure
 
     def usage(path):
         return shutil._ntuple_diskusage(10 * free + 1, 9 * free, free)
 
-    monkeypatch.setattr(ecm.ingest.shutil, "disk_usage", usage)
+    monkeypatch.setattr(measure.shutil, "disk_usage", usage)
 
 
 def test_a_file_the_warehouse_disk_has_no_room_for_is_exit_4(tmp_path, rules, monkeypatch):
@@ -314,7 +314,7 @@ def test_a_file_the_warehouse_disk_has_no_room_for_is_exit_4(tmp_path, rules, mo
     STAGING_DISK_FACTOR x that (MachineError, exit 4, naming the disk's folder, the file,
     the room needed and free); with a byte more free, it is staged."""
     from ecm.errors import MachineError
-    from ecm.ingest import STAGING_DISK_FACTOR
+    from ecm.ingest.measure import STAGING_DISK_FACTOR
     from tests.feeds import line, write_feed
 
     feeds = minimal_feeds(tmp_path / "feeds")
@@ -340,7 +340,7 @@ def test_a_parquet_file_is_counted_by_its_uncompressed_size(tmp_path, rules, mon
     import pyarrow.parquet as pq
 
     from ecm.errors import MachineError
-    from ecm.ingest import STAGING_DISK_FACTOR
+    from ecm.ingest.measure import STAGING_DISK_FACTOR
 
     feeds = minimal_feeds(tmp_path / "feeds")
     (feeds / "eligibility.csv").unlink()
@@ -410,11 +410,11 @@ def test_an_optional_feed_past_the_quarantined_share_stops_the_ingest(
 @pytest.fixture
 def small_pieces(monkeypatch):
     """Stage files in pieces of 100 rows, and count the pieces staged."""
-    import ecm.ingest
+    from ecm.ingest import stage
 
-    monkeypatch.setattr(ecm.ingest, "PIECE_ROWS", 100, raising=False)
+    monkeypatch.setattr(stage, "PIECE_ROWS", 100)
     pieces: list[int] = []
-    real = ecm.ingest._stage_file
+    real = stage._stage_file
 
     def counting(con, contract, raw, *args, **kwargs):
         counts = real(con, contract, raw, *args, **kwargs)
@@ -422,7 +422,7 @@ def small_pieces(monkeypatch):
             pieces.append(counts[0])
         return counts
 
-    monkeypatch.setattr(ecm.ingest, "_stage_file", counting)
+    monkeypatch.setattr(stage, "_stage_file", counting)
     return pieces
 
 
@@ -671,7 +671,7 @@ def test_a_file_staged_in_pieces_is_staged_as_a_whole_one(tmp_path, rules, monke
     only in a later piece, gzip and Parquet drops (by row ranges)."""
     import polars as pl
 
-    import ecm.ingest
+    from ecm.ingest import stage
     from tests.feeds import member, write_feed
 
     feeds = minimal_feeds(tmp_path / "feeds")
@@ -691,7 +691,7 @@ def test_a_file_staged_in_pieces_is_staged_as_a_whole_one(tmp_path, rules, monke
     second.unlink()
 
     def staged(pieces):
-        monkeypatch.setattr(ecm.ingest, "PIECE_ROWS", pieces, raising=False)
+        monkeypatch.setattr(stage, "PIECE_ROWS", pieces)
         with duckdb.connect() as con:
             ingest_unguarded(con, feeds, rules, tmp_path / f"work{pieces}")
             return {

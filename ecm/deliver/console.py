@@ -110,7 +110,7 @@ def thin_columns(summary: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _refused_ingest(summary: dict[str, Any]) -> str:
     """What a summary the ingest's quarantine guard refused holds (partial: no member or
-    population was counted; ecm.ingest._refused_summary), as a sentence."""
+    population was counted; ecm.ingest.result.refused_summary), as a sentence."""
     feed, counts = next((n, c) for n, c in summary["feeds"].items() if c.get("refused"))
     quality = summary.get("data_quality", {}).get("quarantined_by_rule", [])
     broken = ", ".join(f"{r['rule']} {r['rows']:,}" for r in quality if r["feed"] == feed)

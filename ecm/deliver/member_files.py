@@ -1,5 +1,5 @@
-"""The member information files' I/O: what transforms.mif reads from the warehouse, and
-the provider folders it writes (outputs.md, "The member information file").
+"""The member information files' I/O: what transforms.member_information reads from the
+warehouse, and the provider folders it writes (outputs.md, "The member information file").
 
 Memory stays bounded by the members the files list, not by the plan: DuckDB reads the
 eligibility and provider_assignment rows of the members holding a population from the
@@ -22,7 +22,7 @@ import polars as pl
 from ecm import files as outputs
 from ecm.config.rules import Rules
 from ecm.warehouse.inputs import input_selects
-from transforms.mif import (
+from transforms.member_information import (
     FOLDER,
     LINE_BREAKS_REPLACED,
     PREFIXED_AS_TEXT,
@@ -48,9 +48,9 @@ def read_mif_inputs(
     con: duckdb.DuckDBPyConnection, assignments_file: Path
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The eligibility spans and provider_assignment spans of the members in
-    `assignments_file` (every span: transforms.mif picks the one covering the as-of date):
-    the inputs `eligibility` and `provider_assignment` of ecm.warehouse.inputs, the same
-    rows and columns the rules read, for these members only."""
+    `assignments_file` (every span: transforms.member_information picks the one covering
+    the as-of date): the inputs `eligibility` and `provider_assignment` of
+    ecm.warehouse.inputs, the same rows and columns the rules read, for these members only."""
     selects = input_selects()
     members = "select distinct member_id from read_parquet($assignments)"
     params = {"assignments": str(assignments_file)}
@@ -70,7 +70,8 @@ def mif_file_name(folder: str, as_of: dt.date) -> str:
 @dataclass(frozen=True)
 class MemberInformationFiles:
     """What `write_member_information_files` wrote: every file with its rows (None for
-    the manifests), and the values it changed in all of them (transforms.mif.one_line_text)."""
+    the manifests), and the values it changed in all of them
+    (transforms.member_information.one_line_text)."""
 
     files: list[tuple[Path, int | None]]
     values_with_line_breaks_replaced: int
@@ -88,7 +89,7 @@ def write_member_information_files(
     rows: pl.DataFrame, root: Path, as_of: dt.date, rules_version: str
 ) -> MemberInformationFiles:
     """Write `root/providers/<folder>/ECM_MIF_<folder>_<YYYYMM>.txt` and its
-    `manifest.json` for every folder of `rows` (transforms.mif.member_information).
+    `manifest.json` for every folder of `rows` (transforms.member_information.member_information).
 
     The file: pipe-delimited UTF-8, a header row, rows in the order given, one record per
     line whatever reads it: the values as `one_line_text` makes them (line breaks become

@@ -17,7 +17,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from data_contracts.gx_report import fill_rates_section
+from data_contracts.validation_page import fill_rates_section
 
 ADULT_COLOUR = "#2f6fdd"
 CHILD_COLOUR = "#f0a030"

@@ -12,12 +12,10 @@ How it is built (one module each):
 
 - palette.py: every code list, weight and rate the generator draws from, as data;
 - personas.py: the persona recipes, members planted for each population of
-  populations.md and for near misses of each rule, as a table; `planted_personas` lists
-  who was planted;
-- chunks.py: how members are numbered and chunked (members.py and personas.py both
-  read it);
-- members.py: demographics, households (children share a parent's subscriber_id),
-  enrollment churn, deaths, conditions;
+  populations.md and for near misses of each rule, as a table;
+- members.py: how members are numbered and chunked, demographics, households (children
+  share a parent's subscriber_id), enrollment churn, deaths, conditions; `planted_personas`
+  lists who was planted;
 - feeds.py: eligibility, partner feeds, provider assignment, pharmacy;
 - events.py: what happened to whom and when (visits, ED visits, stays ...), drawn from rates
   and a gamma frailty (a heavy tail of utilisation);
@@ -25,7 +23,7 @@ How it is built (one module each):
 
 Decisions:
 
-- **Chunks.** Members are generated in chunks of `chunks.CHUNK_MEMBERS` (25,000), each
+- **Chunks.** Members are generated in chunks of `members.CHUNK_MEMBERS` (25,000), each
   with its own random stream `numpy.random.default_rng([seed, chunk])`, so memory is bounded
   by one chunk's claims whatever the member count, and the output does not depend on the
   machine. Text files are appended chunk by chunk (CSV: the header once); Parquet output
@@ -61,7 +59,6 @@ import polars as pl
 from data_contracts import feed_order
 from ecm.errors import OutputError
 from ecm.generate.calendar import Anchors, to_date
-from ecm.generate.chunks import CHUNK_MEMBERS
 from ecm.generate.claims import LinePools, Renderer, build_claims, finalize
 from ecm.generate.events import Palette, base_events, concat, persona_events
 from ecm.generate.feeds import (
@@ -72,8 +69,8 @@ from ecm.generate.feeds import (
     pharmacy,
     provider_assignment,
 )
-from ecm.generate.members import draw_members
-from ecm.generate.personas import PERSONAS, chunk_plan, planted_personas
+from ecm.generate.members import CHUNK_MEMBERS, draw_members, planted_personas
+from ecm.generate.personas import PERSONAS, chunk_plan
 from ecm.generate.vocab import Vocab
 
 __all__ = ["FEEDS", "PERSONAS", "GenerationStats", "generate_feeds", "planted_personas"]

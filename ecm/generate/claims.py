@@ -32,7 +32,6 @@ from ecm.generate.calendar import (
     month_start_days,
     to_day,
 )
-from ecm.generate.chunks import member_ids
 from ecm.generate.events import (
     ADMIT_SOURCE_CODES,
     ADMIT_TYPE_CODES,
@@ -54,7 +53,7 @@ from ecm.generate.events import (
     Palette,
     take,
 )
-from ecm.generate.members import Members, pick
+from ecm.generate.members import Members, member_ids, pick
 from ecm.generate.vocab import Vocab, gather
 
 TAGS = tuple(palette.PAID_MEDIAN)

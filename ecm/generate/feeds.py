@@ -28,9 +28,8 @@ from ecm.generate.calendar import (
     to_date,
     to_day,
 )
-from ecm.generate.chunks import member_ids
 from ecm.generate.claims import ECM_PROVIDER_NPIS, NF0, NPIS, _dates
-from ecm.generate.members import AID_CODES, RACE_NAMES, Members, by_age, pick
+from ecm.generate.members import AID_CODES, RACE_NAMES, Members, by_age, member_ids, pick
 from ecm.generate.personas import PERSONAS, Slot
 from ecm.generate.vocab import Vocab
 

@@ -8,9 +8,11 @@ position in the chunk; `first + position` is the global member index and
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np
+import polars as pl
 
 from ecm.generate import palette
 from ecm.generate.calendar import (
@@ -23,9 +25,11 @@ from ecm.generate.calendar import (
     resolve,
     to_day,
 )
-from ecm.generate.personas import PERSONAS, Slot
+from ecm.generate.personas import PERSONAS, Slot, chunk_plan
 from ecm.generate.vocab import Vocab
 
+# Members generated together; memory is bounded by one chunk's claims.
+CHUNK_MEMBERS = 25_000
 CODE_SLOTS = 6
 
 RACE_NAMES = [r[0] for r in palette.RACES]
@@ -36,6 +40,11 @@ AID_CODES = (
     *palette.AID_CODES_AGED,
     *palette.AID_CODES_PREGNANT,
 )
+
+
+def member_ids(index: pl.Expr) -> pl.Expr:
+    """`M` + 8 digits of index + 1 (index 0 -> M00000001)."""
+    return pl.format("M{}", (index + 1).cast(pl.String).str.zfill(8))
 
 
 def weights(pairs) -> np.ndarray:
@@ -386,3 +395,43 @@ def _age_at(birth: int, anchor: np.ndarray) -> int:
     """Completed years at end for a birth day: the age whose interval holds it."""
     # anchor is decreasing: anchor[a] >= birth > anchor[a + 1]
     return int(np.flatnonzero(anchor >= birth)[-1])
+
+
+def planted_personas(members: int, *, months: int, end: dt.date) -> pl.DataFrame:
+    """Who `generate_feeds(members=members, months=months, end=end)` plants, with the
+    population each exercises and whether it qualifies at `end` (True) or is a near miss
+    of its rule (False); `population` is empty for a household member planted only to make
+    the household (a newborn).
+
+    Grain: one row per planted member. Independent of the seed and the format.
+    """
+    anchors = Anchors.of(end, months)
+    rows: list[dict] = []
+    for first in range(0, members, CHUNK_MEMBERS):
+        n = min(CHUNK_MEMBERS, members - first)
+        for slot in chunk_plan(n, anchors):
+            role = PERSONAS[slot.persona].roles[slot.role]
+            rows.append(
+                {
+                    "member_index": first + slot.position,
+                    "persona": slot.persona,
+                    "role": slot.role,
+                    "population": role.population,
+                    "qualifies": role.qualifies,
+                    "note": PERSONAS[slot.persona].note,
+                }
+            )
+    frame = pl.DataFrame(
+        rows,
+        schema={
+            "member_index": pl.Int64,
+            "persona": pl.String,
+            "role": pl.Int32,
+            "population": pl.String,
+            "qualifies": pl.Boolean,
+            "note": pl.String,
+        },
+    )
+    return frame.with_columns(member_ids(pl.col("member_index")).alias("member_id")).select(
+        "member_id", "persona", "role", "population", "qualifies", "note"
+    )

@@ -15,20 +15,16 @@ partner-feed rows. Its data source and code formats (dotted or not, 3- or 4-digi
 codes and bill types) are drawn like everyone else's; its claims arrive the month after
 service (no late arrivals, so a recipe's void or correction always has a later file).
 
-`planted_personas` lists who was planted (member_id, recipe, role, population,
+`members.planted_personas` lists who was planted (member_id, recipe, role, population,
 qualifies): tests and end-to-end checks read the plan, not the rules.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-import polars as pl
-
 from ecm.generate.calendar import Anchors, resolve
-from ecm.generate.chunks import CHUNK_MEMBERS, member_ids
 
 # Instances of each recipe per member generated (at least one per chunk while they fit),
 # and the largest share of a chunk's members that may be personas.
@@ -1109,43 +1105,3 @@ def chunk_plan(chunk_members: int, anchors: Anchors) -> list[Slot]:
             slots.append(Slot(position, name, role, instance, head))
             position += 1
     return slots
-
-
-def planted_personas(members: int, *, months: int, end: dt.date) -> pl.DataFrame:
-    """Who `generate_feeds(members=members, months=months, end=end)` plants, with the
-    population each exercises and whether it qualifies at `end` (True) or is a near miss
-    of its rule (False); `population` is empty for a household member planted only to make
-    the household (a newborn).
-
-    Grain: one row per planted member. Independent of the seed and the format.
-    """
-    anchors = Anchors.of(end, months)
-    rows: list[dict] = []
-    for first in range(0, members, CHUNK_MEMBERS):
-        n = min(CHUNK_MEMBERS, members - first)
-        for slot in chunk_plan(n, anchors):
-            role = PERSONAS[slot.persona].roles[slot.role]
-            rows.append(
-                {
-                    "member_index": first + slot.position,
-                    "persona": slot.persona,
-                    "role": slot.role,
-                    "population": role.population,
-                    "qualifies": role.qualifies,
-                    "note": PERSONAS[slot.persona].note,
-                }
-            )
-    frame = pl.DataFrame(
-        rows,
-        schema={
-            "member_index": pl.Int64,
-            "persona": pl.String,
-            "role": pl.Int32,
-            "population": pl.String,
-            "qualifies": pl.Boolean,
-            "note": pl.String,
-        },
-    )
-    return frame.with_columns(member_ids(pl.col("member_index")).alias("member_id")).select(
-        "member_id", "persona", "role", "population", "qualifies", "note"
-    )

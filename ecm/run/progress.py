@@ -426,6 +426,29 @@ def reporter() -> Reporter:
     return _Process.current
 
 
+@dataclass
+class Timer:
+    """Wall-clock seconds per stage of a run, for the summary's `timings_seconds`."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[Part]:
+        """Time the block as stage `name` of the run's progress (the part yielded takes
+        the stage's rows: `part.count(rows, unit)`)."""
+        with reporter().stage(name) as part:
+            yield part
+        self.seconds[name] = round(part.elapsed(), 3)
+
+    def add(self, prefix: str, parts: list[dict[str, float]]) -> None:
+        """Seconds measured elsewhere (each shard's `events`, `assign`, `write`), added up
+        over `parts` as `<prefix>_<step>`."""
+        steps = dict.fromkeys(step for part in parts for step in part)
+        self.seconds.update(
+            {f"{prefix}_{step}": round(sum(p[step] for p in parts), 3) for step in steps}
+        )
+
+
 def close(*, failed: bool = False) -> None:
     """End the command's display, if any (`failed`: before an error is printed)."""
     _Process.current.close(failed=failed)

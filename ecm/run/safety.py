@@ -415,7 +415,8 @@ def check_warehouse(path: Path) -> None:
 
 
 # The tables that make a DuckDB file an ecm warehouse: the ingest's catalog of staged
-# files (ecm.ingest.FILES_TABLE) and the run history (ecm.warehouse.history.RUNS); either will do.
+# files (ecm.ingest.tables.FILES_TABLE) and the run history
+# (ecm.warehouse.history.RUNS); either will do.
 ECM_TABLES = frozenset({"ingest_files", "runs"})
 
 _STORAGE_VERSION = re.compile(r"storage version number (\d+)")

@@ -283,10 +283,19 @@ def population_status(settings: dict, present_feeds: frozenset[str]) -> Populati
     return PopulationStatus("evaluated", ())
 
 
+def evaluated_populations(rules: Rules, present_feeds: frozenset[str]) -> frozenset[str]:
+    """The population codes evaluated (in whole or in part) with the feeds present."""
+    return frozenset(
+        code
+        for code in rules.population_codes
+        if population_status(rules.population(code), present_feeds).status != "not_evaluated"
+    )
+
+
 @dataclass(frozen=True)
-class Assignment:
-    """The run's results: assignments, evidence and member metrics (collected), and the
-    evaluation status of every population."""
+class Evaluation:
+    """The populations evaluated over a set of members (a shard, or all): assignments,
+    evidence and member metrics (collected), and every population's evaluation status."""
 
     assignments: pl.DataFrame
     evidence: pl.DataFrame
@@ -369,7 +378,7 @@ def assign_populations(
     rules: Rules,
     populations: Mapping[str, Population] = POPULATIONS,
     phrases: pl.DataFrame | None = None,
-) -> Assignment:
+) -> Evaluation:
     """Apply every registered population's rule the feeds allow, and finalise the outputs.
 
     `phrases`: the evidence summaries' phrases (default the packaged
@@ -405,7 +414,7 @@ def assign_populations(
         long_window=dates.long_window,
     ).sort("member_id")
     frames = pl.collect_all([assignments, evidence, member_metrics])
-    return Assignment(
+    return Evaluation(
         *frames,
         population_status=statuses,
         members_with_several_providers=members_with_several_providers(

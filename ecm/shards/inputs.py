@@ -31,8 +31,8 @@ import duckdb
 
 from data_contracts.sql import lit
 from ecm.config.rules import Rules
-from ecm.ingest import replace_relation
 from ecm.warehouse.inputs import InputSelect, input_selects
+from ecm.warehouse.relations import replace_relation
 from ecm.warehouse.sql import install_macros, load_sql
 
 log = logging.getLogger("ecm.shards")
@@ -95,13 +95,17 @@ def build_shard_map(con: duckdb.DuckDBPyConnection, shards: int) -> None:
     )
 
 
-def shard_count(members: int, rules: Rules) -> int:
+def shard_count(members: int, rules: Rules, workers: int = 1) -> int:
     """Shards for `members` eligibility members so that one shard's run stays within the
     rules file's memory budget: members × run.bytes_per_member / run.memory_budget_gib,
-    rounded up, at least 1."""
-    budget = rules.setting("run.memory_budget_gib") * 2**30
+    rounded up, at least 1. With `workers` running shards side by side (Dask), the budget
+    is shared: one shard fits the budget divided by the workers, and every worker has a
+    shard (N is at least `workers`)."""
+    budget = rules.setting("run.memory_budget_gib")
+    if workers > 1:
+        budget = budget / workers
     per_member = rules.setting("run.bytes_per_member")
-    return max(1, math.ceil(members * per_member / budget))
+    return max(1, workers, math.ceil(members * per_member / (budget * 2**30)))
 
 
 def shard_tables(with_procedures: bool) -> dict[str, InputSelect]:
@@ -151,17 +155,19 @@ def write_shard_inputs(
     present_feeds: frozenset[str],
     *,
     shards: int | None = None,
+    workers: int = 1,
     with_procedures: bool = False,
 ) -> ShardSet:
     """Build the households and the shard map, choose N (`shards`, else from the member
-    count and the rules file's memory budget) and write every shard's inputs under `root`
-    (which must not exist yet). Each table is read from the warehouse once."""
+    count and the rules file's memory budget shared by `workers`: `shard_count`) and
+    write every shard's inputs under `root` (which must not exist yet). Each table is read
+    from the warehouse once."""
     install_macros(con)
     rounds = build_households(con)
     members, households = con.execute(
         "select count(*), count(distinct household_id) from int__member_household"
     ).fetchall()[0]
-    n = shards if shards is not None else shard_count(members, rules)
+    n = shards if shards is not None else shard_count(members, rules, workers)
     if n < 1:
         raise ValueError(f"A run needs at least one shard, not {n}.")
     build_shard_map(con, n)

@@ -23,7 +23,7 @@ from ecm import files as outputs
 from ecm.config.dates import RunDates
 from ecm.config.reference import ReferenceData
 from ecm.config.rules import Rules
-from ecm.shards.evaluate import Assignment, Events, assign_populations, build_events, scan_inputs
+from ecm.shards.evaluate import Evaluation, Events, assign_populations, build_events, scan_inputs
 from ecm.shards.inputs import ShardPaths
 
 # Each output's order: its grain's keys (as transforms.assign sorts them), then every
@@ -49,6 +49,18 @@ class ShardResult:
     counts: dict[str, Any]
     seconds: dict[str, float]
 
+    def progress(self) -> dict[str, Any]:
+        """What the run's progress says of this shard once it is done (ecm.run.progress:
+        `shards: 2 of 4 done — shard 1, 120,480 enrolled members`): counts only."""
+        return {
+            "item": f"shard {self.shard}",
+            "shard": self.shard,
+            "rows": self.counts["members"]["enrolled"],
+            "unit": "enrolled members",
+            "seconds": sum(self.seconds.values()),
+            "assignments": self.counts["assignments"],
+        }
+
 
 @dataclass(frozen=True)
 class MergedResult:
@@ -58,7 +70,7 @@ class MergedResult:
     counts: dict[str, Any]
 
 
-def shard_counts(events: Events, result: Assignment, rules: Rules) -> dict[str, Any]:
+def shard_counts(events: Events, result: Evaluation, rules: Rules) -> dict[str, Any]:
     """What the run summary counts, for one shard: members enrolled (adult, child_youth),
     ED visits and stays, assignments and assigned members, members with several ECM
     providers, and per population its members by age group and its evaluation status."""

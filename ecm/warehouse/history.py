@@ -26,6 +26,9 @@ from typing import Any
 import duckdb
 import polars as pl
 
+import ecm
+from ecm.config.rules import Rules
+
 RUNS = "runs"
 RUN_ASSIGNMENTS = "run_assignments"
 SUCCEEDED = "succeeded"
@@ -165,3 +168,35 @@ def run_counts(summary: dict[str, Any]) -> dict[str, Any]:
             for code, p in summary["populations"].items()
         },
     }
+
+
+def run_record(
+    summary: dict[str, Any], rules: Rules, as_of: dt.date, fingerprints: dict[str, str]
+) -> RunRecord:
+    """The record of a run that succeeded, from its summary (with the `changes` writing
+    added: the previous as-of date its changes were computed against), the rules file it
+    used and its input fingerprints; a new run id."""
+    previous = summary["changes"]["previous_as_of_date"]
+    return RunRecord(
+        run_id=new_run_id(),
+        as_of_date=as_of,
+        rules_version=rules.version,
+        rules_sha256=rules.sha256,
+        ecm_version=ecm.__version__,
+        input_fingerprints=fingerprints,
+        counts=run_counts(summary),
+        previous_as_of_date=dt.date.fromisoformat(previous) if previous else None,
+    )
+
+
+def recorded_runs(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """Every recorded run's counts, by as-of date (the report's trend)."""
+    ensure_history_tables(con)
+    return (
+        con.sql(
+            f"select as_of_date, enrolled_members, assignments, assigned_members "
+            f"from {RUNS} order by as_of_date"
+        )
+        .pl()
+        .to_dicts()
+    )

@@ -2,8 +2,8 @@
 -- Reshaping only (no rule): one row per claim × service date × code, with the first
 -- position the code holds on the claim. Dated by the line's service date, else the claim
 -- start (populations.md, Time). $since limits the history read to what a rule can reach.
--- It reads int__medical_claim_current_codes (ecm.ingest): the current claims with the
--- positions some staged row holds a code in.
+-- It reads int__medical_claim_current_codes (ecm.ingest.claim_versions): the current
+-- claims with the positions some staged row holds a code in.
 with
 
 lines as (

@@ -7,8 +7,8 @@
 -- claim, and the cms_planned method (populations.md, "Avoidable and unplanned") joins
 -- these codes to a stay's claims, so a claim's procedures are read whole.
 -- Grain: one row per (member_id, data_source, claim_id, code).
--- It reads int__medical_claim_current_codes (ecm.ingest): the current claims with the
--- positions some staged row holds a code in.
+-- It reads int__medical_claim_current_codes (ecm.ingest.claim_versions): the current
+-- claims with the positions some staged row holds a code in.
 with
 
 lines as (

@@ -103,10 +103,10 @@ def test_a_feed_past_the_quarantine_guard_is_not_read_whole(tmp_path, monkeypatc
     validate stops reading a feed whose quarantined share is certainly past the guard (exit
     3, as a run would be refused), so it costs what a run costs; a small feed is still
     validated whole, every broken row reported (exit 1)."""
-    import ecm.ingest
+    from ecm.ingest import stage
     from tests.test_untrusted_files import homelessness, minimal_feeds
 
-    monkeypatch.setattr(ecm.ingest, "PIECE_ROWS", 100, raising=False)
+    monkeypatch.setattr(stage, "PIECE_ROWS", 100)
     big = minimal_feeds(tmp_path / "big")
     homelessness(big, 1000, 0)
     result = CliRunner().invoke(main, ["validate", "--input", str(big)])

@@ -78,7 +78,8 @@ def test_the_flow_run_carries_the_summary_as_artifacts(harness, story_feeds, tmp
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
-    from flows.monthly import POPULATIONS_ARTIFACT, SUMMARY_ARTIFACT, monthly
+    from flows.artifacts import POPULATIONS_ARTIFACT, SUMMARY_ARTIFACT
+    from flows.monthly import monthly
 
     out = tmp_path / "out" / "2026-10"
     state = monthly(input_dir=story_feeds, as_of=AS_OF, out_dir=out, return_state=True)
@@ -253,7 +254,8 @@ def test_sanity_guard_threshold_comes_from_the_rules_file(harness, story_feeds, 
 def test_an_input_problem_is_never_retried():
     """A truncated gzip raised an OSError the ingest retried, reading the file twice: the
     ingest has no retries, and writing retries on I/O errors only, never on ecm's own."""
-    from flows.monthly import ingest_feeds, retry_on_io_only, write_outputs
+    from flows.monthly import ingest_feeds, write_outputs
+    from flows.retries import retry_on_io_only
 
     assert ingest_feeds.retries == 0
     assert write_outputs.retries > 0

@@ -1,9 +1,6 @@
-"""Changes since the previous run, and the member information file (MIF) of each ECM
-provider: pure transforms, frames in, frame out (ecm.deliver.member_files and
-ecm.warehouse.history do the I/O).
+"""The member information file (MIF) of each ECM provider: pure transforms, frames in,
+frame out (ecm.deliver.member_files does the I/O).
 
-- `assignment_changes`: one row per member × population new since the previous run of
-  an earlier as-of date, or ended since it (outputs.md, `changes.parquet`).
 - `member_information`: one row per member holding at least one population, in the
   DHCS-style MIF columns (outputs.md, "The member information file"), with the folder
   (`provider_npi`, or `unassigned`) it is written to. The population columns come from
@@ -22,21 +19,13 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from transforms.assignment_changes import NEW
 from transforms.members import enrolled_members, providers_on
 
-NEW = "new"
-ENDED = "ended"
 CONTINUING = "continuing"
 UNASSIGNED = "unassigned"
 # The routing column of `member_information`: the provider folder a row goes to.
 FOLDER = "folder"
-
-CHANGE_SCHEMA = {
-    "member_id": pl.String,
-    "pof_code": pl.String,
-    "change": pl.String,
-    "previous_as_of_date": pl.Date,
-}
 
 # The MIF columns before the population columns, and after them (outputs.md).
 LEADING_COLUMNS = (
@@ -122,35 +111,6 @@ def mif_columns(population_codes: Sequence[str]) -> list[str]:
         *(qualifying_date_column(c) for c in population_codes),
         *TRAILING_COLUMNS,
     ]
-
-
-def assignment_changes(
-    current: pl.LazyFrame,
-    previous: pl.LazyFrame | None,
-    previous_as_of: dt.date | None,
-) -> pl.LazyFrame:
-    """Member × population pairs `new` in `current` or `ended` since `previous`.
-
-    Grain: one row per member × population that changed, sorted by member_id, pof_code.
-    `current` and `previous` hold member_id, pof_code (extra columns are ignored);
-    `previous` is None on the first run, when every current assignment is `new` and
-    previous_as_of_date is empty.
-    """
-    keys = ["member_id", "pof_code"]
-    now = current.select(keys).unique()
-    before = (
-        previous.select(keys).unique()
-        if previous is not None
-        else pl.LazyFrame(schema={"member_id": pl.String, "pof_code": pl.String})
-    )
-    new = now.join(before, on=keys, how="anti").with_columns(pl.lit(NEW).alias("change"))
-    ended = before.join(now, on=keys, how="anti").with_columns(pl.lit(ENDED).alias("change"))
-    return (
-        pl.concat([new, ended])
-        .with_columns(pl.lit(previous_as_of, dtype=pl.Date).alias("previous_as_of_date"))
-        .cast(CHANGE_SCHEMA)
-        .sort(keys)
-    )
 
 
 def _text(column: str) -> pl.Expr:

@@ -1,4 +1,5 @@
-"""One self-contained HTML page from the GX validation results of `ecm validate`.
+"""The validation page: one self-contained HTML page from the GX validation results of
+`ecm validate` (`--report FILE.html`; a run's report.html is ecm.deliver.report_page).
 
 Built from the ExpectationSuiteValidationResult objects themselves (GX Data Docs need a
 file context and pull in a site; this page needs nothing at view time: inline CSS, no
@@ -125,7 +126,7 @@ def fill_rates_section(rates: Sequence[Mapping[str, Any]], heading: str = "h3") 
     return "".join(parts)
 
 
-def render_report(report: dict, quality: DataQuality) -> str:
+def render_validation_page(report: dict, quality: DataQuality) -> str:
     """The page: `report` is what `ecm validate --json` prints (counts, quarantine and
     warning rules), `quality` holds the raw GX validation results."""
     feeds = report["feeds"]

@@ -14,12 +14,12 @@ from ecm.deliver.member_files import mif_file_name
 from tests.conftest import eligibility
 from tests.feeds import write_feed
 from tests.story import AS_OF, EXPECTED, write_story
-from transforms.mif import (
+from transforms.assignment_changes import assignment_changes
+from transforms.member_information import (
     FOLDER,
     LEADING_COLUMNS,
     TRAILING_COLUMNS,
     Plan,
-    assignment_changes,
     member_information,
     mif_columns,
 )
@@ -592,7 +592,7 @@ def test_every_record_is_one_line_and_formula_text_is_shown_as_text(tmp_path):
 def test_a_value_is_made_one_line_and_free_text_shown_as_text(value, free_text, other):
     """Every text column: each line break becomes one space; a free-text column's value
     starting with a formula sign (after spaces or tabs) gains a leading `'`."""
-    from transforms.mif import one_line_text
+    from transforms.member_information import one_line_text
 
     frame = pl.LazyFrame(
         {"Member Last Name": [value], "Member Phone Number": [value]}, schema_overrides=None
@@ -603,7 +603,7 @@ def test_a_value_is_made_one_line_and_free_text_shown_as_text(value, free_text, 
 
 
 def test_the_free_text_columns_are_declared_once():
-    from transforms.mif import FREE_TEXT_COLUMNS
+    from transforms.member_information import FREE_TEXT_COLUMNS
 
     assert FREE_TEXT_COLUMNS == (
         "Member Last Name",
