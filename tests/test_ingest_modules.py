@@ -14,7 +14,6 @@ from ecm.ingest.incremental import STAGING_CODE
 PACKAGE = Path(ecm.ingest.__file__).resolve().parent
 # Lowest first: a module may import only those before it.
 ORDER = (
-    "quoting",
     "discover",
     "fingerprints",
     "header",
