@@ -45,7 +45,6 @@ Decisions:
 from __future__ import annotations
 
 import datetime as dt
-import json
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +64,7 @@ from ecm.generate.feeds import (
     pharmacy,
     provider_assignment,
 )
+from ecm.generate.marker import GENERATED_MARKER, generated_files, write_marker
 from ecm.generate.members import CHUNK_MEMBERS, draw_members, planted_personas
 from ecm.generate.personas import PERSONAS, chunk_plan
 from ecm.generate.vocab import Vocab
@@ -84,8 +84,6 @@ FEEDS = (
 )
 BATCH_LINES = 250_000
 PARTS_DIR = ".generate-parts"
-# Lists the files a generation wrote: a later one replaces those, and only those.
-GENERATED_MARKER = ".ecm-generated.json"
 
 
 @dataclass(frozen=True)
@@ -122,14 +120,13 @@ class _Writer:
         present = [p for p in self.out_dir.rglob("*") if p.is_file() and p != marker]
         if not present:
             return
-        try:
-            earlier = json.loads(marker.read_text(encoding="utf-8"))["files"]
-        except (OSError, ValueError, KeyError, TypeError):
+        earlier = generated_files(self.out_dir)
+        if earlier is None:
             raise OutputError(
                 f"The folder {self.out_dir} is not empty and was not written by ecm generate "
                 f"(it has no {GENERATED_MARKER}), so generating into it could overwrite or "
                 f"delete feeds. Choose a new or empty folder."
-            ) from None
+            )
         ours = {self.out_dir / name for name in earlier}
         foreign = sorted(str(p.relative_to(self.out_dir)) for p in present if p not in ours)
         foreign = [f for f in foreign if not f.startswith(PARTS_DIR)]
@@ -178,11 +175,7 @@ class _Writer:
                 )
                 self.files[target] = True
             shutil.rmtree(self.parts_dir, ignore_errors=True)
-        listed = sorted(str(p.relative_to(self.out_dir)) for p in self.files)
-        (self.out_dir / GENERATED_MARKER).write_text(
-            json.dumps({"written_by": "ecm generate", "files": listed}, indent=1) + "\n",
-            encoding="utf-8",
-        )
+        write_marker(self.out_dir, (str(p.relative_to(self.out_dir)) for p in self.files))
         return GenerationStats(rows=dict(self.rows), files=sorted(self.files))
 
 
