@@ -24,7 +24,7 @@ from ecm.errors import (
     SanityGuardError,
 )
 from ecm.run import progress
-from ecm.run.logs import configure_logging, get_logger
+from ecm.run.logs import configure_logging
 from ecm.run.machine import machine_error
 
 DATE = click.DateTime(formats=["%Y-%m-%d"])
@@ -353,6 +353,15 @@ def run(
 @main.command()
 @click.option("--members", default=20_000, show_default=True, help="Synthetic members.")
 @click.option("--months", default=24, show_default=True, help="Months of claims history.")
+@click.option(
+    "--runs",
+    type=click.IntRange(min=1, max=12),
+    default=3,
+    show_default=True,
+    help="Monthly runs in one warehouse, the last on the default as-of date, each a month "
+    "after the one before; between two runs the ECM providers answer the earlier run's "
+    "member information files (RTF and OTF drops join the feeds).",
+)
 @click.option("--seed", default=42, show_default=True, help="Random seed.")
 @click.option(
     "--workdir",
@@ -362,38 +371,44 @@ def run(
     help="Where the feeds, outputs and warehouse go.",
 )
 @_log_options
-def demo(members: int, months: int, seed: int, workdir: Path, quiet: bool, as_json: bool) -> None:
-    """The main job on the built-in synthetic default: generate feeds, run, summarise.
+def demo(
+    members: int, months: int, runs: int, seed: int, workdir: Path, quiet: bool, as_json: bool
+) -> None:
+    """The main job on the built-in synthetic default: a plan's months, summarised.
 
-    Writes DIR/feeds/ (the synthetic feed directory), DIR/out/YYYY-MM/ (the run's files)
-    and DIR/out/warehouse.duckdb, with DIR the --workdir. Exit codes as ecm run's (0,
-    2, 3, 4, 130 / 143, 1).
+    Generates DIR/feeds/ (the synthetic feed directory), then runs the monthly job --runs
+    times (default 3: the as-of dates are the ends of the two months before the default
+    as-of date, then that date) into DIR/out/YYYY-MM/, all in one new warehouse
+    DIR/out/warehouse.duckdb (an earlier demo's is replaced); between two runs the ECM
+    providers answer the earlier run's member information files, their RTF and OTF drops
+    joining DIR/feeds/. Prints the months, then the last month's summary. DIR is the
+    --workdir. Exit codes as ecm run's (0, 2, 3, 4, 130 / 143, 1).
     """
     from ecm.config.rules import load_rules
-    from ecm.generate import generate_feeds
+    from flows.demo import run_demo
 
+    if months < runs:
+        raise click.BadParameter(
+            f"{months} months of history cannot hold {runs} monthly runs: give --months at "
+            f"least --runs.",
+            param_hint="--months",
+        )
     end = default_as_of(load_rules().timezone)
-    feeds = workdir / "feeds"
-    out_dir = workdir / "out" / end.strftime("%Y-%m")
-    log = get_logger("demo")
-    with progress.shown(quiet=quiet, as_json=as_json) as shown, _watched(as_json):
-        log.info("generating %s synthetic members, %d months to %s", f"{members:,}", months, end)
-        with shown.stage("generate") as step:
-            stats = _guarded(
-                lambda: generate_feeds(
-                    feeds, members=members, months=months, end=end, seed=seed, fmt="csv"
-                ),
-                as_json=as_json,
-            )
-            step.count(sum(stats.rows.values()), "rows written")
-        log.info("wrote %s claim lines to %s/", f"{stats.rows.get('medical_claim', 0):,}", feeds)
-        summary = _guarded(lambda: _run_flow(feeds, end, out_dir, None, None), as_json=as_json)
+    with progress.shown(quiet=quiet, as_json=as_json), _watched(as_json):
+        done = _guarded(
+            lambda: run_demo(
+                workdir, members=members, months=months, seed=seed, runs=runs, end=end
+            ),
+            as_json=as_json,
+        )
+    last = done[-1]
     if as_json:
-        click.echo(json.dumps(summary, default=str))
-    else:
-        from ecm.deliver.console import print_summary
+        click.echo(json.dumps(last.summary, default=str))
+        return
+    from ecm.deliver.console import print_demo_months, print_summary
 
-        print_summary(summary, out_dir)
+    print_demo_months(done)
+    print_summary(last.summary, last.out_dir)
 
 
 @main.command()

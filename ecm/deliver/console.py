@@ -3,8 +3,10 @@ table, and a refused run's partial summary (counts only, never a member)."""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from rich.console import Console
 from rich.markup import escape
@@ -64,6 +66,38 @@ def print_summary(
         console.print(f"No files written   ({timings})")
     else:
         console.print(f"Files in [bold]{out_dir}[/bold]   ({timings})")
+
+
+class DemoMonth(Protocol):
+    """A month of `ecm demo` (flows.demo.DemoMonth)."""
+
+    as_of: dt.date
+    out_dir: Path
+    summary: dict[str, Any]
+
+
+def print_demo_months(months: Sequence[DemoMonth], console: Console | None = None) -> None:
+    """`ecm demo`'s months in one table: each run's members holding a population, the
+    providers' answers it read (RTF rows, OTF attempts: those to the earlier months'
+    member information files) and its output folder."""
+    console = console or Console()
+    table = Table(
+        title=f"{len(months)} month(s) in one warehouse",
+        caption="between two runs the ECM providers answer the earlier run's member "
+        "information files: feeds/provider_return/, feeds/outreach/",
+    )
+    for col in ("as of", "members with a population", "RTF rows read", "OTF rows read"):
+        table.add_column(col, justify="left" if col == "as of" else "right")
+    table.add_column("files in")
+    for month in months:
+        feeds = month.summary.get("feeds", {})
+        read = [
+            f"{feeds[f]['read']:,}" if feeds.get(f, {}).get("present") else "—"
+            for f in ("provider_return", "outreach")
+        ]
+        members = f"{month.summary.get('assigned_members', 0):,}"
+        table.add_row(str(month.as_of), members, *read, str(month.out_dir))
+    console.print(table)
 
 
 def feeds_table(summary: dict[str, Any]) -> Table:
