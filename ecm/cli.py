@@ -412,12 +412,17 @@ def demo(
 
 
 @main.command()
-@click.option("--members", required=True, type=click.IntRange(min=1), help="Number of members.")
+@click.option(
+    "--members",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Number of members (needed unless --answer).",
+)
 @click.option(
     "--months",
-    required=True,
     type=click.IntRange(min=1, max=120),
-    help="Months of history, the last ending at --end.",
+    default=None,
+    help="Months of history, the last ending at --end (needed unless --answer).",
 )
 @click.option(
     "--end",
@@ -430,9 +435,19 @@ def demo(
     "--format",
     "fmt",
     type=click.Choice(["csv", "parquet"]),
-    default="csv",
-    show_default=True,
-    help="File format of the feeds.",
+    default=None,
+    help="File format of the feeds: csv (the default) or parquet.",
+)
+@click.option(
+    "--answer",
+    "answer_run",
+    type=click.Path(path_type=Path),
+    default=None,
+    metavar="RUN",
+    help="Instead of feeds: what the ECM providers send back in the month after the ecm "
+    "run whose output folder is RUN, answering its member information files: the next "
+    "month's provider_return (RTF) and outreach (OTF) drops, written into --out (the feed "
+    "folder the next run reads).",
 )
 @click.option(
     "--out",
@@ -442,20 +457,43 @@ def demo(
     help="Feed directory to write.",
 )
 def generate(
-    members: int, months: int, end: dt.datetime | None, seed: int, fmt: str, out_dir: Path
+    members: int | None,
+    months: int | None,
+    end: dt.datetime | None,
+    seed: int,
+    fmt: str | None,
+    answer_run: Path | None,
+    out_dir: Path,
 ) -> None:
     """Write seeded synthetic feeds in the input contract (Medi-Cal-like volumes).
 
     --out must be new, empty, or an earlier ecm generate output (its .ecm-generated.json
     lists the files it wrote; those, and only those, are replaced).
+
+    With --answer RUN (and no --members, --months, --end or --format): the ECM providers'
+    answers to the run's member information files instead, one file per provider in
+    --out/provider_return/ and --out/outreach/ (docs/OUTPUTS.md, ecm generate).
     """
+    if answer_run is not None:
+        given = [f"--{n}" for n, v in (("members", members), ("months", months)) if v]
+        given += [o for o, v in (("--end", end), ("--format", fmt)) if v]
+        if given:
+            raise click.UsageError(
+                f"--answer writes the providers' answers to a run, not feeds: "
+                f"{', '.join(given)} do not apply to it."
+            )
+        _answer(answer_run, out_dir, seed)
+        return
+    missing = [f"--{n}" for n, v in (("members", members), ("months", months)) if v is None]
+    if missing:
+        raise click.UsageError(f"Missing option {' and '.join(missing)} (or --answer RUN).")
     from ecm.generate import generate_feeds
     from ecm.generate.calendar import window_start
 
     day = end.date() if end else default_as_of()
     stats = _guarded(
         lambda: generate_feeds(
-            out_dir, members=members, months=months, end=day, seed=seed, fmt=fmt
+            out_dir, members=members, months=months, end=day, seed=seed, fmt=fmt or "csv"
         ),
         as_json=False,
     )
@@ -465,6 +503,23 @@ def generate(
     click.echo(
         f"wrote {len(stats.files)} files to {out_dir}: service dates {first} .. {day}; "
         f"run them with --as-of {day}"
+    )
+
+
+def _answer(run_dir: Path, out_dir: Path, seed: int) -> None:
+    """`ecm generate --answer RUN`: the providers' drops answering the run's files."""
+    from ecm.generate.calendar import add_months
+    from ecm.generate.providers import simulate_providers
+
+    answers = _guarded(lambda: simulate_providers(run_dir, out_dir, seed=seed), as_json=False)
+    for feed, rows in answers.rows.items():
+        click.echo(f"{feed:<30} {rows:>12,} rows")
+    said = ", ".join(f"{n:,} {outcome}" for outcome, n in answers.outcomes.items())
+    click.echo(f"members answered: {said or 'none'}")
+    next_as_of = add_months(answers.period, 2) - dt.timedelta(days=1)
+    click.echo(
+        f"wrote {len(answers.files)} files to {out_dir} (reporting period "
+        f"{answers.period:%Y-%m}); the next run reads them: --as-of {next_as_of}"
     )
 
 

@@ -366,3 +366,44 @@ def test_the_drops_join_the_generators_list_and_nothing_else_is_overwritten(tmp_
     with pytest.raises(OutputError, match="was not written by ecm generate"):
         simulate_providers(run, feeds, shares=shares)
     assert foreign.read_text() == "mine\n" and not (feeds / names[0]).exists()
+
+
+# --- ecm generate --answer ----------------------------------------------------------------
+
+
+def test_ecm_generate_answer_writes_the_simulators_files(tmp_path):
+    from click.testing import CliRunner
+
+    from ecm.cli import main
+
+    run = _run(tmp_path / "run", SEPTEMBER, _everyone(count=5))
+    (tmp_path / "by_hand").mkdir()
+    simulate_providers(run, tmp_path / "by_hand", seed=3)
+    (tmp_path / "feeds").mkdir()
+    args = ["generate", "--answer", str(run), "--out", str(tmp_path / "feeds"), "--seed", "3"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert _digests(tmp_path / "feeds") == _digests(tmp_path / "by_hand")
+    assert "reporting period 2026-09" in result.output
+    assert "the next run reads them: --as-of 2026-10-31" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--answer", "RUN", "--members", "5"], "--members do not apply"),
+        (["--answer", "RUN", "--end", "2026-10-31", "--format", "csv"], "--end, --format do not"),
+        (["--months", "3"], "Missing option --members (or --answer RUN)"),
+        (["--answer", "RUN"], "summary.json"),
+    ],
+)
+def test_ecm_generate_answer_refuses_what_does_not_apply(tmp_path, args, said):
+    from click.testing import CliRunner
+
+    from ecm.cli import main
+
+    args = [str(tmp_path) if a == "RUN" else a for a in args]
+    result = CliRunner().invoke(main, ["generate", *args, "--out", str(tmp_path / "feeds")])
+    assert result.exit_code == 2
+    assert said in result.output
+    assert "Traceback" not in result.output
