@@ -16,7 +16,11 @@ How it is built (one module each):
 - feeds.py: eligibility, partner feeds, provider assignment, pharmacy;
 - events.py: what happened to whom and when (visits, ED visits, stays ...), drawn from rates
   and a gamma frailty (a heavy tail of utilisation);
-- claims.py: events billed as claims and lines, re-delivered versions, the output columns.
+- claims.py: events billed as claims and lines, re-delivered versions, the output columns;
+- providers.py: the provider simulator, not part of `generate_feeds`: what the ECM providers
+  send back (RTF, OTF drops) answering a run's member information files (`ecm generate
+  --answer`, `ecm demo` between its months);
+- marker.py: the list of the files the generator wrote into a folder (`.ecm-generated.json`).
 
 Decisions:
 
