@@ -77,18 +77,19 @@ class DemoMonth(Protocol):
 
 
 def print_demo_months(months: Sequence[DemoMonth], console: Console | None = None) -> None:
-    """`ecm demo`'s months in one table: each run's members holding a population, the
+    """`ecm demo`'s months in one table: each run's members holding a population and the
     providers' answers it read (RTF rows, OTF attempts: those to the earlier months'
-    member information files) and its output folder."""
+    member information files); where the files are."""
     console = console or Console()
+    out_root = months[-1].out_dir.parent
     table = Table(
-        title=f"{len(months)} month(s) in one warehouse",
-        caption="between two runs the ECM providers answer the earlier run's member "
-        "information files: feeds/provider_return/, feeds/outreach/",
+        title=f"{len(months)} month(s) in one warehouse, {out_root / 'warehouse.duckdb'}",
+        caption=f"each month's files in {out_root}/YYYY-MM/; between two runs the ECM "
+        f"providers answer the earlier run's member information files (the feeds' "
+        f"provider_return/ and outreach/)",
     )
     for col in ("as of", "members with a population", "RTF rows read", "OTF rows read"):
         table.add_column(col, justify="left" if col == "as of" else "right")
-    table.add_column("files in")
     for month in months:
         feeds = month.summary.get("feeds", {})
         read = [
@@ -96,7 +97,7 @@ def print_demo_months(months: Sequence[DemoMonth], console: Console | None = Non
             for f in ("provider_return", "outreach")
         ]
         members = f"{month.summary.get('assigned_members', 0):,}"
-        table.add_row(str(month.as_of), members, *read, str(month.out_dir))
+        table.add_row(str(month.as_of), members, *read)
     console.print(table)
 
 
