@@ -89,10 +89,13 @@ def run_demo(
 
 def _begin_new_warehouse(warehouse: Path) -> None:
     """Each demo tells its months from the start: an earlier demo's warehouse (an ecm
-    warehouse no run is using; anything else is refused) is removed, so that no run of
+    warehouse no run is using; anything else is refused) is removed, with its `.wal` and
+    the folder a warehouse owns beside it (`<name>.files/`, outputs.md), so that no run of
     another demo's months (other members, another as-of date) counts as history."""
     if not warehouse.exists():
         return
+    import shutil
+
     from ecm.run.locks import RunLock
     from ecm.run.safety import check_warehouse
 
@@ -100,3 +103,6 @@ def _begin_new_warehouse(warehouse: Path) -> None:
         check_warehouse(warehouse)
         warehouse.unlink()
         warehouse.with_name(warehouse.name + ".wal").unlink(missing_ok=True)
+        owned = warehouse.with_name(warehouse.name + ".files")
+        if owned.is_dir() and not owned.is_symlink():
+            shutil.rmtree(owned)

@@ -37,8 +37,11 @@ def test_a_demo_begins_a_new_warehouse_and_never_removes_another_database(tmp_pa
     ours = tmp_path / "warehouse.duckdb"
     with duckdb.connect(str(ours)) as con:
         con.execute("create table runs (run_id text)")
+    owned = tmp_path / "warehouse.duckdb.files"  # the folder a warehouse owns (outputs.md)
+    owned.mkdir()
+    (owned / "0a1b.parquet").write_bytes(b"PAR1")
     _begin_new_warehouse(ours)
-    assert not ours.exists()
+    assert not ours.exists() and not owned.exists()
     _begin_new_warehouse(ours)  # none: nothing to do
     theirs = tmp_path / "theirs.duckdb"
     with duckdb.connect(str(theirs)) as con:
