@@ -24,7 +24,7 @@ from ecm.errors import (
     SanityGuardError,
 )
 from ecm.run import progress
-from ecm.run.logs import configure_logging, get_logger
+from ecm.run.logs import configure_logging
 from ecm.run.machine import machine_error
 
 DATE = click.DateTime(formats=["%Y-%m-%d"])
@@ -353,6 +353,15 @@ def run(
 @main.command()
 @click.option("--members", default=20_000, show_default=True, help="Synthetic members.")
 @click.option("--months", default=24, show_default=True, help="Months of claims history.")
+@click.option(
+    "--runs",
+    type=click.IntRange(min=1, max=12),
+    default=3,
+    show_default=True,
+    help="Monthly runs in one warehouse, the last on the default as-of date, each a month "
+    "after the one before; between two runs the ECM providers answer the earlier run's "
+    "member information files (RTF and OTF drops join the feeds).",
+)
 @click.option("--seed", default=42, show_default=True, help="Random seed.")
 @click.option(
     "--workdir",
@@ -362,47 +371,58 @@ def run(
     help="Where the feeds, outputs and warehouse go.",
 )
 @_log_options
-def demo(members: int, months: int, seed: int, workdir: Path, quiet: bool, as_json: bool) -> None:
-    """The main job on the built-in synthetic default: generate feeds, run, summarise.
+def demo(
+    members: int, months: int, runs: int, seed: int, workdir: Path, quiet: bool, as_json: bool
+) -> None:
+    """The main job on the built-in synthetic default: a plan's months, summarised.
 
-    Writes DIR/feeds/ (the synthetic feed directory), DIR/out/YYYY-MM/ (the run's files)
-    and DIR/out/warehouse.duckdb, with DIR the --workdir. Exit codes as ecm run's (0,
-    2, 3, 4, 130 / 143, 1).
+    Generates DIR/feeds/ (the synthetic feed directory), then runs the monthly job --runs
+    times (default 3: the as-of dates are the ends of the two months before the default
+    as-of date, then that date) into DIR/out/YYYY-MM/, all in one new warehouse
+    DIR/out/warehouse.duckdb (an earlier demo's is replaced); between two runs the ECM
+    providers answer the earlier run's member information files, their RTF and OTF drops
+    joining DIR/feeds/. Prints the months, then the last month's summary. DIR is the
+    --workdir. Exit codes as ecm run's (0, 2, 3, 4, 130 / 143, 1).
     """
     from ecm.config.rules import load_rules
-    from ecm.generate import generate_feeds
+    from flows.demo import run_demo
 
+    if months < runs:
+        raise click.BadParameter(
+            f"{months} months of history cannot hold {runs} monthly runs: give --months at "
+            f"least --runs.",
+            param_hint="--months",
+        )
     end = default_as_of(load_rules().timezone)
-    feeds = workdir / "feeds"
-    out_dir = workdir / "out" / end.strftime("%Y-%m")
-    log = get_logger("demo")
-    with progress.shown(quiet=quiet, as_json=as_json) as shown, _watched(as_json):
-        log.info("generating %s synthetic members, %d months to %s", f"{members:,}", months, end)
-        with shown.stage("generate") as step:
-            stats = _guarded(
-                lambda: generate_feeds(
-                    feeds, members=members, months=months, end=end, seed=seed, fmt="csv"
-                ),
-                as_json=as_json,
-            )
-            step.count(sum(stats.rows.values()), "rows written")
-        log.info("wrote %s claim lines to %s/", f"{stats.rows.get('medical_claim', 0):,}", feeds)
-        summary = _guarded(lambda: _run_flow(feeds, end, out_dir, None, None), as_json=as_json)
+    with progress.shown(quiet=quiet, as_json=as_json), _watched(as_json):
+        done = _guarded(
+            lambda: run_demo(
+                workdir, members=members, months=months, seed=seed, runs=runs, end=end
+            ),
+            as_json=as_json,
+        )
+    last = done[-1]
     if as_json:
-        click.echo(json.dumps(summary, default=str))
-    else:
-        from ecm.deliver.console import print_summary
+        click.echo(json.dumps(last.summary, default=str))
+        return
+    from ecm.deliver.console import print_demo_months, print_summary
 
-        print_summary(summary, out_dir)
+    print_demo_months(done)
+    print_summary(last.summary, last.out_dir)
 
 
 @main.command()
-@click.option("--members", required=True, type=click.IntRange(min=1), help="Number of members.")
+@click.option(
+    "--members",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Number of members (needed unless --answer).",
+)
 @click.option(
     "--months",
-    required=True,
     type=click.IntRange(min=1, max=120),
-    help="Months of history, the last ending at --end.",
+    default=None,
+    help="Months of history, the last ending at --end (needed unless --answer).",
 )
 @click.option(
     "--end",
@@ -415,9 +435,19 @@ def demo(members: int, months: int, seed: int, workdir: Path, quiet: bool, as_js
     "--format",
     "fmt",
     type=click.Choice(["csv", "parquet"]),
-    default="csv",
-    show_default=True,
-    help="File format of the feeds.",
+    default=None,
+    help="File format of the feeds: csv (the default) or parquet.",
+)
+@click.option(
+    "--answer",
+    "answer_run",
+    type=click.Path(path_type=Path),
+    default=None,
+    metavar="RUN",
+    help="Instead of feeds: what the ECM providers send back in the month after the ecm "
+    "run whose output folder is RUN, answering its member information files: the next "
+    "month's provider_return (RTF) and outreach (OTF) drops, written into --out (the feed "
+    "folder the next run reads).",
 )
 @click.option(
     "--out",
@@ -427,20 +457,43 @@ def demo(members: int, months: int, seed: int, workdir: Path, quiet: bool, as_js
     help="Feed directory to write.",
 )
 def generate(
-    members: int, months: int, end: dt.datetime | None, seed: int, fmt: str, out_dir: Path
+    members: int | None,
+    months: int | None,
+    end: dt.datetime | None,
+    seed: int,
+    fmt: str | None,
+    answer_run: Path | None,
+    out_dir: Path,
 ) -> None:
     """Write seeded synthetic feeds in the input contract (Medi-Cal-like volumes).
 
     --out must be new, empty, or an earlier ecm generate output (its .ecm-generated.json
     lists the files it wrote; those, and only those, are replaced).
+
+    With --answer RUN (and no --members, --months, --end or --format): the ECM providers'
+    answers to the run's member information files instead, one file per provider in
+    --out/provider_return/ and --out/outreach/ (docs/OUTPUTS.md, ecm generate).
     """
+    if answer_run is not None:
+        given = [f"--{n}" for n, v in (("members", members), ("months", months)) if v]
+        given += [o for o, v in (("--end", end), ("--format", fmt)) if v]
+        if given:
+            raise click.UsageError(
+                f"--answer writes the providers' answers to a run, not feeds: "
+                f"{', '.join(given)} do not apply to it."
+            )
+        _answer(answer_run, out_dir, seed)
+        return
+    missing = [f"--{n}" for n, v in (("members", members), ("months", months)) if v is None]
+    if missing:
+        raise click.UsageError(f"Missing option {' and '.join(missing)} (or --answer RUN).")
     from ecm.generate import generate_feeds
     from ecm.generate.calendar import window_start
 
     day = end.date() if end else default_as_of()
     stats = _guarded(
         lambda: generate_feeds(
-            out_dir, members=members, months=months, end=day, seed=seed, fmt=fmt
+            out_dir, members=members, months=months, end=day, seed=seed, fmt=fmt or "csv"
         ),
         as_json=False,
     )
@@ -450,6 +503,23 @@ def generate(
     click.echo(
         f"wrote {len(stats.files)} files to {out_dir}: service dates {first} .. {day}; "
         f"run them with --as-of {day}"
+    )
+
+
+def _answer(run_dir: Path, out_dir: Path, seed: int) -> None:
+    """`ecm generate --answer RUN`: the providers' drops answering the run's files."""
+    from ecm.generate.calendar import add_months
+    from ecm.generate.providers import simulate_providers
+
+    answers = _guarded(lambda: simulate_providers(run_dir, out_dir, seed=seed), as_json=False)
+    for feed, rows in answers.rows.items():
+        click.echo(f"{feed:<30} {rows:>12,} rows")
+    said = ", ".join(f"{n:,} {outcome}" for outcome, n in answers.outcomes.items())
+    click.echo(f"members answered: {said or 'none'}")
+    next_as_of = add_months(answers.period, 2) - dt.timedelta(days=1)
+    click.echo(
+        f"wrote {len(answers.files)} files to {out_dir} (reporting period "
+        f"{answers.period:%Y-%m}); the next run reads them: --as-of {next_as_of}"
     )
 
 

@@ -12,6 +12,8 @@ here imports Prefect before its settings are applied, nor `ecm.cli`.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +96,20 @@ def run_monthly(
         # The runner is built inside: the local workers inherit PREFECT_API_URL.
         runner = dask_task_runner(dask, rules, dask_workers)
         return monthly.with_options(task_runner=runner)(**parameters)
+
+
+@contextmanager
+def one_prefect_server() -> Iterator[str]:
+    """One temporary Prefect server for several runs in a row (`ecm demo`'s months):
+    every `run_monthly` inside finds PREFECT_API_URL set and starts none of its own (each
+    start costs seconds). Unless PREFECT_API_URL names a server already; stopped after."""
+    apply_prefect_defaults()
+    from ecm.run.prefect_env import prefect_server_for_run
+
+    with ExitStack() as server:
+        with progress.reporter().stage("start_prefect"):
+            url = server.enter_context(prefect_server_for_run())
+        yield url
 
 
 def _is_loopback(address: str) -> bool:

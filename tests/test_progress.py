@@ -222,8 +222,9 @@ def test_the_rich_display_folds_a_stages_older_files():
 def test_ecm_demo_prints_plain_lines_when_stderr_is_not_a_terminal(tmp_path):
     env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect-home")}
     env.pop("PREFECT_API_URL", None)
+    demo = ["demo", "--members", "300", "--runs", "1", "--workdir", tmp_path]
     proc = subprocess.run(
-        [sys.executable, "-m", "ecm.cli", "demo", "--members", "300", "--workdir", tmp_path],
+        [sys.executable, "-m", "ecm.cli", *demo],
         capture_output=True,
         text=True,
         timeout=600,
@@ -332,16 +333,18 @@ def test_validate_shows_the_rich_display_on_a_terminal(feeds, tmp_path):
 
 @pytest.mark.parametrize("flag", ["--json", "--quiet"])
 def test_demo_prints_only_json_under_json_and_nothing_under_quiet(harness, tmp_path, flag):
-    """The demo's own lines (generating, wrote) were plain text on stderr whatever the flags."""
-    args = ["demo", "--members", "300", "--workdir", str(tmp_path), flag]
+    """The demo's own lines (generating, wrote) were plain text on stderr whatever the flags;
+    two months, so that the providers' answers between them are said too (or not)."""
+    args = ["demo", "--members", "300", "--runs", "2", "--workdir", str(tmp_path), flag]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output[-2000:]
     if flag == "--quiet":
         assert result.stderr == ""
         return
     records = [json.loads(line) for line in result.stderr.splitlines()]  # every line
-    generate = [r for r in records if r.get("stage") == "generate" and r["status"] == "done"]
-    assert generate[0]["rows"] > 0 and generate[0]["unit"] == "rows written"
+    for stage in ("generate", "providers"):
+        done = [r for r in records if r.get("stage") == stage and r.get("status") == "done"]
+        assert len(done) == 1 and done[0]["rows"] > 0 and done[0]["unit"] == "rows written"
 
 
 def test_the_timer_times_stages_and_adds_up_the_shards_own_steps():

@@ -3,8 +3,10 @@ table, and a refused run's partial summary (counts only, never a member)."""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from rich.console import Console
 from rich.markup import escape
@@ -145,3 +147,36 @@ def input_notes(found: dict[str, Any]) -> list[str]:
         shown = ", ".join(ignored[:5]) + (" …" if len(ignored) > 5 else "")
         notes.append(f"{len(ignored)} file(s) matched no feed and were not read: {shown}")
     return notes
+
+
+class DemoMonth(Protocol):
+    """A month of `ecm demo` (flows.demo.DemoMonth)."""
+
+    as_of: dt.date
+    out_dir: Path
+    summary: dict[str, Any]
+
+
+def print_demo_months(months: Sequence[DemoMonth], console: Console | None = None) -> None:
+    """`ecm demo`'s months in one table: each run's members holding a population and the
+    providers' answers it read (RTF rows, OTF attempts: those to the earlier months'
+    member information files); where the files are."""
+    console = console or Console()
+    out_root = months[-1].out_dir.parent
+    table = Table(
+        title=f"{len(months)} month(s) in one warehouse, {out_root / 'warehouse.duckdb'}",
+        caption=f"each month's files in {out_root}/YYYY-MM/; between two runs the ECM "
+        f"providers answer the earlier run's member information files (the feeds' "
+        f"provider_return/ and outreach/)",
+    )
+    for col in ("as of", "members with a population", "RTF rows read", "OTF rows read"):
+        table.add_column(col, justify="left" if col == "as of" else "right")
+    for month in months:
+        feeds = month.summary.get("feeds", {})
+        read = [
+            f"{feeds[f]['read']:,}" if feeds.get(f, {}).get("present") else "—"
+            for f in ("provider_return", "outreach")
+        ]
+        members = f"{month.summary.get('assigned_members', 0):,}"
+        table.add_row(str(month.as_of), members, *read)
+    console.print(table)

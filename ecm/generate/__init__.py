@@ -20,7 +20,11 @@ How it is built (one module each):
 - feeds.py: eligibility, partner feeds, provider assignment, pharmacy;
 - events.py: what happened to whom and when (visits, ED visits, stays ...), drawn from rates
   and a gamma frailty (a heavy tail of utilisation);
-- claims.py: events billed as claims and lines, re-delivered versions, the output columns.
+- claims.py: events billed as claims and lines, re-delivered versions, the output columns;
+- providers.py: the provider simulator, not part of `generate_feeds`: what the ECM providers
+  send back (RTF, OTF drops) answering a run's member information files (`ecm generate
+  --answer`, `ecm demo` between its months);
+- marker.py: the list of the files the generator wrote into a folder (`.ecm-generated.json`).
 
 Decisions:
 
@@ -49,7 +53,6 @@ Decisions:
 from __future__ import annotations
 
 import datetime as dt
-import json
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,6 +74,7 @@ from ecm.generate.feeds import (
     pharmacy,
     provider_assignment,
 )
+from ecm.generate.marker import GENERATED_MARKER, generated_files, write_marker
 from ecm.generate.members import CHUNK_MEMBERS, draw_members, planted_personas
 from ecm.generate.personas import PERSONAS, chunk_plan
 from ecm.generate.vocab import Vocab
@@ -82,8 +86,6 @@ __all__ = ["FEEDS", "PERSONAS", "GenerationStats", "generate_feeds", "planted_pe
 FEEDS = tuple(feed for feed in feed_order() if feed not in RUN_ANSWERS)
 BATCH_LINES = 250_000
 PARTS_DIR = ".generate-parts"
-# Lists the files a generation wrote: a later one replaces those, and only those.
-GENERATED_MARKER = ".ecm-generated.json"
 
 
 @dataclass(frozen=True)
@@ -120,14 +122,13 @@ class _Writer:
         present = [p for p in self.out_dir.rglob("*") if p.is_file() and p != marker]
         if not present:
             return
-        try:
-            earlier = json.loads(marker.read_text(encoding="utf-8"))["files"]
-        except (OSError, ValueError, KeyError, TypeError):
+        earlier = generated_files(self.out_dir)
+        if earlier is None:
             raise OutputError(
                 f"The folder {self.out_dir} is not empty and was not written by ecm generate "
                 f"(it has no {GENERATED_MARKER}), so generating into it could overwrite or "
                 f"delete feeds. Choose a new or empty folder."
-            ) from None
+            )
         ours = {self.out_dir / name for name in earlier}
         foreign = sorted(str(p.relative_to(self.out_dir)) for p in present if p not in ours)
         foreign = [f for f in foreign if not f.startswith(PARTS_DIR)]
@@ -176,11 +177,7 @@ class _Writer:
                 )
                 self.files[target] = True
             shutil.rmtree(self.parts_dir, ignore_errors=True)
-        listed = sorted(str(p.relative_to(self.out_dir)) for p in self.files)
-        (self.out_dir / GENERATED_MARKER).write_text(
-            json.dumps({"written_by": "ecm generate", "files": listed}, indent=1) + "\n",
-            encoding="utf-8",
-        )
+        write_marker(self.out_dir, (str(p.relative_to(self.out_dir)) for p in self.files))
         return GenerationStats(rows=dict(self.rows), files=sorted(self.files))
 
 

@@ -862,3 +862,139 @@ HOSPITALS = 40
 NURSING_FACILITIES = 25
 CLINICIANS = 600
 LABS = 8
+
+# --- what ECM providers send back (providers.py, the provider simulator) ---------------
+
+# What becomes of an open referral (a member listed in a provider's member information
+# file whose loop no answer of that provider has closed) in the month after the run that
+# listed it, and each outcome's share (they add up to 1). Each says what the provider's
+# files hold for the member (loop.md, section 3, names the state each one gives):
+#   no_answer        nothing: the referral stays `referred`
+#   outreach         unsuccessful attempts only (OTF), no RTF row: `outreach`
+#   reached          attempts, the last successful, no RTF row yet: `reached`
+#   pending          attempts, the last successful; RTF `pending`
+#   enrolled         attempts, the last successful; RTF `enrolled` from a few days later
+#   declined         attempts, the last successful; RTF `declined`
+#   unable_to_reach  several attempts, none successful; RTF `unable_to_reach`
+#   not_eligible     RTF `not_eligible`, no attempt (the provider's own check)
+REFERRAL_OUTCOMES: tuple[tuple[str, float], ...] = (
+    ("no_answer", 0.10),
+    ("outreach", 0.15),
+    ("reached", 0.08),
+    ("pending", 0.17),
+    ("enrolled", 0.30),
+    ("declined", 0.08),
+    ("unable_to_reach", 0.10),
+    ("not_eligible", 0.02),
+)
+# Each month, the share of the members enrolled with a provider that it discontinues, and
+# the weights of DHCS's discontinuation reason codes it gives.
+DISCONTINUED_SHARE = 0.06
+DISCONTINUATION_REASONS: tuple[tuple[str, float], ...] = (
+    ("SC", 0.25),
+    ("WM", 0.20),
+    ("DP", 0.15),
+    ("UE", 0.15),
+    ("NE", 0.08),
+    ("OH", 0.07),
+    ("CAP", 0.03),
+    ("OTH", 0.07),
+)
+# Outreach attempts in a month (fewest, most) for a referral being worked, most for one
+# closed as unable to reach; how, and how long (minutes, fewest and most).
+OUTREACH_ATTEMPTS = (1, 3)
+UNABLE_TO_REACH_ATTEMPTS = (2, 4)
+OUTREACH_METHODS: tuple[tuple[str, float], ...] = (
+    ("phone", 0.50),
+    ("in_person", 0.20),
+    ("text", 0.12),
+    ("video", 0.06),
+    ("mail", 0.07),
+    ("email", 0.05),
+)
+OUTREACH_MINUTES = (5, 60)
+# An enrolled member's encounters in a month (0 .. most): in person, telephonic/video.
+IN_PERSON_ENCOUNTERS_MOST = 3
+TELEPHONIC_ENCOUNTERS_MOST = 4
+# Days from an outreach attempt that reaches the member to the enrollment start (0 .. most).
+ENROLLMENT_START_DAYS_MOST = 5
+# Days after the as-of date on which a provider produces its files (fewest, most; never
+# past the end of the next month); its attempts fall between.
+PRODUCTION_DAYS = (15, 25)
+# One of the template's columns the contract does not name (kept in the warehouse).
+ACUITY_LEVELS: tuple[tuple[str, float], ...] = (("High", 0.3), ("Medium", 0.45), ("Low", 0.25))
+
+# How each ECM provider writes its files: the i-th provider of ECM_PROVIDERS (an NPI of
+# the plan's own: by its number) writes in PROVIDER_FILE_STYLES[i % 4]: its format, csv or
+# xlsx (a workbook: dates as date cells); its headers, "dhcs" (DHCS's template: the
+# contract's first alias of each column) or "ecm" (our column names); the table of
+# PROVIDER_SPELLINGS its coded values are written in ("" = as allowed); the forms
+# (strftime) of its reporting period and, in a text file, of its dates.
+PROVIDER_FILE_STYLES: tuple[tuple[str, str, str, str, str], ...] = (
+    # format, headers, spelling, period, dates
+    ("csv", "dhcs", "words", "%m/%Y", "%m/%d/%Y"),
+    ("csv", "ecm", "", "%Y-%m", "%Y-%m-%d"),
+    ("xlsx", "dhcs", "capitalised", "%Y%m", ""),
+    ("csv", "dhcs", "codes", "%Y-%m", "%Y-%m-%d"),
+)
+# A provider's own spellings of the coded values, per column (allowed value -> as
+# written); values not listed are written as allowed. Each is covered by the packaged
+# rules file's [loop.aliases.<column>] tables or is an allowed value in another case
+# (tests/test_providers.py checks it), so every row stages.
+PROVIDER_SPELLINGS: dict[str, dict[str, dict[str, str]]] = {
+    "words": {
+        "ecm_status": {
+            "enrolled": "Enrolled - Active",
+            "pending": "In Progress",
+            "declined": "Member Declined",
+            "unable_to_reach": "Unable to Reach",
+            "discontinued": "Disenrolled",
+            "not_eligible": "Not Eligible",
+        },
+        "discontinuation_reason_code": {
+            "WM": "Well Managed",
+            "SC": "Successfully Completed",
+            "DP": "Declined",
+            "UE": "Unable to Engage",
+            "NE": "Not Enrolled in Medi-Cal",
+            "OH": "Eligibility on Hold",
+            "CAP": "Provider at Capacity",
+            "OTH": "Other",
+        },
+        "referral_status": {"declined": "Rejected"},
+        "referral_closure_reason": {
+            "services_received": "Services Received",
+            "declined": "Member Declined",
+            "unable_to_reach": "Unable to Reach",
+            "not_eligible": "Not Eligible",
+        },
+        "method": {
+            "in_person": "In Person",
+            "phone": "Telephone",
+            "video": "Video Call",
+            "text": "Text Message",
+            "email": "E-mail",
+            "mail": "Letter",
+        },
+        "successful": {"Y": "Successful", "N": "Unsuccessful"},
+    },
+    "capitalised": {
+        "ecm_status": {
+            "enrolled": "Enrolled",
+            "pending": "Pending",
+            "declined": "Declined",
+            "unable_to_reach": "Unable_To_Reach",
+            "discontinued": "Discontinued",
+            "not_eligible": "Not_Eligible",
+        },
+        "discontinuation_reason_code": {"WM": "wm", "SC": "sc", "DP": "dp", "UE": "ue"},
+        "referral_status": {"open": "Open", "accepted": "Accepted", "closed": "Closed"},
+        "method": {"in_person": "In-Person", "phone": "Phone", "text": "Text"},
+        "successful": {"Y": "Yes", "N": "No"},
+    },
+    "codes": {
+        "ecm_status": {"enrolled": "E", "pending": "P", "unable_to_reach": "UTR"},
+        "referral_status": {"open": "O", "accepted": "A", "closed": "C"},
+        "method": {"in_person": "Face to Face", "phone": "Phone Call", "text": "SMS"},
+    },
+}
