@@ -287,3 +287,35 @@ def test_the_counts_name_every_state_status_reason_even_at_zero():
     ]  # fmt: skip
     assert set(counts["referrals_by_state"].values()) == {0}
     assert list(counts["left_out"]) == ["loop_closed", "enrolled_elsewhere"]
+
+
+def test_the_console_says_the_loop_and_its_warning_with_counts_only():
+    from ecm.deliver.console import loop_said, warnings_said
+    from ecm.loop.stage import not_referred_warnings
+
+    referrals = pl.DataFrame(
+        [{**dict.fromkeys(REFERRAL_SCHEMA), "member_id": m, "provider_npi": P,
+          "opened_date": SEPTEMBER, "state": s, "outreach_attempts": 0, "is_overdue": o}
+         for m, s, o in (("A", "enrolled", False), ("B", "referred", True))],
+        schema=REFERRAL_SCHEMA,
+    )  # fmt: skip
+    listing = pl.DataFrame(
+        [("A", P, "enrolled", None), ("C", P, None, "loop_closed")],
+        schema=LISTING_SCHEMA,
+        orient="row",
+    )
+    review = pl.DataFrame([("A", P, "excluded", None, "pace", None)], schema=REVIEW_SCHEMA,
+                          orient="row")  # fmt: skip
+    summary = {"loop": loop_counts(referrals, listing, review, 3, 0)}
+    assert loop_said(summary) == (
+        "Referral loop: 2 referrals (enrolled 1, referred 1), 1 open, 1 overdue. Listed with "
+        "a provider: enrolled 1; left out: 1 loop closed, 0 enrolled elsewhere. For review: "
+        "1 (excluded 1)."
+    )
+    assert loop_said({}) is None
+    unreferred = pl.DataFrame({"provider_npi": [Q], "rows": [3], "members": [1]})
+    summary["data_quality"] = {"warnings": not_referred_warnings(unreferred)}
+    assert warnings_said(summary) == [
+        f"provider_return: 3 rows: provider {Q} returned 1 member it was never sent in a "
+        "member information file (the rows are kept)"
+    ]
