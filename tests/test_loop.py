@@ -319,3 +319,19 @@ def test_the_console_says_the_loop_and_its_warning_with_counts_only():
         f"provider_return: 3 rows: provider {Q} returned 1 member it was never sent in a "
         "member information file (the rows are kept)"
     ]
+
+
+def test_a_warehouse_from_before_the_loop_is_its_first_run_of_the_loop(tmp_path, rules):
+    """September was run before the loop existed (runs and run_assignments only): October
+    knows no referral, so every member listed with a provider is `new`, while U, carried
+    over in unassigned/, is `continuing` as before."""
+    house = _warehouse(tmp_path / "w.duckdb", [{"member_id": m} for m in "AU"])
+    september = _assignments(tmp_path / "sep", [("A", "X", P), ("U", "X", None)])
+    counts = {"members": {"enrolled": 2}, "assignments": 2, "assigned_members": 2}
+    record = history.RunRecord(history.new_run_id(), SEPTEMBER, "v", "s", "0", {}, counts, None)
+    with duckdb.connect(str(house)) as con:
+        history.record_run(con, record, september)  # no listing, no referrals
+        con.execute("drop table run_member_files; drop table run_referrals")
+    october = _assignments(tmp_path / "oct", [("A", "X", P), ("U", "X", None)])
+    got = _run(tmp_path, house, OCTOBER, {"assignments": october}, rules)
+    assert _frame(got, "listing").rows() == [("A", P, "new", None), ("U", None, "continuing", None)]
