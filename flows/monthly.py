@@ -2,10 +2,11 @@
 
 Each task takes paths and plain values, calls one function of a stage (ecm.ingest,
 data_contracts, ecm.shards, ecm.loop, ecm.deliver, ecm.warehouse) and hands on paths or
-counts, never frames; no rule, SQL or file format lives here. Only the tasks that read and write files
-retry, on transient I/O errors (flows.retries); nothing is cached. The shard tasks go to
-the flow's task runner: one thread by default, Dask workers with `ecm run --dask`
-(ecm.run.dask); the results are gathered by shard number, so the files are the same.
+counts, never frames; no rule, SQL or file format lives here. Only the tasks that read
+and write files retry, on transient I/O errors (flows.retries); nothing is cached. The
+shard tasks go to the flow's task runner: one thread by default, Dask workers with `ecm
+run --dask` (ecm.run.dask); the results are gathered by shard number, so the files are
+the same. The referral loop (ecm.loop) runs once, after the merge, in the flow's process.
 """
 
 from __future__ import annotations
