@@ -2,8 +2,9 @@
 
 Owns the project's SQL files and the macros every connection installs (`sql`), its
 tables and views by name (`relations`: replaced whatever kind they were), and the
-record of every run (`history`: runs and their assignments, which `changes.parquet`, the
-MIF's Assignment Status and the report's trend are read from).
+record of every run (`history`: runs and their assignments, which `changes.parquet` and
+the report's trend are read from; who each run's member information files listed and its
+referrals, which the referral loop, ecm.loop, reads).
 
 May import: `ecm.errors`, `ecm.config`. Imports no stage.
 """
