@@ -6,22 +6,33 @@ shapes (`code` with a shape of `shapes.toml`), whole numbers (`integer`), dates 
 with the bounds before which a value is no date: `empty_before`, `empty_before_column`).
 It also holds the date-order pairs, multi-column rules, the grain and its key, whether
 the member must be in eligibility (`member_key`), each check's severity (`error`: the
-row is quarantined; `warn`: reported, the row kept), the population codes whose rules
-read the feed (`affects`), expectations over the staged table for the Great
-Expectations suites (`data_contracts.gx_suites`), and the fill-rate checks of the columns
-the rules lean on (`[[fill_rates]]`, measured by `data_contracts.fill_rates` against the
-shares of the rules file's `[fill_rates]`).
+row is quarantined; `warn`: reported, the row kept), expectations over the staged table
+for the Great Expectations suites (`data_contracts.gx_suites`), and the fill-rate checks
+of the columns the rules lean on (`[[fill_rates]]`, measured by `data_contracts.fill_rates`
+against the shares of the rules file's `[fill_rates]`).
+
+A contract is the one place a feed is declared: every `*.toml` of this folder but
+`shapes.toml` is a feed. Derived from the contracts, never listed elsewhere:
+
+- the feed order (`feed_order`), the ingest's: by each contract's `order`; a feed whose
+  rows are checked against eligibility's members (`member_key`) comes after eligibility;
+- what a run reads of each staged feed (`read_columns`: the columns the population rules
+  and the member information file read, with the staged row key `_source_file`, `_line`
+  where evidence cites a row), which ecm.warehouse.inputs turns into the run's inputs;
+- the columns the synthetic generator writes (ecm.generate), in contract order.
+
+Which populations a feed affects is not written here: a population declares the feeds it
+reads (transforms.populations.Population.feeds), and `affects` is derived from that
+(transforms.populations.registry.populations_reading).
 
 The same contract drives the ingest's row checks in DuckDB (`data_contracts.sql`) and
 the GX suites. A malformed contract file is a `ContractError` naming the file and key.
-
-The feed order below is the ingest order: eligibility first, because every other feed's
-rows are checked against its members.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 import tomllib
 from dataclasses import dataclass
@@ -30,18 +41,12 @@ from pathlib import Path
 from typing import Any
 
 CONTRACT_DIR = Path(__file__).resolve().parent
-
-FEED_ORDER = (
-    "eligibility",
-    "medical_claim",
-    "pharmacy_claim",
-    "incarceration",
-    "child_welfare",
-    "ccs_enrollment",
-    "homelessness",
-    "nursing_facility_assessment",
-    "provider_assignment",
-)
+SHAPES_FILE = "shapes.toml"
+# The feed whose members every other feed's rows are checked against (`member_key`).
+MEMBERS_FEED = "eligibility"
+# The staged row key: the file a row came from and its line. A feed whose rows evidence
+# cites (`file:line`) lists them in its `read_columns`.
+ROW_KEY_COLUMNS = ("_source_file", "_line")
 
 COLUMN_TYPES = ("text", "date", "integer", "code", "choice", "yes_no")
 SEVERITIES = ("error", "warn")
@@ -181,11 +186,16 @@ class FeedContract:
     grain: str
     required_columns: tuple[str, ...]
     optional_columns: tuple[str, ...]
+    # Its place in the feed order (`feed_order`): the ingest stages feeds in this order.
+    order: int = 0
+    # The columns a run reads of the staged feed, in this order (ecm.warehouse.inputs);
+    # contract columns, and the row key (ROW_KEY_COLUMNS) where evidence cites a row.
+    # Empty: no rule reads the feed (it is checked and staged only).
+    read_columns: tuple[str, ...] = ()
     grain_key: tuple[str, ...] = ()
     grain_severity: str = "warn"
     member_key: str | None = None
     member_severity: str = "error"
-    affects: tuple[str, ...] = ()
     specs: tuple[ColumnSpec, ...] = ()
     date_order: tuple[DateOrder, ...] = ()
     row_rules: tuple[RowRule, ...] = ()
@@ -427,7 +437,7 @@ def _scope(r: _Reader, contract_specs: dict[str, ColumnSpec], columns: tuple[str
 
 
 def _fill_rates(
-    r: _Reader, specs: list[ColumnSpec], columns: tuple[str, ...], affects: tuple[str, ...]
+    r: _Reader, specs: list[ColumnSpec], columns: tuple[str, ...]
 ) -> tuple[FillRateCheck, ...]:
     checks = []
     by_name = {s.name: s for s in specs}
@@ -445,9 +455,6 @@ def _fill_rates(
         populations = sub.names("populations")
         if not populations:
             raise sub.fail("populations", "name the populations whose counts it lowers")
-        unknown = [p for p in populations if p not in affects]
-        if unknown:
-            raise sub.fail("populations", f"'{unknown[0]}' is not in the contract's affects")
         empty = sub.get("empty_codes_named_by", str, None)
         if empty is not None and not _SETTING.fullmatch(empty):
             raise sub.fail("empty_codes_named_by", "expected a dotted rules-file setting")
@@ -496,24 +503,31 @@ def parse_contract(path: Path, data: dict) -> FeedContract:
     member_key = r.get("member_key", str, None)
     if member_key is not None:
         _known(r, "member_key", columns, (member_key,))
-    affects = r.names("affects")
+    order = r.get("order", int)
+    if order < 1:
+        raise r.fail("order", f"{order} is not a place in the feed order; expected 1 or more")
+    read_columns = r.names("read_columns", ())
+    _known(r, "read_columns", columns + ROW_KEY_COLUMNS, read_columns)
+    if len(set(read_columns)) != len(read_columns):
+        raise r.fail("read_columns", "a column is named twice")
     contract = FeedContract(
         name=name,
         required=r.get("required", bool),
         grain=r.get("grain", str),
         required_columns=required_columns,
         optional_columns=optional_columns,
+        order=order,
+        read_columns=read_columns,
         grain_key=grain_key,
         grain_severity=r.choice("grain_severity", ("warn",), "warn"),
         member_key=member_key,
         member_severity=r.choice("member_severity", SEVERITIES, "error"),
-        affects=affects,
         specs=tuple(specs),
         date_order=_orders(r, columns),
         row_rules=_row_rules(r, columns),
         position_codes=_positions(r, columns, shapes),
         expectations=_expectations(r, columns),
-        fill_rates=_fill_rates(r, specs, columns, affects),
+        fill_rates=_fill_rates(r, specs, columns),
         path=path,
     )
     r.finish()
@@ -523,16 +537,58 @@ def parse_contract(path: Path, data: dict) -> FeedContract:
 
 
 @cache
+def _load(path: Path) -> FeedContract:
+    return parse_contract(path, _read_toml(path))
+
+
 def load_contract(name: str) -> FeedContract:
     path = CONTRACT_DIR / f"{name}.toml"
     if not path.is_file():
         raise ContractError(f"{path}: no contract for the feed '{name}'")
-    return parse_contract(path, _read_toml(path))
+    return _load(path)
 
 
-def load_contracts() -> dict[str, FeedContract]:
-    """Every feed's contract, in ingest order."""
-    return {name: load_contract(name) for name in FEED_ORDER}
+@cache
+def _ordered(directory: Path) -> tuple[FeedContract, ...]:
+    contracts = sorted(
+        (_load(path) for path in sorted(directory.glob("*.toml")) if path.name != SHAPES_FILE),
+        key=lambda c: c.order,
+    )
+    for before, after in itertools.pairwise(contracts):
+        if before.order == after.order:
+            raise ContractError(
+                f"{after.path}: key 'order': {after.order} is the order of the {before.name} "
+                f"contract too; expected a place of its own in the feed order"
+            )
+    members = next((c for c in contracts if c.name == MEMBERS_FEED), None)
+    for contract in contracts:
+        if contract.member_key is None:
+            continue
+        if members is None:
+            raise ContractError(
+                f"{contract.path}: key 'member_key': there is no {MEMBERS_FEED} contract "
+                f"whose members its rows are checked against"
+            )
+        if contract.order <= members.order:
+            raise ContractError(
+                f"{contract.path}: key 'order': {contract.order} stages it before "
+                f"{MEMBERS_FEED} (order {members.order}), whose members its rows are checked "
+                f"against (member_key); expected more than {members.order}"
+            )
+    return tuple(contracts)
+
+
+def load_contracts(directory: Path | None = None) -> dict[str, FeedContract]:
+    """Every feed's contract (each `*.toml` of `directory`, default this package's folder,
+    but shapes.toml), in the feed order: by their `order`, a feed checked against
+    eligibility's members after eligibility. Two contracts of one order, or a member-keyed
+    feed before eligibility, are a ContractError."""
+    return {c.name: c for c in _ordered(directory or CONTRACT_DIR)}
+
+
+def feed_order(directory: Path | None = None) -> tuple[str, ...]:
+    """The feeds, in ingest order (`load_contracts`)."""
+    return tuple(load_contracts(directory))
 
 
 def fill_rate_checks() -> dict[str, tuple[str, FillRateCheck]]:

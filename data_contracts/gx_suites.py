@@ -48,7 +48,7 @@ import duckdb
 
 from data_contracts import FeedContract, load_contract
 from data_contracts.fill_rates import BELOW, FillRate, FillRateRules, measure_fill_rates
-from data_contracts.sql import ident
+from data_contracts.sql import ident, ident_list
 
 log = logging.getLogger("ecm.contracts")
 
@@ -160,7 +160,7 @@ def table_frame(
     if sample:  # whole vectors of rows (cheap, unlike a reservoir: 0.01 s against 2 s)
         staged = len_of(con, contract.name)
         percent = min(100.0, 100.0 * sample / staged) if staged else 100.0
-        needed_cols = ", ".join(ident(c) for c in needed) or "true as _row"
+        needed_cols = ident_list(needed) or "true as _row"
         source = f"(select {needed_cols} from {source} using sample {percent:.6f}% (system, 7))"
     return _frame(con, f"select {', '.join(selects)} from {source}")
 

@@ -26,6 +26,7 @@ fail it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from data_contracts import FeedContract, Shape, load_shapes
@@ -64,13 +65,23 @@ class Check:
     columns: tuple[str, ...] = ()
 
 
-def lit(text: str) -> str:
-    """A SQL string literal."""
+# SQL quoting, the project's one home for it (data_contracts may not import ecm; ecm
+# quotes with these too): every name or text put into generated SQL goes through them.
+
+
+def lit(text: str | object) -> str:
+    """A SQL string literal of `text` (a path, a value): `'` doubled inside."""
     return "'" + str(text).replace("'", "''") + "'"
 
 
 def ident(name: str) -> str:
+    """A quoted SQL identifier (a column or table name): `"` doubled inside."""
     return '"' + name.replace('"', '""') + '"'
+
+
+def ident_list(names: Iterable[str]) -> str:
+    """Quoted identifiers, comma-separated: the column list of a select."""
+    return ", ".join(ident(name) for name in names)
 
 
 def _list(values: tuple[str, ...]) -> str:
@@ -241,11 +252,9 @@ def _position_helpers(
             helpers.append(f"null::varchar as _joined_{i}")
             helpers.append(f"0 as _bad_position_{i}")
             continue
-        cols = ", ".join(ident(c) for c in group.columns)
+        cols = ident_list(group.columns)
         joined_cols = (
-            ident(present[0])
-            if len(present) == 1
-            else f"concat_ws('|', {', '.join(ident(c) for c in present)})"
+            ident(present[0]) if len(present) == 1 else f"concat_ws('|', {ident_list(present)})"
         )
         helpers.append(f"{joined_cols} as _joined_{i}")
         helpers.append(
@@ -262,7 +271,7 @@ def _position_checks(contract: FeedContract, shapes: dict[str, Shape]) -> list[C
     checks = []
     for i, group in enumerate(contract.position_codes):
         expected = shapes[group.shape].expected
-        cols = ", ".join(ident(c) for c in group.columns)
+        cols = ident_list(group.columns)
         checks.append(
             Check(
                 "malformed_code",

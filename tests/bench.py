@@ -9,9 +9,10 @@ For each feed set (Parquet at every size, CSV at `--csv-sizes`; generated once i
 while its `.bench-complete.json` marker matches; a set without the marker is regenerated):
 
 1. the **scan floor**: DuckDB reading, once, every column the rules read (`SCAN_CLAIM_COLUMNS`
-   of the medical claims: ecm.shards.evaluate.CLAIM_EVENT_COLUMNS, diagnosis_code_2..25, file_date,
-   and procedure_code_* when the unplanned-stay method is cms_planned; and the eligibility
-   columns ecm.shards.evaluate.ELIGIBILITY_COLUMNS), `max()` of each so every column is read;
+   of the medical claims: the `read_columns` of data_contracts/medical_claim.toml,
+   diagnosis_code_2..25, file_date, and procedure_code_* when the unplanned-stay method is
+   cms_planned; and the `read_columns` of data_contracts/eligibility.toml), `max()` of each
+   so every column is read;
 2. the **baseline**: `BASELINE_SQL`, the HIGH_UTIL rules alone as an analyst would write them
    in one DuckDB query on the same files; its member counts beside ecm's;
 2b. the **contract floor** (`contract_floor`): storing every delivered column that holds a
@@ -50,16 +51,16 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from data_contracts import load_contracts
+from data_contracts import load_contract, load_contracts
 from data_contracts.fill_rates import FillRateRules
 from data_contracts.gx_suites import run_data_quality, table_expectations
-from data_contracts.sql import ident, row_checks
+from data_contracts.sql import ident, lit, row_checks
 from ecm.config.reference import ReferenceData
 from ecm.config.rules import load_rules
 from ecm.generate import generate_feeds
 from ecm.ingest import ingest
 from ecm.run.prefect_env import NO_ANALYTICS
-from ecm.shards.evaluate import CLAIM_EVENT_COLUMNS, ELIGIBILITY_COLUMNS, inputs_needed
+from ecm.shards.evaluate import inputs_needed
 
 AS_OF = dt.date(2026, 10, 31)
 SEED = 7
@@ -152,7 +153,7 @@ def _reader(feeds: Path, feed: str) -> str:
         files = sorted(str(p) for p in feeds.glob(f"{feed}*") if p.is_file())
     if not files:
         raise FileNotFoundError(f"no {feed} files in {feeds}")
-    listed = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
+    listed = "[" + ", ".join(lit(f) for f in files) + "]"
     if all(f.endswith(".parquet") for f in files):
         return f"read_parquet({listed}, union_by_name = true)"
     # Stacking by name costs DuckDB 2-3x on CSV: only when the drops' headers differ.
@@ -194,7 +195,7 @@ def scan_floor(feeds: Path) -> dict:
         started = time.perf_counter()
         for feed, cols in (
             ("medical_claim", scan_claim_columns(feeds)),
-            ("eligibility", list(ELIGIBILITY_COLUMNS)),
+            ("eligibility", list(load_contract("eligibility").read_columns)),
         ):
             every = ", ".join(f"max({ident(c)})" for c in cols)
             out[f"{feed} rows"] = con.sql(
@@ -305,7 +306,7 @@ ed_visits as (  -- one per member-date; primary dx: the institutional claim's, e
 ),
 nyu as (
     select icd10, noner + epct + edcnpa as avoidable
-    from read_csv('{nyu}', header = true)
+    from read_csv({nyu}, header = true)
 ),
 avoidable_ed as (
     select member_id, count(*) as n
@@ -364,7 +365,7 @@ def baseline(feeds: Path, as_of: dt.date = AS_OF) -> dict:
     sql = BASELINE_SQL.format(
         claims=_reader(feeds, "medical_claim"),
         eligibility=_reader(feeds, "eligibility"),
-        nyu=str(NYU_CSV).replace("'", "''"),
+        nyu=lit(NYU_CSV),
     )
     with duckdb.connect() as con:
         con.execute("set enable_progress_bar = false")
@@ -820,10 +821,11 @@ HOW = """How each figure is taken (`tests/bench.py`):
   `bench-data/feeds-<members>-24-<fmt>/`, reused while its `.bench-complete.json` (written
   last) matches; Parquet claims are one file, CSV claims a folder of 24 monthly drops.
 - **Scan floor**: one DuckDB query per feed taking `max()` of each column, so each is read:
-  the medical claims' {claim_cols} columns (`ecm.shards.evaluate.CLAIM_EVENT_COLUMNS`:
-  {event_cols}; plus diagnosis_code_2 … _25 and file_date; no procedure codes, since
-  `methods.unplanned_stay` is `admit_type`) and the eligibility's {elig_cols} columns
-  (`ecm.shards.evaluate.ELIGIBILITY_COLUMNS`). The partner feeds (a few thousand rows) are left out.
+  the medical claims' {claim_cols} columns (the `read_columns` of
+  data_contracts/medical_claim.toml: {event_cols}; plus diagnosis_code_2 … _25 and
+  file_date; no procedure codes, since `methods.unplanned_stay` is `admit_type`) and the
+  eligibility's {elig_cols} columns (the `read_columns` of data_contracts/eligibility.toml).
+  The partner feeds (a few thousand rows) are left out.
 - **Baseline**: `tests.bench.BASELINE_SQL`, one DuckDB query with DuckDB's defaults, on the
   same files: the latest version of each claim by file_date (a latest void, type of bill
   xx8, removes it); ED lines (institutional revenue 045x/0981, HCPCS 99281–99285 or
@@ -895,14 +897,14 @@ def section(results: list[dict], argv: list[str]) -> str:
     lines += [*targets(results), ""]
     lines += HOW.format(
         claim_cols=len(scan_claim_columns_static()),
-        event_cols=", ".join(CLAIM_EVENT_COLUMNS),
-        elig_cols=len(ELIGIBILITY_COLUMNS),
+        event_cols=", ".join(load_contract("medical_claim").read_columns),
+        elig_cols=len(load_contract("eligibility").read_columns),
     ).splitlines()
     return "\n".join(lines) + "\n"
 
 
 def scan_claim_columns_static() -> list[str]:
-    cols = list(CLAIM_EVENT_COLUMNS)
+    cols = list(load_contract("medical_claim").read_columns)
     cols += [f"diagnosis_code_{i}" for i in range(1, 26) if f"diagnosis_code_{i}" not in cols]
     return [*cols, "file_date"]
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from data_contracts import load_contract
 from ecm.config.reference import ReferenceData
 from ecm.config.rules import load_rules
-from ecm.shards.evaluate import CLAIM_EVENT_COLUMNS, ELIGIBILITY_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
 # The Tuva Project's synthetic sample, vendored (see its README for source and licence).
@@ -24,11 +24,14 @@ os.environ.setdefault("DO_NOT_TRACK", "1")  # no usage-data notice or events fro
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 D = dt.date
+# The columns the rules read of the claims' lines and of eligibility: the contracts' own.
+CLAIM_LINE_COLUMNS = load_contract("medical_claim").read_columns
+ELIGIBILITY_COLUMNS = load_contract("eligibility").read_columns
 
 
 def claim_line(**values) -> dict:
     """One staged claim line (current version); unspecified columns are empty."""
-    row = dict.fromkeys(CLAIM_EVENT_COLUMNS)
+    row = dict.fromkeys(CLAIM_LINE_COLUMNS)
     row.update(data_source="test", claim_line_number=1)
     row.update(values)
     if row.get("claim_start_date") is None:

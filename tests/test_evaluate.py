@@ -7,11 +7,13 @@ import duckdb
 import polars as pl
 import pytest
 
+from data_contracts import load_contract
 from ecm.config.dates import RunDates
 from ecm.config.rules import load_rules
 from ecm.errors import RulesError
 from ecm.ingest import ingest
 from ecm.shards.evaluate import (
+    METHOD_INPUTS,
     apply_rule,
     assign_populations,
     build_events,
@@ -20,6 +22,7 @@ from ecm.shards.evaluate import (
     read_inputs,
     rule_inputs,
 )
+from ecm.warehouse.inputs import all_input_selects, input_selects
 from tests.story import AS_OF, EXPECTED, write_story
 from transforms.populations import Population, PopulationResult
 from transforms.populations.registry import POPULATIONS, collect
@@ -136,7 +139,7 @@ def test_the_method_decides_which_optional_inputs_are_read(tmp_path, rules):
 
 def test_without_the_method_no_procedures_are_read(story_events):
     inputs, _ = story_events
-    assert inputs.procedures is None
+    assert inputs.get("procedures") is None
 
 
 SIX_MONTHS_FOR_ADULTS = (
@@ -240,3 +243,34 @@ def test_a_setting_missing_after_loading_is_a_rules_error_not_a_key_error(story_
     broken = replace(rules, data=data)
     with pytest.raises(RulesError, match=r"populations\.JUSTICE_CHILD\.age_group"):
         apply_rule(POPULATIONS["JUSTICE_CHILD"], events, inputs, broken)
+
+
+def test_a_population_reads_inputs_only_of_the_feeds_it_declares():
+    """An input a rule reads (ecm.warehouse.inputs: a contract's `read_columns`, the claims'
+    lines and diagnoses) comes from a feed the population declares reading, so the feed's
+    `affects` (derived from Population.feeds) holds it."""
+    selects = all_input_selects()
+    for population in POPULATIONS.values():
+        for name in population.reads:
+            if name in selects:
+                assert selects[name].feed in population.feeds, (population.code, name)
+            if name in ("members", "unenrolled_children"):
+                assert "eligibility" in population.feeds, population.code
+            if name in ("ed_visits", "stays"):
+                assert "medical_claim" in population.feeds, population.code
+
+
+def test_the_inputs_are_the_selects_of_the_contracts(story_events):
+    """Inputs has no field per feed: its frames are the selects of ecm.warehouse.inputs,
+    each with the columns its contract reads."""
+    inputs, _ = story_events
+    assert set(inputs.frames) == set(input_selects())
+    for name, select in input_selects().items():
+        if select.feed != "medical_claim":
+            contract = load_contract(name)
+            assert inputs[name].collect_schema().names() == list(contract.read_columns), name
+    claims = load_contract("medical_claim").read_columns
+    assert inputs["claim_lines"].collect_schema().names() == list(claims)
+    assert set(input_selects(frozenset({"procedures"}))) - set(input_selects()) == {"procedures"}
+    on_demand = {name for name, s in all_input_selects().items() if s.on_demand}
+    assert {name for names in METHOD_INPUTS.values() for name in names} == on_demand

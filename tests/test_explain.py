@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from ecm.cli import main
 from ecm.config.dates import RunDates
-from ecm.deliver.explain import count_gap, explain_member, source_text, why_not
+from ecm.deliver.explain import explain_member, source_text, why_not
 from ecm.errors import EcmError
 from ecm.ingest import ingest
 from ecm.shards.evaluate import assign_populations, build_events, read_inputs
@@ -117,21 +117,6 @@ def test_near_another_population_part_by_part(run_dir, rules):
         "JUSTICE_ADULT: release in the lookback yes; no MH/SUD, chronic, I/DD, TBI, HIV/AIDS "
         "or pregnancy diagnosis in the 24 months"
     ]
-
-
-@pytest.mark.parametrize(
-    ("count", "threshold", "text"),
-    [
-        (4, 5, "4 of 5 avoidable ED visits (the 5th would qualify)"),
-        (1, 3, "1 of 3 avoidable ED visits (2 more would qualify)"),
-        (0, 3, "0 of 3 avoidable ED visits"),
-        (4.25, 5, "4.25 of 5 avoidable ED visits (0.75 more would qualify)"),
-        (1, 2, "1 of 2 avoidable ED visits (the 2nd would qualify)"),
-        (2, None, "2 avoidable ED visits"),
-    ],
-)
-def test_count_gap(count, threshold, text):
-    assert count_gap(count, threshold, "avoidable ED visit", "avoidable ED visits") == text
 
 
 def test_evidence_keys_read_as_claims_feed_rows_and_households():

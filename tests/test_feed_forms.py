@@ -157,10 +157,10 @@ def test_every_row_is_read_and_none_is_quarantined_that_the_csv_kept(from_csv, f
 def test_the_rules_read_the_same_values(from_csv, from_every_form):
     csv_inputs, form_inputs = from_csv[1], from_every_form[1]
     for name in ("eligibility", "claim_lines", "diagnoses", "provider_assignment"):
-        assert _rows(getattr(form_inputs, name)).equals(_rows(getattr(csv_inputs, name))), name
+        assert _rows(form_inputs[name]).equals(_rows(csv_inputs[name])), name
     for feed in ("incarceration", "homelessness", "child_welfare", "ccs_enrollment"):
-        csv_rows = _rows(getattr(csv_inputs, feed))
-        form_rows = _rows(getattr(form_inputs, feed))
+        csv_rows = _rows(csv_inputs[feed])
+        form_rows = _rows(form_inputs[feed])
         # the rows' keys name their file (incarceration.xlsx:2 against incarceration.csv:2)
         assert form_rows.drop("_source_file").equals(csv_rows.drop("_source_file")), feed
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from data_contracts import load_contract
+from data_contracts import feed_order, load_contract
 from ecm.generate import FEEDS, PERSONAS, generate_feeds, palette, planted_personas
 from ecm.generate.calendar import Anchors, add_months, resolve, window_start
-from ecm.generate.claims import MEDICAL_CLAIM_COLUMNS, npi_check_digit
-from ecm.generate.feeds import ELIGIBILITY_COLUMNS, PHARMACY_COLUMNS
+from ecm.generate.claims import npi_check_digit
+from ecm.generate.feeds import OWN_WRITERS, PartnerFacts, partner_feeds, partner_frames
 from tests.conftest import CONFORMANCE
 
 END = dt.date(2026, 10, 31)
@@ -24,21 +24,6 @@ POPULATIONS = (
     "SMI_SUD_CHILD", "JUSTICE_ADULT", "JUSTICE_CHILD", "LTC_RISK_ADULT", "NF_TRANSITION_ADULT",
     "CCS_CHILD", "CHILD_WELFARE", "BIRTH_EQUITY_ADULT", "BIRTH_EQUITY_CHILD",
 )  # fmt: skip
-# The partner feeds' columns as feeds.md lists them.
-PARTNER_COLUMNS = {
-    "incarceration": ["member_id", "facility_type", "booking_date", "release_date", "source"],
-    "child_welfare": ["member_id", "status", "start_date", "end_date"],
-    "ccs_enrollment": ["member_id", "program", "start_date", "end_date", "eligible_condition"],
-    "homelessness": [
-        "member_id", "project_type", "living_situation", "entry_date", "exit_date", "source",
-    ],
-    "nursing_facility_assessment": [
-        "member_id", "assessment_date", "facility_npi", "residence_setting",
-        "meets_snf_level_of_care", "needs_lower_acuity_skilled_nursing",
-        "interested_in_community_transition", "able_to_reside_in_community",
-    ],
-    "provider_assignment": ["member_id", "provider_npi", "provider_name", "start_date", "end_date"],
-}  # fmt: skip
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -147,35 +132,53 @@ def test_bad_arguments_are_refused(tmp_path, kwargs, message):
 
 
 def test_every_feed_is_written_with_its_contract_columns(csv_feeds):
+    """The generator writes every contract's feed, in the contract's columns and order
+    (data_contracts: the one place a feed's columns are written)."""
     folder, stats = csv_feeds
-    expected = {
-        "eligibility": list(ELIGIBILITY_COLUMNS),
-        "medical_claim": list(MEDICAL_CLAIM_COLUMNS),
-        "pharmacy_claim": list(PHARMACY_COLUMNS),
-        **PARTNER_COLUMNS,
-    }
-    assert set(expected) == set(FEEDS)
-    for feed, columns in expected.items():
+    assert feed_order() == FEEDS
+    for feed in FEEDS:
         header = read_feed(folder, feed).columns
-        assert header == columns, feed
-        contract = load_contract(feed)
-        assert set(header) == set(contract.columns), feed
+        assert header == list(load_contract(feed).columns), feed
         assert stats.rows[feed] > 0, feed
+
+
+def test_a_feed_without_a_writer_of_its_own_is_a_partner_feed():
+    assert set(partner_feeds()) == set(feed_order()) - set(OWN_WRITERS)
+    assert partner_feeds() == (
+        "incarceration",
+        "child_welfare",
+        "ccs_enrollment",
+        "homelessness",
+        "nursing_facility_assessment",
+    )
+
+
+def test_a_partner_row_names_only_its_contract_columns():
+    facts = PartnerFacts()
+    with pytest.raises(ValueError, match="release_day is not a column of the incarceration"):
+        facts.add("incarceration", 0, release_day=0)
+    facts.add("incarceration", [1, 0], facility_type="county_jail", release_date=20_000)
+    frame = partner_frames(facts, first=0)["incarceration"]
+    assert frame.columns == list(load_contract("incarceration").columns)
+    assert frame.rows() == [
+        ("M00000001", "county_jail", None, dt.date(2024, 10, 4), None),
+        ("M00000002", "county_jail", None, dt.date(2024, 10, 4), None),
+    ]
 
 
 def test_medical_claim_columns_are_the_tuva_input_layer(csv_feeds):
     seed = CONFORMANCE / "medical_claim_seed.csv"
     header = seed.read_text(encoding="utf-8").splitlines()[0].split(",")
-    assert list(MEDICAL_CLAIM_COLUMNS) == header
+    assert sorted(load_contract("medical_claim").columns) == sorted(header)
 
 
 def test_eligibility_names_the_brief_columns():
-    assert list(ELIGIBILITY_COLUMNS) == [
+    assert set(load_contract("eligibility").columns) == {
         "member_id", "person_id", "subscriber_id", "birth_date", "death_date", "gender", "race",
         "ethnicity", "enrollment_start_date", "enrollment_end_date", "payer", "plan",
         "dual_status_code", "first_name", "last_name", "address", "city", "state", "zip_code",
         "phone", "aid_code", "county", "preferred_language", "data_source", "file_date",
-    ]  # fmt: skip
+    }  # fmt: skip
 
 
 def test_dates_are_iso(csv_feeds):
@@ -603,7 +606,12 @@ def test_partner_feeds_have_medi_cal_like_shares(csv_feeds, eligibility):
     assert homeless["exit_date"].is_null().any()
 
     mds = read_feed(folder, "nursing_facility_assessment")
-    for column in PARTNER_COLUMNS["nursing_facility_assessment"][4:]:
+    for column in (
+        "meets_snf_level_of_care",
+        "needs_lower_acuity_skilled_nursing",
+        "interested_in_community_transition",
+        "able_to_reside_in_community",
+    ):
         assert set(mds[column]) == {"Y", "N"}, column
     assert set(mds["residence_setting"]) == {"nursing_facility", "community"}
     per_member = mds.group_by("member_id").agg(
@@ -690,8 +698,7 @@ def test_planted_personas_carry_their_recipes(persona_feeds, persona_claims, pla
     claims_of = {k[0]: v for k, v in lines.partition_by("member_id", as_dict=True).items()}
     feeds = {
         feed: read_feed(folder, feed).filter(pl.col("member_id").is_in(ids))
-        for feed in PARTNER_COLUMNS
-        if feed != "provider_assignment"
+        for feed in partner_feeds()
     }
     empty = persona_claims.clear()
     rows = planted.select("member_id", "persona", "role").iter_rows()

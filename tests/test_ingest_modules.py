@@ -14,8 +14,8 @@ from ecm.ingest.incremental import STAGING_CODE
 PACKAGE = Path(ecm.ingest.__file__).resolve().parent
 # Lowest first: a module may import only those before it.
 ORDER = (
-    "quoting",
     "discover",
+    "fingerprints",
     "header",
     "read_text",
     "read_parquet",

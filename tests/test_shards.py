@@ -118,10 +118,11 @@ def test_shard_inputs_have_the_columns_and_rows_of_the_staged_tables(generated, 
             con, root / "columns", rules, RunDates.of(rules, END).history_start, feeds, shards=3
         )
     shards = [scan_inputs(p.files(), feeds) for p in shard_set.paths()]
+    assert set(shard_set.tables) == set(whole.frames)
     for table in shard_set.tables:
-        expected = getattr(whole, table)
-        assert all(getattr(s, table).collect_schema() == expected.collect_schema() for s in shards)
-        rows = sum(getattr(s, table).select(pl.len()).collect().item() for s in shards)
+        expected = whole[table]
+        assert all(s[table].collect_schema() == expected.collect_schema() for s in shards)
+        rows = sum(s[table].select(pl.len()).collect().item() for s in shards)
         assert rows == expected.select(pl.len()).collect().item(), table
 
 

@@ -9,7 +9,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from data_contracts import FEED_ORDER
+from data_contracts import feed_order
 from ecm.ingest import ingest
 from ecm.warehouse.sql import load_sql
 from tests.feeds import line, member, write_feed
@@ -31,7 +31,7 @@ def quarantine(con):
     return con.sql("select feed, line, rule, detail from quarantine order by feed, line").pl()
 
 
-@pytest.mark.parametrize("feed", FEED_ORDER)
+@pytest.mark.parametrize("feed", feed_order())
 def test_staging_models_only_rename_and_cast(feed):
     """The checks live in the contract: no staging model writes one by hand."""
     sql = load_sql(f"staging/stg__{feed}")
@@ -277,7 +277,7 @@ def test_partner_feed_checks_come_from_their_contracts(tmp_path, con, rules):
 def test_a_death_date_that_cannot_be_one_is_empty_and_a_warning(tmp_path, con, rules):
     """feeds.md, eligibility: a death date before the birth date, or before 1901 (a
     sentinel such as 1900-01-01), is treated as empty and counted, never a silent drop."""
-    from ecm.shards.evaluate import ELIGIBILITY_COLUMNS
+    from tests.conftest import ELIGIBILITY_COLUMNS
     from transforms.members import enrolled_members
 
     feeds = tmp_path / "feeds"

@@ -25,7 +25,7 @@ from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
-from data_contracts import fill_rate_check_names
+from data_contracts import feed_order, fill_rate_check_names
 from ecm.config.paths import DEFAULT_RULES_FILE
 from ecm.config.reference import VALUE_SET_NAME, ReferenceData, code_systems
 from ecm.errors import RulesError
@@ -57,9 +57,7 @@ class Known:
 
     @cached_property
     def feeds(self) -> tuple[str, ...]:
-        from data_contracts import FEED_ORDER
-
-        return FEED_ORDER
+        return feed_order()
 
     @cached_property
     def races(self) -> tuple[str, ...]:
@@ -534,9 +532,17 @@ def load_rules(
 
 
 def _check_declarations(populations: Mapping[str, Population]) -> None:
-    """Every setting a population declares has its range in SETTINGS, of the same type (a
-    declaration without one is a bug in the code, not in the rules file)."""
+    """Every setting a population declares has its range in SETTINGS, of the same type,
+    and every feed it declares reading has a contract (a declaration that breaks either is
+    a bug in the code, not in the rules file)."""
+    feeds = feed_order()
     for population in populations.values():
+        unknown = [feed for feed in population.feeds if feed not in feeds]
+        if unknown:
+            raise TypeError(
+                f"Population {population.code} declares reading the feed {unknown[0]}, which "
+                f"has no contract in data_contracts/ (the feeds are: {', '.join(feeds)})."
+            )
         declared = {_block_key(key): kind for key, kind in population.settings.items()} | dict(
             population.shared_settings.values()
         )

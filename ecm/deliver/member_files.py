@@ -21,7 +21,7 @@ import polars as pl
 
 from ecm import files as outputs
 from ecm.config.rules import Rules
-from ecm.shards.evaluate import ELIGIBILITY_COLUMNS, PROVIDER_COLUMNS
+from ecm.warehouse.inputs import input_selects
 from transforms.member_information import (
     FOLDER,
     LINE_BREAKS_REPLACED,
@@ -44,28 +44,22 @@ def plan_of(rules: Rules) -> Plan:
     )
 
 
-def _columns(columns: tuple[str, ...]) -> str:
-    return ", ".join(f'"{c}"' for c in columns)
-
-
 def read_mif_inputs(
     con: duckdb.DuckDBPyConnection, assignments_file: Path
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The eligibility spans and provider_assignment spans of the members in
     `assignments_file` (every span: transforms.member_information picks the one covering
-    the as-of date)."""
+    the as-of date): the inputs `eligibility` and `provider_assignment` of
+    ecm.warehouse.inputs, the same rows and columns the rules read, for these members only."""
+    selects = input_selects()
     members = "select distinct member_id from read_parquet($assignments)"
     params = {"assignments": str(assignments_file)}
-    eligibility = con.sql(
-        f"select {_columns(ELIGIBILITY_COLUMNS)} from stg__eligibility "
-        f"where member_id in ({members})",
-        params=params,
-    ).pl()
-    providers = con.sql(
-        f"select {_columns(PROVIDER_COLUMNS)} from stg__provider_assignment "
-        f"where member_id in ({members})",
-        params=params,
-    ).pl()
+    eligibility, providers = (
+        con.sql(
+            f"select * from ({selects[name].sql}) where member_id in ({members})", params=params
+        ).pl()
+        for name in ("eligibility", "provider_assignment")
+    )
     return eligibility, providers
 
 

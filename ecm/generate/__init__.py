@@ -1,18 +1,21 @@
 """Seeded synthetic feeds in the input contract (``ecm generate``).
 
-`generate_feeds` writes a feed directory (docs/FEEDS.md): `eligibility`,
-`medical_claim`, `pharmacy_claim` in the Tuva Project input layer columns, and the
-Medi-Cal partner feeds `incarceration`, `child_welfare`, `ccs_enrollment`, `homelessness`,
-`nursing_facility_assessment`, `provider_assignment` in their contract columns.
+`generate_feeds` writes a feed directory (docs/FEEDS.md): one file (medical_claim: a folder
+of monthly drops) for every feed of the contracts (data_contracts), in its contract's
+columns and order: `eligibility`, `medical_claim`, `pharmacy_claim` (the Tuva Project
+input layer's columns) and the Medi-Cal partner feeds. The contracts say which feeds and
+columns; the values are the generator's own. A feed without a writer of its own
+(feeds.OWN_WRITERS) is a partner feed: its rows come from the base draw or the persona
+recipes (personas.py), and a new contract's file is empty until a recipe gives it rows.
 
 How it is built (one module each):
 
 - palette.py: every code list, weight and rate the generator draws from, as data;
 - personas.py: the persona recipes, members planted for each population of
-  populations.md and for near misses of each rule, as a table; `planted_personas` lists
-  who was planted;
-- members.py: demographics, households (children share a parent's subscriber_id),
-  enrollment churn, deaths, conditions;
+  populations.md and for near misses of each rule, as a table;
+- members.py: how members are numbered and chunked, demographics, households (children
+  share a parent's subscriber_id), enrollment churn, deaths, conditions; `planted_personas`
+  lists who was planted;
 - feeds.py: eligibility, partner feeds, provider assignment, pharmacy;
 - events.py: what happened to whom and when (visits, ED visits, stays ...), drawn from rates
   and a gamma frailty (a heavy tail of utilisation);
@@ -53,6 +56,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from data_contracts import feed_order
 from ecm.errors import OutputError
 from ecm.generate.calendar import Anchors, to_date
 from ecm.generate.claims import LinePools, Renderer, build_claims, finalize
@@ -71,17 +75,8 @@ from ecm.generate.vocab import Vocab
 
 __all__ = ["FEEDS", "PERSONAS", "GenerationStats", "generate_feeds", "planted_personas"]
 
-FEEDS = (
-    "eligibility",
-    "medical_claim",
-    "pharmacy_claim",
-    "incarceration",
-    "child_welfare",
-    "ccs_enrollment",
-    "homelessness",
-    "nursing_facility_assessment",
-    "provider_assignment",
-)
+# Every feed of the contracts, in feed order (data_contracts): the files a generation writes.
+FEEDS = feed_order()
 BATCH_LINES = 250_000
 PARTS_DIR = ".generate-parts"
 # Lists the files a generation wrote: a later one replaces those, and only those.

@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from data_contracts import load_contract
 from ecm.generate import palette
 from ecm.generate.calendar import (
     NULL_DAY,
@@ -54,62 +55,6 @@ from ecm.generate.events import (
 )
 from ecm.generate.members import Members, member_ids, pick
 from ecm.generate.vocab import Vocab, gather
-
-# The medical_claim columns, in the order of the Tuva input layer (the conformance sample).
-MEDICAL_CLAIM_COLUMNS: tuple[str, ...] = (
-    "claim_id",
-    "claim_line_number",
-    "claim_type",
-    "person_id",
-    "member_id",
-    "payer",
-    "plan",
-    "claim_start_date",
-    "claim_end_date",
-    "claim_line_start_date",
-    "claim_line_end_date",
-    "admission_date",
-    "discharge_date",
-    "admit_source_code",
-    "admit_type_code",
-    "discharge_disposition_code",
-    "place_of_service_code",
-    "bill_type_code",
-    "drg_code_type",
-    "drg_code",
-    "revenue_center_code",
-    "service_unit_quantity",
-    "hcpcs_code",
-    "hcpcs_modifier_1",
-    "hcpcs_modifier_2",
-    "hcpcs_modifier_3",
-    "hcpcs_modifier_4",
-    "hcpcs_modifier_5",
-    "rendering_npi",
-    "rendering_tin",
-    "billing_npi",
-    "billing_tin",
-    "facility_npi",
-    "paid_date",
-    "paid_amount",
-    "allowed_amount",
-    "charge_amount",
-    "coinsurance_amount",
-    "copayment_amount",
-    "deductible_amount",
-    "total_cost_amount",
-    "diagnosis_code_type",
-    *(f"diagnosis_code_{i}" for i in range(1, 26)),
-    *(f"diagnosis_poa_{i}" for i in range(1, 26)),
-    "procedure_code_type",
-    *(f"procedure_code_{i}" for i in range(1, 26)),
-    *(f"procedure_date_{i}" for i in range(1, 26)),
-    "in_network_flag",
-    "data_source",
-    "file_name",
-    "file_date",
-    "ingest_datetime",
-)
 
 TAGS = tuple(palette.PAID_MEDIAN)
 T = {name: i for i, name in enumerate(TAGS)}
@@ -838,7 +783,8 @@ class Renderer:
         self.first_member = first_member
 
     def render(self, c: Claims, lines: dict[str, np.ndarray], rows: np.ndarray) -> pl.DataFrame:
-        """The medical_claim columns of the lines `rows` (unused columns all null)."""
+        """The lines `rows` in the medical_claim contract's columns and order (unused
+        columns all null)."""
         ci = lines["claim"][rows]
 
         def claim(name: str) -> np.ndarray:
@@ -852,9 +798,10 @@ class Renderer:
             **self._delivery(claim),
         }
         frame = pl.DataFrame({name: series.alias(name) for name, series in cols.items()})
+        columns = load_contract("medical_claim").columns
         return frame.with_columns(
-            pl.lit(None).alias(name) for name in MEDICAL_CLAIM_COLUMNS if name not in cols
-        ).select(MEDICAL_CLAIM_COLUMNS)
+            pl.lit(None).alias(name) for name in columns if name not in cols
+        ).select(columns)
 
     def _identity(
         self, claim, lines: dict[str, np.ndarray], rows: np.ndarray

@@ -1,6 +1,7 @@
 """The member-level feeds of a chunk: eligibility, the Medi-Cal partner feeds
 (incarceration, child welfare, CCS, homelessness, nursing facility assessments), provider
-assignment and pharmacy claims, each as a polars frame in its contract's columns.
+assignment and pharmacy claims, each as a polars frame in its contract's columns (the
+contract's names and order, data_contracts; the values are the generator's own).
 
 Base members' partner-feed rows are drawn here (shares in palette.py); persona members get
 only their recipe's rows. Partner facts feed back into the claims: homeless members carry
@@ -10,11 +11,13 @@ carry their eligible condition's diagnosis.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
 
+from data_contracts import FeedContract, load_contract, load_contracts
 from ecm.generate import palette
 from ecm.generate.calendar import (
     NULL_DAY,
@@ -30,98 +33,53 @@ from ecm.generate.members import AID_CODES, RACE_NAMES, Members, by_age, member_
 from ecm.generate.personas import PERSONAS, Slot
 from ecm.generate.vocab import Vocab
 
-ELIGIBILITY_COLUMNS = (
-    "member_id",
-    "person_id",
-    "subscriber_id",
-    "birth_date",
-    "death_date",
-    "gender",
-    "race",
-    "ethnicity",
-    "enrollment_start_date",
-    "enrollment_end_date",
-    "payer",
-    "plan",
-    "dual_status_code",
-    "first_name",
-    "last_name",
-    "address",
-    "city",
-    "state",
-    "zip_code",
-    "phone",
-    "aid_code",
-    "county",
-    "preferred_language",
-    "data_source",
-    "file_date",
-)
-PHARMACY_COLUMNS = (
-    "claim_id",
-    "claim_line_number",
-    "person_id",
-    "member_id",
-    "dispensing_date",
-    "ndc_code",
-    "days_supply",
-    "quantity",
-    "paid_amount",
-    "data_source",
-    "file_date",
-)
-PARTNER_COLUMNS: dict[str, tuple[str, ...]] = {
-    "incarceration": ("member_id", "facility_type", "booking_date", "release_date", "source"),
-    "child_welfare": ("member_id", "status", "start_date", "end_date"),
-    "ccs_enrollment": ("member_id", "program", "start_date", "end_date", "eligible_condition"),
-    "homelessness": (
-        "member_id",
-        "project_type",
-        "living_situation",
-        "entry_date",
-        "exit_date",
-        "source",
-    ),
-    "nursing_facility_assessment": (
-        "member_id",
-        "assessment_date",
-        "facility_npi",
-        "residence_setting",
-        "meets_snf_level_of_care",
-        "needs_lower_acuity_skilled_nursing",
-        "interested_in_community_transition",
-        "able_to_reside_in_community",
-    ),
-    "provider_assignment": ("member_id", "provider_npi", "provider_name", "start_date", "end_date"),
-}
-DATE_COLUMNS = {
-    "booking_date",
-    "release_date",
-    "start_date",
-    "end_date",
-    "entry_date",
-    "exit_date",
-    "assessment_date",
-}
+# The feeds written by a function of their own (eligibility, pharmacy, provider_assignment
+# here; medical_claim in claims.py). Every other feed of the contracts is a partner feed:
+# member-keyed rows that the base draw (`draw_partner_feeds`) and the persona recipes add
+# (`PartnerFacts.add`); a new contract is written as a partner feed, empty until a draw or
+# a recipe gives it rows. Every feed's columns are its contract's, in contract order.
+OWN_WRITERS = ("eligibility", "medical_claim", "pharmacy_claim", "provider_assignment")
+
+
+def partner_feeds(contracts: Mapping[str, FeedContract] | None = None) -> tuple[str, ...]:
+    """The partner feeds, in feed order: every contract but those of OWN_WRITERS."""
+    contracts = load_contracts() if contracts is None else contracts
+    return tuple(feed for feed in contracts if feed not in OWN_WRITERS)
+
+
+def _date_columns(contract: FeedContract) -> frozenset[str]:
+    return frozenset(spec.name for spec in contract.specs if spec.type == "date")
+
+
+def _values(contract: FeedContract) -> tuple[str, ...]:
+    """A partner feed's columns but its member key, which is drawn from the member."""
+    return tuple(c for c in contract.columns if c != contract.member_key)
 
 
 @dataclass
 class PartnerFacts:
-    """Partner-feed rows of a chunk, and what the claims need to know of them."""
+    """Partner-feed rows of a chunk, and what the claims need to know of them (`contracts`:
+    the feeds' contracts, default every one)."""
 
     parts: dict[str, list[dict[str, np.ndarray]]] = field(default_factory=dict)
     homeless: np.ndarray | None = None
     nf_residents: np.ndarray | None = None
+    contracts: Mapping[str, FeedContract] = field(default_factory=load_contracts)
 
     def add(self, feed: str, member: np.ndarray, **columns) -> None:
         """Rows for `member` (chunk positions); a column value is one per row or one for
-        all; a column not given is empty."""
+        all; a column not given is empty; a column the contract lacks is an error."""
+        contract = self.contracts[feed]
+        unknown = sorted(set(columns) - set(_values(contract)))
+        if unknown:
+            raise ValueError(f"{unknown[0]} is not a column of the {feed} contract")
+        dates = _date_columns(contract)
         member = np.atleast_1d(np.asarray(member, dtype=np.int64))
         n = member.size
         part: dict[str, np.ndarray] = {"_member": member}
-        for name in PARTNER_COLUMNS[feed][1:]:
+        for name in _values(contract):
             value = columns.get(name)
-            if name in DATE_COLUMNS:
+            if name in dates:
                 part[name] = (
                     np.full(n, NULL_DAY, np.int32)
                     if value is None
@@ -383,9 +341,10 @@ def add_persona_rows(facts: PartnerFacts, m: Members, anchors: Anchors, slots: l
         role = PERSONAS[slot.persona].roles[slot.role]
         birth = to_date(int(m.birth[slot.position]))
         for row in role.rows:
+            dates = _date_columns(facts.contracts[row.feed])
             values = {}
             for column, value in row.values.items():
-                if column in DATE_COLUMNS:
+                if column in dates:
                     values[column] = np.array(
                         [to_day(resolve(value, anchors, birth)) if value else NULL_DAY],
                         dtype=np.int32,
@@ -403,38 +362,35 @@ def add_persona_rows(facts: PartnerFacts, m: Members, anchors: Anchors, slots: l
 
 
 def partner_frames(facts: PartnerFacts, first: int) -> dict[str, pl.DataFrame]:
-    """The partner feeds as frames in their contract columns, rows by member."""
+    """The partner feeds as frames in their contract columns, rows by member (a feed
+    without rows: its columns, no row)."""
     frames: dict[str, pl.DataFrame] = {}
-    for feed in (
-        "incarceration",
-        "child_welfare",
-        "ccs_enrollment",
-        "homelessness",
-        "nursing_facility_assessment",
-    ):
+    for feed in partner_feeds(facts.contracts):
+        contract = facts.contracts[feed]
+        dates = _date_columns(contract)
         parts = facts.parts.get(feed, [])
-        columns = ("_member", *PARTNER_COLUMNS[feed][1:])
+        columns = ("_member", *_values(contract))
         table = {
             c: np.concatenate([p[c] for p in parts])
             if parts
-            else np.zeros(0, np.int32 if c in DATE_COLUMNS else object)
+            else np.zeros(0, np.int32 if c in dates or c == "_member" else object)
             for c in columns
         }
         order = np.argsort(table["_member"], kind="stable")
         member = table["_member"][order].astype(np.int64) + first
         cols: dict[str, pl.Series] = {
-            "member_id": pl.select(
+            contract.member_key: pl.select(
                 member_ids(pl.lit(pl.Series(member, dtype=pl.Int64)))
             ).to_series()
         }
-        for name in PARTNER_COLUMNS[feed][1:]:
+        for name in _values(contract):
             values = table[name][order]
             cols[name] = (
                 _dates(values.astype(np.int32))
-                if name in DATE_COLUMNS
+                if name in dates
                 else pl.Series(values.tolist(), dtype=pl.String)
             )
-        frames[feed] = pl.DataFrame(cols).select(PARTNER_COLUMNS[feed])
+        frames[feed] = pl.DataFrame(cols).select(contract.columns)
     return frames
 
 
@@ -485,7 +441,7 @@ def provider_assignment(rng: np.random.Generator, m: Members, anchors: Anchors) 
             "start_date": _dates(starts),
             "end_date": _dates(ends),
         }
-    )
+    ).select(load_contract("provider_assignment").columns)
 
 
 def eligibility(m: Members, anchors: Anchors) -> pl.DataFrame:
@@ -576,7 +532,7 @@ def eligibility(m: Members, anchors: Anchors) -> pl.DataFrame:
             "data_source": pl.repeat(palette.ELIGIBILITY_SOURCE, member.size, eager=True),
             "file_date": _dates(np.full(member.size, file_day, dtype=np.int32)),
         }
-    ).select(ELIGIBILITY_COLUMNS)
+    ).select(load_contract("eligibility").columns)
 
 
 def pharmacy(rng: np.random.Generator, m: Members, anchors: Anchors, chunk: int) -> pl.DataFrame:
@@ -620,4 +576,4 @@ def pharmacy(rng: np.random.Generator, m: Members, anchors: Anchors, chunk: int)
             "data_source": pl.repeat(palette.PHARMACY_SOURCE, n, eager=True),
             "file_date": _dates(file_day),
         }
-    ).select(PHARMACY_COLUMNS)
+    ).select(load_contract("pharmacy_claim").columns)

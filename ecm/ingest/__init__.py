@@ -27,10 +27,11 @@ file names.
 
 May import: `ecm.errors`, `ecm.files`, `ecm.config`, `ecm.run`, `ecm.warehouse`,
 `data_contracts`. Imports neither `ecm.shards` nor `ecm.deliver`, nor `flows/`. Inside the
-package, imports go one way (tests/test_ingest_modules.py), lowest first: `quoting` (the
-SQL text of names and values), `discover`, `header`, `read_text`, `read_parquet`,
-`read_excel`, `measure`, `read`, `tables`, `claim_versions`, `incremental`, `stage`,
-`result`, then `ingest` here.
+package, imports go one way (tests/test_ingest_modules.py), lowest first: `discover`,
+`fingerprints`, `header`, `read_text`, `read_parquet`, `read_excel`, `measure`, `read`, `tables`,
+`claim_versions`, `incremental`, `stage`, `result`, then `ingest` here. SQL names and
+texts are quoted by `data_contracts.sql` (`ident`, `ident_list`, `lit`), the project's one
+quoting helper.
 """
 
 from __future__ import annotations

@@ -21,12 +21,11 @@ import duckdb
 import data_contracts.sql as data_contracts_sql
 import ecm
 from data_contracts import CONTRACT_DIR, FeedContract
-from data_contracts.sql import ELIGIBILITY_MEMBERS, MEMBER_QUARANTINED, UNKNOWN_MEMBER, lit
+from data_contracts.sql import ELIGIBILITY_MEMBERS, MEMBER_QUARANTINED, UNKNOWN_MEMBER, ident, lit
 from ecm import files as outputs
 from ecm.ingest.claim_versions import touch_claims
 from ecm.ingest.discover import FeedFiles, relative_to_input
 from ecm.ingest.header import META_COLUMNS
-from ecm.ingest.quoting import quoted
 from ecm.ingest.tables import FILES_TABLE, MEMBER_CHECKS_TABLE
 from ecm.warehouse.relations import drop_relation, relation_kind
 from ecm.warehouse.sql import SQL_DIR
@@ -237,7 +236,7 @@ def _recheck_members(con: duckdb.DuckDBPyConnection, contract: FeedContract) -> 
                 {_member_verdict_sql(contract)} as new
             from {table} as chk
             left join {ELIGIBILITY_MEMBERS} as _members
-                on ecm_text(chk.{quoted(contract.member_key)}) = _members._member_id
+                on ecm_text(chk.{ident(contract.member_key)}) = _members._member_id
             where chk._reject is null or {member_rules}
         )
         where old is distinct from new
@@ -301,7 +300,7 @@ def _member_verdict_sql(contract: FeedContract) -> str:
     """The member check's verdict on a staged row (`chk`) against `eligibility_members`
     (`_members`), as the generated check gives it."""
     return (
-        f"case when ecm_text(chk.{quoted(contract.member_key)}) is not null then case "
+        f"case when ecm_text(chk.{ident(contract.member_key)}) is not null then case "
         f"when _members._member_id is null then {lit('unknown_member|' + UNKNOWN_MEMBER)} "
         f"when not _members._has_staged_row "
         f"then {lit('member_eligibility_quarantined|' + MEMBER_QUARANTINED)} end end"
@@ -318,4 +317,4 @@ def drop_unknown_columns(
     keep.update(c for f in files for c in f.stored)
     for (name,) in con.execute(f"select column_name from (describe {table})").fetchall():
         if name not in keep:
-            con.execute(f"alter table {table} drop column {quoted(name)}")
+            con.execute(f"alter table {table} drop column {ident(name)}")

@@ -17,6 +17,7 @@ from pathlib import Path
 import polars as pl
 
 from data_contracts import FeedContract
+from data_contracts.sql import lit
 from ecm.errors import InputError
 from ecm.ingest.discover import (
     DEFAULT_ENCODING,
@@ -27,7 +28,6 @@ from ecm.ingest.discover import (
     suffix_of,
 )
 from ecm.ingest.measure import FileMeasure
-from ecm.ingest.quoting import sql_literal
 from ecm.ingest.read_excel import excel_to_parquet
 from ecm.ingest.read_parquet import empty_parquet_columns, parquet_select
 from ecm.ingest.read_text import (
@@ -96,8 +96,8 @@ def raw_file(
     stem = folder / f"{index:05d}"
     spans = measure is None or measure.has_quoted_line_breaks or source != path
     lf, columns = scan_text_file(path, contract, input_dir, source=source, quoted_line_breaks=spans)
-    pieces = f"{sql_literal(str(stem))}.*.parquet"
-    raw = RawFile(relative, tuple(columns), f"select * from read_parquet('{pieces}')")
+    pieces = lit(f"{stem}.*.parquet")
+    raw = RawFile(relative, tuple(columns), f"select * from read_parquet({pieces})")
     rows = measure.rows_at_most if measure else None
     pieces = _sink_pieces(lf, raw, contract, stem, path, source, sep, piece_rows, rows)
     return replace(raw, pieces=pieces)
@@ -112,7 +112,7 @@ def _work_parquet(
     return RawFile(
         relative,
         tuple(columns),
-        f"select * from read_parquet('{sql_literal(str(target))}')",
+        f"select * from read_parquet({lit(target)})",
         frozenset(c for c in columns if c in contract.columns and c not in empty),
     )
 
@@ -154,8 +154,8 @@ class _PieceWriter:
 
     @property
     def select(self) -> str:
-        parts = f"{sql_literal(str(self.stem))}.{self.number:05d}.*.parquet"
-        return f"select * from read_parquet('{parts}')"
+        parts = lit(f"{self.stem}.{self.number:05d}.*.parquet")
+        return f"select * from read_parquet({parts})"
 
     def add(self, frame: pl.DataFrame) -> None:
         first, last = frame["_line"][0], frame["_line"][-1]
@@ -226,7 +226,7 @@ def _sink_pieces(
             whole = stem.with_name(f"{stem.name}.00000.parquet")
             lf.sink_parquet(whole)
             filled = set(columns) - empty_parquet_columns(whole, columns, columns)
-            select = f"select * from read_parquet('{sql_literal(str(whole))}')"
+            select = f"select * from read_parquet({lit(whole)})"
             yield replace(raw, select=select, delivered=delivered(filled))
         else:
             writer = _PieceWriter(stem)

@@ -14,10 +14,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from data_contracts import FeedContract
+from data_contracts.sql import ident, lit
 from ecm.errors import InputError
 from ecm.ingest.discover import PARQUET_SUFFIXES, FeedFiles, relative_to_input, suffix_of
 from ecm.ingest.header import check_header
-from ecm.ingest.quoting import quoted, sql_literal
 
 
 def parquet_select(
@@ -39,7 +39,7 @@ def parquet_select(
 
     def text(c: str) -> str:
         return _typed_as_text(
-            quoted(by_name[c]),
+            ident(by_name[c]),
             schema.field(by_name[c]).type,
             is_date=c in contract.columns and contract.spec(c).type == "date",
             path=path,
@@ -47,15 +47,15 @@ def parquet_select(
         )
 
     selected = [
-        f"{text(c)} as {quoted(c)}"
+        f"{text(c)} as {ident(c)}"
         if c in by_name and c not in empty
-        else f"cast(null as varchar) as {quoted(c)}"
+        else f"cast(null as varchar) as {ident(c)}"
         for c in contract.columns
-    ] + [f"{text(c)} as {quoted(c)}" for c in columns if c not in contract.columns]
+    ] + [f"{text(c)} as {ident(c)}" for c in columns if c not in contract.columns]
     select = (
-        f"select '{sql_literal(relative_to_input(path, input_dir))}' as _source_file, "
+        f"select {lit(relative_to_input(path, input_dir))} as _source_file, "
         f"cast(file_row_number + 1 as bigint) as _line, {', '.join(selected)} "
-        f"from read_parquet('{sql_literal(str(path))}', file_row_number = true)"
+        f"from read_parquet({lit(path)}, file_row_number = true)"
     )
     return select, columns, empty
 
@@ -143,7 +143,7 @@ def _wall_clock(sql: str, zone: str, path: Path, column: str) -> str:
             f"a time zone DuckDB knows; expected an IANA name such as America/Los_Angeles or "
             f"UTC, or an offset such as -08:00."
         )
-    return f"timezone('{sql_literal(zone)}', {sql})"
+    return f"timezone({lit(zone)}, {sql})"
 
 
 def parquet_error(path: Path) -> InputError:
@@ -161,7 +161,7 @@ def find_unreadable_parquet(con: duckdb.DuckDBPyConnection, feed: FeedFiles) -> 
         if suffix_of(path) not in PARQUET_SUFFIXES:
             continue
         try:
-            reader = con.sql(f"select * from read_parquet('{sql_literal(str(path))}')").arrow()
+            reader = con.sql(f"select * from read_parquet({lit(path)})").arrow()
             for _batch in reader:
                 pass
         except duckdb.Error:

@@ -23,14 +23,13 @@ import duckdb
 
 import ecm
 from data_contracts import FeedContract
-from data_contracts.sql import ELIGIBILITY_MEMBERS_SQL, checked_select
+from data_contracts.sql import ELIGIBILITY_MEMBERS_SQL, checked_select, ident, ident_list
 from ecm.config.rules import Rules
 from ecm.ingest.claim_versions import touch_claims
 from ecm.ingest.discover import FeedFiles
 from ecm.ingest.header import META_COLUMNS
 from ecm.ingest.incremental import InputFile, drop_unknown_columns, staged_files, staging_sha256
 from ecm.ingest.measure import FileMeasure, check_disk_room
-from ecm.ingest.quoting import quoted
 from ecm.ingest.read import RawFile, file_pieces, raw_file
 from ecm.ingest.read_parquet import find_unreadable_parquet, parquet_error
 from ecm.ingest.tables import FILES_TABLE, SCHEMA_TABLE
@@ -196,7 +195,7 @@ def _stage_file(
     read = con.execute(f"select count(*) from raw__{feed}").fetchall()[0][0]
     con.execute(f"create or replace temp view staging__{feed} as {_staging_model(feed)}")
     stored = _stored_columns(con, contract, raw, filled)
-    staging = f"select {', '.join(quoted(c) for c in stored)} from staging__{feed}"
+    staging = f"select {ident_list(stored)} from staging__{feed}"
     if relation_kind(con, table) != "BASE TABLE":
         con.execute(f"create table {table} as {staging}")
     else:
@@ -216,7 +215,7 @@ def _add_missing_columns(con: duckdb.DuckDBPyConnection, table: str, sql: str) -
     have = columns_of(con, table)
     for name, kind, *_ in con.execute(f"describe {sql}").fetchall():
         if name not in have:
-            con.execute(f"alter table {table} add column {quoted(name)} {kind}")
+            con.execute(f"alter table {table} add column {ident(name)} {kind}")
 
 
 def _finish_file(
@@ -287,7 +286,7 @@ def _filled_from_others(con: duckdb.DuckDBPyConnection, contract: FeedContract) 
         f"create or replace temp table {probe} as select '' as _source_file, "
         f"i as _line, "
         + ", ".join(
-            f"case when i = {j + 1} then null else '{PROBE_VALUE}' end as {quoted(c)}"
+            f"case when i = {j + 1} then null else '{PROBE_VALUE}' end as {ident(c)}"
             for j, c in enumerate(columns)
         )
         + f" from range(1, {len(columns) + 1}) as t(i)"
@@ -374,10 +373,10 @@ def _staged_select(con: duckdb.DuckDBPyConnection, feed: str) -> str:
     hidden = {"_reject", "_warn"}
     named = {name for name, _kind in schema}
     columns = [
-        quoted(name) if name in have else f"cast(null as {kind}) as {quoted(name)}"
+        ident(name) if name in have else f"cast(null as {kind}) as {ident(name)}"
         for name, kind in schema
         if name not in hidden
-    ] + [quoted(name) for name in have if name not in named and name not in hidden]
+    ] + [ident(name) for name in have if name not in named and name not in hidden]
     return f"select {', '.join(columns)} from {table}"
 
 
@@ -395,7 +394,7 @@ def stage_absent_feed(
 
 def _create_empty_raw(con: duckdb.DuckDBPyConnection, contract: FeedContract) -> RawFile:
     cols = ", ".join(
-        ["_source_file varchar", "_line bigint"] + [f'"{c}" varchar' for c in contract.columns]
+        ["_source_file varchar", "_line bigint"] + [f"{ident(c)} varchar" for c in contract.columns]
     )
     con.execute(f"create or replace temp table _empty_raw__{contract.name} ({cols})")
     return RawFile("", (), f"select * from _empty_raw__{contract.name}", frozenset())

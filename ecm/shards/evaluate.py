@@ -19,7 +19,8 @@ from ecm.config.dates import RunDates
 from ecm.config.reference import ReferenceData
 from ecm.config.rules import OWN_LOOKBACK_SETTING, Rules
 from ecm.errors import RulesError
-from ecm.warehouse.sql import install_macros, load_sql
+from ecm.warehouse.inputs import input_selects
+from ecm.warehouse.sql import install_macros
 from transforms import ed, metrics, stays
 from transforms.assign import finalize_assignments
 from transforms.claims import with_claim_type_of_bill
@@ -35,94 +36,31 @@ from transforms.populations import (
 from transforms.populations.registry import POPULATIONS
 from transforms.windows import Window
 
-CLAIM_EVENT_COLUMNS = (
-    "member_id",
-    "data_source",
-    "claim_id",
-    "claim_line_number",
-    "claim_type",
-    "bill_type_code",
-    "claim_start_date",
-    "claim_end_date",
-    "claim_line_start_date",
-    "admission_date",
-    "discharge_date",
-    "admit_type_code",
-    "discharge_disposition_code",
-    "drg_code",
-    "revenue_center_code",
-    "hcpcs_code",
-    "place_of_service_code",
-    "diagnosis_code_1",
-)
-ELIGIBILITY_COLUMNS = (
-    "member_id",
-    "person_id",
-    "subscriber_id",
-    "birth_date",
-    "death_date",
-    "gender",
-    "race",
-    "ethnicity",
-    "enrollment_start_date",
-    "enrollment_end_date",
-    "dual_status_code",
-    "first_name",
-    "last_name",
-    "address",
-    "city",
-    "state",
-    "zip_code",
-    "phone",
-    "aid_code",
-    "county",
-    "preferred_language",
-)
-PROVIDER_COLUMNS = ("member_id", "provider_npi", "provider_name", "start_date", "end_date")
-ROW_KEY = ("_source_file", "_line")
-PARTNER_FEED_COLUMNS = {
-    "incarceration": ("member_id", "facility_type", "booking_date", "release_date", *ROW_KEY),
-    "child_welfare": ("member_id", "status", "start_date", "end_date", *ROW_KEY),
-    "ccs_enrollment": ("member_id", "program", "start_date", "end_date", *ROW_KEY),
-    "homelessness": ("member_id", "project_type", "entry_date", "exit_date", *ROW_KEY),
-    "nursing_facility_assessment": (
-        "member_id",
-        "assessment_date",
-        "residence_setting",
-        "meets_snf_level_of_care",
-        "needs_lower_acuity_skilled_nursing",
-        "interested_in_community_transition",
-        "able_to_reside_in_community",
-        *ROW_KEY,
-    ),
-}
-
 
 @dataclass(frozen=True)
 class Inputs:
-    """Staged feeds as lazy frames (claims: current versions only).
+    """The run's inputs as lazy frames, by name: one per select of
+    ecm.warehouse.inputs (a contract's `read_columns`; the claims' lines, diagnoses and,
+    when a method needs them, procedure codes), so a new feed's input needs no field here.
+    Claims are current versions only. `inputs["incarceration"]` is a frame.
 
     `present_feeds` names the feeds the feed directory held; an absent optional feed is an
     empty frame here and its populations are reported not (or partially) evaluated.
     """
 
-    eligibility: pl.LazyFrame
-    claim_lines: pl.LazyFrame
-    diagnoses: pl.LazyFrame
-    provider_assignment: pl.LazyFrame
-    incarceration: pl.LazyFrame
-    child_welfare: pl.LazyFrame
-    ccs_enrollment: pl.LazyFrame
-    homelessness: pl.LazyFrame
-    nursing_facility_assessment: pl.LazyFrame
+    frames: Mapping[str, pl.LazyFrame]
     present_feeds: frozenset[str]
-    # ICD-10-PCS codes of institutional claims; read only for method cms_planned.
-    procedures: pl.LazyFrame | None = None
 
+    def __getitem__(self, name: str) -> pl.LazyFrame:
+        return self.frames[name]
 
-def _select(con: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...]) -> pl.LazyFrame:
-    cols = ", ".join(f'"{c}"' for c in columns)
-    return con.sql(f"select {cols} from {table}").pl().lazy()
+    def get(self, name: str) -> pl.LazyFrame | None:
+        """The input `name`, or None when it was not read (read on demand only)."""
+        return self.frames.get(name)
+
+    def replaced(self, name: str, frame: pl.LazyFrame) -> Inputs:
+        """These inputs with `name` read as `frame`."""
+        return replace(self, frames={**self.frames, name: frame})
 
 
 # Inputs read only when a method of the rules file needs them: (setting, value) -> inputs.
@@ -132,8 +70,8 @@ METHOD_INPUTS: dict[tuple[str, str], tuple[str, ...]] = {
 
 
 def inputs_needed(rules: Rules) -> frozenset[str]:
-    """The optional inputs (`Inputs` fields that are None unless read) the rules file's
-    methods need: the claims' procedure codes for method cms_planned."""
+    """The inputs read on demand (ecm.warehouse.inputs) that the rules file's methods
+    need: the claims' procedure codes for method cms_planned."""
     return frozenset(
         name
         for (dotted, value), names in METHOD_INPUTS.items()
@@ -149,7 +87,8 @@ def read_inputs(
     *,
     rules: Rules | None = None,
 ) -> Inputs:
-    """The staged tables the rules read, as lazy frames over in-memory Arrow data.
+    """The inputs the rules read (ecm.warehouse.inputs), as lazy frames over in-memory
+    Arrow data.
 
     Diagnoses are read in long form from `since` on (sql int__claim_diagnosis); procedure
     codes (sql int__claim_procedure) only when a method of `rules` needs them
@@ -157,42 +96,21 @@ def read_inputs(
     """
     needed = inputs_needed(rules) if rules is not None else frozenset()
     install_macros(con)
-    diagnoses = con.sql(load_sql("intermediate/int__claim_diagnosis"), params={"since": since})
-    procedures = (
-        con.sql(load_sql("intermediate/int__claim_procedure")).pl().lazy()
-        if "procedures" in needed
-        else None
-    )
     return Inputs(
-        procedures=procedures,
-        eligibility=_select(con, "stg__eligibility", ELIGIBILITY_COLUMNS),
-        claim_lines=_select(con, "int__medical_claim_current", CLAIM_EVENT_COLUMNS),
-        diagnoses=diagnoses.pl().lazy(),
-        provider_assignment=_select(con, "stg__provider_assignment", PROVIDER_COLUMNS),
-        present_feeds=present_feeds,
-        **{
-            feed: _select(con, f"stg__{feed}", columns)
-            for feed, columns in PARTNER_FEED_COLUMNS.items()
+        {
+            name: con.sql(select.sql, params=select.params(since)).pl().lazy()
+            for name, select in input_selects(needed).items()
         },
+        present_feeds,
     )
 
 
 def scan_inputs(files: dict[str, str], present_feeds: frozenset[str]) -> Inputs:
     """The inputs `read_inputs` reads, as lazy scans of Parquet files (one shard's, written
-    by ecm.shards.inputs): `files` maps each field of `Inputs` to a path or glob; procedures are
-    read only when `files` names them."""
-
-    def scan(table: str) -> pl.LazyFrame:
-        return pl.scan_parquet(files[table], hive_partitioning=False)
-
+    by ecm.shards.inputs): `files` maps each input's name to a path or glob."""
     return Inputs(
-        procedures=scan("procedures") if "procedures" in files else None,
-        eligibility=scan("eligibility"),
-        claim_lines=scan("claim_lines"),
-        diagnoses=scan("diagnoses"),
-        provider_assignment=scan("provider_assignment"),
-        present_feeds=present_feeds,
-        **{feed: scan(feed) for feed in PARTNER_FEED_COLUMNS},
+        {name: pl.scan_parquet(path, hive_partitioning=False) for name, path in files.items()},
+        present_feeds,
     )
 
 
@@ -210,8 +128,8 @@ class Events:
     unenrolled_children: pl.DataFrame
 
 
-# The names by which a population's rule may read the run's inputs (Population.reads).
-INPUT_FIELDS = tuple(f.name for f in fields(Inputs))
+# The names by which a population's rule may read the events (Population.reads); the
+# inputs' names are the selects' of ecm.warehouse.inputs.
 EVENT_FIELDS = tuple(f.name for f in fields(Events))
 
 
@@ -220,7 +138,7 @@ def _stays(inputs: Inputs, ref: ReferenceData, rules: Rules, members: pl.LazyFra
     gap = rules.setting("events.stays.merge_gap_days")
 
     def built(bill_types: str) -> pl.LazyFrame:
-        claims = stays.stay_claims(inputs.claim_lines, ref.value_set(rules.setting(bill_types)))
+        claims = stays.stay_claims(inputs["claim_lines"], ref.value_set(rules.setting(bill_types)))
         return stays.merge_stays(claims, gap)
 
     acute = built("events.stays.acute_bill_types")
@@ -233,12 +151,13 @@ def _stays(inputs: Inputs, ref: ReferenceData, rules: Rules, members: pl.LazyFra
     )
     method = rules.setting("methods.unplanned_stay")
     if method == "cms_planned":
-        if inputs.procedures is None:
+        procedures = inputs.get("procedures")
+        if procedures is None:
             raise RulesError(
                 "The cms_planned method needs the claims' procedure codes; read the inputs "
                 "with read_inputs(..., rules=rules)."
             )
-        all_stays = mark_planned_cms(all_stays, inputs.procedures, ref.cms_planned_tables)
+        all_stays = mark_planned_cms(all_stays, procedures, ref.cms_planned_tables)
     classified = stays.classify_stays(
         all_stays,
         unplanned_admit_types=ref.value_set(
@@ -266,7 +185,7 @@ def _stays(inputs: Inputs, ref: ReferenceData, rules: Rules, members: pl.LazyFra
 def _ed_visits(inputs: Inputs, ref: ReferenceData, rules: Rules, acute: pl.LazyFrame):
     visit_rules = "events.ed_visit"
     lines = ed.ed_lines(
-        inputs.claim_lines,
+        inputs["claim_lines"],
         revenue_codes=ref.value_set(rules.setting(f"{visit_rules}.institutional_revenue_codes")),
         procedure_codes=ref.value_set(rules.setting(f"{visit_rules}.any_claim_procedure_codes")),
         place_of_service=ref.value_set(
@@ -291,7 +210,7 @@ def _unenrolled_children(
 ) -> pl.LazyFrame:
     """Children in eligibility but not among the members: HOMELESS_FAMILY's other index."""
     return homeless.unenrolled_children(
-        inputs.eligibility, members, as_of, max_age_exclusive=rules.setting("time.adult_min_age")
+        inputs["eligibility"], members, as_of, max_age_exclusive=rules.setting("time.adult_min_age")
     )
 
 
@@ -299,11 +218,11 @@ def build_events(inputs: Inputs, ref: ReferenceData, rules: Rules, dates: RunDat
     """Members on the as-of date, ED visits and stays (classified), and every shared
     criterion, collected together."""
     as_of = dates.as_of
-    members = enrolled_members(inputs.eligibility, as_of, rules.setting("time.adult_min_age"))
+    members = enrolled_members(inputs["eligibility"], as_of, rules.setting("time.adult_min_age"))
     enrolled = members.select("member_id")
     # The claims' type of bill is read by ED visits and both kinds of stay: add it once.
-    inputs = replace(
-        inputs, claim_lines=with_claim_type_of_bill(inputs.claim_lines).collect().lazy()
+    inputs = inputs.replaced(
+        "claim_lines", with_claim_type_of_bill(inputs["claim_lines"]).collect().lazy()
     )
     all_stays, acute = _stays(inputs, ref, rules, members)
     visits = _ed_visits(inputs, ref, rules, acute).join(enrolled, on="member_id", how="semi")
@@ -313,13 +232,13 @@ def build_events(inputs: Inputs, ref: ReferenceData, rules: Rules, dates: RunDat
     index_children = _unenrolled_children(inputs, members, rules, as_of)
     criteria = build_criteria(
         window=dates.window,
-        diagnoses=inputs.diagnoses.join(enrolled, on="member_id", how="semi"),
-        index_child_diagnoses=inputs.diagnoses.join(index_children, on="member_id", how="semi"),
-        claim_lines=inputs.claim_lines.join(enrolled, on="member_id", how="semi"),
+        diagnoses=inputs["diagnoses"].join(enrolled, on="member_id", how="semi"),
+        index_child_diagnoses=inputs["diagnoses"].join(index_children, on="member_id", how="semi"),
+        claim_lines=inputs["claim_lines"].join(enrolled, on="member_id", how="semi"),
         ed_visits=visit_frame.lazy(),
         stays=stay_frame.lazy(),
-        incarceration=inputs.incarceration,
-        homelessness=inputs.homelessness,
+        incarceration=inputs["incarceration"],
+        homelessness=inputs["homelessness"],
         condition_value_sets=ref.value_sets(setting("criteria.condition_value_sets")),
         procedure_value_sets=ref.value_sets(setting("criteria.procedure_value_sets")),
         mh_sud=ref.value_set(setting("criteria.mh_sud")),
@@ -400,8 +319,8 @@ def rule_inputs(
     population: Population, events: Events, inputs: Inputs, rules: Rules
 ) -> dict[str, object]:
     """The inputs a population's rule reads, by the names its declaration gives (`reads`):
-    `as_of`, `window` (its lookback), `long_window`, and the fields of `Events` and
-    `Inputs` (frames as lazy frames)."""
+    `as_of`, `window` (its lookback), `long_window`, the fields of `Events` and the
+    inputs by name (frames as lazy frames)."""
     dates = events.dates
     windows: dict[str, object] = {
         "as_of": dates.as_of,
@@ -409,7 +328,7 @@ def rule_inputs(
         "long_window": dates.long_window,
     }
     provided = {
-        **{name: getattr(inputs, name) for name in INPUT_FIELDS},
+        **inputs.frames,
         **{name: getattr(events, name) for name in EVENT_FIELDS},
         **windows,
     }
@@ -481,7 +400,7 @@ def assign_populations(
     assignments, evidence = finalize_assignments(
         PopulationResult(with_evidence_summaries(combined, phrases), combined.evidence),
         members,
-        providers_on(inputs.provider_assignment, as_of),
+        providers_on(inputs["provider_assignment"], as_of),
         as_of,
         rules.version,
     )
@@ -499,6 +418,6 @@ def assign_populations(
         *frames,
         population_status=statuses,
         members_with_several_providers=members_with_several_providers(
-            inputs.provider_assignment, as_of
+            inputs["provider_assignment"], as_of
         ),
     )

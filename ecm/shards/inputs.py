@@ -29,13 +29,9 @@ from pathlib import Path
 
 import duckdb
 
+from data_contracts.sql import lit
 from ecm.config.rules import Rules
-from ecm.shards.evaluate import (
-    CLAIM_EVENT_COLUMNS,
-    ELIGIBILITY_COLUMNS,
-    PARTNER_FEED_COLUMNS,
-    PROVIDER_COLUMNS,
-)
+from ecm.warehouse.inputs import InputSelect, input_selects
 from ecm.warehouse.relations import replace_relation
 from ecm.warehouse.sql import install_macros, load_sql
 
@@ -112,27 +108,11 @@ def shard_count(members: int, rules: Rules, workers: int = 1) -> int:
     return max(1, workers, math.ceil(members * per_member / (budget * 2**30)))
 
 
-def _columns(columns: tuple[str, ...]) -> str:
-    return ", ".join(f'"{c}"' for c in columns)
-
-
-def shard_tables(with_procedures: bool) -> dict[str, str]:
-    """The select of every table a shard reads (the same rows and columns as
-    ecm.shards.evaluate.read_inputs), by table name. `$since` bounds the diagnoses read."""
-    tables = {
-        # Every eligibility row, enrolled or not: HOMELESS_FAMILY reads the household.
-        "eligibility": f"select {_columns(ELIGIBILITY_COLUMNS)} from stg__eligibility",
-        "claim_lines": f"select {_columns(CLAIM_EVENT_COLUMNS)} from int__medical_claim_current",
-        "diagnoses": load_sql("intermediate/int__claim_diagnosis"),
-        "provider_assignment": f"select {_columns(PROVIDER_COLUMNS)} from stg__provider_assignment",
-        **{
-            feed: f"select {_columns(columns)} from stg__{feed}"
-            for feed, columns in PARTNER_FEED_COLUMNS.items()
-        },
-    }
-    if with_procedures:
-        tables["procedures"] = load_sql("intermediate/int__claim_procedure")
-    return tables
+def shard_tables(with_procedures: bool) -> dict[str, InputSelect]:
+    """The select of every table a shard reads, by table name: the inputs of
+    ecm.warehouse.inputs (those ecm.shards.evaluate.read_inputs reads), with the
+    claims' procedure codes when `with_procedures`. `$since` bounds the diagnoses read."""
+    return input_selects(frozenset({"procedures"}) if with_procedures else frozenset())
 
 
 @dataclass(frozen=True)
@@ -167,10 +147,6 @@ class ShardSet:
         ]
 
 
-def _literal(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
-
-
 def write_shard_inputs(
     con: duckdb.DuckDBPyConnection,
     root: Path,
@@ -197,15 +173,15 @@ def write_shard_inputs(
     build_shard_map(con, n)
     tables = shard_tables(with_procedures)
     root.mkdir(parents=True)
-    for table, select in tables.items():
+    for table, input_select in tables.items():
         # The select's own parameters; the partitioned write adds the shard count.
-        select_params = {"since": since} if "$since" in select else None
+        select, select_params = input_select.sql, input_select.params(since)
         if n == 1:
             # One shard: no map to join and no partitioned write (which took twice the
             # CPU of a plain one: 300k members' claim lines 27 s against 13 s).
             (root / table / "shard=0").mkdir(parents=True)
             con.execute(
-                f"copy ({select}) to {_literal(root / table / 'shard=0' / 'data_0.parquet')} "
+                f"copy ({select}) to {lit(root / table / 'shard=0' / 'data_0.parquet')} "
                 f"(format parquet)",
                 select_params,
             )
@@ -218,7 +194,7 @@ def write_shard_inputs(
                     coalesce(map.shard, ecm_household_shard(source.member_id, $shards)) as shard
                 from ({select}) as source
                 left join int__member_shard as map on source.member_id = map.member_id
-            ) to {_literal(root / table)} (format parquet, partition_by (shard))
+            ) to {lit(root / table)} (format parquet, partition_by (shard))
             """,
             {"shards": n, **(select_params or {})},
         )
@@ -229,7 +205,7 @@ def write_shard_inputs(
                 folder.mkdir(parents=True)
                 con.execute(
                     f"copy (select * from ({select}) limit 0) "
-                    f"to {_literal(folder / 'empty.parquet')} (format parquet)",
+                    f"to {lit(folder / 'empty.parquet')} (format parquet)",
                     select_params,
                 )
     log.info(

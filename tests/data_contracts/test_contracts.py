@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import tomllib
+from pathlib import Path
 
 import pytest
 
 from data_contracts import (
     CONTRACT_DIR,
-    FEED_ORDER,
     ContractError,
+    feed_order,
     load_contract,
     load_contracts,
     parse_contract,
 )
 from data_contracts.sql import row_checks
+from transforms.populations.registry import POPULATIONS, populations_reading
 
 KNOWN_RULES = {
     "missing_value",
@@ -30,27 +33,140 @@ KNOWN_RULES = {
 
 
 def test_every_feed_has_a_contract_and_no_contract_is_orphaned():
-    assert sorted(FEED_ORDER) == sorted(
+    assert sorted(feed_order()) == sorted(
         p.stem for p in CONTRACT_DIR.glob("*.toml") if p.stem != "shapes"
     )
     contracts = load_contracts()
-    assert list(contracts) == list(FEED_ORDER)
+    assert list(contracts) == list(feed_order())
     assert [c.name for c in contracts.values() if c.required] == ["eligibility", "medical_claim"]
 
 
-def test_affects_agrees_with_the_rules_file(rules):
-    populations = rules.data["populations"]
-    for name, contract in load_contracts().items():
-        if contract.required:
-            # a required feed is read by every population's rule
-            expected = set(populations)
+def test_the_feed_order_is_the_contracts_order():
+    """Eligibility first: every other feed's rows are checked against its members."""
+    assert feed_order() == (
+        "eligibility",
+        "medical_claim",
+        "pharmacy_claim",
+        "incarceration",
+        "child_welfare",
+        "ccs_enrollment",
+        "homelessness",
+        "nursing_facility_assessment",
+        "provider_assignment",
+    )
+    assert [c.order for c in load_contracts().values()] == sorted(
+        c.order for c in load_contracts().values()
+    )
+
+
+def _folder(tmp_path, **changes: str | None) -> Path:
+    """A copy of the contracts folder, with `changes`: file stem -> the text of a contract
+    (None: the file removed)."""
+    folder = tmp_path / "contracts"
+    folder.mkdir()
+    for path in CONTRACT_DIR.glob("*.toml"):
+        shutil.copy(path, folder / path.name)
+    for stem, text in changes.items():
+        path = folder / f"{stem}.toml"
+        if text is None:
+            path.unlink()
         else:
-            expected = {
-                code
-                for code, pop in populations.items()
-                if name in pop["required_feeds"] or name in pop["partial_feeds"]
-            }
-        assert set(contract.affects) == expected, name
+            path.write_text(text, encoding="utf-8")
+    return folder
+
+
+TOY = """
+name = "pantry_visit"
+required = false
+order = 75
+grain = "one row per visit"
+grain_key = ["member_id", "visit_date"]
+member_key = "member_id"
+required_columns = ["member_id", "visit_date"]
+optional_columns = ["pantry"]
+read_columns = ["member_id", "visit_date", "_source_file", "_line"]
+
+[columns.visit_date]
+type = "date"
+"""
+
+
+def test_a_new_contract_takes_its_place_in_the_feed_order(tmp_path):
+    folder = _folder(tmp_path, pantry_visit=TOY)
+    order = feed_order(folder)
+    assert order.index("homelessness") + 1 == order.index("pantry_visit")
+    assert order.index("pantry_visit") + 1 == order.index("nursing_facility_assessment")
+    assert load_contracts(folder)["pantry_visit"].read_columns == (
+        "member_id",
+        "visit_date",
+        "_source_file",
+        "_line",
+    )
+
+
+@pytest.mark.parametrize(
+    ("changes", "file", "message"),
+    [
+        (
+            {"pantry_visit": TOY.replace("order = 75", "order = 70")},
+            "pantry_visit.toml",
+            "key 'order': 70 is the order of the homelessness contract too",
+        ),
+        (
+            {"pantry_visit": TOY.replace("order = 75", "order = 5")},
+            "pantry_visit.toml",
+            "key 'order': 5 stages it before eligibility (order 10)",
+        ),
+        (
+            {"eligibility": None},
+            "medical_claim.toml",
+            "key 'member_key': there is no eligibility contract",
+        ),
+    ],
+)
+def test_an_order_that_cannot_be_staged_names_the_file(tmp_path, changes, file, message):
+    folder = _folder(tmp_path, **changes)
+    with pytest.raises(ContractError) as err:
+        load_contracts(folder)
+    assert str(err.value).startswith(f"{folder / file}: {message}")
+
+
+def test_affects_is_derived_from_the_registry_and_declared_by_no_contract():
+    """A feed affects the populations whose rules read it (Population.feeds); a contract
+    that names them too is refused (an unknown key)."""
+    assert populations_reading("incarceration") == (
+        "CCS_CHILD",
+        "JUSTICE_ADULT",
+        "JUSTICE_CHILD",
+        "LTC_RISK_ADULT",
+        "SMI_SUD_ADULT",
+    )
+    assert populations_reading("child_welfare") == ("CHILD_WELFARE",)
+    assert populations_reading("eligibility") == tuple(POPULATIONS)
+    assert populations_reading("pharmacy_claim") == ()
+    assert populations_reading("provider_assignment") == ()
+    for path in CONTRACT_DIR.glob("*.toml"):
+        assert "affects" not in tomllib.loads(path.read_text(encoding="utf-8")), path.name
+    data = _base() | {"affects": ["JUSTICE_ADULT"]}
+    with pytest.raises(ContractError, match="key 'affects': is not a contract key"):
+        parse_contract(CONTRACT_DIR / "incarceration.toml", data)
+
+
+def test_every_feed_a_population_reads_has_a_contract():
+    for population in POPULATIONS.values():
+        assert population.feeds, population.code
+        assert set(population.feeds) <= set(feed_order()), population.code
+        assert "eligibility" in population.feeds, population.code  # `members`
+
+
+def test_the_rules_file_reports_as_missing_only_feeds_a_population_reads(rules):
+    """A population's required_feeds and partial_feeds (not, or partially, evaluated when
+    absent) are exactly the optional feeds its rule reads."""
+    contracts = load_contracts()
+    for code, population in POPULATIONS.items():
+        block = rules.population(code)
+        optional = {f for f in population.feeds if not contracts[f].required}
+        assert set(block["required_feeds"]) | set(block["partial_feeds"]) == optional, code
 
 
 def test_every_check_has_a_known_rule_and_a_grain_key():
@@ -95,6 +211,11 @@ def _base() -> dict:
         (lambda d: d.update(grain_key=["member_id", "cell"]), "grain_key"),
         (lambda d: d.update(grain_severity="error"), "grain_severity"),
         (lambda d: d.update(name="jail"), "name"),
+        (lambda d: d.pop("order"), "order"),
+        (lambda d: d.update(order=0), "order"),
+        (lambda d: d.update(read_columns=["member_id", "cell"]), "read_columns"),
+        (lambda d: d.update(read_columns=["member_id", "member_id"]), "read_columns"),
+        (lambda d: d.update(read_columns=["member_id", "_row"]), "read_columns"),
         (
             lambda d: d["columns"]["facility_type"].update(empty_before=dt.date(1901, 1, 1)),
             "columns.facility_type.empty_before",

@@ -16,6 +16,7 @@ from data_contracts import (
     ContractError,
     fill_rate_check_names,
     load_contract,
+    load_contracts,
     parse_contract,
 )
 from data_contracts.fill_rates import (
@@ -30,7 +31,7 @@ from data_contracts.fill_rates import (
 from ecm.config.rules import load_rules
 from ecm.ingest import ingest
 from tests.feeds import line, member, write_feed
-from transforms.populations.registry import POPULATIONS
+from transforms.populations.registry import POPULATIONS, populations_reading
 
 HCPCS = "hcpcs_code_on_professional_lines"
 ADMIT = "admit_type_code_on_inpatient_claims"
@@ -250,9 +251,13 @@ def test_every_check_has_its_key_in_the_rules_file_and_back(rules):
 
 
 def test_each_check_names_populations_the_contract_affects():
+    """A column's effect is finer than its feed's: each check's populations read the feed
+    (the registry's `feeds`: the feed's `affects`, derived)."""
+    for feed, contract in load_contracts().items():
+        for check in contract.fill_rates:
+            reading = populations_reading(feed)
+            assert check.populations and set(check.populations) <= set(reading), check.name
     contract = load_contract("medical_claim")
-    for check in contract.fill_rates:
-        assert check.populations and set(check.populations) <= set(contract.affects)
     by_name = {c.name: c for c in contract.fill_rates}
     assert "SMI_SUD_ADULT" in by_name[HCPCS].populations
     assert by_name[ADMIT].scope[1].in_value_set_named_by == "events.stays.acute_bill_types"
@@ -288,7 +293,6 @@ def _set(index: int, **values):
             "fill_rates[2].where.bill_type_code.in_value_set_named_by",
         ),
         (_set(2, empty_codes_named_by="nine"), "fill_rates[2].empty_codes_named_by"),
-        (_set(0, populations=["NOBODY"]), "fill_rates[0].populations"),
         (_set(0, populations=[]), "fill_rates[0].populations"),
         (lambda d: d.update(fill_rates="hcpcs"), "fill_rates"),
         (lambda d: d.update(fill_rates=["hcpcs"]), "fill_rates[0]"),

@@ -5,10 +5,16 @@ reference/evidence_phrases.toml).
 
 Each population module declares its populations beside their rules, as `POPULATIONS`: a
 tuple of `Population` records (code, rule, the settings it reads from its block of the
-rules file, the inputs it reads). `transforms.populations.registry` collects them; the
-wiring (ecm.shards.evaluate) loops over that registry and the rules file is checked against it
-(ecm.config.rules). A rule never reads the rules file: it receives its inputs and settings as
-parameters of the same names.
+rules file, the inputs it reads, the feeds those come from, and the function that says
+why a member does not hold it). `transforms.populations.registry` collects them from every
+module of this package; the wiring (ecm.shards.evaluate) loops over that registry, the
+rules file is checked against it (ecm.config.rules), `ecm explain` asks it why not
+(ecm.deliver.explain), and which populations a feed affects is derived from it. A rule
+never reads the rules file: it receives its inputs and settings as parameters of the same
+names.
+
+A new population is its module here (its rule and its `Population`) and its
+`[populations.CODE]` block of the rules file (docs/POPULATIONS.md, "Adding a population").
 """
 
 from __future__ import annotations
@@ -17,12 +23,18 @@ import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import GenericAlias
+from typing import Any
 
 import polars as pl
 
 # The types a setting may be declared with: int, float (an integer is a number too), str,
 # bool, list[str].
 SettingType = type | GenericAlias
+# What a population's "why not" reads: the member's member_metrics row, the population's
+# block of the run's rules file, and the whole rules file (None: not readable, or changed
+# since the run; then the text names no threshold). It returns one line, e.g.
+# "4 of 5 avoidable ED visits (the 5th would qualify); 0 of 3 avoidable unplanned stays".
+WhyNot = Callable[[Mapping[str, Any], Mapping[str, Any], Mapping[str, Any] | None], str]
 
 
 @dataclass(frozen=True)
@@ -33,14 +45,21 @@ class Population:
     - `settings`: keys of its `[populations.CODE]` block, each passed to the rule as the
       parameter of the same name, with the type the rules file must give it.
     - `reads`: the run's inputs the rule takes, by parameter name (the fields of
-      ecm.shards.evaluate's `Events` and `Inputs`, e.g. `members`, `ed_visits`, `criteria`,
-      `nursing_facility_assessment`; and `as_of`, `window` (its lookback), `long_window`).
+      ecm.shards.evaluate's `Events`, e.g. `members`, `ed_visits`, `criteria`; the inputs
+      of ecm.warehouse.inputs by name, e.g. `eligibility`, `nursing_facility_assessment`;
+      and `as_of`, `window` (its lookback), `long_window`).
     - `shared_settings`: rule parameter -> (dotted setting elsewhere in the rules file, type),
       for settings several populations share (`time.adult_min_age`).
     - `has_own_lookback`: its block may set `lookback_months`, overriding
       `time.lookback_months` for its `window` (populations.md, "Time"). Only for rules that
       count raw events in their window: the shared criteria are built over
       `time.lookback_months` once per run, so a rule reading them cannot have another.
+    - `feeds`: the feeds (data_contracts) its rule reads, directly or through the events
+      and criteria, e.g. ("eligibility", "medical_claim", "incarceration"). A contract's
+      `affects` is derived from these (registry.populations_reading).
+    - `why_not(metrics_row, block, rules)`: one line on how close a member who does not
+      hold it came, part by part (`WhyNot`; `ecm explain`); the rule's logic in words, so
+      it sits beside the rule. None: "not held".
 
     The declaration is checked against the rule's signature when it is made: every
     parameter without a default is declared, and every name declared is a parameter.
@@ -52,8 +71,12 @@ class Population:
     settings: Mapping[str, SettingType] = field(default_factory=dict)
     shared_settings: Mapping[str, tuple[str, SettingType]] = field(default_factory=dict)
     has_own_lookback: bool = False
+    feeds: tuple[str, ...] = ()
+    why_not: WhyNot | None = None
 
     def __post_init__(self) -> None:
+        if len(set(self.feeds)) != len(self.feeds):
+            raise TypeError(f"Population {self.code}: a feed is declared twice in {self.feeds}.")
         parameters = inspect.signature(self.rule).parameters
         declared = ["pof_code", *self.reads, *self.settings, *self.shared_settings]
         duplicated = sorted({name for name in declared if declared.count(name) > 1})

@@ -16,6 +16,7 @@ import polars as pl
 
 from transforms.criteria import Criteria, facts_in
 from transforms.populations import Population, PopulationResult, count_parts, qualify_by_facts
+from transforms.populations.why_not import count_gap, met, threshold
 from transforms.utilization import threshold_reached
 from transforms.windows import Window
 
@@ -134,6 +135,63 @@ def smi_sud_child(
     return PopulationResult(qualified, evidence, parts)
 
 
+# --- why not (ecm explain: how close a member who does not hold it came) ---------------
+
+
+def why_not_smi_sud_adult(m, block, _rules) -> str:
+    diagnosis = m.get("smi_dx_dates_12m", 0) + m.get("sud_dx_dates_12m", 0) > 0
+    high_risk = (
+        m.get("overdose_dx_dates_12m", 0)
+        + m.get("suicidality_dx_dates_12m", 0)
+        + m["psychiatric_stays_12m"]
+        > 0
+    )
+    acute = m["ed_visits_12m"] + m["urgent_care_visits_12m"] + m["acute_stays_12m"]
+    office = m["office_visits_12m"]
+    mh_sud_acute = m["mh_sud_ed_visits_12m"] + m["mh_sud_acute_stays_12m"]
+    min_acute = threshold(block, "min_acute_care_events")
+    min_mh_sud = threshold(block, "min_mh_sud_acute_events")
+    need = (
+        high_risk
+        or m.get("crisis_service_dates_12m", 0) > 0
+        or (min_acute is not None and acute >= min_acute and acute > office)
+        or (min_mh_sud is not None and mh_sud_acute >= min_mh_sud)
+    )
+    if need:
+        need_text = "acute need yes"
+    else:
+        mh_sud = count_gap(
+            mh_sud_acute, min_mh_sud, "MH/SUD ED visit or stay", "MH/SUD ED visits or stays"
+        )
+        need_text = (
+            f"acute need: none (no overdose, suicidality, psychiatric stay or crisis service; "
+            f"{acute} ED/urgent care visits and stays vs {office} office visits; {mh_sud})"
+        )
+    return "; ".join(
+        [
+            met(diagnosis, "SMI/SUD diagnosis"),
+            met(m["has_csf"], "complex social factor"),
+            need_text,
+        ]
+    )
+
+
+def why_not_smi_sud_child(m, block, _rules) -> str:
+    dates = count_gap(
+        m.get("mh_sud_dx_dates_12m", 0),
+        threshold(block, "min_mh_sud_dx_dates"),
+        "date with a MH/SUD diagnosis",
+        "dates with a MH/SUD diagnosis",
+    )
+    acute = count_gap(
+        m["mh_sud_ed_visits_12m"] + m["mh_sud_acute_stays_12m"] + m["mh_sud_crisis_services_12m"],
+        threshold(block, "min_mh_sud_acute_events"),
+        "MH/SUD ED visit, stay or crisis service",
+        "MH/SUD ED visits, stays or crisis services",
+    )
+    return f"{dates}; {acute}"
+
+
 # --- declared populations (collected by transforms.populations.registry) ----------------
 
 POPULATIONS = (
@@ -146,6 +204,9 @@ POPULATIONS = (
             "min_acute_care_events": int,
             "min_mh_sud_acute_events": int,
         },
+        # Complex social factors: custody episodes, homelessness, and claims' diagnoses.
+        feeds=("eligibility", "medical_claim", "incarceration", "homelessness"),
+        why_not=why_not_smi_sud_adult,
     ),
     Population(
         "SMI_SUD_CHILD",
@@ -156,5 +217,7 @@ POPULATIONS = (
             "min_mh_sud_dx_dates": int,
             "min_mh_sud_acute_events": int,
         },
+        feeds=("eligibility", "medical_claim"),
+        why_not=why_not_smi_sud_child,
     ),
 )

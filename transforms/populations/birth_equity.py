@@ -58,6 +58,15 @@ def birth_equity(
     return qualify_by_facts(pof_code, qualifying, pregnancy)
 
 
+# --- why not (ecm explain: how close a member who does not hold it came) ---------------
+
+
+def why_not_birth_equity(m, _block, _rules) -> str:
+    if m.get("pregnancy_postpartum_dx_dates_12m", 0) > 0:
+        return "pregnant in the last 12 months, but race is not one the rule names"
+    return "no pregnancy or postpartum diagnosis in the lookback"
+
+
 # --- declared populations (collected by transforms.populations.registry) ----------------
 
 POPULATIONS = tuple(
@@ -67,6 +76,8 @@ POPULATIONS = tuple(
         reads=("members", "criteria", "window"),
         settings={"age_group": str, "races": list[str]},
         shared_settings={"carryover_months": ("time.pregnancy_carryover_months", int)},
+        feeds=("eligibility", "medical_claim"),
+        why_not=why_not_birth_equity,
     )
     for code in ("BIRTH_EQUITY_ADULT", "BIRTH_EQUITY_CHILD")
 )

@@ -83,6 +83,24 @@ def child_welfare(
     return qualify_by_facts(pof_code, facts.select("member_id"), facts)
 
 
+# --- why not (ecm explain: how close a member who does not hold it came) ---------------
+
+
+def why_not_ccs_child(m, _block, _rules) -> str:
+    if not m["has_csf"]:
+        return "complex social factor: none in the lookback"
+    return "complex social factor yes; no CCS or CCS WCM span covering the as-of date"
+
+
+def why_not_child_welfare(m, _block, rules) -> str:
+    aged_out = (rules or {}).get("time", {}).get("aged_out_max_age_exclusive", 26)
+    if m["age"] >= aged_out:
+        return f"not under {aged_out} (age {m['age']})"
+    return (
+        "no foster care, adoption assistance, family maintenance or aged-out record that qualifies"
+    )
+
+
 # --- declared populations (collected by transforms.populations.registry) ----------------
 
 POPULATIONS = (
@@ -91,6 +109,9 @@ POPULATIONS = (
         ccs_child,
         reads=("members", "criteria", "ccs_enrollment", "as_of"),
         settings={"age_group": str},
+        # Complex social factors: custody episodes, homelessness, and claims' diagnoses.
+        feeds=("eligibility", "medical_claim", "incarceration", "homelessness", "ccs_enrollment"),
+        why_not=why_not_ccs_child,
     ),
     Population(
         "CHILD_WELFARE",
@@ -101,5 +122,7 @@ POPULATIONS = (
             "max_age_exclusive": ("time.adult_min_age", int),
             "aged_out_max_age_exclusive": ("time.aged_out_max_age_exclusive", int),
         },
+        feeds=("eligibility", "child_welfare"),
+        why_not=why_not_child_welfare,
     ),
 )

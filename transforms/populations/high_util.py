@@ -12,6 +12,7 @@ from __future__ import annotations
 import polars as pl
 
 from transforms.populations import Population, PopulationResult, count_parts
+from transforms.populations.why_not import count_gap, threshold
 from transforms.utilization import threshold_reached
 from transforms.windows import Window
 
@@ -102,6 +103,25 @@ def high_utilizer(
     return PopulationResult(qualified, pl.concat([ed_evidence, stay_evidence]), parts)
 
 
+# --- why not (ecm explain: how close a member who does not hold it came) ---------------
+
+
+def why_not_high_util(m, block, _rules) -> str:
+    ed = count_gap(
+        m["avoidable_ed_visits_12m"],
+        threshold(block, "min_avoidable_ed_visits"),
+        "avoidable ED visit",
+        "avoidable ED visits",
+    )
+    stays = count_gap(
+        m["avoidable_unplanned_stays_12m"],
+        threshold(block, "min_avoidable_unplanned_stays"),
+        "avoidable unplanned stay",
+        "avoidable unplanned stays",
+    )
+    return f"{ed}; {stays}"
+
+
 # --- declared populations (collected by transforms.populations.registry) ----------------
 
 _HIGH_UTIL_SETTINGS = {
@@ -118,6 +138,8 @@ POPULATIONS = tuple(
         # Counts raw visits and stays in its window: the DHCS Policy Guide's 6 months for
         # adults is `lookback_months = 6` in its block.
         has_own_lookback=True,
+        feeds=("eligibility", "medical_claim"),
+        why_not=why_not_high_util,
     )
     for code in ("HIGH_UTIL_ADULT", "HIGH_UTIL_CHILD")
 )

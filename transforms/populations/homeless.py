@@ -16,6 +16,7 @@ import polars as pl
 from transforms.criteria import Criteria, as_facts, facts_in
 from transforms.order import sort_fully
 from transforms.populations import Population, PopulationResult, qualify_by_facts
+from transforms.populations.why_not import met
 from transforms.windows import Window, age_on
 
 
@@ -124,6 +125,33 @@ def homeless_family(
     return qualify_by_facts(pof_code, qualifying, pl.concat([homeless, household_facts]))
 
 
+# --- why not (ecm explain: how close a member who does not hold it came) ---------------
+
+
+def why_not_homeless_adult(m, block, _rules) -> str:
+    needs = block.get("complex_need_criteria", [])
+    need = (
+        any(m.get(f"{c}_dates_12m", 0) > 0 for c in needs)
+        or m["ed_visits_12m"] + m["acute_stays_12m"] > 0
+    )
+    return "; ".join(
+        [
+            met(m["has_homelessness_evidence"], "homelessness evidence"),
+            met(
+                need,
+                "complex need",
+                "complex need (diagnosis, ED visit or stay): none in the lookback",
+            ),
+        ]
+    )
+
+
+def why_not_homeless_family(m, _block, _rules) -> str:
+    if m["age_group"] == "adult":
+        return "no child under 21 in the household (subscriber_id) with homelessness evidence"
+    return "no homelessness evidence of the member or a child in the household in the lookback"
+
+
 # --- declared populations (collected by transforms.populations.registry) ----------------
 POPULATIONS = (
     Population(
@@ -131,11 +159,16 @@ POPULATIONS = (
         homeless_adult,
         reads=("members", "criteria", "window"),
         settings={"age_group": str, "complex_need_criteria": list[str]},
+        # Homelessness: the feed's spans and claims' Z59 diagnoses.
+        feeds=("eligibility", "medical_claim", "homelessness"),
+        why_not=why_not_homeless_adult,
     ),
     Population(
         "HOMELESS_FAMILY",
         homeless_family,
         reads=("members", "criteria", "unenrolled_children"),
         settings={"index_age_group": str},
+        feeds=("eligibility", "medical_claim", "homelessness"),
+        why_not=why_not_homeless_family,
     ),
 )

@@ -12,6 +12,7 @@ import polars as pl
 
 from transforms.criteria import Criteria, facts_in
 from transforms.populations import Population, PopulationResult, qualify_by_facts
+from transforms.populations.why_not import met
 from transforms.windows import Window
 
 
@@ -44,6 +45,29 @@ def justice_child(
     return qualify_by_facts(pof_code, children.join(releases, on="member_id", how="semi"), releases)
 
 
+# --- why not (ecm explain: how close a member who does not hold it came) ---------------
+
+
+def why_not_justice_adult(m, block, _rules) -> str:
+    needs = block.get("clinical_need_criteria", [])
+    need = any(m.get(f"{c}_dates_24m", 0) > 0 for c in needs)
+    release = (
+        "release in the lookback yes"
+        if m["incarceration_release_dates_12m"]
+        else "no release in the lookback"
+    )
+    need_text = met(
+        need,
+        "diagnosis in the 24 months",
+        "no MH/SUD, chronic, I/DD, TBI, HIV/AIDS or pregnancy diagnosis in the 24 months",
+    )
+    return f"{release}; {need_text}"
+
+
+def why_not_justice_child(_m, _block, _rules) -> str:
+    return "no release in the lookback"
+
+
 # --- declared populations (collected by transforms.populations.registry) ----------------
 
 POPULATIONS = (
@@ -52,11 +76,16 @@ POPULATIONS = (
         justice_adult,
         reads=("members", "criteria", "window", "long_window"),
         settings={"age_group": str, "clinical_need_criteria": list[str]},
+        feeds=("eligibility", "medical_claim", "incarceration"),
+        why_not=why_not_justice_adult,
     ),
     Population(
         "JUSTICE_CHILD",
         justice_child,
         reads=("members", "criteria", "window"),
         settings={"age_group": str},
+        # Releases only: no claim is read.
+        feeds=("eligibility", "incarceration"),
+        why_not=why_not_justice_child,
     ),
 )

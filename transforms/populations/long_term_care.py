@@ -18,6 +18,7 @@ import polars as pl
 
 from transforms.criteria import Criteria, as_facts, latest_assessments, row_key
 from transforms.populations import Population, PopulationResult, qualify_by_facts
+from transforms.populations.why_not import met
 from transforms.windows import Window
 
 ASSESSMENT_FEED = "nursing_facility_assessment"
@@ -83,6 +84,24 @@ def nf_transition_adult(
     return qualify_by_facts(pof_code, adults.join(facts, on="member_id", how="semi"), facts)
 
 
+# --- why not (ecm explain: how close a member who does not hold it came) ---------------
+
+
+def why_not_ltc_risk_adult(m, _block, _rules) -> str:
+    discharged = m["nursing_facility_discharges_to_community_12m"] > 0
+    if discharged:
+        level = "nursing facility discharge home yes"
+    elif m["has_csf"]:
+        level = "no nursing facility discharge home and no qualifying community assessment"
+    else:
+        level = "no nursing facility discharge home in the lookback"
+    return f"{met(m['has_csf'], 'complex social factor')}; {level}"
+
+
+def why_not_nf_transition_adult(_m, _block, _rules) -> str:
+    return "no assessment in the lookback of a nursing facility resident ready to transition"
+
+
 # --- declared populations (collected by transforms.populations.registry) ----------------
 
 POPULATIONS = (
@@ -91,11 +110,23 @@ POPULATIONS = (
         ltc_risk_adult,
         reads=("members", "criteria", "nursing_facility_assessment", "window"),
         settings={"age_group": str},
+        # Complex social factors (custody, homelessness, claims' diagnoses); nursing facility
+        # stays from the claims.
+        feeds=(
+            "eligibility",
+            "medical_claim",
+            "incarceration",
+            "homelessness",
+            "nursing_facility_assessment",
+        ),
+        why_not=why_not_ltc_risk_adult,
     ),
     Population(
         "NF_TRANSITION_ADULT",
         nf_transition_adult,
         reads=("members", "nursing_facility_assessment", "window"),
         settings={"age_group": str},
+        feeds=("eligibility", "nursing_facility_assessment"),
+        why_not=why_not_nf_transition_adult,
     ),
 )

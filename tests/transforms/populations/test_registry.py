@@ -92,3 +92,27 @@ def test_a_rule_parameter_with_a_default_need_not_be_declared():
         return PopulationResult.empty()
 
     Population("X", rule, reads=("members",), settings={"age_group": str})
+
+
+@pytest.mark.parametrize("code", list(POPULATIONS))
+def test_every_population_says_why_not_and_which_feeds_it_reads(code):
+    population = POPULATIONS[code]
+    assert population.why_not is not None
+    assert population.why_not.__module__ == population.rule.__module__  # beside its rule
+    assert population.feeds and "eligibility" in population.feeds  # every rule reads members
+
+
+def test_a_feed_declared_twice_is_refused():
+    with pytest.raises(TypeError, match="Population X: a feed is declared twice"):
+        Population("X", _rule, reads=("members",), settings={"age_group": str}, feeds=("a", "a"))
+
+
+def test_the_registry_collects_every_module_of_the_package_without_a_list():
+    """A new population module is collected by being in the package: the registry names
+    no module (issue #15: a population is its module and its rules block)."""
+    import inspect
+
+    from transforms.populations import registry
+
+    source = inspect.getsource(registry)
+    assert not any(f"{m.__name__.rsplit('.', 1)[1]}," in source for m in POPULATION_MODULES)
