@@ -13,6 +13,7 @@ import duckdb
 import polars as pl
 import pytest
 
+from data_contracts import load_contract
 from ecm.config.dates import RunDates
 from ecm.loop.stage import LoopResult, loop_counts, run_loop
 from ecm.warehouse import history
@@ -51,6 +52,8 @@ def _warehouse(path: Path, members: list[dict], rtf=(), otf=None) -> Path:
         schema={"member_id": pl.String, "birth_date": pl.Date, "death_date": pl.Date,
                 "enrollment_start_date": pl.Date, "enrollment_end_date": pl.Date},
     )  # fmt: skip
+    others = [c for c in load_contract("eligibility").read_columns if c not in eligibility.columns]
+    eligibility = eligibility.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in others)
     with duckdb.connect(str(path)) as con:
         con.register("e", eligibility)
         con.execute("create table stg__eligibility as select * from e")

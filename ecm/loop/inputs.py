@@ -16,6 +16,7 @@ import duckdb
 import polars as pl
 
 from data_contracts.sql import ident
+from ecm.warehouse.inputs import input_selects
 from ecm.warehouse.relations import columns_of, relation_kind
 from transforms.loop import OTF_SCHEMA, RTF_SCHEMA, month_start
 
@@ -77,14 +78,17 @@ def outreach_attempts(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> pl.Data
 
 
 def eligibility_of(con: duckdb.DuckDBPyConnection, members: Iterable[str]) -> pl.DataFrame:
-    """Every eligibility span of `members` (ELIGIBILITY_COLUMNS)."""
+    """Every eligibility span of `members` (ELIGIBILITY_COLUMNS), from the run's input
+    `eligibility` (ecm.warehouse.inputs: the rows and columns the rules read)."""
     wanted = pl.DataFrame({"member_id": sorted(set(members))}, schema={"member_id": pl.String})
+    select = input_selects()["eligibility"].sql
     con.register("_loop_members", wanted)
     try:
         columns = ", ".join(f"e.{ident(c)}" for c in ELIGIBILITY_COLUMNS)
         frame = con.sql(
-            f"select {columns} from stg__eligibility e "
-            "join _loop_members m on m.member_id = e.member_id"
+            f"select {columns} from ({select}) e "
+            "join _loop_members m on m.member_id = e.member_id "
+            "order by all"
         ).pl()
     finally:
         con.unregister("_loop_members")
