@@ -170,6 +170,7 @@ def deliver_provider_files(feeds: Path, warehouse: Path) -> None:
             return {
                 k: (v.strftime("%Y-%m") if k == "reporting_period" else str(v))
                 for k, v in row.items()
+                if v is not None
             }
 
         write_feed(feeds, "provider_return", [text(r) for r in rtf])
