@@ -1,11 +1,12 @@
-"""The monthly flow, a shell: ingest → validate → shards → merge → write.
+"""The monthly flow, a shell: ingest → validate → shards → merge → loop → write.
 
 Each task takes paths and plain values, calls one function of a stage (ecm.ingest,
-data_contracts, ecm.shards, ecm.deliver, ecm.warehouse) and hands on paths or counts, never
-frames; no rule, SQL or file format lives here. Only the tasks that read and write files
-retry, on transient I/O errors (flows.retries); nothing is cached. The shard tasks go to
-the flow's task runner: one thread by default, Dask workers with `ecm run --dask`
-(ecm.run.dask); the results are gathered by shard number, so the files are the same.
+data_contracts, ecm.shards, ecm.loop, ecm.deliver, ecm.warehouse) and hands on paths or
+counts, never frames; no rule, SQL or file format lives here. Only the tasks that read
+and write files retry, on transient I/O errors (flows.retries); nothing is cached. The
+shard tasks go to the flow's task runner: one thread by default, Dask workers with `ecm
+run --dask` (ecm.run.dask); the results are gathered by shard number, so the files are
+the same. The referral loop (ecm.loop) runs once, after the merge, in the flow's process.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from ecm.deliver.write import write_run_outputs
 from ecm.deliver.writers import RunResults
 from ecm.ingest import IngestResult, ingest
 from ecm.ingest.fingerprints import fingerprint_inputs
+from ecm.loop.stage import LoopResult, run_loop
 from ecm.run import interrupts
 from ecm.run.all_or_nothing import all_or_nothing
 from ecm.run.dask import start_workers
@@ -130,17 +132,31 @@ def merge_shards(results: list[ShardResult], out_dir: Path) -> MergedResult:
     return merged
 
 
+@task(name="referral loop", **PLAIN, **IO_RETRIES)
+def referral_loop(
+    warehouse: Path, merged: MergedResult, rules: Rules, dates: RunDates, out_dir: Path
+) -> LoopResult:
+    """The referral loop, once for the run (ecm.loop): referrals and their states, the
+    member information files' statuses, the review; files in `out_dir`, counts back."""
+    result = run_loop(warehouse, merged.files, rules, dates, out_dir)
+    log.info("%d referrals known on the as-of date", result.counts["referrals"])
+    return result
+
+
 # Every file of the run into its temporary output folder, as the output catalog declares
 # them (ecm.deliver.write: the stage's function is the task).
 write_outputs = task(name="write outputs", **PLAIN, **IO_RETRIES)(write_run_outputs)
 
 
 @task(name="record run history", **PLAIN)
-def record_history(warehouse: Path, run: history.RunRecord, assignments_file: Path) -> None:
-    """The run and its assignments recorded in the warehouse copy (ecm.warehouse.history);
-    they land with it, only when the run succeeds."""
+def record_history(
+    warehouse: Path, run: history.RunRecord, assignments_file: Path, loop: LoopResult
+) -> None:
+    """The run, its assignments, who its member information files listed and its
+    referrals recorded in the warehouse copy (ecm.warehouse.history); they land with it,
+    only when the run succeeds."""
     with interrupts.connect(warehouse) as con:
-        history.record_run(con, run, assignments_file)
+        history.record_run(con, run, assignments_file, loop.member_files, loop.files["referrals"])
 
 
 def _run_shards(
@@ -220,6 +236,9 @@ def monthly(
         with timer.step("merge") as stage:
             merged = merge_shards(results, work / "merged")
             stage.count(merged.counts["assignments"], "member-populations")
+        with timer.step("loop") as stage:
+            loop = referral_loop(house, merged, rules, dates, work / "loop")
+            stage.count(loop.counts["referrals"], "referrals")
         summary = build_summary(
             dates=dates,
             rules=rules,
@@ -230,16 +249,17 @@ def monthly(
             quality=quality,
             contract_checks=contract_checks,
             timings=timer.seconds,
+            loop=loop,
         )
         check_sanity_guards(summary, rules)
         with timer.step("write") as stage:
-            files = RunResults(**merged.files, quarantine=quality.quarantine_file)
+            files = RunResults(**merged.files, **loop.files, quarantine=quality.quarantine_file)
             written = write_outputs(
                 run.new_output(), files, summary, rules, dates, reference, fingerprints, house
             )
             summary.update(written.summary_added)
             record = history.run_record(summary, rules, as_of, fingerprints)
-            record_history(house, record, merged.files["assignments"])
+            record_history(house, record, merged.files["assignments"], loop)
             stage.count(written.rows, "rows written")
             run.swap_in()
     log.info("wrote %s", out_dir)

@@ -16,7 +16,14 @@ from tests.test_file_modes import check_private, modes_under, umask
 END = dt.date(2026, 10, 31)
 MEMBERS = 2_500
 SHARDS = 3
-FILES = ("assignments.parquet", "assignments.csv", "evidence.parquet", "member_metrics.parquet")
+FILES = (
+    "assignments.parquet",
+    "assignments.csv",
+    "evidence.parquet",
+    "member_metrics.parquet",
+    "referrals.parquet",
+    "review.parquet",
+)
 
 
 @pytest.mark.dask

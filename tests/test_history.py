@@ -195,3 +195,105 @@ def test_rerunning_a_month_replaces_its_run(two_months, feeds):
     assert assignments.height == assignments_before.height
     september = runs_before.filter(pl.col("as_of_date") == SEPTEMBER)["run_id"].item()
     assert september in set(runs["run_id"])
+
+
+NPI = "1111111111"
+
+
+# --- the loop's history: run_member_files and run_referrals (ecm.warehouse.history) -------
+
+
+def _record(con, tmp_path, as_of, listed, referred=None):
+    """Record a run of `as_of` whose MIFs listed `listed` (member, provider, status) and
+    whose referrals.parquet held `referred` (member, provider, state) rows."""
+    from ecm.warehouse import history
+    from transforms.loop import REFERRAL_SCHEMA
+
+    folder = tmp_path / as_of.isoformat()
+    folder.mkdir(exist_ok=True)
+    pl.DataFrame(
+        {"member_id": ["A"], "pof_code": ["X"], "age_group": ["adult"],
+         "qualifying_date": [as_of], "provider_npi": [None]},
+        schema_overrides={"provider_npi": pl.String},
+    ).write_parquet(folder / "assignments.parquet")  # fmt: skip
+    pl.DataFrame(
+        [{"member_id": m, "provider_npi": p, "assignment_status": s} for m, p, s in listed],
+        schema={"member_id": pl.String, "provider_npi": pl.String, "assignment_status": pl.String},
+    ).write_parquet(folder / "member_files.parquet")
+    pl.DataFrame(
+        [
+            {**dict.fromkeys(REFERRAL_SCHEMA), "member_id": m, "provider_npi": p,
+             "opened_date": as_of, "state": s, "outreach_attempts": 0, "is_overdue": False}
+            for m, p, s in referred or []
+        ],
+        schema=REFERRAL_SCHEMA,
+    ).write_parquet(folder / "referrals.parquet")  # fmt: skip
+    counts = {"members": {"enrolled": 1}, "assignments": 1, "assigned_members": 1}
+    run = history.RunRecord(history.new_run_id(), as_of, "v", "sha", "0", {}, counts, None)
+    history.record_run(
+        con,
+        run,
+        folder / "assignments.parquet",
+        folder / "member_files.parquet",
+        folder / "referrals.parquet",
+    )
+    return run
+
+
+def test_the_loop_history_is_recorded_with_the_run_and_a_month_rerun_replaces_its_rows(tmp_path):
+    from ecm.warehouse import history
+
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        _record(
+            con,
+            tmp_path,
+            SEPTEMBER,
+            [("A", NPI, "new"), ("U", None, "new")],
+            [("A", NPI, "referred")],
+        )
+        _record(con, tmp_path, AS_OF, [("A", NPI, "continuing"), ("B", NPI, "new")],
+                [("A", NPI, "outreach"), ("B", NPI, "referred")])  # fmt: skip
+        listed = history.member_files_before(con, D(2026, 12, 31))
+        assert listed.rows() == [
+            (SEPTEMBER, "A", NPI, "new"),  # unassigned/ rows are no referral: not read
+            (AS_OF, "A", NPI, "continuing"),
+            (AS_OF, "B", NPI, "new"),
+        ]
+        assert history.member_files_before(con, AS_OF)["as_of_date"].to_list() == [SEPTEMBER]
+        assert con.execute("select count(*) from run_member_files").fetchall()[0][0] == 4
+        _record(con, tmp_path, AS_OF, [("B", NPI, "new")], [("B", NPI, "declined")])  # re-run
+        rows = con.sql(
+            "select as_of_date, member_id, state from run_referrals order by all"
+        ).fetchall()
+        assert rows == [(SEPTEMBER, "A", "referred"), (AS_OF, "B", "declined")]
+        assert history.member_files_before(con, D(2026, 12, 31)).rows() == [
+            (SEPTEMBER, "A", NPI, "new"),
+            (AS_OF, "B", NPI, "new"),
+        ]
+        assert history.run_dates_before(con, AS_OF)["as_of_date"].to_list() == [SEPTEMBER]
+        held = history.populations_held(
+            con, pl.DataFrame({"as_of_date": [SEPTEMBER, AS_OF], "member_id": ["A", "Z"]})
+        )
+        assert held.rows() == [(SEPTEMBER, "A", "X")]
+
+
+def test_a_warehouse_from_before_the_loop_gains_its_tables_empty(tmp_path):
+    from ecm.warehouse import history
+
+    path = tmp_path / "old.duckdb"
+    with duckdb.connect(str(path)) as con:  # the history tables of issue #15 only
+        con.execute(
+            "create table runs (run_id varchar, as_of_date date); "
+            "create table run_assignments (run_id varchar, member_id varchar, pof_code varchar);"
+            "insert into runs values ('r1', '2026-09-30')"
+        )
+    with duckdb.connect(str(path)) as con:
+        assert history.member_files_before(con, AS_OF).height == 0
+        assert history.member_files_before(con, AS_OF).columns == [
+            "as_of_date", "member_id", "provider_npi", "assignment_status"
+        ]  # fmt: skip
+        assert history.run_dates_before(con, AS_OF)["as_of_date"].to_list() == [SEPTEMBER]
+        tables = {
+            r[0] for r in con.sql("select table_name from information_schema.tables").fetchall()
+        }
+        assert {"run_member_files", "run_referrals"} <= tables

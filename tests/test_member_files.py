@@ -14,7 +14,7 @@ from ecm.deliver.member_files import mif_file_name
 from tests.conftest import eligibility
 from tests.feeds import write_feed
 from tests.story import AS_OF, EXPECTED, write_story
-from transforms.assignment_changes import assignment_changes
+from transforms.loop import LISTING_SCHEMA
 from transforms.member_information import (
     FOLDER,
     LEADING_COLUMNS,
@@ -80,14 +80,28 @@ def _metrics(*rows):
     )
 
 
-def _mif(assignments, elig, providers, metrics, previous=None, previous_as_of=None):
-    changes = assignment_changes(assignments, previous, previous_as_of)
+def _listing(assignments, statuses=None):
+    """Every member of `assignments` listed `new` (a first run), unless `statuses` says
+    otherwise (member → status, None: left out)."""
+    members = assignments.select("member_id").unique().collect()["member_id"].to_list()
+    statuses = statuses if statuses is not None else dict.fromkeys(members, "new")
+    return pl.LazyFrame(
+        [
+            {"member_id": m, "provider_npi": None, "assignment_status": s,
+             "left_out_reason": None if s else "loop_closed"}
+            for m, s in statuses.items()
+        ],
+        schema=LISTING_SCHEMA,
+    )  # fmt: skip
+
+
+def _mif(assignments, elig, providers, metrics, statuses=None):
     return member_information(
         assignments,
         elig,
         providers,
         metrics,
-        changes,
+        _listing(assignments, statuses),
         as_of=AS_OF,
         population_codes=CODES,
         plan=PLAN,
@@ -221,25 +235,22 @@ def test_the_latest_covering_provider_span_wins_then_the_smallest_npi():
     )
 
 
-def test_assignment_status_is_continuing_when_a_population_carries_over():
-    elig = eligibility(*({"member_id": m, "birth_date": D(1980, 1, 1)} for m in "ABC"))
+def test_the_assignment_status_is_the_loops_and_a_member_it_leaves_out_is_in_no_file():
+    elig = eligibility(*({"member_id": m, "birth_date": D(1980, 1, 1)} for m in "ABCEF"))
     assignments = _assignments(
-        ("A", "HIGH_UTIL_ADULT", D(2026, 8, 8), "x"),  # held last month: continuing
-        ("B", "HIGH_UTIL_ADULT", D(2026, 8, 8), "x"),  # a new population besides an old one
+        ("A", "HIGH_UTIL_ADULT", D(2026, 8, 8), "x"),
+        ("B", "HIGH_UTIL_ADULT", D(2026, 8, 8), "x"),
         ("B", "SMI_SUD_ADULT", D(2026, 8, 8), "y"),
-        ("C", "HIGH_UTIL_ADULT", D(2026, 8, 8), "x"),  # last month held another: new
+        ("C", "HIGH_UTIL_ADULT", D(2026, 8, 8), "x"),
+        ("E", "HIGH_UTIL_ADULT", D(2026, 8, 8), "x"),
+        ("F", "HIGH_UTIL_ADULT", D(2026, 8, 8), "x"),  # excluded: the loop gives no row
     )
-    previous = pl.LazyFrame(
-        {
-            "member_id": ["A", "B", "C"],
-            "pof_code": ["HIGH_UTIL_ADULT", "HIGH_UTIL_ADULT", "HOMELESS_ADULT"],
-        }
-    )
-    got = _mif(assignments, elig, _providers(), _metrics(), previous, D(2026, 9, 30))
+    statuses = {"A": "continuing", "B": "re-referral", "C": "enrolled", "E": None}
+    got = _mif(assignments, elig, _providers(), _metrics(), statuses)
     assert dict(got.select("Member CIN", "Assignment Status").iter_rows()) == {
         "A": "continuing",
-        "B": "continuing",
-        "C": "new",
+        "B": "re-referral",
+        "C": "enrolled",
     }
 
 

@@ -30,7 +30,16 @@ from ecm.run.progress import LogRenderer, Reporter, RichRenderer
 from tests.feeds import generated_with_distinctive_names
 
 AS_OF = dt.date(2026, 10, 31)
-FLOW_STAGES = ("start_workers", "ingest", "shard_inputs", "validate", "shards", "merge", "write")
+FLOW_STAGES = (
+    "start_workers",
+    "ingest",
+    "shard_inputs",
+    "validate",
+    "shards",
+    "merge",
+    "loop",
+    "write",
+)
 SECONDS = r"\((\d+\.\d) s\)"
 
 

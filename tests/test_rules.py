@@ -352,6 +352,15 @@ BOUNDARIES = [
     ("guards.max_line_bytes", 2**14, True),
     ("guards.max_line_bytes", 2**30, True),
     ("guards.max_line_bytes", 2**30 + 1, False),
+    ("loop.max_open_days", 0, False),
+    ("loop.max_open_days", 1, True),
+    ("loop.max_open_days", 366, True),
+    ("loop.max_open_days", 367, False),
+    ("loop.max_open_days", 60.5, False),
+    ("loop.re_refer_after_months", -1, False),
+    ("loop.re_refer_after_months", 0, True),
+    ("loop.re_refer_after_months", 60, True),
+    ("loop.re_refer_after_months", 61, False),
 ]
 
 

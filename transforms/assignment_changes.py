@@ -1,7 +1,6 @@
 """Changes since the previous run: the member × population pairs new or ended (outputs.md,
 `changes.parquet`), a pure transform, frames in, frame out (the previous run's
-assignments come from ecm.warehouse.history). The member information file's Assignment
-Status is read from them (transforms.member_information).
+assignments come from ecm.warehouse.history).
 """
 
 from __future__ import annotations

@@ -19,10 +19,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from transforms.assignment_changes import NEW
 from transforms.members import enrolled_members, providers_on
 
-CONTINUING = "continuing"
 UNASSIGNED = "unassigned"
 # The routing column of `member_information`: the provider folder a row goes to.
 FOLDER = "folder"
@@ -127,16 +125,19 @@ def member_information(
     eligibility: pl.LazyFrame,
     provider_assignment: pl.LazyFrame,
     metrics: pl.LazyFrame,
-    changes: pl.LazyFrame,
+    listing: pl.LazyFrame,
     *,
     as_of: dt.date,
     population_codes: Sequence[str],
     plan: Plan,
     adult_min_age: int,
 ) -> pl.LazyFrame:
-    """The MIF rows of every member holding at least one population.
+    """The MIF rows of every member holding at least one population that the referral
+    loop lists.
 
-    Grain: one row per member of `assignments`, sorted by member_id; the columns of
+    Grain: one row per member of `assignments` with an Assignment Status in `listing`
+    (transforms.loop.assignment_statuses: member_id, assignment_status; a member left out
+    or excluded has none, and no row), sorted by member_id; the columns of
     `mif_columns(population_codes)`, all text, then `folder` (the provider_npi, or
     `unassigned` when no provider span covers `as_of`).
 
@@ -146,12 +147,16 @@ def member_information(
     - Dually Enrolled: `Y` when that span's dual_status_code is one of the plan's;
     - population columns `1`/`0`, `<code> Qualifying Date` (YYYY-MM-DD, empty when 0);
     - Evidence Summary: `CODE: summary` of each population held, in code order, `; `-joined;
-    - Assignment Status: `new` when every population the member holds is new in
-      `changes`, else `continuing`;
+    - Assignment Status: the listing's (`new`, `continuing`, `enrolled`, `re-referral`);
     - the provider of `as_of` (providers_on: latest start_date, then smallest NPI).
     """
     codes = list(population_codes)
-    held = assignments.select("member_id", "pof_code", "qualifying_date", "evidence_summary")
+    status = listing.filter(pl.col("assignment_status").is_not_null()).select(
+        "member_id", "assignment_status"
+    )
+    held = assignments.select("member_id", "pof_code", "qualifying_date", "evidence_summary").join(
+        status, on="member_id", how="semi"
+    )
     members = held.select("member_id").unique()
     span = enrolled_members(
         eligibility.join(members, on="member_id", how="semi"), as_of, adult_min_age
@@ -172,16 +177,6 @@ def member_information(
             .str.join("; ")
             .alias("Evidence Summary"),
         ]
-    )
-    new_rows = (
-        changes.filter(pl.col("change") == NEW)
-        .select("member_id", "pof_code")
-        .with_columns(pl.lit(True).alias("_new"))
-    )
-    status = (
-        held.join(new_rows, on=["member_id", "pof_code"], how="left")
-        .group_by("member_id")
-        .agg(pl.col("_new").fill_null(False).all().alias("_all_new"))
     )
     provider = providers_on(provider_assignment.join(members, on="member_id", how="semi"), as_of)
     homeless = metrics.select("member_id", "has_homelessness_evidence")
@@ -217,10 +212,7 @@ def member_information(
             for c in codes
         ),
         pl.col("Evidence Summary"),
-        pl.when(pl.col("_all_new").fill_null(True))
-        .then(pl.lit(NEW))
-        .otherwise(pl.lit(CONTINUING))
-        .alias("Assignment Status"),
+        pl.col("assignment_status").alias("Assignment Status"),
         _text("provider_name").alias("ECM Provider Name"),
         _text("provider_npi").alias("ECM Provider NPI"),
         pl.lit(as_of.strftime("%Y-%m")).alias("MIF Reporting Period"),

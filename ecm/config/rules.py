@@ -437,6 +437,11 @@ SETTINGS: dict[str, Setting] = {
     # At least 16 KiB (a header of every column of a feed fits), at most 1 GiB.
     "guards.max_line_bytes": whole(2**14, 2**30, " of bytes"),
     "output.group_readable": FLAG,
+    # The referral loop (loop.md, section 3): an open loop is overdue past max_open_days
+    # (at most a year); a closed one may be referred again after re_refer_after_months
+    # (0: at the next run; at most five years).
+    "loop.max_open_days": whole(1, 366, " of days"),
+    "loop.re_refer_after_months": whole(0, 60, " of months"),
     # One share per fill-rate check the contracts declare (data_contracts, [[fill_rates]]).
     **{f"fill_rates.{name}": SHARE for name in fill_rate_check_names()},
     # One table of value aliases per table the contracts name (value_aliases_named_by):

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from ecm.deliver import writers
 from ecm.deliver.writers import RunWriting
 from ecm.run.safety import MANIFEST
+from transforms.loop import ASSIGNMENT_STATUSES, REVIEW_REASONS, STATES
 
 RUN = "ecm run"
 """The command of the monthly run (and of `ecm demo` and the scheduled flow)."""
@@ -153,7 +154,7 @@ MIF_COLUMNS = (
     Column("<code>", "text", values=("1", "0")),
     Column("<code> Qualifying Date", "date", may_be_empty=True),
     Column("Evidence Summary", "text"),
-    Column("Assignment Status", "text", values=("new", "continuing")),
+    Column("Assignment Status", "text", values=ASSIGNMENT_STATUSES),
     *_text("ECM Provider Name", "ECM Provider NPI", may_be_empty=True),
     Column("MIF Reporting Period", "text"),
 )
@@ -246,9 +247,42 @@ OUTPUTS: tuple[Output, ...] = (
         grain_key=MEMBER_AND_POPULATION,
     ),
     Output(
+        "referrals.parquet",
+        "one row per member × provider referral known on the as-of date",
+        writers.write_referrals,
+        columns=(
+            *_text("member_id", "provider_npi"),
+            Column("opened_date", "date"),
+            Column("state", "text", values=STATES),
+            Column("state_date", "date", may_be_empty=True),
+            Column("enrollment_start_date", "date", may_be_empty=True),
+            Column("enrollment_end_date", "date", may_be_empty=True),
+            *_text("discontinuation_reason_code", "closure_reason", may_be_empty=True),
+            Column("outreach_attempts", "integer"),
+            Column("last_outreach_date", "date", may_be_empty=True),
+            Column("days_open", "integer", may_be_empty=True),
+            Column("is_overdue", "boolean"),
+        ),
+        grain_key=("member_id", "provider_npi"),
+    ),
+    Output(
+        "review.parquet",
+        "one row per member enrolled in ECM on the as-of date whose situation changed",
+        writers.write_review,
+        columns=(
+            Column("member_id", "text"),
+            Column("provider_npi", "text"),
+            Column("reason", "text", values=REVIEW_REASONS),
+            *_text("lost_codes", "programs", may_be_empty=True),
+            Column("enrollment_start_date", "date", may_be_empty=True),
+        ),
+        grain_key=("member_id",),
+    ),
+    Output(
         MIF,
-        "one row per member holding a population, in the folder of the member's ECM "
-        "provider (`unassigned/` for members with none)",
+        "one row per member holding a population, not excluded nor left out by the "
+        "referral loop, in the folder of the member's ECM provider (`unassigned/` for "
+        "members with none)",
         writers.write_member_information,
         columns=MIF_COLUMNS,
         grain_key=("Member CIN",),

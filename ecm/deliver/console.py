@@ -61,11 +61,32 @@ def print_summary(
         f"one population. Rules {summary['rules']['version']}."
     )
     console.print(pops)
+    loop = loop_said(summary)
+    if loop:
+        console.print(loop)
     timings = ", ".join(f"{k} {v:.1f}s" for k, v in summary["timings_seconds"].items())
     if out_dir is None:
         console.print(f"No files written   ({timings})")
     else:
         console.print(f"Files in [bold]{out_dir}[/bold]   ({timings})")
+
+
+def loop_said(summary: dict[str, Any]) -> str | None:
+    """The summary's referral loop in one sentence (counts only), or None without one."""
+    loop = summary.get("loop")
+    if not loop:
+        return None
+    states = ", ".join(f"{s} {n:,}" for s, n in loop["referrals_by_state"].items() if n)
+    listed = ", ".join(f"{s} {n:,}" for s, n in loop["assignment_status"].items() if n)
+    left, review = loop["left_out"], loop["review"]
+    reviewed = ", ".join(f"{r} {n:,}" for r, n in review.items() if n)
+    return (
+        f"Referral loop: {loop['referrals']:,} referrals ({states or 'none'}), "
+        f"{loop['open']:,} open, {loop['overdue']:,} overdue. Listed with a provider: "
+        f"{listed or 'none'}; left out: {left['loop_closed']:,} loop closed, "
+        f"{left['enrolled_elsewhere']:,} enrolled elsewhere. For review: "
+        f"{sum(review.values()):,}{f' ({reviewed})' if reviewed else ''}."
+    )
 
 
 def feeds_table(summary: dict[str, Any]) -> Table:

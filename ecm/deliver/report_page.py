@@ -63,6 +63,7 @@ _STAGES = {
     "shards_assign": "of which assign (summed over shards)",
     "shards_write": "of which writing shard files (summed)",
     "merge": "merge the shards",
+    "loop": "the referral loop",
     "write": "write the files and record the run",
 }
 

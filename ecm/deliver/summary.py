@@ -48,6 +48,13 @@ class Split(Protocol):
     households: int
 
 
+class Loop(Protocol):
+    """What the referral loop counted and warned (ecm.loop.stage.LoopResult)."""
+
+    counts: dict[str, Any]
+    warnings: list[dict[str, Any]]
+
+
 ABSENT_FEED = {"present": False, "files": 0, "read": 0, "staged": 0, "quarantined": 0}
 
 
@@ -77,10 +84,12 @@ def build_summary(
     quality: DataQuality,
     contract_checks: dict[str, Any],
     timings: dict[str, float],
+    loop: Loop,
 ) -> dict[str, Any]:
     """The run summary, every key in the order a run writes them (outputs.md), from the
-    ingest's counts, how the run was split, the shards' merged counts and the data
-    quality report."""
+    ingest's counts, how the run was split, the shards' merged counts, the referral
+    loop's counts and the data quality report; the loop's warnings join the others in
+    `data_quality.warnings`."""
     window = dates.window
     feeds: dict[str, dict[str, Any]] = {}
     for name in (*ingested.feeds, *ingested.missing_feeds):
@@ -137,12 +146,16 @@ def build_summary(
         },
         "assignments": counts["assignments"],
         "assigned_members": counts["assigned_members"],
+        # The referral loop (loop.md, section 3): referrals, statuses, left out, review.
+        "loop": dict(loop.counts),
         "data_quality": {
             "quarantined_by_rule": quality.quarantined_by_rule,
             # Reported, never dropped: NPIs whose check digit fails, per feed and column.
             "npi_check_digit_failures": quality.npi_check_digit_failures,
-            # The contracts' expectations and warn-severity checks (data_contracts/).
+            # The contracts' expectations and warn-severity checks (data_contracts/),
+            # then the loop's (RTF rows for members a provider was never sent).
             **contract_checks,
+            "warnings": [*contract_checks.get("warnings", []), *loop.warnings],
         },
         "timings_seconds": timings,
         "platform": {

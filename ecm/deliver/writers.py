@@ -44,12 +44,17 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class RunResults:
     """The run's result files the writers read: the merged shard outputs
-    (ecm.shards.run.merge_shard_results) and the quarantine (ecm.deliver.quality)."""
+    (ecm.shards.run.merge_shard_results), the quarantine (ecm.deliver.quality) and the
+    referral loop's (ecm.loop: referrals, review, and the listing the member information
+    files are written from)."""
 
     assignments: Path
     evidence: Path
     member_metrics: Path
     quarantine: Path
+    referrals: Path
+    review: Path
+    listing: Path
 
 
 @dataclass(frozen=True)
@@ -165,6 +170,16 @@ def write_quarantine(run: RunWriting, output: Output) -> None:
     _copied(run, run.results.quarantine, output.name)
 
 
+def write_referrals(run: RunWriting, output: Output) -> None:
+    """The referral loop's referrals (ecm.loop), copied."""
+    _copied(run, run.results.referrals, output.name)
+
+
+def write_review(run: RunWriting, output: Output) -> None:
+    """The referral loop's review of members enrolled in ECM (ecm.loop), copied."""
+    _copied(run, run.results.review, output.name)
+
+
 def write_changes(run: RunWriting, output: Output) -> None:
     """changes.parquet; the summary's `changes` counts it."""
     changes = run.changes
@@ -181,7 +196,8 @@ def write_changes(run: RunWriting, output: Output) -> None:
 
 def write_member_information(run: RunWriting, _output: Output) -> None:
     """Every provider folder's member information file and its manifest.json
-    (ecm.deliver.member_files); the summary's `member_information_files` counts them."""
+    (ecm.deliver.member_files), listing the members the referral loop lists with their
+    Assignment Status (ecm.loop); the summary's `member_information_files` counts them."""
     rules = run.rules
     with run.warehouse_connection() as con:
         eligibility, provider_spans = member_files.read_mif_inputs(con, run.results.assignments)
@@ -190,7 +206,7 @@ def write_member_information(run: RunWriting, _output: Output) -> None:
         eligibility.lazy(),
         provider_spans.lazy(),
         pl.scan_parquet(run.results.member_metrics),
-        run.changes.frame.lazy(),
+        pl.scan_parquet(run.results.listing),
         as_of=run.dates.as_of,
         population_codes=rules.population_codes,
         plan=member_files.plan_of(rules),

@@ -6,12 +6,19 @@
   file).
 - `run_assignments`: one row per run × member × population (run_id, member_id, pof_code,
   age_group, qualifying_date, provider_npi).
+- `run_member_files`: one row per as-of date × member listed in a member information file
+  (as_of_date, member_id, provider_npi: empty for `unassigned/`, assignment_status): who
+  each run listed in which provider's file. The referral loop (ecm.loop) reads when each
+  referral opened from it.
+- `run_referrals`: one row per as-of date × referral: as_of_date and every column of that
+  run's referrals.parquet (each run's states).
 
-A run writes both into its warehouse copy (ecm.run.safety.WorkWarehouse), so they land only
-when the run succeeds; a failed or refused run leaves no row. Re-running an as-of date
-replaces that date's run and its assignments: the warehouse holds one run per as-of date.
-`changes.parquet` and the MIF's Assignment Status compare a run with the run of the
-latest *earlier* as-of date (`previous_run`).
+A run writes them all into its warehouse copy (ecm.run.safety.WorkWarehouse), so they land
+only when the run succeeds; a failed or refused run leaves no row. Re-running an as-of date
+replaces that date's run and its rows: the warehouse holds one run per as-of date. A
+warehouse written before a table existed gains it empty (its first run of the loop knows
+no referral). `changes.parquet` compares a run with the run of the latest *earlier* as-of
+date (`previous_run`).
 """
 
 from __future__ import annotations
@@ -31,6 +38,8 @@ from ecm.config.rules import Rules
 
 RUNS = "runs"
 RUN_ASSIGNMENTS = "run_assignments"
+RUN_MEMBER_FILES = "run_member_files"
+RUN_REFERRALS = "run_referrals"
 SUCCEEDED = "succeeded"
 
 _CREATE = f"""
@@ -57,7 +66,45 @@ create table if not exists {RUN_ASSIGNMENTS} (
     qualifying_date date,
     provider_npi varchar
 );
+create table if not exists {RUN_MEMBER_FILES} (
+    as_of_date date not null,
+    member_id varchar not null,
+    provider_npi varchar,
+    assignment_status varchar not null
+);
+create table if not exists {RUN_REFERRALS} (
+    as_of_date date not null,
+    member_id varchar not null,
+    provider_npi varchar not null,
+    opened_date date not null,
+    state varchar not null,
+    state_date date,
+    enrollment_start_date date,
+    enrollment_end_date date,
+    discontinuation_reason_code varchar,
+    closure_reason varchar,
+    outreach_attempts bigint not null,
+    last_outreach_date date,
+    days_open bigint,
+    is_overdue boolean not null
+);
 """
+# The columns of run_referrals after as_of_date: referrals.parquet's, in its order.
+REFERRAL_COLUMNS = (
+    "member_id",
+    "provider_npi",
+    "opened_date",
+    "state",
+    "state_date",
+    "enrollment_start_date",
+    "enrollment_end_date",
+    "discontinuation_reason_code",
+    "closure_reason",
+    "outreach_attempts",
+    "last_outreach_date",
+    "days_open",
+    "is_overdue",
+)
 
 
 @dataclass(frozen=True)
@@ -110,9 +157,18 @@ def run_assignments(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame
     ).pl()
 
 
-def record_run(con: duckdb.DuckDBPyConnection, run: RunRecord, assignments_file: Path) -> None:
-    """Record `run` and its assignments (read from the merged assignments Parquet file by
-    DuckDB, never held in Python), replacing any earlier run of the same as-of date."""
+def record_run(
+    con: duckdb.DuckDBPyConnection,
+    run: RunRecord,
+    assignments_file: Path,
+    member_files_file: Path | None = None,
+    referrals_file: Path | None = None,
+) -> None:
+    """Record `run`, its assignments, who its member information files listed and its
+    referrals (each read from the run's Parquet file by DuckDB, never held in Python:
+    the merged assignments, the loop's `member_files` and `referrals`, ecm.loop), replacing
+    any earlier run of the same as-of date and its rows. Without a file, that table gains
+    no row for the run."""
     ensure_history_tables(con)
     con.execute("begin transaction")
     try:
@@ -121,6 +177,8 @@ def record_run(con: duckdb.DuckDBPyConnection, run: RunRecord, assignments_file:
             f"(select run_id from {RUNS} where as_of_date = ?)",
             [run.as_of_date],
         )
+        for table in (RUN_MEMBER_FILES, RUN_REFERRALS):
+            con.execute(f"delete from {table} where as_of_date = ?", [run.as_of_date])
         con.execute(f"delete from {RUNS} where as_of_date = ?", [run.as_of_date])
         con.execute(
             f"insert into {RUNS} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -145,6 +203,19 @@ def record_run(con: duckdb.DuckDBPyConnection, run: RunRecord, assignments_file:
             "qualifying_date, provider_npi from read_parquet(?) order by member_id, pof_code",
             [run.run_id, str(assignments_file)],
         )
+        if member_files_file is not None:
+            con.execute(
+                f"insert into {RUN_MEMBER_FILES} select ?, member_id, provider_npi, "
+                "assignment_status from read_parquet(?) order by member_id, provider_npi",
+                [run.as_of_date, str(member_files_file)],
+            )
+        if referrals_file is not None:
+            columns = ", ".join(REFERRAL_COLUMNS)
+            con.execute(
+                f"insert into {RUN_REFERRALS} select ?, {columns} from read_parquet(?) "
+                "order by member_id, provider_npi",
+                [run.as_of_date, str(referrals_file)],
+            )
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
@@ -200,3 +271,41 @@ def recorded_runs(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
         .pl()
         .to_dicts()
     )
+
+
+def member_files_before(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> pl.DataFrame:
+    """Who the recorded runs of as-of dates before `as_of` listed with a provider
+    (run_member_files without its `unassigned/` rows): as_of_date, member_id,
+    provider_npi, assignment_status."""
+    ensure_history_tables(con)
+    return con.sql(
+        f"select as_of_date, member_id, provider_npi, assignment_status "
+        f"from {RUN_MEMBER_FILES} where as_of_date < ? and provider_npi is not null "
+        "order by as_of_date, member_id, provider_npi",
+        params=[as_of],
+    ).pl()
+
+
+def run_dates_before(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> pl.DataFrame:
+    """The as-of dates of the recorded runs before `as_of` (as_of_date), in order."""
+    ensure_history_tables(con)
+    return con.sql(
+        f"select as_of_date from {RUNS} where as_of_date < ? order by as_of_date",
+        params=[as_of],
+    ).pl()
+
+
+def populations_held(con: duckdb.DuckDBPyConnection, runs: pl.DataFrame) -> pl.DataFrame:
+    """The populations each member of `runs` (as_of_date, member_id: a recorded run and a
+    member) held in that run: as_of_date, member_id, pof_code."""
+    ensure_history_tables(con)
+    con.register("_wanted_runs", runs.select("as_of_date", "member_id").unique())
+    try:
+        return con.sql(
+            f"select w.as_of_date, a.member_id, a.pof_code from _wanted_runs w "
+            f"join {RUNS} r on r.as_of_date = w.as_of_date "
+            f"join {RUN_ASSIGNMENTS} a on a.run_id = r.run_id and a.member_id = w.member_id "
+            "order by w.as_of_date, a.member_id, a.pof_code"
+        ).pl()
+    finally:
+        con.unregister("_wanted_runs")
