@@ -531,11 +531,25 @@ def test_a_member_enrolled_with_another_provider_is_left_out():
     held = assignments(("A", "X", P))
     assert statuses(held, enrollments=enrolled_q) == {"A": (None, "enrolled_elsewhere")}
     with_both = loop.ecm_enrollments(rtf({"provider_npi": Q}, {"provider_npi": P}), AS_OF)
-    assert statuses(held, enrollments=with_both) == {"A": ("new", None)}
+    assert statuses(held, enrollments=with_both) == {"A": ("enrolled", None)}
     ended_q = loop.ecm_enrollments(
         rtf({"provider_npi": Q, "enrollment_end_date": D(2026, 10, 30)}), AS_OF
     )
     assert statuses(held, enrollments=ended_q) == {"A": ("new", None)}
+
+
+def test_a_member_the_rtf_shows_enrolled_with_its_provider_is_enrolled_before_any_referral():
+    # A plan adopting the loop: its ECM enrollees were never listed by ecm, and their
+    # provider's RTF says enrolled on D. They are `enrolled` (loop.md: enrolled in ECM with
+    # this provider on D), not `new`; once the enrollment ends they are `new`.
+    held = assignments(("A", "X", P))
+    enrolled_p = loop.ecm_enrollments(rtf({"enrollment_start_date": D(2026, 1, 5)}), AS_OF)
+    assert statuses(held, enrollments=enrolled_p) == {"A": ("enrolled", None)}
+    ended_p = loop.ecm_enrollments(
+        rtf({"enrollment_start_date": D(2026, 1, 5), "enrollment_end_date": D(2026, 10, 30)}),
+        AS_OF,
+    )
+    assert statuses(held, enrollments=ended_p) == {"A": ("new", None)}
 
 
 def test_an_excluded_member_is_in_no_file_and_unassigned_members_as_before():
