@@ -479,6 +479,9 @@ def assignment_statuses(
 
     - left out, `enrolled_elsewhere`: an RTF says the member is enrolled in ECM on D with
       another provider, and none with p (`enrollments`, from `ecm_enrollments`);
+    - `enrolled`, with no referral (member, p) known before this run: an RTF says the
+      member is enrolled in ECM with p on D (a plan's enrollees from before the loop; no
+      referral opens for them);
     - `new`: no referral (member, p) was known before this run (`prior_states`: the
       referrals of the runs before, their states on D, from `referral_states`);
     - `enrolled`: its state on D is `enrolled`; `continuing`: its loop is open;
@@ -524,6 +527,8 @@ def assignment_statuses(
         .agg((pl.col("provider_npi") != pl.col("provider_npi_listed")).all().alias("_elsewhere"))
         .filter(pl.col("_elsewhere"))
     )
+    # Enrolled in ECM with the member's own provider on D, as its RTF says.
+    enrolled_here = enrollments.select(PAIR).unique().with_columns(pl.lit(True).alias("_here"))
     reopened_by_closing = (
         closing.filter(pl.col("closing_as_of_date").is_not_null())
         .join(held.select("member_id", "pof_code"), on="member_id", how="inner")
@@ -540,6 +545,7 @@ def assignment_statuses(
     )
     frame = (
         members.join(elsewhere, on="member_id", how="left")
+        .join(enrolled_here, on=PAIR, how="left")
         .join(prior_states.select(*PAIR, "state", "state_date"), on=PAIR, how="left")
         .join(reopened_by_closing, on=PAIR, how="left")
     )
@@ -556,6 +562,8 @@ def assignment_statuses(
         )
         .when(pl.col("_elsewhere").fill_null(False))
         .then(pl.lit(None, dtype=pl.String))
+        .when(state.is_null() & pl.col("_here").fill_null(False))
+        .then(pl.lit(ENROLLED))
         .when(state.is_null())
         .then(pl.lit(NEW))
         .when(state == ENROLLED)
