@@ -40,10 +40,19 @@ ELIGIBILITY_SCHEMA = {
 }
 
 
+REASON_CODE = "discontinuation_reason_code"
+
+
 def discontinuation_reason_codes() -> tuple[str, ...]:
     """The RTF's discontinuation reason codes, as the provider_return contract allows
-    them (staged case, its order); their names are the contract's `value_names`."""
-    return load_contract(PROVIDER_RETURN).spec("discontinuation_reason_code").allowed_values
+    them (staged case, its order)."""
+    return load_contract(PROVIDER_RETURN).spec(REASON_CODE).allowed_values
+
+
+def discontinuation_reason_names() -> dict[str, str]:
+    """Each discontinuation reason code's name (DHCS's), as the provider_return contract
+    names it (`value_names`)."""
+    return load_contract(PROVIDER_RETURN).spec(REASON_CODE).names_of_values
 
 
 def staged(con: duckdb.DuckDBPyConnection, feed: str) -> str | None:

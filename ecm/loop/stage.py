@@ -38,7 +38,6 @@ REFERRALS = "referrals"
 REVIEW = "review"
 LISTING = "listing"
 MEMBER_FILES = "member_files"
-REASON_CODE = "discontinuation_reason_code"
 NOT_REFERRED = "member_not_referred_to_provider"
 """The warning of RTF rows for a member the provider was never sent (loop.md, section 2)."""
 
@@ -190,9 +189,11 @@ def loop_counts(
         "overdue": int(referrals["is_overdue"].sum()),
         "max_open_days": max_open_days,
         "discontinued_by_reason": _count_by(
-            discontinued, REASON_CODE, inputs.discontinuation_reason_codes()
+            discontinued, inputs.REASON_CODE, inputs.discontinuation_reason_codes()
         ),
-        "discontinued_without_reason": discontinued.filter(pl.col(REASON_CODE).is_null()).height,
+        "discontinued_without_reason": discontinued.filter(
+            pl.col(inputs.REASON_CODE).is_null()
+        ).height,
         "assignment_status": _count_by(listed, "assignment_status", loop.ASSIGNMENT_STATUSES),
         "left_out": _count_by(left_out, "left_out_reason", loop.LEFT_OUT_REASONS),
         "review": _count_by(review, "reason", loop.REVIEW_REASONS),
