@@ -78,7 +78,7 @@ th{background:#f4f6fa;font-weight:600}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 tr.total td{font-weight:600;border-top:2px solid #cfd3de}
 .cards{display:flex;gap:12px;flex-wrap:wrap;margin:14px 0}
-.card{border:1px solid #e1e4ec;border-radius:8px;padding:10px 14px;min-width:150px}
+.card{border:1px solid #e1e4ec;border-radius:8px;padding:10px 14px;min-width:150px;flex:1 1 150px}
 .card b{display:block;font-size:22px;font-variant-numeric:tabular-nums}
 .card span{color:#5a6275;font-size:12.5px}
 .pill{display:inline-block;border-radius:10px;padding:1px 9px;font-size:12px;font-weight:600}
@@ -88,6 +88,7 @@ tr.total td{font-weight:600;border-top:2px solid #cfd3de}
 .two{display:flex;gap:24px;flex-wrap:wrap;align-items:flex-start}
 .two>div{flex:1 1 520px}
 .nw{white-space:nowrap}
+table.wide{font-size:13px}table.wide th.n{white-space:normal;vertical-align:bottom}
 code{font-size:12.5px;background:#f4f6fa;padding:0 4px;border-radius:3px}
 .attention{border:1px solid #e8c26a;background:#fff8e6;border-radius:8px;padding:8px 14px;
 margin:10px 0 18px}.attention ul{margin:6px 0 2px;padding-left:20px}
@@ -657,9 +658,15 @@ def _exclusions(summary: Mapping[str, Any], names: Mapping[str, str]) -> list[st
     return parts
 
 
-def _coded(code: str, names: Mapping[str, str]) -> str:
-    """A code and its name, as a chart labels it."""
-    return f"{code}  {names[code]}" if code in names else code
+def _coded(code: str, names: Mapping[str, str], width: int = 40) -> str:
+    """A code and its name as a chart labels it: "name (code)", the name cut to `width`
+    characters (the table beside it has it whole); the name alone when it is the code."""
+    name = names.get(code)
+    if not name:
+        return code
+    if len(name) > width:
+        name = name[: width - 1].rstrip() + "…"
+    return name if name.lower() == code.lower() else f"{name} ({code})"
 
 
 def _coded_html(code: str, names: Mapping[str, str]) -> str:
@@ -695,7 +702,7 @@ def _loop(summary: Mapping[str, Any], facts: LoopFacts) -> list[str]:
         parts += _funnel(loop, facts, answered)
         parts += _open_loops(loop, facts, as_of)
         parts += _discontinued(loop, facts, answered)
-    parts += _listed(loop)
+    parts += _listed(loop, facts)
     parts += _review(loop)
     return parts
 
@@ -729,11 +736,11 @@ def _funnel(loop: Mapping[str, Any], facts: LoopFacts, answered: bool) -> list[s
         parts.append(loop_states_chart(providers))
     outcomes, closed_other = OUTCOMES, CLOSED_OTHERWISE
     head = [
-        "referred", "outreach", "reached", *(_label(o) for o in outcomes), "left plan or excluded",
+        "referred", "outreach", "reached", *(_label(o) for o in outcomes), "left plan / excluded",
         "open", "overdue",
     ]  # fmt: skip
     parts.append(
-        "<table><tr><th>provider NPI</th>"
+        "<table class='wide'><tr><th class='nw'>provider NPI</th>"
         + "".join(f"<th class='n'>{_e(h)}</th>" for h in head)
         + "</tr>"
     )
@@ -754,7 +761,7 @@ def _funnel(loop: Mapping[str, Any], facts: LoopFacts, answered: bool) -> list[s
             + "</tr>"
         )
     parts.append(
-        "<tr class='total'><td>every provider</td>"
+        "<tr class='total'><td class='nw'>every provider</td>"
         + "".join(f"<td class='n'>{_n(v)}</td>" for v in totals)
         + "</tr></table>"
     )
@@ -776,13 +783,13 @@ def _open_loops(loop: Mapping[str, Any], facts: LoopFacts, as_of: str) -> list[s
         f"<div class='card'>overdue<b>{_n(overdue)}</b><span>{over} "
         "(<code>[loop] max_open_days</code>)</span></div></div>"
     )
-    parts.append(open_age_chart(by_age, max_days))
+    parts.append(f"<div class='two'><div>{open_age_chart(by_age, max_days)}</div><div>")
     bands = [
         (key, f"{first}–{last}" if last else f"&gt; {first - 1}")
         for key, first, last in OPEN_AGE_BANDS
     ]
     parts.append(
-        "<table><tr><th>provider NPI</th><th class='n'>open</th>"
+        "<table class='wide'><tr><th class='nw'>provider NPI</th><th class='n'>open</th>"
         + "".join(f"<th class='n'>{label} days</th>" for _, label in bands)
         + "<th class='n'>overdue</th></tr>"
     )
@@ -795,9 +802,9 @@ def _open_loops(loop: Mapping[str, Any], facts: LoopFacts, as_of: str) -> list[s
             + f"<td class='n'>{_n(p['overdue'])}</td></tr>"
         )
     parts.append(
-        f"<tr class='total'><td>every provider</td><td class='n'>{_n(open_)}</td>"
+        f"<tr class='total'><td class='nw'>every provider</td><td class='n'>{_n(open_)}</td>"
         + "".join(f"<td class='n'>{_n(by_age.get(key, 0))}</td>" for key, _ in bands)
-        + f"<td class='n'>{_n(overdue)}</td></tr></table>"
+        + f"<td class='n'>{_n(overdue)}</td></tr></table></div></div>"
     )
     return parts
 
@@ -843,24 +850,25 @@ def _discontinued(loop: Mapping[str, Any], facts: LoopFacts, answered: bool) -> 
     return parts
 
 
-def _listed(loop: Mapping[str, Any]) -> list[str]:
+def _listed(loop: Mapping[str, Any], facts: LoopFacts) -> list[str]:
     """Members holding a population with an ECM provider: listed by Assignment Status,
-    and those left out of the provider's file by reason."""
+    and those left out of the provider's file by reason; per provider, those left out
+    and those enrolled with it under review."""
     listed = loop.get("assignment_status") or {}
     left_out = loop.get("left_out") or {}
     parts = [
         "<h3>Members listed in a provider's file, and members left out</h3>",
-        "<table><tr><th></th><th>Assignment Status / reason</th><th>meaning</th>"
+        "<table><tr><th></th><th class='nw'>Assignment Status / reason</th><th>meaning</th>"
         "<th class='n'>members</th></tr>",
     ]
     for status, n in listed.items():
         parts.append(
-            f"<tr><td>listed</td><td><code>{_e(status)}</code></td>"
+            f"<tr><td class='nw'>listed</td><td><code>{_e(status)}</code></td>"
             f"<td>{_e(_LISTED.get(status, ''))}</td><td class='n'>{_n(n)}</td></tr>"
         )
     for reason in LEFT_OUT_REASONS:
         parts.append(
-            f"<tr><td>left out</td><td><code>{_e(reason)}</code></td>"
+            f"<tr><td class='nw'>left out</td><td><code>{_e(reason)}</code></td>"
             f"<td>{_e(_LEFT_OUT.get(reason, ''))}</td>"
             f"<td class='n'>{_n(left_out.get(reason, 0))}</td></tr>"
         )
@@ -868,6 +876,20 @@ def _listed(loop: Mapping[str, Any]) -> list[str]:
         "</table><p class='sub'><code>unassigned/</code> is not counted here: without a "
         "provider there is no referral.</p>"
     )
+    rows = [p for p in facts.providers if p["review"] or any(p["left_out"].values())]
+    if rows:
+        parts.append(
+            "<table class='wide'><tr><th class='nw'>provider NPI</th>"
+            + "".join(f"<th class='n'>left out: {_e(_label(r))}</th>" for r in LEFT_OUT_REASONS)
+            + "<th class='n'>enrolled with it, for review</th></tr>"
+        )
+        parts += [
+            f"<tr><td><code>{_e(p['provider_npi'])}</code></td>"
+            + "".join(f"<td class='n'>{_n(p['left_out'].get(r, 0))}</td>" for r in LEFT_OUT_REASONS)
+            + f"<td class='n'>{_n(p['review'])}</td></tr>"
+            for p in rows
+        ]
+        parts.append("</table>")
     return parts
 
 
