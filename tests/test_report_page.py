@@ -447,7 +447,12 @@ def test_a_first_run_of_the_loop_says_so_in_a_sentence_not_an_empty_chart():
     assert "loop-states chart" not in loop and "discontinued chart" not in loop
     assert "None: no provider has sent an RTF yet." in loop
     assert "No member enrolled in ECM on the as-of date needs review" in loop
-    assert f"<code>{P}</code>" in loop  # the referrals per provider are still listed
+    # the referrals per provider are still listed, without the columns that are all 0
+    row = re.search(rf"<tr><td><code>{P}</code></td>(.*?)</tr>", loop).group(1)
+    assert re.findall(r"<td class='n'>([^<]*)</td>", row) == ["5", "5", "0"]
+    assert ">declined<" not in loop and ">outreach<" not in loop
+    ages = _h3(page, "Open loops by age, and overdue")
+    assert "open-age chart" in ages and "<table" not in ages  # one band: no table per provider
 
 
 def test_no_referral_at_all_is_a_sentence_and_no_chart():

@@ -25,6 +25,7 @@ from transforms.loop import (
     DISCONTINUED,
     ENROLLED,
     EXCLUDED,
+    FUNNEL,
     LEFT_OUT_REASONS,
     LEFT_PLAN,
     NOT_ELIGIBLE,
@@ -78,7 +79,8 @@ th{background:#f4f6fa;font-weight:600}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 tr.total td{font-weight:600;border-top:2px solid #cfd3de}
 .cards{display:flex;gap:12px;flex-wrap:wrap;margin:14px 0}
-.card{border:1px solid #e1e4ec;border-radius:8px;padding:10px 14px;min-width:150px;flex:1 1 150px}
+.card{border:1px solid #e1e4ec;border-radius:8px;padding:10px 14px;min-width:150px;
+max-width:260px;flex:1 1 150px}
 .card b{display:block;font-size:22px;font-variant-numeric:tabular-nums}
 .card span{color:#5a6275;font-size:12.5px}
 .pill{display:inline-block;border-radius:10px;padding:1px 9px;font-size:12px;font-weight:600}
@@ -734,10 +736,12 @@ def _funnel(loop: Mapping[str, Any], facts: LoopFacts, answered: bool) -> list[s
             + ".</p>"
         )
         parts.append(loop_states_chart(providers))
-    outcomes, closed_other = OUTCOMES, CLOSED_OTHERWISE
+    # Before any answer every referral is `referred`: only the counts that can differ.
+    outcomes, closed_other = (OUTCOMES, CLOSED_OTHERWISE) if answered else ((), ())
+    funnel = FUNNEL if answered else FUNNEL[:1]
     head = [
-        "referred", "outreach", "reached", *(_label(o) for o in outcomes), "left plan / excluded",
-        "open", "overdue",
+        *funnel, *(_label(o) for o in outcomes),
+        *(["left plan / excluded"] if closed_other else []), "open", "overdue",
     ]  # fmt: skip
     parts.append(
         "<table class='wide'><tr><th class='nw'>provider NPI</th>"
@@ -750,8 +754,8 @@ def _funnel(loop: Mapping[str, Any], facts: LoopFacts, answered: bool) -> list[s
             continue
         states = p["states"]
         row = [
-            p["funnel"]["referred"], p["funnel"]["outreach"], p["funnel"]["reached"],
-            *(states.get(o, 0) for o in outcomes), sum(states.get(c, 0) for c in closed_other),
+            *(p["funnel"][stage] for stage in funnel), *(states.get(o, 0) for o in outcomes),
+            *([sum(states.get(c, 0) for c in closed_other)] if closed_other else []),
             p["open"], p["overdue"],
         ]  # fmt: skip
         totals = [a + b for a, b in zip(totals, row, strict=True)]
@@ -783,7 +787,12 @@ def _open_loops(loop: Mapping[str, Any], facts: LoopFacts, as_of: str) -> list[s
         f"<div class='card'>overdue<b>{_n(overdue)}</b><span>{over} "
         "(<code>[loop] max_open_days</code>)</span></div></div>"
     )
-    parts.append(f"<div class='two'><div>{open_age_chart(by_age, max_days)}</div><div>")
+    chart = open_age_chart(by_age, max_days)
+    if sum(1 for n in by_age.values() if n) == 1:
+        # one band holds every open loop (a first run: all 0–30): the table above has the
+        # open loops per provider already
+        return [*parts, chart]
+    parts.append(f"<div class='two'><div>{chart}</div><div>")
     bands = [
         (key, f"{first}–{last}" if last else f"&gt; {first - 1}")
         for key, first, last in OPEN_AGE_BANDS
