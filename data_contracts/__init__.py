@@ -113,6 +113,10 @@ class ColumnSpec:
     # (`FeedContract.with_value_aliases`; empty until then).
     value_aliases_named_by: str | None = None
     value_aliases: tuple[tuple[str, str], ...] = ()
+    # A choice column's values in words, as the template that defines them names them
+    # (the RTF's discontinuation reason codes: `WM` "well managed"), in the order of
+    # `values`: what a report shows beside a code. Some, all or none of the values.
+    value_names: tuple[tuple[str, str], ...] = ()
 
     @property
     def allowed_values(self) -> tuple[str, ...]:
@@ -121,6 +125,14 @@ class ColumnSpec:
         if self.type == "yes_no":
             return YES_NO
         return tuple(v.upper() if self.case == "upper" else v.lower() for v in self.values)
+
+    @property
+    def names_of_values(self) -> dict[str, str]:
+        """The values that have a name (`value_names`), in their staged case → the name."""
+        return {self._staged_case(v): name for v, name in self.value_names}
+
+    def _staged_case(self, value: str) -> str:
+        return value.upper() if self.case == "upper" else value.lower()
 
 
 @dataclass(frozen=True)
@@ -375,6 +387,7 @@ def _column_spec(r: _Reader, name: str, shapes: dict[str, Shape]) -> ColumnSpec:
             raise r.fail(key, "only a date column has a bound before which it is empty")
     aliases = _header_aliases(r)
     min_value, named_by = _least_and_value_aliases(r, kind)
+    value_names = _value_names(r, values)
     mostly = r.get("not_null_mostly", float, None)
     values_mostly = r.get("values_mostly", float, 1.0)
     for key, share in (("not_null_mostly", mostly), ("values_mostly", values_mostly)):
@@ -395,9 +408,24 @@ def _column_spec(r: _Reader, name: str, shapes: dict[str, Shape]) -> ColumnSpec:
         aliases=aliases,
         min_value=min_value,
         value_aliases_named_by=named_by,
+        value_names=value_names,
     )
     r.finish()
     return spec
+
+
+def _value_names(r: _Reader, values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """A choice column's `value_names`: a table of some of its `values` → a name (text
+    with a letter), kept in the order of `values`."""
+    names = r.get("value_names", dict, {})
+    if names and not values:
+        raise r.fail("value_names", "only a choice column names its values")
+    for value, name in names.items():
+        if value not in values:
+            raise r.fail("value_names", f"'{value}' is not one of: {', '.join(values)}")
+        if not isinstance(name, str) or not name.strip():
+            raise r.fail("value_names", f"the name of '{value}' must be a text, not {name!r}")
+    return tuple((v, names[v]) for v in values if v in names)
 
 
 def _header_aliases(r: _Reader) -> tuple[str, ...]:

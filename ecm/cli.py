@@ -751,6 +751,8 @@ def explain(member_id: str, run_dir: Path, show_all: bool) -> None:
     For each population held: the qualifying date and summary, then the claims and feed
     rows behind every criterion (the latest five of each, or every one with --all). For
     each population not held: how close the member came (`4 of 5 avoidable ED visits`).
+    Then the member's referrals to ECM providers on the as-of date (state, since, days
+    open, overdue) and the member information file that lists them, or why none does.
     A member not enrolled on the run's as-of date exits 2.
 
     MEMBER_ID is trimmed as the ingest trims ids; an id starting with `-` works as typed

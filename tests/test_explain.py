@@ -1,8 +1,10 @@
 """`ecm explain`: why a member holds each population and how close they came to the others,
 read from a run's files; a member the run has nothing on is an error (exit 2)."""
 
+import datetime as dt
 import json
 import re
+import shutil
 
 import duckdb
 import polars as pl
@@ -255,3 +257,140 @@ def test_an_id_of_spaces_is_an_error(run_dir):
     result = CliRunner().invoke(main, ["explain", "   ", "--run", str(run_dir)])
     assert result.exit_code == 2
     assert "ecm: The member id is empty" in result.output
+
+
+# --- the referral loop: a member's referrals and member information file ------------------
+
+P, Q = "1111111111", "2222222222"
+
+
+def _with_the_loop(run_dir, tmp_path):
+    """A copy of the story's run as the referral loop leaves it: A, G, I and K with
+    provider P, CH3 with none; referrals.parquet and the member information files. A is
+    listed `continuing` (reached, overdue); G is enrolled with Q and I with a provider
+    never sent them (both left out of P's file); K declined (left out till re-referred);
+    CH3 is in unassigned/; L, holding nothing, has a referral that ended in enrolment."""
+    from transforms.loop import REFERRAL_SCHEMA
+
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    assignments = pl.read_parquet(copy / "assignments.parquet").with_columns(
+        pl.when(pl.col("member_id") == "CH3").then(None).otherwise(pl.lit(P)).alias("provider_npi")
+    )
+    assignments.write_parquet(copy / "assignments.parquet")
+    opened = dt.date(2026, 8, 31)
+
+    def referral(member, provider, state, state_date, **more):
+        return {**dict.fromkeys(REFERRAL_SCHEMA), "member_id": member, "provider_npi": provider,
+                "opened_date": opened, "state": state, "state_date": state_date,
+                "outreach_attempts": 0, "is_overdue": False, **more}  # fmt: skip
+
+    pl.DataFrame(
+        [
+            referral(
+                "A",
+                P,
+                "reached",
+                dt.date(2026, 9, 12),
+                outreach_attempts=2,
+                last_outreach_date=dt.date(2026, 9, 12),
+                days_open=61,
+                is_overdue=True,
+            ),
+            referral("G", P, "referred", opened, days_open=61, is_overdue=True),
+            referral(
+                "G", Q, "enrolled", dt.date(2026, 9, 20), enrollment_start_date=dt.date(2026, 9, 20)
+            ),
+            referral(
+                "I",
+                P,
+                "outreach",
+                dt.date(2026, 9, 2),
+                outreach_attempts=1,
+                last_outreach_date=dt.date(2026, 9, 2),
+                days_open=61,
+                is_overdue=True,
+            ),
+            referral("K", P, "declined", dt.date(2026, 9, 3), closure_reason="declined"),
+            referral(
+                "L",
+                P,
+                "discontinued",
+                dt.date(2026, 10, 2),
+                enrollment_start_date=dt.date(2026, 9, 1),
+                enrollment_end_date=dt.date(2026, 10, 2),
+                discontinuation_reason_code="SC",
+            ),
+        ],
+        schema=REFERRAL_SCHEMA,
+    ).write_parquet(copy / "referrals.parquet")
+    for folder, rows in ((P, [("A", "continuing")]), ("unassigned", [("CH3", "new")])):
+        (copy / "providers" / folder).mkdir(parents=True)
+        pl.DataFrame(
+            [("x", m, s, folder) for m, s in rows],
+            schema=["MCP Identifier", "Member CIN", "Assignment Status", "ECM Provider NPI"],
+            orient="row",
+        ).write_csv(copy / "providers" / folder / f"ECM_MIF_{folder}_202610.txt", separator="|")
+    return copy
+
+
+def _loop_part(text: str) -> list[str]:
+    return text[text.index("Referrals on") :].splitlines()
+
+
+def test_explain_says_each_referral_state_and_the_file_that_lists_the_member(run_dir, tmp_path):
+    run = _with_the_loop(run_dir, tmp_path)
+    lines = _loop_part(explain_member("A", run))
+    assert lines[0] == "Referrals on 2026-10-31 (referrals.parquet):"
+    assert lines[1].split() == ["provider", "opened", "state", "since", "days", "open", "overdue"]
+    assert lines[2].split() == [P, "2026-08-31", "reached", "2026-09-12", "61", "yes", "(over",
+                                "60", "days)"]  # fmt: skip
+    assert lines[3].strip() == "2 outreach attempts, the last 2026-09-12"
+    assert lines[4] == (
+        f"Member information file: ECM_MIF_{P}_202610.txt (provider {P}), Assignment Status "
+        "continuing: listed before, the loop still open."
+    )
+    unassigned = _loop_part(explain_member("CH3", run))
+    assert unassigned[0] == (
+        "Referrals on 2026-10-31: none (no provider's member information file has listed them)."
+    )
+    assert unassigned[1].startswith(
+        "Member information file: ECM_MIF_unassigned_202610.txt (unassigned/), Assignment "
+        "Status new: no ECM provider"
+    )
+
+
+def test_explain_says_why_a_member_is_left_out_of_the_providers_file(run_dir, tmp_path):
+    run = _with_the_loop(run_dir, tmp_path)
+    declined = _loop_part(explain_member("K", run))
+    assert declined[2].split()[2:] == ["declined", "2026-09-03", "—", "—", "(closed)"]
+    assert declined[-1] == (
+        f"Member information file: left out of provider {P}'s file: its loop closed as "
+        "declined on 2026-09-03 (loop_closed); it is listed again from 2027-03-03 (6 months "
+        "after it closed), or sooner if the member gains a population."
+    )
+    elsewhere = _loop_part(explain_member("G", run))
+    assert [line.split()[:3] for line in elsewhere[2:4]] == [
+        [P, "2026-08-31", "referred"],
+        [Q, "2026-08-31", "enrolled"],
+    ]
+    assert elsewhere[-1] == (
+        f"Member information file: left out of provider {P}'s file: enrolled in ECM with "
+        f"provider {Q} since 2026-09-20 (enrolled_elsewhere)."
+    )
+    assert "(enrolled_elsewhere; a provider never sent the member" in explain_member("I", run)
+
+
+def test_explain_names_a_discontinuation_reason_and_a_member_holding_nothing(run_dir, tmp_path):
+    text = explain_member("L", _with_the_loop(run_dir, tmp_path))
+    lines = _loop_part(text)
+    assert (
+        lines[3].strip()
+        == "enrolled 2026-09-01 .. 2026-10-02; discontinued: SC (successfully completed)"
+    )
+    assert lines[4] == ("Member information file: none lists the member (they hold no population).")
+
+
+def test_a_run_from_before_the_loop_says_nothing_of_it(run_dir):
+    assert "Referrals on" not in explain_member("K", run_dir)
+    assert "Member information file" not in explain_member("K", run_dir)

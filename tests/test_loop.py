@@ -283,13 +283,47 @@ def test_the_counts_name_every_state_status_reason_even_at_zero():
         pl.DataFrame(schema=LISTING_SCHEMA),
         pl.DataFrame(schema=REVIEW_SCHEMA),
     )
-    counts = loop_counts(*empty, 0, 0)
+    counts = loop_counts(*empty, 0, 0, max_open_days=60)
     assert list(counts["referrals_by_state"]) == [
         "left_plan", "excluded", "discontinued", "enrolled", "declined", "unable_to_reach",
         "not_eligible", "pending", "reached", "outreach", "referred",
     ]  # fmt: skip
     assert set(counts["referrals_by_state"].values()) == {0}
     assert list(counts["left_out"]) == ["loop_closed", "enrolled_elsewhere"]
+    assert counts["open_by_age"] == {"0_30": 0, "31_60": 0, "61_90": 0, "over_90": 0}
+    assert list(counts["discontinued_by_reason"]) == [
+        "WM", "SC", "DP", "UE", "UBE", "EXP", "NE", "OH", "CAP", "ERR", "OTH", "DNC",
+    ]  # fmt: skip
+    assert set(counts["discontinued_by_reason"].values()) == {0}
+    assert counts["discontinued_without_reason"] == 0
+    assert counts["max_open_days"] == 60
+
+
+def test_the_counts_give_open_loops_by_age_and_discontinuations_by_reason():
+    rows = [
+        {**dict.fromkeys(REFERRAL_SCHEMA), "member_id": m, "provider_npi": P,
+         "opened_date": SEPTEMBER, "state": s, "discontinuation_reason_code": code,
+         "outreach_attempts": 0, "days_open": days, "is_overdue": bool(days and days > 45)}
+        for m, s, code, days in (
+            ("A", "referred", None, 30), ("B", "outreach", None, 31), ("C", "reached", None, 91),
+            ("E", "discontinued", "SC", None), ("F", "discontinued", "SC", None),
+            ("G", "discontinued", "EXP", None), ("H", "discontinued", None, None),
+            ("I", "enrolled", "WM", None),  # a code on a loop not discontinued: not counted
+        )
+    ]  # fmt: skip
+    referrals = pl.DataFrame(rows, schema=REFERRAL_SCHEMA)
+    counts = loop_counts(
+        referrals,
+        pl.DataFrame(schema=LISTING_SCHEMA),
+        pl.DataFrame(schema=REVIEW_SCHEMA),
+        0,
+        0,
+        max_open_days=45,
+    )
+    assert counts["open_by_age"] == {"0_30": 1, "31_60": 1, "61_90": 0, "over_90": 1}
+    assert (counts["open"], counts["overdue"], counts["max_open_days"]) == (3, 1, 45)
+    assert {k: v for k, v in counts["discontinued_by_reason"].items() if v} == {"SC": 2, "EXP": 1}
+    assert counts["discontinued_without_reason"] == 1
 
 
 def test_the_console_says_the_loop_and_its_warning_with_counts_only():
@@ -309,7 +343,7 @@ def test_the_console_says_the_loop_and_its_warning_with_counts_only():
     )
     review = pl.DataFrame([("A", P, "excluded", None, "pace", None)], schema=REVIEW_SCHEMA,
                           orient="row")  # fmt: skip
-    summary = {"loop": loop_counts(referrals, listing, review, 3, 0)}
+    summary = {"loop": loop_counts(referrals, listing, review, 3, 0, max_open_days=60)}
     assert loop_said(summary) == (
         "Referral loop: 2 referrals (enrolled 1, referred 1), 1 open, 1 overdue. Listed with "
         "a provider: enrolled 1; left out: 1 loop closed, 0 enrolled elsewhere. For review: "
@@ -338,3 +372,23 @@ def test_a_warehouse_from_before_the_loop_is_its_first_run_of_the_loop(tmp_path,
     october = _assignments(tmp_path / "oct", [("A", "X", P), ("U", "X", None)])
     got = _run(tmp_path, house, OCTOBER, {"assignments": october}, rules)
     assert _frame(got, "listing").rows() == [("A", P, "new", None), ("U", None, "continuing", None)]
+
+
+def test_outputs_md_names_every_key_of_the_summarys_loop():
+    """docs/OUTPUTS.md's summary.json table says every key of `loop`, and every key of
+    its tables, each as `code`."""
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "OUTPUTS.md").read_text()
+    row = next(line for line in docs.splitlines() if line.startswith("| `loop` |"))
+    counts = loop_counts(
+        pl.DataFrame(schema=REFERRAL_SCHEMA),
+        pl.DataFrame(schema=LISTING_SCHEMA),
+        pl.DataFrame(schema=REVIEW_SCHEMA),
+        0,
+        0,
+        max_open_days=60,
+    )
+    assert [k for k in counts if f"`{k}`" not in row] == []
+    # the tables whose keys it lists (referrals_by_state: every state; the reason codes:
+    # `WM` … `DNC`, the contract's)
+    for table in ("open_by_age", "assignment_status", "left_out", "review"):
+        assert f"`{{{', '.join(counts[table])}}}`" in row, table

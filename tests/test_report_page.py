@@ -6,10 +6,19 @@ import copy
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
-from ecm.deliver.report_page import population_table, render_report, summary_markdown, trend_rows
+from ecm.deliver.report_page import (
+    STATE_COLOURS,
+    LoopFacts,
+    population_table,
+    render_report,
+    summary_markdown,
+    trend_rows,
+)
+from transforms.loop import STATES
 
 MEMBER_IDS = ("QX7781234", "QX7781235")
 
@@ -249,15 +258,246 @@ def test_artifact_texts_hold_counts_and_the_report_path():
     assert table[2]["members"] is None and table[2]["adult"] is None
 
 
+# --- the referral loop and the exclusions -------------------------------------------
+
+P, Q = "1111111111", "2222222222"
+
+
+def _states(**counts: int) -> dict[str, int]:
+    return {s: counts.get(s, 0) for s in STATES}
+
+
+LOOP = {
+    "provider_return_rows": 14,
+    "outreach_rows": 21,
+    "referrals": 12,
+    "referrals_by_state": _states(
+        referred=2,
+        outreach=1,
+        reached=1,
+        pending=1,
+        enrolled=3,
+        discontinued=2,
+        declined=1,
+        unable_to_reach=1,
+    ),
+    "open": 5,
+    "open_by_age": {"0_30": 2, "31_60": 1, "61_90": 1, "over_90": 1},
+    "overdue": 2,
+    "max_open_days": 60,
+    "discontinued_by_reason": {"WM": 0, "SC": 1, "DP": 0, "EXP": 0},
+    "discontinued_without_reason": 1,
+    "assignment_status": {"new": 3, "continuing": 4, "enrolled": 3, "re-referral": 1},
+    "left_out": {"loop_closed": 2, "enrolled_elsewhere": 1},
+    "review": {"no_population": 1, "fewer_populations": 2, "excluded": 0, "left_plan": 1},
+}
+
+
+def _provider(npi, funnel, states, open_by_age, overdue, left_out=(0, 0), review=0) -> dict:
+    return {
+        "provider_npi": npi,
+        "funnel": dict(zip(("referred", "outreach", "reached"), funnel, strict=True)),
+        "states": _states(**states),
+        "open": sum(open_by_age),
+        "open_by_age": dict(zip(("0_30", "31_60", "61_90", "over_90"), open_by_age, strict=True)),
+        "overdue": overdue,
+        "left_out": dict(zip(("loop_closed", "enrolled_elsewhere"), left_out, strict=True)),
+        "review": review,
+    }
+
+
+FACTS = LoopFacts(
+    providers=[
+        _provider(
+            P,
+            (8, 6, 5),
+            {
+                "referred": 1,
+                "reached": 1,
+                "pending": 1,
+                "enrolled": 3,
+                "discontinued": 1,
+                "declined": 1,
+            },
+            (1, 1, 1, 0),
+            1,
+            (2, 0),
+            3,
+        ),
+        _provider(
+            Q,
+            (4, 3, 1),
+            {"referred": 1, "outreach": 1, "discontinued": 1, "unable_to_reach": 1},
+            (1, 0, 0, 1),
+            1,
+            (0, 1),
+            1,
+        ),
+    ],
+    reason_names={"WM": "well managed", "SC": "successfully completed"},
+    program_names={"hospice": "Hospice", "pace": "Program of All-Inclusive Care"},
+)
+EXCLUSIONS = {
+    "status": "partially_evaluated",
+    "missing_feeds": ["program_enrollment"],
+    "members": 3,
+    "programs": {"hospice": 3, "pace": 0},
+    "programs_not_excluding": {"smhs_tcm": 7},
+}
+
+
+@pytest.fixture(scope="module")
+def loop_page():
+    return render_report({**SUMMARY, "loop": LOOP, "exclusions": EXCLUSIONS}, HISTORY, CHANGES,
+                         FACTS)  # fmt: skip
+
+
+def _section(page: str, anchor: str, until: str = "<h2") -> str:
+    start = page.index(f"id='{anchor}'")
+    end = page.find(until, start + 1)
+    return page[start : end if end > 0 else None]
+
+
+def _h3(page: str, title: str) -> str:
+    start = page.index(f"<h3>{title}")
+    end = min(i for i in (page.find("<h3", start + 1), page.find("<h2", start + 1)) if i > 0)
+    return page[start:end]
+
+
+def test_the_loop_per_provider_has_its_chart_and_funnel_table(loop_page):
+    funnel = _h3(loop_page, "Per provider: referred → outreach → reached")
+    assert 'aria-label="loop-states chart"' in funnel
+    for state in ("referred", "outreach", "reached", "pending", "enrolled", "declined",
+                  "unable to reach"):  # fmt: skip
+        assert f">{state}<" in funnel, state  # legend and column heads in words
+    # P: referred 8, outreach 6, reached 5, enrolled 3, discontinued 1, declined 1, ...
+    row = re.search(rf"<tr><td><code>{P}</code></td>(.*?)</tr>", funnel).group(1)
+    assert re.findall(r"<td class='n'>([^<]*)</td>", row) == [
+        "8", "6", "5", "3", "1", "1", "0", "0", "0", "3", "1",
+    ]  # fmt: skip
+    assert "every provider</td><td class='n'>12</td>" in funnel
+    assert "14 return transmission file (RTF) rows and 21 outreach tracker file" in loop_page
+
+
+def test_open_loops_by_age_and_overdue(loop_page):
+    ages = _h3(loop_page, "Open loops by age, and overdue")
+    assert 'aria-label="open-age chart"' in ages
+    assert "overdue<b>2</b>" in ages and "open more than 60 days" in ages
+    for band in ("0–30 days", "31–60 days", "61–90 days", "&gt; 90 days"):
+        assert band in ages, band
+    row = re.search(rf"<tr><td><code>{Q}</code></td>(.*?)</tr>", ages).group(1)
+    assert re.findall(r"<td class='n'>([^<]*)</td>", row) == ["2", "1", "0", "0", "1", "1"]
+    assert "referrals open<b>5</b><span>2 overdue" in loop_page  # the header's card
+
+
+def test_discontinuations_by_reason_with_the_names_the_page_is_given(loop_page):
+    part = _h3(loop_page, "Discontinuations by reason")
+    assert 'aria-label="discontinued chart"' in part
+    assert "<td><code>SC</code></td><td>successfully completed</td><td class='n'>1</td>" in part
+    assert "<code>WM</code>" not in part  # a code no referral has is not listed
+    assert "no code given" in part
+    assert "<td colspan='2'>discontinued</td><td class='n'>2</td>" in part
+    renamed = LoopFacts(FACTS.providers, {"SC": "finished its care plan"})
+    page = render_report({**SUMMARY, "loop": LOOP}, HISTORY, CHANGES, renamed)
+    assert "finished its care plan" in page and "successfully completed" not in page
+
+
+def test_the_reason_names_are_data_not_page_code():
+    source = (Path(__file__).resolve().parents[1] / "ecm/deliver/report_page.py").read_text()
+    assert "successfully completed" not in source and "well managed" not in source
+
+
+def test_members_listed_left_out_and_for_review(loop_page):
+    listed = _h3(loop_page, "Members listed in a provider's file")
+    assert "left out</td><td><code>loop_closed</code></td>" in listed
+    assert re.search(r"<code>enrolled_elsewhere</code></td><td>[^<]*</td><td class='n'>1<",
+                     listed)  # fmt: skip
+    assert re.search(r"<code>re-referral</code></td><td>[^<]*</td><td class='n'>1<", listed)
+    row = re.search(rf"<tr><td><code>{P}</code></td>(.*?)</tr>", listed).group(1)
+    assert re.findall(r"<td class='n'>([^<]*)</td>", row) == ["2", "0", "3"]  # per provider
+    review = _h3(loop_page, "Members enrolled in ECM, for review")
+    assert re.search(r"<code>fewer_populations</code></td><td>[^<]*</td><td class='n'>2<", review)
+    assert "<td colspan='2'>for review</td><td class='n'>4</td>" in review
+    assert "nobody is disenrolled" in review
+
+
+def test_a_first_run_of_the_loop_says_so_in_a_sentence_not_an_empty_chart():
+    """The warehouse's first run: every member listed with a provider opened a referral,
+    no provider has answered (no RTF, no OTF)."""
+    first = {
+        **LOOP,
+        "provider_return_rows": 0,
+        "outreach_rows": 0,
+        "referrals": 5,
+        "referrals_by_state": _states(referred=5),
+        "open": 5,
+        "open_by_age": {"0_30": 5, "31_60": 0, "61_90": 0, "over_90": 0},
+        "overdue": 0,
+        "discontinued_by_reason": {"WM": 0, "SC": 0},
+        "discontinued_without_reason": 0,
+        "assignment_status": {"new": 5, "continuing": 0, "enrolled": 0, "re-referral": 0},
+        "left_out": {"loop_closed": 0, "enrolled_elsewhere": 0},
+        "review": {"no_population": 0, "fewer_populations": 0, "excluded": 0, "left_plan": 0},
+    }
+    facts = LoopFacts([_provider(P, (5, 0, 0), {"referred": 5}, (5, 0, 0, 0), 0)])
+    page = render_report({**SUMMARY, "loop": first}, [], {}, facts)
+    loop = _section(page, "loop")
+    assert "No provider has sent anything back yet" in loop
+    assert "all 5 referrals are <b>referred</b>" in loop
+    assert "loop-states chart" not in loop and "discontinued chart" not in loop
+    assert "None: no provider has sent an RTF yet." in loop
+    assert "No member enrolled in ECM on the as-of date needs review" in loop
+    # the referrals per provider are still listed, without the columns that are all 0
+    row = re.search(rf"<tr><td><code>{P}</code></td>(.*?)</tr>", loop).group(1)
+    assert re.findall(r"<td class='n'>([^<]*)</td>", row) == ["5", "5", "0"]
+    assert ">declined<" not in loop and ">outreach<" not in loop
+    ages = _h3(page, "Open loops by age, and overdue")
+    assert "open-age chart" in ages and "<table" not in ages  # one band: no table per provider
+
+
+def test_no_referral_at_all_is_a_sentence_and_no_chart():
+    empty = {**LOOP, "provider_return_rows": 0, "outreach_rows": 0, "referrals": 0,
+             "referrals_by_state": _states(), "open": 0, "overdue": 0}  # fmt: skip
+    loop = _section(render_report({**SUMMARY, "loop": empty}, [], {}, LoopFacts()), "loop")
+    assert "No referral is known on 2026-11-30" in loop
+    assert "<svg" not in loop
+
+
+def test_a_run_without_the_loop_or_the_exclusions_has_neither_section(page):
+    assert "id='loop'" not in page and "id='exclusions'" not in page
+    assert "referrals open" not in page
+
+
+def test_the_exclusions_by_program_when_the_summary_has_them(loop_page):
+    part = _section(loop_page, "exclusions")
+    assert "partially evaluated" in part and "no program_enrollment feed" in part
+    assert 'aria-label="exclusions chart"' in part
+    assert "<td><code>hospice</code> Hospice</td><td class='n'>3</td>" in part
+    assert "<td><code>pace</code> Program of All-Inclusive Care</td><td class='n'>0</td>" in part
+    assert "<td><code>smhs_tcm</code></td><td class='n'>7</td>" in part
+    nobody = {**EXCLUSIONS, "status": "evaluated", "missing_feeds": [], "members": 0,
+              "programs": {"hospice": 0}, "programs_not_excluding": {}}  # fmt: skip
+    part = _section(render_report({**SUMMARY, "exclusions": nobody}), "exclusions")
+    assert "No member holding a population is excluded" in part and "<svg" not in part
+    assert "Programs that never exclude" not in part
+
+
+def test_every_state_has_its_colour_and_the_loop_charts_are_inline_svg(loop_page):
+    assert set(STATE_COLOURS) == set(STATES)
+    # populations, trend, quarantine; exclusions; states, ages, discontinued
+    assert loop_page.count("<svg") == 7
+    assert "<script" not in loop_page and "<img" not in loop_page
+    assert render_report({**SUMMARY, "loop": LOOP, "exclusions": EXCLUSIONS}, HISTORY, CHANGES,
+                         FACTS) == loop_page  # fmt: skip
+
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed")
-def test_chromium_renders_the_page(page, tmp_path):
+def _chromium(tmp_path, page: str, *options: str) -> subprocess.CompletedProcess:
     path = tmp_path / "report.html"
     path.write_text(page, encoding="utf-8")
-    shot = tmp_path / "report.png"
-    subprocess.run(
+    return subprocess.run(
         [
             CHROMIUM,
             "--headless",
@@ -266,16 +506,27 @@ def test_chromium_renders_the_page(page, tmp_path):
             "--disable-background-networking",
             "--no-first-run",
             f"--user-data-dir={tmp_path / 'profile'}",
-            f"--screenshot={shot}",
-            "--window-size=1280,2200",
+            *options,
             path.as_uri(),
         ],
         capture_output=True,
         timeout=120,
         check=True,
     )
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed")
+def test_chromium_renders_the_page(loop_page, tmp_path):
+    """The page with every section, the loop's and the exclusions' too: Chromium draws
+    it, offline, and its DOM holds every section and chart."""
+    shot = tmp_path / "report.png"
+    _chromium(tmp_path, loop_page, f"--screenshot={shot}", "--window-size=1280,5200")
     data = shot.read_bytes()
     assert data.startswith(b"\x89PNG") and len(data) > 20_000
+    dom = _chromium(tmp_path, loop_page, "--dump-dom").stdout.decode()
+    for anchor in ("populations", "exclusions", "trend", "changes", "loop", "quality"):
+        assert f'id="{anchor}"' in dom, anchor
+    assert dom.count("<svg") == 7
 
 
 def test_what_to_read_before_using_the_lists_is_at_the_top_with_its_counts():

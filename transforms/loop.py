@@ -74,6 +74,21 @@ NO_POPULATION = "no_population"
 FEWER_POPULATIONS = "fewer_populations"
 REVIEW_REASONS = (NO_POPULATION, FEWER_POPULATIONS, EXCLUDED, LEFT_PLAN)
 
+# --- how the report sees the loop (outputs.md, report.html) ----------------------------
+OPEN_AGE_BANDS = (("0_30", 0, 30), ("31_60", 31, 60), ("61_90", 61, 90), ("over_90", 91, None))
+"""loop.md's bands of an open loop's age (0–30, 31–60, 61–90, more than 90 days open):
+each band's key in summary.json's `loop.open_by_age`, and its first and last day (None:
+no last day)."""
+OUTREACH_MADE = (REACHED, PENDING, ENROLLED, DISCONTINUED, DECLINED, UNABLE_TO_REACH)
+"""The funnel's `outreach`: a referral the provider tried to reach; an OTF attempt says
+so, or one of these states, which none reaches without outreach (a member found not
+eligible may be found so without; `left_plan` and `excluded` say nothing of it)."""
+MEMBER_REACHED = (REACHED, ENROLLED, DISCONTINUED, DECLINED)
+"""The funnel's `reached`: the member was reached (a successful attempt, an enrolment, a
+refusal); `pending` reports outreach *or* enrolment under way, so it is not counted."""
+FUNNEL = ("referred", "outreach", "reached")
+"""The funnel's stages before its outcomes (the states enrolled, declined, …)."""
+
 # The RTF's ecm_status values the rules read (the contract allows these six).
 RTF_ENROLLED = "enrolled"
 RTF_PENDING = "pending"
@@ -458,6 +473,13 @@ def closing_runs(states: pl.LazyFrame, run_dates: pl.LazyFrame, as_of: dt.date) 
     )
 
 
+def re_referral_due(closed_on: pl.Expr, re_refer_after_months: int) -> pl.Expr:
+    """The first as-of date on which a loop closed on `closed_on` (a state in
+    `REFERABLE_AGAIN`) is referred again for the time passed: `re_refer_after_months`
+    calendar months later (a month without that day: its last day)."""
+    return closed_on.dt.offset_by(f"{re_refer_after_months}mo")
+
+
 def assignment_statuses(
     assignments: pl.LazyFrame,
     prior_states: pl.LazyFrame,
@@ -551,7 +573,7 @@ def assignment_statuses(
     )
     provider = pl.col("provider_npi")
     state = pl.col("state")
-    due = pl.col("state_date").dt.offset_by(f"{re_refer_after_months}mo") <= day
+    due = re_referral_due(pl.col("state_date"), re_refer_after_months) <= day
     again = due.fill_null(False) | pl.col("_gained").fill_null(False)
     status = (
         pl.when(provider.is_null())
@@ -696,6 +718,77 @@ def unreferred_returns(
         .agg(
             pl.len().cast(pl.Int64).alias("rows"),
             pl.col("member_id").n_unique().cast(pl.Int64).alias("members"),
+        )
+        .sort("provider_npi")
+    )
+
+
+def open_age_band(days_open: pl.Expr) -> pl.Expr:
+    """The key of `OPEN_AGE_BANDS` an open loop's `days_open` falls in (empty for a
+    closed loop, whose days_open is empty)."""
+    band = pl.lit(None, dtype=pl.String)
+    for key, first, last in reversed(OPEN_AGE_BANDS):
+        within = days_open >= first if last is None else days_open.is_between(first, last)
+        band = pl.when(within).then(pl.lit(key)).otherwise(band)
+    return band
+
+
+def loop_by_provider(
+    referrals: pl.LazyFrame, listing: pl.LazyFrame, review: pl.LazyFrame
+) -> pl.LazyFrame:
+    """The loop per ECM provider, counted, as the report shows it: no member id.
+
+    Grain: one row per provider with a referral known on D (`referrals`:
+    referrals.parquet), a member left out of its file (`listing`: `assignment_statuses`)
+    or a member enrolled with it under review (`review`: review.parquet); sorted by
+    provider_npi. Columns: provider_npi; `funnel` {referred (every referral), outreach
+    (an OTF attempt, or a state of `OUTREACH_MADE`), reached (a state of
+    `MEMBER_REACHED`)}; `states` {each of `STATES`: referrals in it on D}; `open`;
+    `open_by_age` {each band of `OPEN_AGE_BANDS`}; `overdue`; `left_out` {each of
+    `LEFT_OUT_REASONS`: members left out of the provider's file}; `review` (members
+    enrolled with it on review.parquet).
+    """
+    state = pl.col("state")
+    band = open_age_band(pl.col("days_open"))
+    counted = referrals.group_by("provider_npi").agg(
+        pl.len().alias("_referred"),
+        ((pl.col("outreach_attempts") > 0) | state.is_in(OUTREACH_MADE)).sum().alias("_outreach"),
+        state.is_in(MEMBER_REACHED).sum().alias("_reached"),
+        *((state == s).sum().alias(f"_state_{s}") for s in STATES),
+        state.is_in(OPEN_STATES).sum().alias("_open"),
+        *((band == key).sum().alias(f"_age_{key}") for key, _, _ in OPEN_AGE_BANDS),
+        pl.col("is_overdue").sum().alias("_overdue"),
+    )
+    left_out = (
+        listing.filter(
+            pl.col("provider_npi").is_not_null() & pl.col("left_out_reason").is_not_null()
+        )
+        .group_by("provider_npi")
+        .agg((pl.col("left_out_reason") == r).sum().alias(f"_left_{r}") for r in LEFT_OUT_REASONS)
+    )
+    reviewed = review.group_by("provider_npi").agg(pl.len().alias("_review"))
+
+    def n(column: str) -> pl.Expr:
+        return pl.col(column).fill_null(0).cast(pl.Int64)
+
+    return (
+        counted.join(left_out, on="provider_npi", how="full", coalesce=True)
+        .join(reviewed, on="provider_npi", how="full", coalesce=True)
+        .select(
+            "provider_npi",
+            pl.struct(
+                n("_referred").alias("referred"),
+                n("_outreach").alias("outreach"),
+                n("_reached").alias("reached"),
+            ).alias("funnel"),
+            pl.struct(n(f"_state_{s}").alias(s) for s in STATES).alias("states"),
+            n("_open").alias("open"),
+            pl.struct(n(f"_age_{key}").alias(key) for key, _, _ in OPEN_AGE_BANDS).alias(
+                "open_by_age"
+            ),
+            n("_overdue").alias("overdue"),
+            pl.struct(n(f"_left_{r}").alias(r) for r in LEFT_OUT_REASONS).alias("left_out"),
+            n("_review").alias("review"),
         )
         .sort("provider_npi")
     )

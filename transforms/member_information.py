@@ -25,11 +25,14 @@ UNASSIGNED = "unassigned"
 # The routing column of `member_information`: the provider folder a row goes to.
 FOLDER = "folder"
 
+# The member's id and where their referral stands: the MIF columns `ecm explain` reads.
+MEMBER_CIN = "Member CIN"
+ASSIGNMENT_STATUS = "Assignment Status"
 # The MIF columns before the population columns, and after them (outputs.md).
 LEADING_COLUMNS = (
     "MCP Identifier",
     "MCP Name",
-    "Member CIN",
+    MEMBER_CIN,
     "Member Last Name",
     "Member First Name",
     "Member Date of Birth",
@@ -45,7 +48,7 @@ LEADING_COLUMNS = (
 )
 TRAILING_COLUMNS = (
     "Evidence Summary",
-    "Assignment Status",
+    ASSIGNMENT_STATUS,
     "ECM Provider Name",
     "ECM Provider NPI",
     "MIF Reporting Period",
@@ -194,7 +197,7 @@ def member_information(
     columns = [
         pl.lit(plan.mcp_identifier).alias("MCP Identifier"),
         pl.lit(plan.mcp_name).alias("MCP Name"),
-        pl.col("member_id").alias("Member CIN"),
+        pl.col("member_id").alias(MEMBER_CIN),
         *(_text(source).alias(name) for name, source in CONTACT_COLUMNS.items()),
         pl.col("birth_date").dt.strftime("%Y-%m-%d").alias("Member Date of Birth"),
         flag(pl.col("has_homelessness_evidence")).alias("Member Homelessness Indicator"),
@@ -212,14 +215,14 @@ def member_information(
             for c in codes
         ),
         pl.col("Evidence Summary"),
-        pl.col("assignment_status").alias("Assignment Status"),
+        pl.col("assignment_status").alias(ASSIGNMENT_STATUS),
         _text("provider_name").alias("ECM Provider Name"),
         _text("provider_npi").alias("ECM Provider NPI"),
         pl.lit(as_of.strftime("%Y-%m")).alias("MIF Reporting Period"),
         pl.col("provider_npi").cast(pl.String).fill_null(UNASSIGNED).alias(FOLDER),
     ]
     order = [*mif_columns(codes), FOLDER]
-    return frame.select(columns).select(order).sort("Member CIN")
+    return frame.select(columns).select(order).sort(MEMBER_CIN)
 
 
 def one_line_text(

@@ -1,10 +1,12 @@
 """`ecm explain`: why a member holds each population, event by event, and how close they
 came to the others, read from a run's output folder (its assignments, evidence, member
-metrics and summary.json). How close, in words, is each population's own `why_not`,
-declared beside its rule (transforms.populations)."""
+metrics and summary.json); then the member's referrals and member information file (its
+referrals.parquet and providers/ folders). How close, in words, is each population's own
+`why_not`, declared beside its rule (transforms.populations)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import tomllib
@@ -14,8 +16,21 @@ from typing import Any
 
 import polars as pl
 
+from ecm.deliver.member_files import PROVIDERS, mif_file_name
 from ecm.errors import EcmError
+from ecm.loop.inputs import discontinuation_reason_names
 from ecm.warehouse.sql import staged_text
+from transforms.loop import (
+    CONTINUING,
+    ENROLLED,
+    ENROLLED_ELSEWHERE,
+    LOOP_CLOSED,
+    NEW,
+    RE_REFERRAL,
+    REFERABLE_AGAIN,
+    re_referral_due,
+)
+from transforms.member_information import ASSIGNMENT_STATUS, MEMBER_CIN, UNASSIGNED
 from transforms.populations import Population
 from transforms.populations.registry import POPULATIONS
 
@@ -89,7 +104,189 @@ def explain_member(member_id: str, run_dir: Path, facts_per_criterion: int | Non
     if not_held:
         lines.append("Why not:" if rules_note is None else f"Why not ({rules_note}):")
         lines.extend(f"  {line}" for line in not_held)
+    lines.extend(referral_lines(member_id, run_dir, summary, held, rules))
     return "\n".join(lines)
+
+
+# --- the referral loop ----------------------------------------------------------------
+
+# What each Assignment Status of a member information file says (outputs.md).
+_STATUS_SAID = {
+    NEW: "first listed with this provider: a referral opened on the as-of date",
+    CONTINUING: "listed before, the loop still open",
+    ENROLLED: "enrolled in ECM with this provider",
+    RE_REFERRAL: "listed again after its loop closed: a new referral opened on the as-of date",
+}
+
+
+def referral_lines(
+    member_id: str,
+    run_dir: Path,
+    summary: dict[str, Any],
+    held: pl.DataFrame,
+    rules: dict[str, Any] | None,
+) -> list[str]:
+    """The member's referrals on the run's as-of date (referrals.parquet: provider,
+    opened, state, since, days open, overdue, what the providers said), then whether a
+    member information file lists them and with what Assignment Status, or why they are
+    left out. Nothing for a run written before the referral loop (no referrals.parquet).
+
+    A member left out is in no file of the run, and the run keeps no file of why: the
+    reason is read off the referrals as the loop decides it (transforms.loop,
+    assignment_statuses): enrolled in ECM with another provider first, then a loop with
+    the member's provider closed in a state it is referred again from (with the date it
+    will be, from the run's rules file), else an RTF of another provider, never sent the
+    member, saying they are enrolled with it."""
+    path = run_dir / "referrals.parquet"
+    if not path.is_file():
+        return []
+    as_of = summary.get("as_of_date", "")
+    referrals = (
+        pl.scan_parquet(path)
+        .filter(pl.col("member_id") == member_id)
+        .sort("provider_npi", "opened_date")
+        .collect()
+    )
+    max_days = ((rules or {}).get("loop") or {}).get("max_open_days")
+    if referrals.height == 0:
+        lines = [
+            f"Referrals on {as_of}: none (no provider's member information file has listed them)."
+        ]
+    else:
+        lines = [f"Referrals on {as_of} (referrals.parquet):"]
+        lines.append(
+            f"  {'provider':<10}  {'opened':<10}  {'state':<15}  {'since':<10}  "
+            f"{'days open':>9}  overdue"
+        )
+        for r in referrals.iter_rows(named=True):
+            is_open = r["days_open"] is not None
+            overdue = (
+                ("yes" + (f" (over {max_days} days)" if max_days is not None else ""))
+                if r["is_overdue"]
+                else "no"
+                if is_open
+                else "— (closed)"
+            )
+            lines.append(
+                f"  {r['provider_npi']:<10}  {r['opened_date']!s:<10}  {r['state']:<15}  "
+                f"{r['state_date'] or ''!s:<10}  "
+                f"{str(r['days_open']) if is_open else '—':>9}  {overdue}"
+            )
+            said = _what_providers_said(r)
+            if said:
+                lines.append(f"  {'':<10}  {said}")
+    lines.append(_member_file_line(member_id, run_dir, summary, held, referrals, rules))
+    return lines
+
+
+def _what_providers_said(r: dict[str, Any]) -> str:
+    """A referral's enrollment, discontinuation and outreach, as referrals.parquet has them."""
+    parts = []
+    if r["enrollment_start_date"] is not None or r["enrollment_end_date"] is not None:
+        end = r["enrollment_end_date"] or "ongoing"
+        parts.append(f"enrolled {r['enrollment_start_date'] or '?'} .. {end}")
+    if r["discontinuation_reason_code"]:
+        code = r["discontinuation_reason_code"]
+        name = discontinuation_reason_names().get(code)
+        parts.append(f"discontinued: {code}" + (f" ({name})" if name else ""))
+    if r["closure_reason"]:
+        parts.append(f"loop closure reason {r['closure_reason']}")
+    if r["outreach_attempts"]:
+        n = r["outreach_attempts"]
+        parts.append(
+            f"{n} outreach attempt{'' if n == 1 else 's'}, the last {r['last_outreach_date']}"
+        )
+    return "; ".join(parts)
+
+
+def _mif_row(member_id: str, run_dir: Path, as_of: str) -> tuple[str, str, str] | None:
+    """The member's row in the run's member information files: (folder, file name,
+    Assignment Status), or None when no file lists them."""
+    try:
+        name = mif_file_name("*", dt.date.fromisoformat(as_of))
+    except ValueError:
+        return None
+    for path in sorted((run_dir / PROVIDERS).glob(f"*/{name}")):
+        found = (
+            pl.scan_csv(path, separator="|", infer_schema=False, quote_char='"')
+            .select(pl.col(MEMBER_CIN), pl.col(ASSIGNMENT_STATUS))
+            .filter(pl.col(MEMBER_CIN) == member_id)
+            .collect()
+        )
+        if found.height:
+            return path.parent.name, path.name, found[ASSIGNMENT_STATUS][0]
+    return None
+
+
+def _member_file_line(
+    member_id: str,
+    run_dir: Path,
+    summary: dict[str, Any],
+    held: pl.DataFrame,
+    referrals: pl.DataFrame,
+    rules: dict[str, Any] | None,
+) -> str:
+    as_of = summary.get("as_of_date", "")
+    if held.height == 0:
+        return "Member information file: none lists the member (they hold no population)."
+    excluded = (
+        held.filter(pl.col("excluded_by") != "")["excluded_by"].first()
+        if "excluded_by" in held.columns
+        else None
+    )
+    if excluded:
+        return f"Member information file: none lists the member (excluded by {excluded})."
+    found = _mif_row(member_id, run_dir, as_of)
+    if found is not None:
+        folder, name, status = found
+        if folder == UNASSIGNED:
+            return (
+                f"Member information file: {name} ({UNASSIGNED}/), Assignment Status {status}: "
+                "no ECM provider on the as-of date, so no referral."
+            )
+        return (
+            f"Member information file: {name} (provider {folder}), Assignment Status "
+            f"{status}: {_STATUS_SAID.get(status, status)}."
+        )
+    provider = held["provider_npi"].drop_nulls().first()
+    if provider is None:
+        return "Member information file: none of the run's files lists the member."
+    return f"Member information file: left out of provider {provider}'s file: " + _left_out_why(
+        provider, referrals, rules
+    )
+
+
+def _left_out_why(provider: str, referrals: pl.DataFrame, rules: dict[str, Any] | None) -> str:
+    elsewhere = referrals.filter(
+        (pl.col("provider_npi") != provider) & (pl.col("state") == ENROLLED)
+    )
+    if elsewhere.height:
+        other = elsewhere.row(0, named=True)
+        return (
+            f"enrolled in ECM with provider {other['provider_npi']} since "
+            f"{other['state_date']} ({ENROLLED_ELSEWHERE})."
+        )
+    closed = referrals.filter(
+        (pl.col("provider_npi") == provider) & pl.col("state").is_in(REFERABLE_AGAIN)
+    )
+    if closed.height:
+        loop = closed.row(0, named=True)
+        months = ((rules or {}).get("loop") or {}).get("re_refer_after_months")
+        when = (
+            "after [loop] re_refer_after_months"
+            if months is None
+            else "from "
+            + str(pl.select(re_referral_due(pl.lit(loop["state_date"]), months)).item())
+            + f" ({months} months after it closed)"
+        )
+        return (
+            f"its loop closed as {loop['state']} on {loop['state_date']} ({LOOP_CLOSED}); it is "
+            f"listed again {when}, or sooner if the member gains a population."
+        )
+    return (
+        "a provider's RTF says the member is enrolled in ECM with it on the as-of date "
+        f"({ENROLLED_ELSEWHERE}; a provider never sent the member, so no referral shows it)."
+    )
 
 
 def source_text(source_feed: str, source_key: str) -> str:

@@ -2,8 +2,9 @@
 for Prefect's artifacts.
 
 Pure: `render_report` takes the run's summary (summary.json's facts), the warehouse's
-history rows and the month's changes per population, and returns the HTML. Counts only:
-nothing here ever sees a member's row. The charts are drawn with matplotlib into inline
+history rows, the month's changes per population and the referral loop's counts per
+provider (`LoopFacts`), and returns the HTML. Counts only: nothing here ever sees a
+member's row. The charts are drawn with matplotlib into inline
 SVG (no script, no font or stylesheet to fetch: the page needs no network at view time);
 `svg.hashsalt` is fixed per chart and the SVG carries no date, so the same facts give
 the same bytes (the stage timings, shown too, make two runs' pages differ).
@@ -15,13 +16,55 @@ import html
 import io
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from data_contracts.validation_page import fill_rates_section
+from transforms.loop import (
+    DECLINED,
+    DISCONTINUED,
+    ENROLLED,
+    EXCLUDED,
+    FUNNEL,
+    LEFT_OUT_REASONS,
+    LEFT_PLAN,
+    NOT_ELIGIBLE,
+    OPEN_AGE_BANDS,
+    OUTREACH,
+    PENDING,
+    REACHED,
+    REFERRED,
+    REVIEW_REASONS,
+    UNABLE_TO_REACH,
+)
 
 ADULT_COLOUR = "#2f6fdd"
 CHILD_COLOUR = "#f0a030"
 BAD_COLOUR = "#c0392b"
+# A referral's state on the as-of date, in the order the loop's charts stack them: the
+# open states as blues, then enrolled and discontinued (greens), the refusals, and the
+# loops closed by leaving the plan or an exclusion (greys).
+STATE_COLOURS = {
+    REFERRED: "#c9d3e6",
+    OUTREACH: "#93b4ea",
+    REACHED: "#4f86e0",
+    PENDING: "#27509c",
+    ENROLLED: "#2e9d5b",
+    DISCONTINUED: "#a3d4b3",
+    DECLINED: CHILD_COLOUR,
+    UNABLE_TO_REACH: BAD_COLOUR,
+    NOT_ELIGIBLE: "#8e6bbf",
+    LEFT_PLAN: "#9aa0aa",
+    EXCLUDED: "#5b6068",
+}
+# The loop's outcomes, one column each in the table per provider; the loops closed by
+# leaving the plan or by an exclusion share one.
+OUTCOMES = (ENROLLED, DISCONTINUED, DECLINED, UNABLE_TO_REACH, NOT_ELIGIBLE)
+CLOSED_OTHERWISE = (LEFT_PLAN, EXCLUDED)
+DISCONTINUED_COLOUR = "#5aa874"
+# The charts of the loop per provider draw at most this many providers (the most
+# referrals); the tables list every one.
+CHART_PROVIDERS = 40
 
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px auto;
@@ -36,7 +79,8 @@ th{background:#f4f6fa;font-weight:600}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 tr.total td{font-weight:600;border-top:2px solid #cfd3de}
 .cards{display:flex;gap:12px;flex-wrap:wrap;margin:14px 0}
-.card{border:1px solid #e1e4ec;border-radius:8px;padding:10px 14px;min-width:150px}
+.card{border:1px solid #e1e4ec;border-radius:8px;padding:10px 14px;min-width:150px;
+max-width:260px;flex:1 1 150px}
 .card b{display:block;font-size:22px;font-variant-numeric:tabular-nums}
 .card span{color:#5a6275;font-size:12.5px}
 .pill{display:inline-block;border-radius:10px;padding:1px 9px;font-size:12px;font-weight:600}
@@ -46,6 +90,7 @@ tr.total td{font-weight:600;border-top:2px solid #cfd3de}
 .two{display:flex;gap:24px;flex-wrap:wrap;align-items:flex-start}
 .two>div{flex:1 1 520px}
 .nw{white-space:nowrap}
+table.wide{font-size:13px}table.wide th.n{white-space:normal;vertical-align:bottom}
 code{font-size:12.5px;background:#f4f6fa;padding:0 4px;border-radius:3px}
 .attention{border:1px solid #e8c26a;background:#fff8e6;border-radius:8px;padding:8px 14px;
 margin:10px 0 18px}.attention ul{margin:6px 0 2px;padding-left:20px}
@@ -198,6 +243,100 @@ def quarantine_chart(feeds: Mapping[str, Mapping[str, Any]]) -> str:
         return _svg(figure, "quarantine")
 
 
+def _label(key: str) -> str:
+    """A state, reason or band key in words: `unable_to_reach` is "unable to reach"."""
+    return key.replace("_", " ")
+
+
+def _top_providers(providers: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The providers a per-provider chart draws: every one up to CHART_PROVIDERS, else
+    those with the most referrals (ties to the smaller NPI); in NPI order."""
+    chosen = sorted(providers, key=lambda p: (-p["funnel"]["referred"], p["provider_npi"]))
+    return sorted(chosen[:CHART_PROVIDERS], key=lambda p: p["provider_npi"])
+
+
+def loop_states_chart(providers: Sequence[Mapping[str, Any]]) -> str:
+    """One bar per provider (the first NPI at the top), its referrals known on the as-of
+    date stacked by state, open states first (referred → outreach → reached → pending),
+    then how the loop closed; the total at the bar's end."""
+    import matplotlib
+
+    rows = [p for p in _top_providers(providers) if p["funnel"]["referred"]]
+    if not rows:
+        return ""
+    rows.reverse()
+    names = [p["provider_npi"] for p in rows]
+    with matplotlib.rc_context(_font()):
+        figure, axes = _figure(8.2, 0.34 * len(rows) + 1.3)
+        left = [0] * len(rows)
+        for state, colour in STATE_COLOURS.items():
+            values = [p["states"].get(state, 0) for p in rows]
+            if not any(values):
+                continue
+            axes.barh(names, values, left=left, color=colour, label=_label(state), height=0.7)
+            left = [a + b for a, b in zip(left, values, strict=True)]
+        top = max(left)
+        for y, total in enumerate(left):
+            axes.text(total + top * 0.01, y, f"{total:,}", va="center", fontsize=9)
+        axes.set_xlim(0, max(1, top) * 1.08)
+        axes.set_xlabel("referrals known on the as-of date, by state")
+        figure.legend(loc="outside upper center", ncol=6, frameon=False, fontsize=9)
+        axes.grid(axis="x", color="#e6e8ef")
+        axes.set_axisbelow(True)
+        return _svg(figure, "loop-states")
+
+
+def open_age_chart(open_by_age: Mapping[str, int], max_open_days: int | None) -> str:
+    """Open referrals per age band (loop.md's 0–30, 31–60, 61–90, more than 90 days);
+    a band every loop of which is overdue (its first day past max_open_days) is red."""
+    import matplotlib
+
+    if not any(open_by_age.values()):
+        return ""
+    bands = [(key, first, last) for key, first, last in OPEN_AGE_BANDS]
+    labels = [
+        f"{first}–{last} days" if last else f"over {first - 1} days" for _, first, last in bands
+    ]
+    values = [open_by_age.get(key, 0) for key, _, _ in bands]
+    colours = [
+        BAD_COLOUR if max_open_days is not None and first > max_open_days else ADULT_COLOUR
+        for _, first, _ in bands
+    ]
+    with matplotlib.rc_context(_font()):
+        figure, axes = _figure(5.6, 2.6)
+        axes.bar(labels, values, color=colours, width=0.6)
+        top = max(values)
+        for x, v in enumerate(values):
+            axes.text(x, v + top * 0.02, f"{v:,}", ha="center", va="bottom", fontsize=9)
+        axes.set_ylim(0, max(1, top) * 1.18)
+        axes.set_ylabel("open referrals")
+        axes.grid(axis="y", color="#e6e8ef")
+        axes.set_axisbelow(True)
+        return _svg(figure, "open-age")
+
+
+def counts_chart(counts: Sequence[tuple[str, int]], salt: str, colour: str, xlabel: str) -> str:
+    """Horizontal bars, one per (label, count) with a count (the first at the top), each
+    count at its bar's end: discontinuations by reason, exclusions by program."""
+    import matplotlib
+
+    rows = [(label, n) for label, n in counts if n]
+    if not rows:
+        return ""
+    rows.reverse()
+    with matplotlib.rc_context(_font()):
+        figure, axes = _figure(8.2, 0.32 * len(rows) + 0.8)
+        axes.barh([label for label, _ in rows], [n for _, n in rows], color=colour, height=0.6)
+        top = max(n for _, n in rows)
+        for y, (_, n) in enumerate(rows):
+            axes.text(n + top * 0.01, y, f"{n:,}", va="center", fontsize=9)
+        axes.set_xlim(0, top * 1.12)
+        axes.set_xlabel(xlabel)
+        axes.grid(axis="x", color="#e6e8ef")
+        axes.set_axisbelow(True)
+        return _svg(figure, salt)
+
+
 # --- the page ----------------------------------------------------------------------------
 
 
@@ -259,8 +398,19 @@ def _header(summary: Mapping[str, Any]) -> list[str]:
         + "</span></div>",
         f"<div class='card'>ECM providers<b>{_n(files.get('providers'))}</b><span>"
         f"{_members(files.get('unassigned_members'))} with no provider</span></div>",
+        *_loop_card(summary),
         "</div>",
         *_attention(summary),
+    ]
+
+
+def _loop_card(summary: Mapping[str, Any]) -> list[str]:
+    loop = summary.get("loop")
+    if not loop:
+        return []
+    return [
+        f"<div class='card'>referrals open<b>{_n(loop.get('open'))}</b><span>"
+        f"{_n(loop.get('overdue'))} overdue · <a href='#loop'>the loop</a></span></div>"
     ]
 
 
@@ -410,6 +560,376 @@ def _changes(
     return parts
 
 
+# --- the loop with ECM providers ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoopFacts:
+    """What the page shows of the loop besides the summary's counts, read by the writer
+    (ecm.deliver.writers.write_report), counts only.
+
+    `providers`: one mapping per ECM provider (transforms.loop.loop_by_provider's rows:
+    provider_npi, funnel {referred, outreach, reached}, states {state: n}, open,
+    open_by_age {band: n}, overdue, left_out {reason: n}, review); `reason_names`: each
+    discontinuation reason code's name (the provider_return contract's value_names);
+    `program_names`: each exclusion program code's name, when known."""
+
+    providers: Sequence[Mapping[str, Any]] = ()
+    reason_names: Mapping[str, str] = field(default_factory=dict)
+    program_names: Mapping[str, str] = field(default_factory=dict)
+
+
+# Members holding a population with an ECM provider: listed (the MIF's Assignment
+# Status) or left out, in words.
+_LISTED = {
+    "new": "listed for the first time with this provider: a referral opens",
+    "continuing": "listed before, the loop still open",
+    "enrolled": "enrolled in ECM with this provider",
+    "re-referral": "listed again after the loop closed (time passed, or a population gained)",
+}
+_LEFT_OUT = {
+    "loop_closed": "the loop closed (discontinued, declined, unable to reach or not "
+    "eligible) and neither re-referral condition holds yet",
+    "enrolled_elsewhere": "enrolled in ECM with another provider, as its RTF says",
+}
+_REVIEW = {
+    "no_population": "holds no population on the as-of date",
+    "fewer_populations": "holds fewer populations than in the previous run",
+    "excluded": "excluded by a program that duplicates ECM",
+    "left_plan": "left the plan or died",
+}
+
+
+def _exclusions(summary: Mapping[str, Any], names: Mapping[str, str]) -> list[str]:
+    """The exclusions (loop.md, section 1), when the run evaluated them: members excluded
+    per program, whether the evaluation was partial, the program_enrollment rows of
+    programs that never exclude. Nothing for a summary without `exclusions`."""
+    found = summary.get("exclusions")
+    if not found:
+        return []
+    parts = ["<h2 id='exclusions'>Members excluded: programs that duplicate ECM</h2>"]
+    missing = ", ".join(found.get("missing_feeds") or [])
+    if found.get("status") == "partially_evaluated":
+        parts.append(
+            f"<p>{_pill('warn', 'partially evaluated')} <span class='muted'>no {_e(missing)} "
+            "feed: only hospice claims were read, so members in another program may still be "
+            "in the providers' files</span></p>"
+        )
+    else:
+        parts.append(f"<p>{_pill('ok', 'evaluated')}</p>")
+    members = found.get("members") or 0
+    programs = found.get("programs") or {}
+    if not members:
+        parts.append("<p>No member holding a population is excluded on the as-of date.</p>")
+    else:
+        parts.append(
+            f"<p class='sub'>{_members(members)} holding a population "
+            f"{'is' if members == 1 else 'are'} excluded: they keep their populations and are in "
+            "no provider's file, not even <code>unassigned/</code> (exclusions.parquet lists "
+            "them; a member in two programs counts in both).</p>"
+        )
+        parts.append(
+            counts_chart(
+                [(_coded(code, names), n) for code, n in programs.items()],
+                "exclusions",
+                CHILD_COLOUR,
+                "members holding a population excluded",
+            )
+        )
+    parts.append("<table><tr><th>program</th><th class='n'>members excluded</th></tr>")
+    parts += [
+        f"<tr><td>{_coded_html(code, names)}</td><td class='n'>{_n(n)}</td></tr>"
+        for code, n in programs.items()
+    ]
+    parts.append(
+        f"<tr class='total'><td>members excluded</td><td class='n'>{_n(members)}</td></tr></table>"
+    )
+    others = found.get("programs_not_excluding") or {}
+    if others:
+        parts.append(
+            "<h3>Programs that never exclude</h3><p class='sub'>program_enrollment rows of a "
+            "program outside the exclusions table (such as SMHS targeted case management) or "
+            "left out of <code>[exclusions] programs</code>: staged and counted, never "
+            "excluding.</p><table><tr><th>program</th><th class='n'>rows</th></tr>"
+        )
+        parts += [
+            f"<tr><td><code>{_e(program)}</code></td><td class='n'>{_n(rows)}</td></tr>"
+            for program, rows in others.items()
+        ]
+        parts.append("</table>")
+    return parts
+
+
+def _coded(code: str, names: Mapping[str, str], width: int = 40) -> str:
+    """A code and its name as a chart labels it: "name (code)", the name cut to `width`
+    characters (the table beside it has it whole); the name alone when it is the code."""
+    name = names.get(code)
+    if not name:
+        return code
+    if len(name) > width:
+        name = name[: width - 1].rstrip() + "…"
+    return name if name.lower() == code.lower() else f"{name} ({code})"
+
+
+def _coded_html(code: str, names: Mapping[str, str]) -> str:
+    name = f" {_e(names[code])}" if code in names else ""
+    return f"<code>{_e(code)}</code>{name}"
+
+
+def _loop(summary: Mapping[str, Any], facts: LoopFacts) -> list[str]:
+    """The referral loop (loop.md, section 3): per provider, the referrals from referred
+    to their outcome; the open loops by age and overdue; the discontinuations by reason;
+    the members listed or left out; the enrolled members for review. Nothing for a summary
+    without `loop` (a run before the loop)."""
+    loop = summary.get("loop")
+    if not loop:
+        return []
+    as_of = _e(summary["as_of_date"])
+    rtf, otf = loop.get("provider_return_rows", 0), loop.get("outreach_rows", 0)
+    parts = [
+        "<h2 id='loop'>The referral loop with ECM providers</h2>",
+        f"<p class='sub'>Every referral known on {as_of} (a member listed in a provider's "
+        "member information file opens one) and its state, from what the providers sent "
+        f"back through the as-of date: {_n(rtf)} return transmission file (RTF) "
+        f"row{'' if rtf == 1 else 's'} and {_n(otf)} outreach tracker file (OTF) "
+        f"attempt{'' if otf == 1 else 's'}. referrals.parquet has each one.</p>",
+    ]
+    answered = bool(rtf or otf)
+    if not loop.get("referrals"):
+        parts.append(
+            f"<p>No referral is known on {as_of}: no member has been listed with an ECM "
+            "provider yet.</p>"
+        )
+    else:
+        parts += _funnel(loop, facts, answered)
+        parts += _open_loops(loop, facts, as_of)
+        parts += _discontinued(loop, facts, answered)
+    parts += _listed(loop, facts)
+    parts += _review(loop)
+    return parts
+
+
+def _funnel(loop: Mapping[str, Any], facts: LoopFacts, answered: bool) -> list[str]:
+    providers = facts.providers
+    parts = [
+        "<h3>Per provider: referred → outreach → reached → enrolled / declined / unable to "
+        "reach</h3>"
+    ]
+    if not answered:
+        parts.append(
+            "<p>No provider has sent anything back yet (no RTF or OTF row through the as-of "
+            f"date): all {_n(loop['referrals'])} referrals are <b>referred</b>, waiting for "
+            "the providers' first files. The funnel starts with them.</p>"
+        )
+    else:
+        parts.append(
+            "<p class='sub'><b>outreach</b>: the provider tried to reach the member (an OTF "
+            "attempt, or a state that needs one); <b>reached</b>: the member was reached (a "
+            "successful attempt, enrolled, discontinued or declined). The chart stacks each "
+            "provider's referrals by their state on the as-of date"
+            + (
+                f"; it draws the {CHART_PROVIDERS} providers with the most referrals, the table "
+                "lists every one"
+                if len(providers) > CHART_PROVIDERS
+                else ""
+            )
+            + ".</p>"
+        )
+        parts.append(loop_states_chart(providers))
+    # Before any answer every referral is `referred`: only the counts that can differ.
+    outcomes, closed_other = (OUTCOMES, CLOSED_OTHERWISE) if answered else ((), ())
+    funnel = FUNNEL if answered else FUNNEL[:1]
+    head = [
+        *funnel, *(_label(o) for o in outcomes),
+        *(["left plan / excluded"] if closed_other else []), "open", "overdue",
+    ]  # fmt: skip
+    parts.append(
+        "<table class='wide'><tr><th class='nw'>provider NPI</th>"
+        + "".join(f"<th class='n'>{_e(h)}</th>" for h in head)
+        + "</tr>"
+    )
+    totals = [0] * len(head)
+    for p in providers:
+        if not p["funnel"]["referred"]:
+            continue
+        states = p["states"]
+        row = [
+            *(p["funnel"][stage] for stage in funnel), *(states.get(o, 0) for o in outcomes),
+            *([sum(states.get(c, 0) for c in closed_other)] if closed_other else []),
+            p["open"], p["overdue"],
+        ]  # fmt: skip
+        totals = [a + b for a, b in zip(totals, row, strict=True)]
+        parts.append(
+            f"<tr><td><code>{_e(p['provider_npi'])}</code></td>"
+            + "".join(f"<td class='n'>{_n(v)}</td>" for v in row)
+            + "</tr>"
+        )
+    parts.append(
+        "<tr class='total'><td class='nw'>every provider</td>"
+        + "".join(f"<td class='n'>{_n(v)}</td>" for v in totals)
+        + "</tr></table>"
+    )
+    return parts
+
+
+def _open_loops(loop: Mapping[str, Any], facts: LoopFacts, as_of: str) -> list[str]:
+    by_age = loop.get("open_by_age") or {}
+    max_days = loop.get("max_open_days")
+    open_, overdue = loop.get("open", 0), loop.get("overdue", 0)
+    over = f"open more than {_n(max_days)} days" if max_days is not None else "overdue"
+    parts = ["<h3>Open loops by age, and overdue</h3>"]
+    if not open_:
+        return [*parts, f"<p>No loop is open on {as_of}: every referral has an outcome.</p>"]
+    parts.append(
+        "<div class='cards'>"
+        f"<div class='card'>open loops<b>{_n(open_)}</b><span>referred, outreach, reached "
+        "or pending</span></div>"
+        f"<div class='card'>overdue<b>{_n(overdue)}</b><span>{over} "
+        "(<code>[loop] max_open_days</code>)</span></div></div>"
+    )
+    chart = open_age_chart(by_age, max_days)
+    if sum(1 for n in by_age.values() if n) == 1:
+        # one band holds every open loop (a first run: all 0–30): the table above has the
+        # open loops per provider already
+        return [*parts, chart]
+    parts.append(f"<div class='two'><div>{chart}</div><div>")
+    bands = [
+        (key, f"{first}–{last}" if last else f"&gt; {first - 1}")
+        for key, first, last in OPEN_AGE_BANDS
+    ]
+    parts.append(
+        "<table class='wide'><tr><th class='nw'>provider NPI</th><th class='n'>open</th>"
+        + "".join(f"<th class='n'>{label} days</th>" for _, label in bands)
+        + "<th class='n'>overdue</th></tr>"
+    )
+    for p in facts.providers:
+        if not p["open"]:
+            continue
+        parts.append(
+            f"<tr><td><code>{_e(p['provider_npi'])}</code></td><td class='n'>{_n(p['open'])}</td>"
+            + "".join(f"<td class='n'>{_n(p['open_by_age'].get(key, 0))}</td>" for key, _ in bands)
+            + f"<td class='n'>{_n(p['overdue'])}</td></tr>"
+        )
+    parts.append(
+        f"<tr class='total'><td class='nw'>every provider</td><td class='n'>{_n(open_)}</td>"
+        + "".join(f"<td class='n'>{_n(by_age.get(key, 0))}</td>" for key, _ in bands)
+        + f"<td class='n'>{_n(overdue)}</td></tr></table></div></div>"
+    )
+    return parts
+
+
+def _discontinued(loop: Mapping[str, Any], facts: LoopFacts, answered: bool) -> list[str]:
+    by_reason = loop.get("discontinued_by_reason") or {}
+    without = loop.get("discontinued_without_reason", 0)
+    total = sum(by_reason.values()) + without
+    parts = ["<h3>Discontinuations by reason</h3>"]
+    if not total:
+        said = "No referral is discontinued on the as-of date." if answered else ""
+        return [*parts, f"<p>{said or 'None: no provider has sent an RTF yet.'}</p>"]
+    names = facts.reason_names
+    parts.append(
+        "<p class='sub'>Referrals whose state on the as-of date is <b>discontinued</b>, by the "
+        "RTF's discontinuation reason code (DHCS's codes).</p>"
+    )
+    parts.append(
+        counts_chart(
+            [(_coded(code, names), n) for code, n in by_reason.items()]
+            + [("no code given", without)],
+            "discontinued",
+            DISCONTINUED_COLOUR,
+            "referrals discontinued",
+        )
+    )
+    parts.append("<table><tr><th>reason code</th><th>reason</th><th class='n'>referrals</th></tr>")
+    parts += [
+        f"<tr><td><code>{_e(code)}</code></td><td>{_e(names.get(code, ''))}</td>"
+        f"<td class='n'>{_n(n)}</td></tr>"
+        for code, n in by_reason.items()
+        if n
+    ]
+    if without:
+        parts.append(
+            "<tr><td class='muted'>none</td><td class='muted'>no code given (an enrollment "
+            f"ended, or discontinued without a code)</td><td class='n'>{_n(without)}</td></tr>"
+        )
+    parts.append(
+        f"<tr class='total'><td colspan='2'>discontinued</td><td class='n'>{_n(total)}</td>"
+        "</tr></table>"
+    )
+    return parts
+
+
+def _listed(loop: Mapping[str, Any], facts: LoopFacts) -> list[str]:
+    """Members holding a population with an ECM provider: listed by Assignment Status,
+    and those left out of the provider's file by reason; per provider, those left out
+    and those enrolled with it under review."""
+    listed = loop.get("assignment_status") or {}
+    left_out = loop.get("left_out") or {}
+    parts = [
+        "<h3>Members listed in a provider's file, and members left out</h3>",
+        "<table><tr><th></th><th class='nw'>Assignment Status / reason</th><th>meaning</th>"
+        "<th class='n'>members</th></tr>",
+    ]
+    for status, n in listed.items():
+        parts.append(
+            f"<tr><td class='nw'>listed</td><td><code>{_e(status)}</code></td>"
+            f"<td>{_e(_LISTED.get(status, ''))}</td><td class='n'>{_n(n)}</td></tr>"
+        )
+    for reason in LEFT_OUT_REASONS:
+        parts.append(
+            f"<tr><td class='nw'>left out</td><td><code>{_e(reason)}</code></td>"
+            f"<td>{_e(_LEFT_OUT.get(reason, ''))}</td>"
+            f"<td class='n'>{_n(left_out.get(reason, 0))}</td></tr>"
+        )
+    parts.append(
+        "</table><p class='sub'><code>unassigned/</code> is not counted here: without a "
+        "provider there is no referral.</p>"
+    )
+    rows = [p for p in facts.providers if p["review"] or any(p["left_out"].values())]
+    if rows:
+        parts.append(
+            "<table class='wide'><tr><th class='nw'>provider NPI</th>"
+            + "".join(f"<th class='n'>left out: {_e(_label(r))}</th>" for r in LEFT_OUT_REASONS)
+            + "<th class='n'>enrolled with it, for review</th></tr>"
+        )
+        parts += [
+            f"<tr><td><code>{_e(p['provider_npi'])}</code></td>"
+            + "".join(f"<td class='n'>{_n(p['left_out'].get(r, 0))}</td>" for r in LEFT_OUT_REASONS)
+            + f"<td class='n'>{_n(p['review'])}</td></tr>"
+            for p in rows
+        ]
+        parts.append("</table>")
+    return parts
+
+
+def _review(loop: Mapping[str, Any]) -> list[str]:
+    review = loop.get("review") or {}
+    total = sum(review.values())
+    parts = ["<h3>Members enrolled in ECM, for review</h3>"]
+    if not total:
+        return [
+            *parts,
+            "<p>No member enrolled in ECM on the as-of date needs review: each still holds the "
+            "populations they held.</p>",
+        ]
+    parts.append(
+        f"<p class='sub'>{_members(total)} enrolled in ECM on the as-of date whose situation "
+        "changed, each counted once, under the first reason that applies. review.parquet lists "
+        "them for the plan's disenrolment review; nobody is disenrolled by ecm.</p>"
+        "<table><tr><th>reason</th><th>meaning</th><th class='n'>members</th></tr>"
+    )
+    for reason in REVIEW_REASONS:
+        parts.append(
+            f"<tr><td><code>{_e(reason)}</code></td><td>{_e(_REVIEW.get(reason, ''))}</td>"
+            f"<td class='n'>{_n(review.get(reason, 0))}</td></tr>"
+        )
+    parts.append(
+        f"<tr class='total'><td colspan='2'>for review</td><td class='n'>{_n(total)}</td></tr>"
+        "</table>"
+    )
+    return parts
+
+
 def _quality(summary: Mapping[str, Any]) -> list[str]:
     feeds = summary["feeds"]
     quality = summary.get("data_quality") or {}
@@ -543,18 +1063,23 @@ def render_report(
     summary: Mapping[str, Any],
     history: Sequence[Mapping[str, Any]] = (),
     changes_by_population: Mapping[str, Mapping[str, int]] | None = None,
+    loop: LoopFacts | None = None,
 ) -> str:
     """The run's page. `summary`: summary.json's facts (with `changes` and
     `member_information_files`); `history`: the warehouse's `runs` rows (this run is
     added, replacing a recorded run of its as-of date); `changes_by_population`: code →
-    `{new, ended}` (changes.parquet counted)."""
+    `{new, ended}` (changes.parquet counted); `loop`: the referral loop per provider and
+    the names of the codes it shows (`LoopFacts`)."""
     runs = trend_rows(summary, history)
+    facts = loop or LoopFacts()
     body = [
         *_header(summary),
         *_populations(summary),
         *_evaluation(summary),
+        *_exclusions(summary, facts.program_names),
         *_trend(runs),
         *_changes(summary, changes_by_population or {}),
+        *_loop(summary, facts),
         *_quality(summary),
         *_timings(summary),
         "<footer>Written by ecm for the run of "

@@ -30,10 +30,12 @@ from ecm.config.dates import RunDates
 from ecm.config.reference import ReferenceData
 from ecm.config.rules import Rules
 from ecm.deliver import member_files, report_page
+from ecm.loop.inputs import discontinuation_reason_names
 from ecm.run import interrupts
 from ecm.run.safety import WRITTEN_BY
 from ecm.warehouse import history
 from transforms.assignment_changes import CHANGE_SCHEMA, ENDED, NEW, assignment_changes
+from transforms.loop import loop_by_provider
 from transforms.member_information import UNASSIGNED
 from transforms.member_information import member_information as member_information_rows
 
@@ -244,13 +246,31 @@ def changes_by_population(changes: pl.DataFrame) -> dict[str, dict[str, int]]:
     return counts
 
 
+def loop_facts(results: RunResults) -> report_page.LoopFacts:
+    """What the report shows of the referral loop besides the summary: the loop per
+    provider, counted from the loop's referrals, listing and review
+    (transforms.loop.loop_by_provider: no member id leaves here), and the names of the
+    discontinuation reason codes (the provider_return contract's)."""
+    providers = loop_by_provider(
+        pl.scan_parquet(results.referrals),
+        pl.scan_parquet(results.listing),
+        pl.scan_parquet(results.review),
+    ).collect()
+    return report_page.LoopFacts(
+        providers=providers.to_dicts(), reason_names=discontinuation_reason_names()
+    )
+
+
 def write_report(run: RunWriting, output: Output) -> None:
-    """report.html (ecm.deliver.report_page): the summary, the warehouse's recorded runs
-    and this month's changes per population."""
+    """report.html (ecm.deliver.report_page): the summary, the warehouse's recorded runs,
+    this month's changes per population and the referral loop per provider."""
     with run.warehouse_connection() as con:
         past_runs = history.recorded_runs(con)
     page = report_page.render_report(
-        run.full_summary, past_runs, changes_by_population(run.changes.frame)
+        run.full_summary,
+        past_runs,
+        changes_by_population(run.changes.frame),
+        loop_facts(run.results),
     )
     path = run.folder / output.name
     path.write_text(page, encoding="utf-8")

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 import duckdb
 import polars as pl
 
+from data_contracts import load_contract
 from data_contracts.sql import ident
 from ecm.warehouse.inputs import input_selects
 from ecm.warehouse.relations import columns_of, relation_kind
@@ -37,6 +38,21 @@ ELIGIBILITY_SCHEMA = {
     "enrollment_start_date": pl.Date,
     "enrollment_end_date": pl.Date,
 }
+
+
+REASON_CODE = "discontinuation_reason_code"
+
+
+def discontinuation_reason_codes() -> tuple[str, ...]:
+    """The RTF's discontinuation reason codes, as the provider_return contract allows
+    them (staged case, its order)."""
+    return load_contract(PROVIDER_RETURN).spec(REASON_CODE).allowed_values
+
+
+def discontinuation_reason_names() -> dict[str, str]:
+    """Each discontinuation reason code's name (DHCS's), as the provider_return contract
+    names it (`value_names`)."""
+    return load_contract(PROVIDER_RETURN).spec(REASON_CODE).names_of_values
 
 
 def staged(con: duckdb.DuckDBPyConnection, feed: str) -> str | None:

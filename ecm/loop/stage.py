@@ -142,7 +142,14 @@ def run_loop(
     return LoopResult(
         files={name: paths[name] for name in (REFERRALS, REVIEW, LISTING)},
         member_files=paths[MEMBER_FILES],
-        counts=loop_counts(referrals, listing, review, rtf.height, otf.height),
+        counts=loop_counts(
+            referrals,
+            listing,
+            review,
+            rtf.height,
+            otf.height,
+            max_open_days=rules.setting("loop.max_open_days"),
+        ),
         warnings=not_referred_warnings(unreferred),
     )
 
@@ -158,20 +165,35 @@ def loop_counts(
     review: pl.DataFrame,
     rtf_rows: int,
     otf_rows: int,
+    *,
+    max_open_days: int,
 ) -> dict[str, Any]:
-    """summary.json's `loop` (docs/OUTPUTS.md): the referrals by state, open and overdue,
-    the members listed with a provider by Assignment Status, those left out by reason,
-    the review by reason, and the RTF and OTF rows read (dated through D)."""
+    """summary.json's `loop` (docs/OUTPUTS.md): the referrals by state, open (and by age,
+    `transforms.loop.OPEN_AGE_BANDS`) and overdue (open more than `max_open_days`, the
+    rules file's, said with them), the loops discontinued by reason code (every code of
+    the provider_return contract, in its order), the members listed with a provider by
+    Assignment Status, those left out by reason, the review by reason, and the RTF and
+    OTF rows read (dated through D)."""
     with_provider = listing.filter(pl.col("provider_npi").is_not_null())
     listed = with_provider.filter(pl.col("assignment_status").is_not_null())
     left_out = listing.filter(pl.col("left_out_reason").is_not_null())
+    bands = referrals.select(loop.open_age_band(pl.col("days_open")).alias("band"))
+    discontinued = referrals.filter(pl.col("state") == loop.DISCONTINUED)
     return {
         "provider_return_rows": rtf_rows,
         "outreach_rows": otf_rows,
         "referrals": referrals.height,
         "referrals_by_state": _count_by(referrals, "state", loop.STATES),
         "open": referrals.filter(pl.col("state").is_in(loop.OPEN_STATES)).height,
+        "open_by_age": _count_by(bands, "band", tuple(key for key, _, _ in loop.OPEN_AGE_BANDS)),
         "overdue": int(referrals["is_overdue"].sum()),
+        "max_open_days": max_open_days,
+        "discontinued_by_reason": _count_by(
+            discontinued, inputs.REASON_CODE, inputs.discontinuation_reason_codes()
+        ),
+        "discontinued_without_reason": discontinued.filter(
+            pl.col(inputs.REASON_CODE).is_null()
+        ).height,
         "assignment_status": _count_by(listed, "assignment_status", loop.ASSIGNMENT_STATUSES),
         "left_out": _count_by(left_out, "left_out_reason", loop.LEFT_OUT_REASONS),
         "review": _count_by(review, "reason", loop.REVIEW_REASONS),

@@ -266,6 +266,23 @@ def _base() -> dict:
             lambda d: d["columns"]["facility_type"].update(value_aliases_named_by="aliases"),
             "columns.facility_type.value_aliases_named_by",
         ),
+        # names of values: a choice column's, each a value of it, each a non-empty text
+        (
+            lambda d: d["columns"]["booking_date"].update(value_names={"x": "an x"}),
+            "columns.booking_date.value_names",
+        ),
+        (
+            lambda d: d["columns"]["facility_type"].update(value_names=["jail"]),
+            "columns.facility_type.value_names",
+        ),
+        (
+            lambda d: d["columns"]["facility_type"].update(value_names={"castle": "a castle"}),
+            "columns.facility_type.value_names",
+        ),
+        (
+            lambda d: d["columns"]["facility_type"].update(value_names={"county_jail": " "}),
+            "columns.facility_type.value_names",
+        ),
     ],
 )
 def test_a_malformed_contract_names_the_file_and_key(change, key):
@@ -279,6 +296,26 @@ def test_a_malformed_contract_names_the_file_and_key(change, key):
 
 def test_the_unchanged_contract_parses():
     assert parse_contract(CONTRACT_DIR / "incarceration.toml", _base()).row_rules
+
+
+def test_a_choice_column_may_name_its_values():
+    data = _base()
+    data["columns"]["facility_type"]["value_names"] = {"county_jail": "County jail"}
+    spec = parse_contract(CONTRACT_DIR / "incarceration.toml", data).spec("facility_type")
+    assert spec.names_of_values == {"county_jail": "County jail"}
+    assert load_contract("incarceration").spec("facility_type").names_of_values == {}
+
+
+def test_every_discontinuation_reason_code_has_its_dhcs_name():
+    """loop.md, section 2: the twelve codes and their names are the contract's data (the
+    report and the docs show the names; no code of ecm spells them)."""
+    spec = load_contract("provider_return").spec("discontinuation_reason_code")
+    names = spec.names_of_values
+    assert list(names) == list(spec.allowed_values)
+    assert names["WM"] == "well managed"
+    assert names["UBE"] == "unsafe behaviour or environment"
+    assert names["NE"] == "not enrolled in Medi-Cal with the plan"
+    assert names["DNC"] == "data not collected"
 
 
 def test_header_key_keeps_letters_and_digits_in_lower_case():

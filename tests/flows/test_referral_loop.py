@@ -208,3 +208,37 @@ def test_any_shard_count_gives_the_same_loop_files(months):
     )
     assert _summary(other)["shards"]["shards"] == 3
     assert _loop_bytes(other) == _loop_bytes(out / "2026-10")
+
+
+def test_explain_says_each_members_referral_and_file_in_october(months):
+    """`ecm explain` on October's run: the state of each referral, and the member's
+    file or why they are left out of their provider's."""
+    from ecm.deliver.explain import explain_member
+
+    out = months[2] / "2026-10"
+
+    def loop_part(member_id):
+        text = explain_member(member_id, out)
+        return text[text.index("Referrals on") :].splitlines()
+
+    late = loop_part("LATE")
+    assert late[2].split() == [Q, "2026-08-31", "referred", "2026-08-31", "61", "yes", "(over",
+                               "60", "days)"]  # fmt: skip
+    assert late[-1].startswith(
+        f"Member information file: ECM_MIF_{Q}_202610.txt (provider {Q}), Assignment Status "
+        "continuing"
+    )
+    assert "Assignment Status enrolled: enrolled in ECM with this provider" in loop_part("ENR")[-1]
+    dec = loop_part("DEC")
+    assert dec[2].split()[2:4] == ["declined", "2026-09-03"]
+    assert dec[-1] == (
+        f"Member information file: left out of provider {P}'s file: its loop closed as "
+        "declined on 2026-09-03 (loop_closed); it is listed again from 2027-03-03 (6 months "
+        "after it closed), or sooner if the member gains a population."
+    )
+    # Q, never sent ELSE, says it is enrolled with Q: no referral shows it
+    assert loop_part("ELSE")[-1].endswith(
+        "a provider's RTF says the member is enrolled in ECM with it on the as-of date "
+        "(enrolled_elsewhere; a provider never sent the member, so no referral shows it)."
+    )
+    assert "re-referral: listed again after its loop closed" in loop_part("GAIN")[-1]

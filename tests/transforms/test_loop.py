@@ -682,3 +682,78 @@ def test_rtf_rows_of_pairs_never_listed_are_counted_per_provider():
     )
     got = loop.unreferred_returns(rows, listed, AS_OF).collect()
     assert got.rows() == [(P, 2, 1), (Q, 3, 3)]
+
+
+# --- the loop as the report counts it ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("days_open", "band"),
+    [(0, "0_30"), (30, "0_30"), (31, "31_60"), (60, "31_60"), (61, "61_90"), (90, "61_90"),
+     (91, "over_90"), (400, "over_90"), (None, None)],
+)  # fmt: skip
+def test_an_open_loop_falls_in_one_age_band_at_the_bands_edges(days_open, band):
+    got = pl.select(loop.open_age_band(pl.lit(days_open, dtype=pl.Int64))).item()
+    assert got == band
+
+
+def _referral(member, provider, state, *, attempts=0, days_open=None, overdue=False) -> dict:
+    return {**dict.fromkeys(loop.REFERRAL_SCHEMA), "member_id": member, "provider_npi": provider,
+            "opened_date": D(2026, 8, 31), "state": state, "outreach_attempts": attempts,
+            "days_open": days_open, "is_overdue": overdue}  # fmt: skip
+
+
+def test_the_loop_per_provider_counts_the_funnel_states_ages_left_out_and_review():
+    refs = pl.LazyFrame(
+        [
+            _referral("A", P, "referred", days_open=0),
+            _referral("B", P, "outreach", attempts=2, days_open=31),
+            _referral("C", P, "reached", attempts=1, days_open=61, overdue=True),
+            _referral("E", P, "pending", days_open=95, overdue=True),  # no OTF: outreach still
+            _referral("F", P, "enrolled", attempts=1),
+            _referral("G", P, "declined"),  # an RTF refusal without OTF rows: reached
+            _referral("H", P, "unable_to_reach"),
+            _referral("I", P, "not_eligible"),  # found not eligible: not counted as outreach
+            _referral("J", P, "left_plan", attempts=3),  # the attempts say outreach
+            _referral("K", Q, "discontinued"),
+            _referral("L", Q, "excluded"),
+        ],
+        schema=loop.REFERRAL_SCHEMA,
+    )
+    listing = pl.LazyFrame(
+        [("A", P, "new", None), ("M", P, None, "loop_closed"), ("N", Q, None,
+         "enrolled_elsewhere"), ("O", None, "new", None), ("R", "3333333333", None,
+         "loop_closed")],
+        schema=loop.LISTING_SCHEMA,
+        orient="row",
+    )  # fmt: skip
+    review = pl.LazyFrame(
+        [("F", P, "no_population", None, None, None)], schema=loop.REVIEW_SCHEMA, orient="row"
+    )
+    got = {
+        r["provider_npi"]: r
+        for r in loop.loop_by_provider(refs, listing, review).collect().to_dicts()
+    }
+    assert list(got) == [P, Q, "3333333333"]  # a provider with members left out only, too
+    p = got[P]
+    assert p["funnel"] == {"referred": 9, "outreach": 7, "reached": 3}
+    assert p["states"]["referred"] == 1 and p["states"]["declined"] == 1
+    assert list(p["states"]) == list(loop.STATES)
+    assert p["open"] == 4 and p["overdue"] == 2
+    assert p["open_by_age"] == {"0_30": 1, "31_60": 1, "61_90": 1, "over_90": 1}
+    assert p["left_out"] == {"loop_closed": 1, "enrolled_elsewhere": 0}
+    assert p["review"] == 1
+    q = got[Q]
+    assert q["funnel"] == {"referred": 2, "outreach": 1, "reached": 1}  # discontinued: both
+    assert q["left_out"] == {"loop_closed": 0, "enrolled_elsewhere": 1}
+    assert (q["open"], q["review"]) == (0, 0)
+    assert got["3333333333"]["funnel"]["referred"] == 0
+
+
+def test_no_referral_no_provider_row():
+    empty = loop.loop_by_provider(
+        pl.LazyFrame(schema=loop.REFERRAL_SCHEMA),
+        pl.LazyFrame(schema=loop.LISTING_SCHEMA),
+        pl.LazyFrame(schema=loop.REVIEW_SCHEMA),
+    ).collect()
+    assert empty.height == 0 and "funnel" in empty.columns
