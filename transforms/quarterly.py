@@ -257,12 +257,15 @@ def encounters(
     span and the quarter with a successful attempt `in_person` (in_person), or `phone` /
     `video` (telephonic: both on one date count once). A member with none: the sums of
     the RTF's in_person_encounters and telephonic_encounters over the reporting periods
-    of the quarter that touch the span (the latest row per member × provider × period)."""
+    of the quarter that touch the span (the latest row per member × provider × period),
+    of those whose enrollment_start_date, when given, lies in the span (a row of an earlier
+    span of the month is that span's)."""
     window = spans.select(
         "member_id",
         "start",
         pl.max_horizontal(pl.col("start"), pl.lit(first)).alias("_from"),
         pl.min_horizontal(pl.col("end").fill_null(last), pl.lit(last)).alias("_to"),
+        pl.col("end").alias("_span_end"),
     )
     in_quarter = otf.filter(pl.col("attempt_date").is_between(first, last))
     with_otf = in_quarter.select("member_id").unique()
@@ -298,7 +301,16 @@ def encounters(
     from_rtf = (
         window.join(with_otf, on="member_id", how="anti")
         .join(periods, on="member_id", how="inner")
-        .filter((pl.col("reporting_period") <= pl.col("_to")) & (period_end >= pl.col("_from")))
+        .filter(
+            (pl.col("reporting_period") <= pl.col("_to"))
+            & (period_end >= pl.col("_from"))
+            & (
+                pl.col("enrollment_start_date").is_null()
+                | pl.col("enrollment_start_date").is_between(
+                    pl.col("start"), pl.col("_span_end").fill_null(OPEN_END)
+                )
+            )
+        )
         .group_by("member_id", "start")
         .agg(
             pl.col("in_person_encounters").sum().alias("in_person"),

@@ -15,6 +15,7 @@ from data_contracts.sql import ident
 from ecm.loop.inputs import OUTREACH, PROVIDER_RETURN, read_staged, staged
 from ecm.warehouse import history
 from ecm.warehouse.inputs import input_selects
+from ecm.warehouse.relations import relation_kind
 from transforms.loop import month_start
 from transforms.quarterly import (
     ASSIGNMENT_SCHEMA,
@@ -28,8 +29,10 @@ OTF_READ = {**QUARTERLY_OTF_SCHEMA, "_source_file": pl.String, "_line": pl.Int64
 
 
 def quarter_runs(con: duckdb.DuckDBPyConnection, first: dt.date, last: dt.date) -> pl.DataFrame:
-    """The recorded runs whose as-of dates fall in `first`..`last` (run_id, as_of_date)."""
-    history.ensure_history_tables(con)
+    """The recorded runs whose as-of dates fall in `first`..`last` (run_id, as_of_date);
+    none when the warehouse has no history (the connection is read only)."""
+    if relation_kind(con, history.RUNS) is None:
+        return pl.DataFrame(schema={"run_id": pl.String, "as_of_date": pl.Date})
     return con.sql(
         f"select run_id, as_of_date from {history.RUNS} where as_of_date between ? and ? "
         "order by as_of_date",
