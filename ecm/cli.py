@@ -835,8 +835,7 @@ def quarterly(
         click.echo(f"warning: {warning['detail']} ({warning['rule']})", err=True)
     runs = ", ".join(r["as_of_date"] for r in manifest["runs"])
     click.echo(
-        f"wrote {manifest['rows']:,} rows for {manifest['quarter']} to {out_dir} "
-        f"(runs of {runs})"
+        f"wrote {manifest['rows']:,} rows for {manifest['quarter']} to {out_dir} (runs of {runs})"
     )
     for entry in manifest["files"]:
         click.echo(f"  {entry['path']}")

@@ -17,11 +17,29 @@ from ecm.config.rules import load_rules
 from ecm.warehouse import history
 
 D = dt.date
-ELIGIBILITY_COLUMNS = input_columns = (
-    "member_id person_id subscriber_id birth_date death_date gender race ethnicity "
-    "enrollment_start_date enrollment_end_date dual_status_code first_name last_name address "
-    "city state zip_code phone aid_code county preferred_language"
-).split()
+INPUT_COLUMNS = [
+    "member_id",
+    "person_id",
+    "subscriber_id",
+    "birth_date",
+    "death_date",
+    "gender",
+    "race",
+    "ethnicity",
+    "enrollment_start_date",
+    "enrollment_end_date",
+    "dual_status_code",
+    "first_name",
+    "last_name",
+    "address",
+    "city",
+    "state",
+    "zip_code",
+    "phone",
+    "aid_code",
+    "county",
+    "preferred_language",
+]
 
 
 def _warehouse(path, run_dates, rtf_periods=True):
@@ -43,12 +61,17 @@ def _warehouse(path, run_dates, rtf_periods=True):
                 f"insert into {history.RUN_ASSIGNMENTS} values (?, ?, ?, ?, ?, '1234567890')",
                 [f"run{i}", member, code, group, day],
             )
-    columns = ", ".join(f"{c} {'date' if c.endswith('date') else 'varchar'}" for c in input_columns)
+    columns = ", ".join(f"{c} {'date' if c.endswith('date') else 'varchar'}" for c in INPUT_COLUMNS)
     con.execute(f"create table stg__eligibility ({columns})")
-    for member, first, county in (("M1", "Ana", "Fresno"), ("M2", "Bo", "Kern"), ("M3", "Cy", "Napa")):
+    for member, first, county in (
+        ("M1", "Ana", "Fresno"),
+        ("M2", "Bo", "Kern"),
+        ("M3", "Cy", "Napa"),
+    ):
         con.execute(
             "insert into stg__eligibility (member_id, first_name, last_name, birth_date, "
-            "county, enrollment_start_date, enrollment_end_date) values (?, ?, 'Doe', ?, ?, ?, null)",
+            "county, enrollment_start_date, enrollment_end_date) "
+            "values (?, ?, 'Doe', ?, ?, ?, null)",
             [member, first, D(2010, 3, 4), county, D(2020, 1, 1)],
         )
     con.execute(
@@ -56,7 +79,9 @@ def _warehouse(path, run_dates, rtf_periods=True):
         "enrollment_start_date, enrollment_end_date) values "
         "('M3', 'Cy', 'Doe', '1980-01-02', 'Yolo', '2026-09-01', null)"
     )
-    con.execute("create table stg__homelessness (member_id varchar, entry_date date, exit_date date)")
+    con.execute(
+        "create table stg__homelessness (member_id varchar, entry_date date, exit_date date)"
+    )
     con.execute("insert into stg__homelessness values ('M1', '2026-01-05', null)")
     con.execute(
         "create table stg__provider_return (member_id varchar, provider_npi varchar, "
@@ -78,7 +103,8 @@ def _warehouse(path, run_dates, rtf_periods=True):
         rows = [("M3", "1111111111", "2026-05-01", "enrolled", "2026-05-01", None, None, 1, 1)]
     for line, (m, npi, period, status, start, end, reason, ip, tel) in enumerate(rows):
         con.execute(
-            "insert into stg__provider_return values (?, ?, ?, null, ?, ?, ?, null, ?, ?, ?, 'r.csv', ?)",
+            "insert into stg__provider_return "
+            "values (?, ?, ?, null, ?, ?, ?, null, ?, ?, ?, 'r.csv', ?)",
             [m, npi, period, status, start, end, reason, ip, tel, line],
         )
     con.execute(
@@ -131,7 +157,7 @@ def test_a_quarter_of_three_runs(three_runs, tmp_path):
         # chained at 14 days, open: no end; OTF: one in-person date, phone+video once
         ("M1", "Fresno", "2026 Q3", "03/04/2010", "05/01/2026", None, None, "2222222222", "1", "1"),
         # 15 days apart: two rows; the first ends in the quarter with DP = 3
-        ("M2", "Kern", "2026 Q3", "03/04/2010", "05/01/2026", "07/10/2026", "3", "1111111111", "1", "2"),
+        ("M2", "Kern", "2026 Q3", "03/04/2010", "05/01/2026", "07/10/2026", "3", "1111111111", "1", "2"),  # noqa: E501
         # ends after the quarter: no end shown; RTF counts of August and September
         ("M2", "Kern", "2026 Q3", "03/04/2010", "07/25/2026", None, None, "1111111111", "4", "5"),
     ]  # fmt: skip
@@ -140,7 +166,9 @@ def test_a_quarter_of_three_runs(three_runs, tmp_path):
     assert m1["Children and Youth Experiencing Homelessness: Families"] == "1"
     assert m1["Adults Experiencing Homelessness: Families"] == "0"
     assert frame.row(1, named=True)["Adults Experiencing Homelessness: Families"] == "1"
-    assert frame.row(1, named=True)["Children and Youth Experiencing Homelessness: Individuals"] == "0"
+    assert (
+        frame.row(1, named=True)["Children and Youth Experiencing Homelessness: Individuals"] == "0"
+    )
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["rows"] == 3 and manifest["warnings"] == []
     assert [r["as_of_date"] for r in manifest["runs"]] == ["2026-07-31", "2026-08-31", "2026-09-30"]
@@ -184,6 +212,34 @@ def test_a_quarter_with_no_run_exits_2(three_runs, tmp_path):
 
 @pytest.mark.parametrize("quarter", ["2026Q5", "2026-Q3", "Q3 2026", "202603"])
 def test_a_malformed_quarter_exits_2_naming_the_form(three_runs, tmp_path, quarter):
-    result = _run("--quarter", quarter, "--out", str(tmp_path / "q"), "--warehouse", str(three_runs))
+    result = _run(
+        "--quarter", quarter, "--out", str(tmp_path / "q"), "--warehouse", str(three_runs)
+    )
     assert result.exit_code == 2
     assert "expected YYYYQn" in result.output
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "said"),
+    [
+        (
+            '"HIGH_UTIL_CHILD"',
+            '"HIGH_UTIL_KID"',
+            'quarterly.flags.*"HIGH_UTIL_KID" is not a registered',
+        ),
+        ('"HOMELESS_FAMILY:index"', '"HOMELESS_FAMILY:teen"', '"teen" is not one of adult'),
+        ('WM = "1"', 'WX = "1"', 'quarterly.discontinuation_codes.*"WX".*not one of'),
+        ('plan_code = "000"', 'plan_code = "../x"', "plan.plan_code"),
+        ("merge_gap_days = 14", "merge_gap_days = -1", "quarterly.merge_gap_days = -1"),
+    ],
+)
+def test_the_quarterly_keys_are_checked(tmp_path, old, new, said):
+    from ecm.config.paths import DEFAULT_RULES_FILE
+    from ecm.errors import RulesError
+
+    text = DEFAULT_RULES_FILE.read_text(encoding="utf-8")
+    assert old in text
+    path = tmp_path / "rules.toml"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(RulesError, match=said):
+        load_rules(path)

@@ -323,9 +323,8 @@ def encounters(
         .join(from_rtf, on=["member_id", "start"], how="left")
     )
     counted = pl.col("in_person", "telephonic").fill_null(0).cast(pl.Int64)
-    return (
-        pl.concat([from_otf.with_columns(counted), from_rtf.with_columns(counted)])
-        .sort("member_id", "start")
+    return pl.concat([from_otf.with_columns(counted), from_rtf.with_columns(counted)]).sort(
+        "member_id", "start"
     )
 
 
@@ -368,7 +367,10 @@ def member_rows(
     A member no run of the quarter assigned has every flag `0`; a reason code the map
     does not name is shown as delivered (the stage warns)."""
     codes = pl.DataFrame(
-        {"shown_reason": list(discontinuation_codes), "_number": list(discontinuation_codes.values())},
+        {
+            "shown_reason": list(discontinuation_codes),
+            "_number": list(discontinuation_codes.values()),
+        },
         schema={"shown_reason": pl.String, "_number": pl.String},
     ).lazy()
     rows = (

@@ -216,7 +216,11 @@ def write_quarterly(
                 "command": COMMAND,
                 "quarter": quarter.name,
                 "ecm_version": ecm.__version__,
-                "rules": {"path": str(rules.path), "version": rules.version, "sha256": rules.sha256},
+                "rules": {
+                    "path": str(rules.path),
+                    "version": rules.version,
+                    "sha256": rules.sha256,
+                },
                 "warehouse": str(warehouse),
                 "rows": rows.height,
                 "files": [

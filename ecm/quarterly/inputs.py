@@ -61,7 +61,9 @@ def provider_returns(con: duckdb.DuckDBPyConnection, last: dt.date) -> pl.DataFr
     )
 
 
-def outreach_attempts(con: duckdb.DuckDBPyConnection, first: dt.date, last: dt.date) -> pl.DataFrame:
+def outreach_attempts(
+    con: duckdb.DuckDBPyConnection, first: dt.date, last: dt.date
+) -> pl.DataFrame:
     """The staged OTF attempts dated in `first`..`last`."""
     return read_staged(
         con, OUTREACH, OTF_READ, "attempt_date between ? and ?", [first, last]
