@@ -768,6 +768,83 @@ def explain(member_id: str, run_dir: Path, show_all: bool) -> None:
 
 @main.command()
 @click.option(
+    "--quarter",
+    "quarter",
+    required=True,
+    metavar="YYYYQn",
+    help="The quarter reported: 2026Q3 is 2026-07-01 through 2026-09-30.",
+)
+@click.option(
+    "--warehouse",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The DuckDB warehouse the quarter's monthly runs wrote (default: warehouse.duckdb "
+    "beside the output folder). Only read.",
+)
+@_rules_option
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Output folder: new, empty, or an earlier ecm output (anything else is refused); "
+    "replaced only when the file is complete.",
+)
+@click.option("--json", "as_json", is_flag=True, help="The manifest as JSON on stdout.")
+def quarterly(
+    quarter: str, warehouse: Path | None, rules_file: Path | None, out_dir: Path, as_json: bool
+) -> None:
+    """Write the DHCS quarterly ECM member file of one quarter, from the warehouse alone.
+
+    Reads the runs whose as-of dates fall in the quarter (their assignments give the 16
+    Population of Focus flags, [quarterly.flags]), the providers' RTF (ECM enrollment
+    spans, chained when the next starts at most [quarterly] merge_gap_days after the
+    previous ends; the discontinuation reason as DHCS's number,
+    [quarterly.discontinuation_codes]) and OTF (encounters; the RTF's counts for a member
+    with no OTF row in the quarter), and eligibility (names, birth date, county). Never
+    reads an output folder. Writes into --out:
+
+    \b
+      ECM_Quarterly_<plan code>_<YYYY>Q<n>.csv   one row per member x merged ECM
+      ECM_Quarterly_<plan code>_<YYYY>Q<n>.xlsx  enrollment span touching the quarter,
+                                                 sorted by member, then span start;
+                                                 every date MM/DD/YYYY
+      manifest.json                              rows, sha256, the runs used, warnings
+    The plan code is the rules file's [plan] plan_code. Fewer than three runs in the
+    quarter, or no RTF row of its reporting periods, is a warning (printed and in the
+    manifest).
+
+    \b
+    Exit codes:
+      0  written (warnings, if any, printed)
+      2  --quarter is not YYYYQn; the warehouse records no run in the quarter; the
+         rules file, the warehouse or --out cannot be used (one paragraph saying why)
+      4  the machine stopped it: a disk is full, a folder cannot be written
+      130, 143  interrupted (Ctrl-C, SIGTERM): nothing was replaced
+      1  an internal failure (a bug)
+    Every column is described in docs/OUTPUTS.md.
+    """
+    from ecm.quarterly.build import write_quarterly
+
+    with _watched(as_json, kept="--out"):
+        manifest = _guarded(
+            lambda: write_quarterly(quarter, out_dir, warehouse, rules_file), as_json=as_json
+        )
+    if as_json:
+        click.echo(json.dumps(manifest, default=str))
+        return
+    for warning in manifest["warnings"]:
+        click.echo(f"warning: {warning['detail']} ({warning['rule']})", err=True)
+    runs = ", ".join(r["as_of_date"] for r in manifest["runs"])
+    click.echo(
+        f"wrote {manifest['rows']:,} rows for {manifest['quarter']} to {out_dir} (runs of {runs})"
+    )
+    for entry in manifest["files"]:
+        click.echo(f"  {entry['path']}")
+
+
+@main.command()
+@click.option(
     "--port",
     type=click.IntRange(min=1, max=65535),
     default=4200,

@@ -25,6 +25,7 @@ LAYERS = (
     "ecm.shards",
     "ecm.loop",
     "ecm.deliver",
+    "ecm.quarterly",
     "ecm.generate",
     "flows",
     "ecm.cli",

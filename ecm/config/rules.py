@@ -17,6 +17,7 @@ import difflib
 import hashlib
 import json
 import math
+import re
 import tomllib
 import zoneinfo
 from collections.abc import Callable, Collection, Mapping
@@ -38,6 +39,7 @@ from transforms.criteria import condition_criteria
 from transforms.members import ADULT, CHILD_YOUTH
 from transforms.populations import Population, SettingType
 from transforms.populations.registry import POPULATIONS
+from transforms.quarterly import SELECTORS, split_flag
 
 # A plan's own value sets sit in this folder beside its rules file.
 VALUE_SET_FOLDER = "value_sets"
@@ -351,6 +353,74 @@ def value_aliases(table: ValueAliasTable) -> ValueAliases:
 
 
 @dataclass(frozen=True)
+class CodeMap(Setting):
+    """A table mapping names to codes (`[quarterly.flags]`, `[quarterly.discontinuation_codes]`):
+    at least `fewest` entries; each key a line of text (a DHCS column name) or one of
+    `keys` when given; each value accepted by `item` (None: a line of text of at most 20
+    characters). `"Adults Experiencing Homelessness" = "HOMELESS_ADULT"`."""
+
+    keys: tuple[str, ...] = ()
+    item: ItemCheck | None = None
+    fewest: int = 1
+
+    def entries(self, value: dict[str, Any], known: Known) -> list[str]:
+        wrong = [] if len(value) >= self.fewest else [f"at least {self.fewest} entries expected"]
+        for key, target in value.items():
+            entry = f"{json.dumps(key)} = {shown(target)}"
+            if self.keys and key not in self.keys:
+                close = difflib.get_close_matches(key, self.keys, n=1)
+                hint = f" (did you mean {json.dumps(close[0])}?)" if close else ""
+                wrong.append(f"{entry}: the key is not one of {', '.join(self.keys)}{hint}")
+            elif not (key.strip() and key.isprintable() and len(key) <= 100):
+                wrong.append(f"{entry}: expected a key of 1 to 100 characters")
+            if not isinstance(target, str):
+                wrong.append(f"{entry}: expected {self.expected}")
+            elif self.item is not None and (problem := self.item(target, known)):
+                wrong.append(f"{entry}: {problem}")
+            elif self.item is None and not (target.strip() and target.isprintable()):
+                wrong.append(f"{entry}: expected a line of text")
+            elif self.item is None and len(target) > 20:
+                wrong.append(f"{entry}: expected at most 20 characters")
+        return wrong
+
+    def check(self, value: dict[str, Any], known: Known) -> str | None:
+        return "; ".join(self.entries(value, known)) or None
+
+
+def _matching(pattern: str) -> ItemCheck:
+    def check(item: str, known: Known) -> str | None:  # noqa: ARG001
+        return None if re.fullmatch(pattern, item) else ""
+
+    return check
+
+
+def _population_flag(target: str, known: Known) -> str | None:  # noqa: ARG001
+    """A flag map's value: a registered population's code, alone or `CODE:adult`,
+    `CODE:child_youth` or `CODE:index` (transforms.quarterly.SELECTORS)."""
+    code, selector = split_flag(target)
+    if code not in POPULATIONS:
+        close = difflib.get_close_matches(code, list(POPULATIONS), n=1)
+        hint = f" (did you mean {json.dumps(close[0])}?)" if close else ""
+        return f"{json.dumps(code)} is not a registered population{hint}"
+    if selector is not None and selector not in SELECTORS:
+        return f"{json.dumps(selector)} is not one of {', '.join(SELECTORS)}"
+    return None
+
+
+FLAG_MAP = CodeMap(
+    dict[str, str],
+    "a table of DHCS flag names, each = a population code, or CODE:adult, CODE:child_youth, "
+    "CODE:index",
+    item=_population_flag,
+)
+DISCONTINUATION_CODE_MAP = CodeMap(
+    dict[str, str],
+    "a table of the RTF's discontinuation reason codes, each = DHCS's number as text",
+    keys=value_alias_tables()["loop.aliases.discontinuation_reason_code"].allowed,
+)
+
+
+@dataclass(frozen=True)
 class TimeZone(Setting):
     """A time zone of the tz database (America/Los_Angeles)."""
 
@@ -432,6 +502,12 @@ SETTINGS: dict[str, Setting] = {
     "plan.mcp_identifier": text(50),
     "plan.mcp_name": text(100),
     "plan.dual_status_codes": codes("dual_status"),
+    # The plan as DHCS's quarterly member file names it (loop.md, section 5).
+    "plan.plan_name": text(100),
+    # It names the file (ECM_Quarterly_<plan code>_<YYYY>Q<n>.csv): never a path.
+    "plan.plan_code": Choice(
+        str, "a plan code of 1 to 20 letters, digits, _ or -", _matching(r"[A-Za-z0-9_-]{1,20}")
+    ),
     "guards.min_enrolled_members": whole(1, None, " of members"),
     "guards.max_quarantined_share": SHARE,
     # At least 16 KiB (a header of every column of a feed fits), at most 1 GiB.
@@ -442,6 +518,11 @@ SETTINGS: dict[str, Setting] = {
     # (0: at the next run; at most five years).
     "loop.max_open_days": whole(1, 366, " of days"),
     "loop.re_refer_after_months": whole(0, 60, " of months"),
+    # The DHCS quarterly member file (loop.md, section 5): spans chained within
+    # merge_gap_days (at most a year), the 16 flags and the discontinuation numbers.
+    "quarterly.merge_gap_days": whole(0, 365, " of days"),
+    "quarterly.flags": FLAG_MAP,
+    "quarterly.discontinuation_codes": DISCONTINUATION_CODE_MAP,
     # One share per fill-rate check the contracts declare (data_contracts, [[fill_rates]]).
     **{f"fill_rates.{name}": SHARE for name in fill_rate_check_names()},
     # One table of value aliases per table the contracts name (value_aliases_named_by):

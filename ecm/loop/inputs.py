@@ -61,7 +61,7 @@ def staged(con: duckdb.DuckDBPyConnection, feed: str) -> str | None:
     return name if relation_kind(con, name) is not None else None
 
 
-def _read_staged(
+def read_staged(
     con: duckdb.DuckDBPyConnection,
     feed: str,
     schema: dict[str, pl.DataType],
@@ -83,14 +83,14 @@ def _read_staged(
 
 def provider_returns(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> pl.DataFrame:
     """The staged RTF rows of reporting periods through `as_of`'s month (RTF_SCHEMA)."""
-    return _read_staged(
+    return read_staged(
         con, PROVIDER_RETURN, RTF_SCHEMA, "reporting_period <= ?", [month_start(as_of)]
     )
 
 
 def outreach_attempts(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> pl.DataFrame:
     """The staged OTF attempts dated on or before `as_of` (OTF_SCHEMA)."""
-    return _read_staged(con, OUTREACH, OTF_SCHEMA, "attempt_date <= ?", [as_of])
+    return read_staged(con, OUTREACH, OTF_SCHEMA, "attempt_date <= ?", [as_of])
 
 
 def eligibility_of(con: duckdb.DuckDBPyConnection, members: Iterable[str]) -> pl.DataFrame:

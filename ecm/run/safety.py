@@ -110,19 +110,21 @@ def earlier_output_files(folder: Path) -> set[str] | None:
     return listed | _UNLISTED_OK
 
 
-def check_output_folder(out_dir: Path, input_dir: Path, warehouse: Path) -> None:
+def check_output_folder(out_dir: Path, input_dir: Path | None, warehouse: Path) -> None:
     """Refuse an `--out` that a run must not replace (outputs.md, "Safety of what is
     already on disk"); raises OutputError with the reason. A link is judged by its
-    target (`followed`)."""
+    target (`followed`). `input_dir` None: a command that reads no feed folder (`ecm
+    quarterly`), the warehouse alone."""
     out_dir = followed(out_dir, "output folder")
-    out, inputs, house = (Path(p).resolve() for p in (out_dir, input_dir, warehouse))
-    if _inside(out, inputs):
+    out, house = Path(out_dir).resolve(), Path(warehouse).resolve()
+    inputs = Path(input_dir).resolve() if input_dir is not None else None
+    if inputs is not None and _inside(out, inputs):
         where = "is the input folder" if out == inputs else f"lies inside the input folder {inputs}"
         raise OutputError(
             f"The output folder {out} {where}; a run never writes among its feeds. "
             f"Choose an output folder outside {inputs}."
         )
-    if inputs.is_relative_to(out):
+    if inputs is not None and inputs.is_relative_to(out):
         raise OutputError(
             f"The output folder {out} holds the input folder {inputs}; replacing it would "
             f"delete the feeds. Choose an output folder that does not contain the input."
