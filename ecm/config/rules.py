@@ -442,6 +442,9 @@ SETTINGS: dict[str, Setting] = {
     # (0: at the next run; at most five years).
     "loop.max_open_days": whole(1, 366, " of days"),
     "loop.re_refer_after_months": whole(0, 60, " of months"),
+    # Members with no ECM provider (loop.md, section 4): true lists a member proposed a
+    # provider in that provider's member information file; false leaves them in unassigned/.
+    "assignment.auto_assign": FLAG,
     # One share per fill-rate check the contracts declare (data_contracts, [[fill_rates]]).
     **{f"fill_rates.{name}": SHARE for name in fill_rate_check_names()},
     # One table of value aliases per table the contracts name (value_aliases_named_by):
