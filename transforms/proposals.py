@@ -192,8 +192,8 @@ def propose(members: pl.DataFrame, roster: pl.DataFrame, taken: pl.DataFrame) ->
     ordered = members.sort("member_id").select(
         "member_id", "pof_codes", "county", "primary_care_npi"
     )
-    for member_id, codes, county, pcp_npi in ordered.iter_rows():
-        codes = list(codes or [])
+    for member_id, pof_codes, county, pcp_npi in ordered.iter_rows():
+        codes = list(pof_codes or [])
         chosen, reason = None, None
         pcp = providers.get(pcp_npi) if pcp_npi is not None else None
         if pcp is not None and pcp.room > 0 and pcp.serves(codes):
@@ -246,4 +246,4 @@ def with_proposals(assignments: pl.LazyFrame, proposals: pl.LazyFrame) -> pl.Laz
         on="member_id",
         how="left",
         maintain_order="left",
-    ).cast({c: pl.String for c in PROPOSAL_COLUMNS})
+    ).cast(dict.fromkeys(PROPOSAL_COLUMNS, pl.String))
