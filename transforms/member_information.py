@@ -209,10 +209,12 @@ def member_information(
         .with_columns(
             # The provider the loop lists the member with: the span's, or, auto-assigned,
             # the one proposed (whose name the span does not give).
-            pl.when(pl.col("_listed_npi") == pl.col("provider_npi"))
+            pl.when(
+                pl.col("_listed_npi").is_null() | (pl.col("_listed_npi") == pl.col("provider_npi"))
+            )
             .then(pl.col("provider_name"))
             .alias("provider_name"),
-            pl.col("_listed_npi").alias("provider_npi"),
+            pl.coalesce("_listed_npi", "provider_npi").alias("provider_npi"),
         )
     )
     columns = [

@@ -65,7 +65,10 @@ def roster_of(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
 
 def spans_on(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> pl.DataFrame:
     """Every member × provider with a provider_assignment span covering `as_of` (the run's
-    input `provider_assignment`), whether or not the member holds a population."""
+    input `provider_assignment`), whether or not the member holds a population; none
+    when the warehouse has no staged provider_assignment."""
+    if staged(con, "provider_assignment") is None:
+        return pl.DataFrame(schema={"member_id": pl.String, "provider_npi": pl.String})
     select = input_selects()["provider_assignment"].sql
     return (
         con.sql(
