@@ -253,7 +253,9 @@ def monthly(
         )
         check_sanity_guards(summary, rules)
         with timer.step("write") as stage:
-            files = RunResults(**merged.files, **loop.files, quarantine=quality.quarantine_file)
+            files = RunResults.of(
+                {**merged.files, **loop.files}, quarantine=quality.quarantine_file
+            )
             written = write_outputs(
                 run.new_output(), files, summary, rules, dates, reference, fingerprints, house
             )

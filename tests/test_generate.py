@@ -17,6 +17,7 @@ from ecm.generate.calendar import Anchors, add_months, resolve, window_start
 from ecm.generate.claims import npi_check_digit
 from ecm.generate.feeds import (
     OWN_WRITERS,
+    PLAN_LISTS,
     RUN_ANSWERS,
     PartnerFacts,
     partner_feeds,
@@ -143,7 +144,7 @@ def test_every_feed_is_written_with_its_contract_columns(csv_feeds):
     answers to a run's member information files (the RTF and OTF follow a run)."""
     folder, stats = csv_feeds
     assert RUN_ANSWERS == ("provider_return", "outreach")
-    assert tuple(f for f in feed_order() if f not in RUN_ANSWERS) == FEEDS
+    assert tuple(f for f in feed_order() if f not in (*RUN_ANSWERS, *PLAN_LISTS)) == FEEDS
     assert not [p for p in folder.iterdir() if p.name.startswith(RUN_ANSWERS)]
     for feed in FEEDS:
         header = read_feed(folder, feed).columns
@@ -152,7 +153,9 @@ def test_every_feed_is_written_with_its_contract_columns(csv_feeds):
 
 
 def test_a_feed_without_a_writer_of_its_own_is_a_partner_feed():
-    assert set(partner_feeds()) == set(feed_order()) - set(OWN_WRITERS) - set(RUN_ANSWERS)
+    assert set(partner_feeds()) == (
+        set(feed_order()) - set(OWN_WRITERS) - set(RUN_ANSWERS) - set(PLAN_LISTS)
+    )
     assert partner_feeds() == (
         "incarceration",
         "child_welfare",

@@ -134,6 +134,8 @@ def test_the_columns_come_in_the_order_of_outputs_md():
         "Assignment Status",
         "ECM Provider Name",
         "ECM Provider NPI",
+        "Proposed ECM Provider NPI",
+        "Proposal Reason",
         "MIF Reporting Period",
     ]
 

@@ -141,16 +141,23 @@ def urgent_care_facts(claim_lines: pl.LazyFrame, urgent_care_pos: pl.DataFrame) 
     )
 
 
+def office_visit_lines(
+    claim_lines: pl.LazyFrame, office_codes: pl.DataFrame, ed_pos: pl.DataFrame
+) -> pl.LazyFrame:
+    """The claim lines of office visits: an E/M 99202–99215 code (`office_codes`), a place
+    of service other than 23 (`ed_pos`)."""
+    return claim_lines.filter(
+        in_value_set(pl.col("hcpcs_code"), office_codes)
+        & ~in_value_set(pl.col("place_of_service_code"), ed_pos)
+    )
+
+
 def office_visit_facts(
     claim_lines: pl.LazyFrame, office_codes: pl.DataFrame, ed_pos: pl.DataFrame
 ) -> pl.LazyFrame:
     """Office visits: member-dates with an E/M 99202–99215 line not at place of service 23."""
-    lines = claim_lines.filter(
-        in_value_set(pl.col("hcpcs_code"), office_codes)
-        & ~in_value_set(pl.col("place_of_service_code"), ed_pos)
-    )
     return as_facts(
-        visit_days(lines),
+        visit_days(office_visit_lines(claim_lines, office_codes, ed_pos)),
         criterion="office_visit",
         source_feed=CLAIMS,
         source_key="source_key",

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from transforms.members import enrolled_members, providers_on
+from transforms.proposals import PROPOSAL_COLUMNS
 
 UNASSIGNED = "unassigned"
 # The routing column of `member_information`: the provider folder a row goes to.
@@ -51,6 +52,8 @@ TRAILING_COLUMNS = (
     ASSIGNMENT_STATUS,
     "ECM Provider Name",
     "ECM Provider NPI",
+    "Proposed ECM Provider NPI",
+    "Proposal Reason",
     "MIF Reporting Period",
 )
 # Eligibility columns carried to the file, by MIF column.
@@ -151,12 +154,24 @@ def member_information(
     - population columns `1`/`0`, `<code> Qualifying Date` (YYYY-MM-DD, empty when 0);
     - Evidence Summary: `CODE: summary` of each population held, in code order, `; `-joined;
     - Assignment Status: the listing's (`new`, `continuing`, `enrolled`, `re-referral`);
-    - the provider of `as_of` (providers_on: latest start_date, then smallest NPI).
+    - the provider the listing lists the member with: the provider of `as_of`
+      (providers_on: latest start_date, then smallest NPI), or, with `[assignment]
+      auto_assign`, the one proposed (no name: the span gives it);
+    - Proposed ECM Provider NPI, Proposal Reason: the assignments' proposal
+      (transforms.proposals), empty when none.
     """
     codes = list(population_codes)
     status = listing.filter(pl.col("assignment_status").is_not_null()).select(
-        "member_id", "assignment_status"
+        "member_id", "assignment_status", pl.col("provider_npi").alias("_listed_npi")
     )
+    names = assignments.collect_schema().names()
+    proposal = assignments.select(
+        "member_id",
+        *(
+            (pl.col(c) if c in names else pl.lit(None, dtype=pl.String)).alias(c)
+            for c in PROPOSAL_COLUMNS
+        ),
+    ).unique(subset="member_id", keep="first")
     held = assignments.select("member_id", "pof_code", "qualifying_date", "evidence_summary").join(
         status, on="member_id", how="semi"
     )
@@ -193,6 +208,17 @@ def member_information(
         .join(status, on="member_id", how="left")
         .join(provider, on="member_id", how="left")
         .join(homeless, on="member_id", how="left")
+        .join(proposal, on="member_id", how="left")
+        .with_columns(
+            # The provider the loop lists the member with: the span's, or, auto-assigned,
+            # the one proposed (whose name the span does not give).
+            pl.when(
+                pl.col("_listed_npi").is_null() | (pl.col("_listed_npi") == pl.col("provider_npi"))
+            )
+            .then(pl.col("provider_name"))
+            .alias("provider_name"),
+            pl.coalesce("_listed_npi", "provider_npi").alias("provider_npi"),
+        )
     )
     columns = [
         pl.lit(plan.mcp_identifier).alias("MCP Identifier"),
@@ -218,6 +244,8 @@ def member_information(
         pl.col("assignment_status").alias(ASSIGNMENT_STATUS),
         _text("provider_name").alias("ECM Provider Name"),
         _text("provider_npi").alias("ECM Provider NPI"),
+        _text("proposed_provider_npi").alias("Proposed ECM Provider NPI"),
+        _text("proposal_reason").alias("Proposal Reason"),
         pl.lit(as_of.strftime("%Y-%m")).alias("MIF Reporting Period"),
         pl.col("provider_npi").cast(pl.String).fill_null(UNASSIGNED).alias(FOLDER),
     ]

@@ -523,6 +523,9 @@ SETTINGS: dict[str, Setting] = {
     "quarterly.merge_gap_days": whole(0, 365, " of days"),
     "quarterly.flags": FLAG_MAP,
     "quarterly.discontinuation_codes": DISCONTINUATION_CODE_MAP,
+    # Members with no ECM provider (loop.md, section 4): true lists a member proposed a
+    # provider in that provider's member information file; false leaves them in unassigned/.
+    "assignment.auto_assign": FLAG,
     # One share per fill-rate check the contracts declare (data_contracts, [[fill_rates]]).
     **{f"fill_rates.{name}": SHARE for name in fill_rate_check_names()},
     # One table of value aliases per table the contracts name (value_aliases_named_by):

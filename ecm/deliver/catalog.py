@@ -26,6 +26,7 @@ from ecm.deliver import writers
 from ecm.deliver.writers import RunWriting
 from ecm.run.safety import MANIFEST
 from transforms.loop import ASSIGNMENT_STATUSES, REVIEW_REASONS, STATES
+from transforms.proposals import PROPOSAL_REASONS
 
 RUN = "ecm run"
 """The command of the monthly run (and of `ecm demo` and the scheduled flow)."""
@@ -132,6 +133,8 @@ ASSIGNMENT_COLUMNS = (
     Column("qualifying_date", "date"),
     Column("provider_npi", "text", may_be_empty=True),
     *_text("evidence_summary", "rules_version"),
+    Column("proposed_provider_npi", "text", may_be_empty=True),
+    Column("proposal_reason", "text", values=PROPOSAL_REASONS, may_be_empty=True),
 )
 MEMBER_AND_POPULATION = ("member_id", "pof_code")
 
@@ -155,7 +158,8 @@ MIF_COLUMNS = (
     Column("<code> Qualifying Date", "date", may_be_empty=True),
     Column("Evidence Summary", "text"),
     Column("Assignment Status", "text", values=ASSIGNMENT_STATUSES),
-    *_text("ECM Provider Name", "ECM Provider NPI", may_be_empty=True),
+    *_text("ECM Provider Name", "ECM Provider NPI", "Proposed ECM Provider NPI", may_be_empty=True),
+    Column("Proposal Reason", "text", values=PROPOSAL_REASONS, may_be_empty=True),
     Column("MIF Reporting Period", "text"),
 )
 """The member information file's columns, in order; `<code>` stands for each of the rules

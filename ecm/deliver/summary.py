@@ -53,6 +53,7 @@ class Loop(Protocol):
 
     counts: dict[str, Any]
     warnings: list[dict[str, Any]]
+    proposal_counts: dict[str, Any] | None
 
 
 ABSENT_FEED = {"present": False, "files": 0, "read": 0, "staged": 0, "quarantined": 0}
@@ -148,6 +149,9 @@ def build_summary(
         "assigned_members": counts["assigned_members"],
         # The referral loop (loop.md, section 3): referrals, statuses, left out, review.
         "loop": dict(loop.counts),
+        # Members with no ECM provider (loop.md, section 4): proposals by reason and
+        # capacity use per roster provider (ecm.loop.proposals).
+        "proposals": dict(loop.proposal_counts or {}),
         "data_quality": {
             "quarantined_by_rule": quality.quarantined_by_rule,
             # Reported, never dropped: NPIs whose check digit fails, per feed and column.

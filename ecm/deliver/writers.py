@@ -17,7 +17,7 @@ import datetime as dt
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -57,6 +57,14 @@ class RunResults:
     referrals: Path
     review: Path
     listing: Path
+
+    @classmethod
+    def of(cls, files: dict[str, Path], quarantine: Path) -> RunResults:
+        """The writers' files from the run's result files by name (the merged shards',
+        then the loop's, which replace them: the loop's `assignments` carry the
+        proposals); a file no writer reads (the shards' `primary_care`) is left out."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in files.items() if k in names}, quarantine=quarantine)
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,7 @@ from ecm.generate.calendar import Anchors, to_date
 from ecm.generate.claims import LinePools, Renderer, build_claims, finalize
 from ecm.generate.events import Palette, base_events, concat, persona_events
 from ecm.generate.feeds import (
+    PLAN_LISTS,
     RUN_ANSWERS,
     add_persona_rows,
     draw_partner_feeds,
@@ -82,8 +83,9 @@ from ecm.generate.vocab import Vocab
 __all__ = ["FEEDS", "PERSONAS", "GenerationStats", "generate_feeds", "planted_personas"]
 
 # Every feed of the contracts, in feed order (data_contracts), but those answering a run
-# (feeds.RUN_ANSWERS): the files a generation writes.
-FEEDS = tuple(feed for feed in feed_order() if feed not in RUN_ANSWERS)
+# (feeds.RUN_ANSWERS) and the plan's own lists (feeds.PLAN_LISTS): the files a
+# generation writes.
+FEEDS = tuple(feed for feed in feed_order() if feed not in (*RUN_ANSWERS, *PLAN_LISTS))
 BATCH_LINES = 250_000
 PARTS_DIR = ".generate-parts"
 

@@ -43,13 +43,18 @@ OWN_WRITERS = ("eligibility", "medical_claim", "pharmacy_claim", "provider_assig
 # they follow a run's output, not one month's members, so a generated feed directory has
 # none (a provider simulator answering a run writes them).
 RUN_ANSWERS = ("provider_return", "outreach")
+# The plan's own lists, whose rows name no member (the ECM provider roster): no member's
+# facts draw them, and a generated feed directory has none yet.
+PLAN_LISTS = ("ecm_provider",)
 
 
 def partner_feeds(contracts: Mapping[str, FeedContract] | None = None) -> tuple[str, ...]:
-    """The partner feeds, in feed order: every contract but those of OWN_WRITERS and
-    RUN_ANSWERS."""
+    """The partner feeds, in feed order: every contract but those of OWN_WRITERS,
+    RUN_ANSWERS and PLAN_LISTS."""
     contracts = load_contracts() if contracts is None else contracts
-    return tuple(feed for feed in contracts if feed not in (*OWN_WRITERS, *RUN_ANSWERS))
+    return tuple(
+        feed for feed in contracts if feed not in (*OWN_WRITERS, *RUN_ANSWERS, *PLAN_LISTS)
+    )
 
 
 def _date_columns(contract: FeedContract) -> frozenset[str]:

@@ -30,14 +30,16 @@ from ecm import files
 from ecm.config.dates import RunDates
 from ecm.config.rules import Rules
 from ecm.loop import inputs
+from ecm.loop.proposals import Proposals, propose_providers
 from ecm.run import interrupts
 from ecm.warehouse import history
-from transforms import loop
+from transforms import loop, proposals
 
 REFERRALS = "referrals"
 REVIEW = "review"
 LISTING = "listing"
 MEMBER_FILES = "member_files"
+ASSIGNMENTS = "assignments"
 NOT_REFERRED = "member_not_referred_to_provider"
 """The warning of RTF rows for a member the provider was never sent (loop.md, section 2)."""
 
@@ -52,6 +54,8 @@ class LoopResult:
     member_files: Path
     counts: dict[str, Any]
     warnings: list[dict[str, Any]]
+    # summary.json's `proposals` (ecm.loop.proposals.Proposals.counts).
+    proposal_counts: dict[str, Any] | None = None
 
 
 def run_loop(
@@ -108,9 +112,16 @@ def run_loop(
                 pl.col("closing_as_of_date").alias("as_of_date"), "member_id"
             ),
         )
-    enrollments = loop.ecm_enrollments(rtf.lazy(), as_of)
+        enrollments = loop.ecm_enrollments(rtf.lazy(), as_of)
+        proposed = propose_providers(
+            con,
+            assignments,
+            _primary_care(results),
+            enrollments,
+            as_of,
+        )
     listing = loop.assignment_statuses(
-        assignments.lazy(),
+        _listed_providers(proposed, rules.setting("assignment.auto_assign")),
         prior.lazy(),
         closing.lazy(),
         closing_populations.lazy(),
@@ -130,6 +141,7 @@ def run_loop(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = {
+        ASSIGNMENTS: proposed.assignments,
         REFERRALS: referrals,
         REVIEW: review,
         LISTING: listing,
@@ -140,7 +152,7 @@ def run_loop(
         paths[name] = out_dir / f"{name}.parquet"
         files.write_parquet(frame, paths[name])
     return LoopResult(
-        files={name: paths[name] for name in (REFERRALS, REVIEW, LISTING)},
+        files={name: paths[name] for name in (ASSIGNMENTS, REFERRALS, REVIEW, LISTING)},
         member_files=paths[MEMBER_FILES],
         counts=loop_counts(
             referrals,
@@ -151,6 +163,26 @@ def run_loop(
             max_open_days=rules.setting("loop.max_open_days"),
         ),
         warnings=not_referred_warnings(unreferred),
+        proposal_counts=proposed.counts(),
+    )
+
+
+def _primary_care(results: Mapping[str, Path]) -> pl.DataFrame:
+    """The shards' merged `primary_care` (none when the run did not make it)."""
+    if "primary_care" in results:
+        return pl.read_parquet(results["primary_care"])
+    return pl.DataFrame(schema=proposals.PRIMARY_CARE_SCHEMA)
+
+
+def _listed_providers(proposed: Proposals, auto_assign: bool) -> pl.LazyFrame:
+    """The assignments as the member information files list them: with `[assignment]
+    auto_assign`, a member proposed a provider is listed with it (and a referral opens);
+    otherwise they stay in unassigned/."""
+    frame = proposed.assignments.lazy()
+    if not auto_assign:
+        return frame
+    return frame.with_columns(
+        pl.coalesce("provider_npi", "proposed_provider_npi").alias("provider_npi")
     )
 
 

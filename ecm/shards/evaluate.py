@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 
 import duckdb
 import polars as pl
@@ -21,7 +21,7 @@ from ecm.config.rules import OWN_LOOKBACK_SETTING, Rules
 from ecm.errors import RulesError
 from ecm.warehouse.inputs import input_selects
 from ecm.warehouse.sql import install_macros
-from transforms import ed, metrics, stays
+from transforms import ed, metrics, proposals, stays
 from transforms.assign import finalize_assignments
 from transforms.claims import with_claim_type_of_bill
 from transforms.cms_planned import mark_planned_cms
@@ -126,6 +126,8 @@ class Events:
     # Members in eligibility, not on the as-of date, under 21 on it (member_id,
     # subscriber_id): HOMELESS_FAMILY's index children who are not enrolled.
     unenrolled_children: pl.DataFrame
+    # Each enrolled member's primary care provider (transforms.proposals.primary_care).
+    primary_care: pl.DataFrame
 
 
 # The names by which a population's rule may read the events (Population.reads); the
@@ -256,6 +258,12 @@ def build_events(inputs: Inputs, ref: ReferenceData, rules: Rules, dates: RunDat
         stays=stay_frame,
         criteria=collect_criteria(criteria),
         unenrolled_children=index_children.collect(),
+        primary_care=proposals.primary_care(
+            inputs["claim_lines"].join(enrolled, on="member_id", how="semi"),
+            ref.value_set(setting("criteria.office_visit_codes")),
+            ref.value_set(setting("events.ed_visit.professional_place_of_service")),
+            dates.window,
+        ).collect(),
     )
 
 
@@ -301,6 +309,11 @@ class Evaluation:
     evidence: pl.DataFrame
     member_metrics: pl.DataFrame
     population_status: dict[str, PopulationStatus]
+    # The members holding a population: county and primary care provider
+    # (transforms.proposals.PRIMARY_CARE_SCHEMA), read by the proposals after the merge.
+    primary_care: pl.DataFrame = field(
+        default_factory=lambda: pl.DataFrame(schema=proposals.PRIMARY_CARE_SCHEMA)
+    )
     # Members with spans of more than one ECM provider covering the as-of date.
     members_with_several_providers: int = 0
 
@@ -413,10 +426,19 @@ def assign_populations(
         counted_criteria=metric_criteria(rules),
         long_window=dates.long_window,
     ).sort("member_id")
-    frames = pl.collect_all([assignments, evidence, member_metrics])
+    care = (
+        members.join(assignments.select("member_id").unique(), on="member_id", how="semi")
+        .select("member_id", "county")
+        .join(events.primary_care.lazy(), on="member_id", how="left")
+        .select(list(proposals.PRIMARY_CARE_SCHEMA))
+        .cast(proposals.PRIMARY_CARE_SCHEMA)
+        .sort("member_id")
+    )
+    *frames, primary_care = pl.collect_all([assignments, evidence, member_metrics, care])
     return Evaluation(
         *frames,
         population_status=statuses,
+        primary_care=primary_care,
         members_with_several_providers=members_with_several_providers(
             inputs["provider_assignment"], as_of
         ),

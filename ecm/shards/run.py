@@ -36,6 +36,8 @@ OUTPUT_ORDER: dict[str, tuple[tuple[str, ...], bool]] = {
         True,
     ),
     "member_metrics": (("member_id",), False),
+    # Read by the proposals after the merge (ecm.loop.proposals); not an output file.
+    "primary_care": (("member_id",), False),
 }
 COUNTS_FILE = "counts.json"
 

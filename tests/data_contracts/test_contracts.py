@@ -59,6 +59,7 @@ def test_the_feed_order_is_the_contracts_order():
         "provider_assignment",
         "provider_return",
         "outreach",
+        "ecm_provider",
     )
     assert [c.order for c in load_contracts().values()] == sorted(
         c.order for c in load_contracts().values()
