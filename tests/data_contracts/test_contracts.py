@@ -53,6 +53,7 @@ def test_the_feed_order_is_the_contracts_order():
         "homelessness",
         "nursing_facility_assessment",
         "provider_assignment",
+        "program_enrollment",
     )
     assert [c.order for c in load_contracts().values()] == sorted(
         c.order for c in load_contracts().values()
