@@ -94,12 +94,12 @@ def hospice_claim_exclusions(
         "claim_end_date",
         start,
     )
+    # claim_type is the claim's (the Tuva input layer): the claim's type of bill is read
+    # among its institutional lines, the few of all lines.
+    institutional = claim_lines.filter(pl.col("claim_type") == "institutional")
     lines = (
-        with_claim_type_of_bill(claim_lines)
-        .filter(
-            (pl.col("claim_type") == "institutional")
-            & in_value_set(pl.col(CLAIM_TYPE_OF_BILL), bill_types)
-        )
+        with_claim_type_of_bill(institutional)
+        .filter(in_value_set(pl.col(CLAIM_TYPE_OF_BILL), bill_types))
         .join(members.select("member_id"), on="member_id", how="semi")
         .select("member_id", "claim_id", start.alias("_start"), end.alias("_end"))
         .with_columns(pl.max_horizontal("_start", "_end").alias("_end"))
@@ -166,6 +166,6 @@ def excluded_by(exclusions: pl.LazyFrame) -> pl.LazyFrame:
 def with_excluded_by(assignments: pl.LazyFrame, exclusions: pl.LazyFrame) -> pl.LazyFrame:
     """The assignments with `excluded_by` last: the member's programs, '' (never null)
     when none. Rows and their order unchanged: an excluded member keeps every population."""
-    return assignments.join(excluded_by(exclusions), on="member_id", how="left").with_columns(
-        pl.col(EXCLUDED_BY).fill_null("")
-    )
+    return assignments.join(
+        excluded_by(exclusions), on="member_id", how="left", maintain_order="left"
+    ).with_columns(pl.col(EXCLUDED_BY).fill_null(""))

@@ -131,6 +131,8 @@ ASSIGNMENT_COLUMNS = (
     Column("qualifying_date", "date"),
     Column("provider_npi", "text", may_be_empty=True),
     *_text("evidence_summary", "rules_version"),
+    # The programs excluding the member on the as-of date, sorted, `;`-joined ('' if none).
+    Column("excluded_by", "text"),
 )
 MEMBER_AND_POPULATION = ("member_id", "pof_code")
 
@@ -224,6 +226,19 @@ OUTPUTS: tuple[Output, ...] = (
         grain_key=("member_id",),
     ),
     Output(
+        "exclusions.parquet",
+        "one row per member holding a population × program × source that excludes them",
+        writers.write_exclusions,
+        columns=(
+            *_text("member_id", "program"),
+            Column("source_feed", "text", values=("program_enrollment", "medical_claim")),
+            Column("source_key", "text"),
+            Column("start_date", "date"),
+            Column("end_date", "date", may_be_empty=True),
+        ),
+        grain_key=("member_id", "program", "source_feed", "source_key"),
+    ),
+    Output(
         "quarantine.parquet",
         "one row per rejected input row",
         writers.write_quarantine,
@@ -247,8 +262,8 @@ OUTPUTS: tuple[Output, ...] = (
     ),
     Output(
         MIF,
-        "one row per member holding a population, in the folder of the member's ECM "
-        "provider (`unassigned/` for members with none)",
+        "one row per member holding a population and not excluded, in the folder of the "
+        "member's ECM provider (`unassigned/` for members with none)",
         writers.write_member_information,
         columns=MIF_COLUMNS,
         grain_key=("Member CIN",),

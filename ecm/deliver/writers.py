@@ -49,6 +49,9 @@ class RunResults:
     assignments: Path
     evidence: Path
     member_metrics: Path
+    # Every exclusion of a member enrolled on the as-of date (whether or not they hold a
+    # population); exclusions.parquet keeps those of members holding one.
+    exclusions: Path
     quarantine: Path
 
 
@@ -160,6 +163,18 @@ def write_member_metrics(run: RunWriting, output: Output) -> None:
     _copied(run, run.results.member_metrics, output.name)
 
 
+def write_exclusions(run: RunWriting, output: Output) -> None:
+    """exclusions.parquet: the run's exclusions of members holding a population (loop.md,
+    section 1), in the merged order."""
+    holding = run.assignments.select("member_id").unique()
+    frame = pl.read_parquet(run.results.exclusions).join(
+        holding, on="member_id", how="semi", maintain_order="left"
+    )
+    path = run.folder / output.name
+    files.write_parquet(frame, path)
+    run.wrote(path, frame.height)
+
+
 def write_quarantine(run: RunWriting, output: Output) -> None:
     """The quarantine the data quality report wrote (ecm.deliver.quality), copied."""
     _copied(run, run.results.quarantine, output.name)
@@ -186,7 +201,8 @@ def write_member_information(run: RunWriting, _output: Output) -> None:
     with run.warehouse_connection() as con:
         eligibility, provider_spans = member_files.read_mif_inputs(con, run.results.assignments)
     rows = member_information_rows(
-        run.assignments.lazy(),
+        # An excluded member is in no file (until the referral loop's listing leaves them out).
+        run.assignments.lazy().filter(pl.col("excluded_by") == ""),
         eligibility.lazy(),
         provider_spans.lazy(),
         pl.scan_parquet(run.results.member_metrics),
