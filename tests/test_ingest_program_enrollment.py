@@ -37,9 +37,7 @@ def quarantined(con) -> dict[int, tuple[str, str]]:
     return {line_no: (rule, detail) for line_no, rule, detail in rows}
 
 
-def test_rows_are_staged_with_the_program_lower_case_and_an_empty_end_ongoing(
-    tmp_path, con, rules
-):
+def test_rows_are_staged_with_the_program_lower_case_and_an_empty_end_ongoing(tmp_path, con, rules):
     result = ingested(
         tmp_path,
         con,

@@ -79,7 +79,9 @@ def test_a_program_not_in_force_and_one_outside_the_table_never_exclude():
         ("A", "dsnp", "program_enrollment.csv:5")
     ]
     every_code = (*ALL_PROGRAMS, "waiver_mcwp")
-    assert [p for _, p, _ in excluded(enrollment_exclusions(rows, members("A"), every_code, D))] == [
+    assert [
+        p for _, p, _ in excluded(enrollment_exclusions(rows, members("A"), every_code, D))
+    ] == [
         "pace",
         "dsnp",
     ]
