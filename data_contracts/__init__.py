@@ -2,8 +2,13 @@
 
 A contract names the feed's columns (required and optional) and, for the columns that
 have one, their type and checks: `not_null`, allowed values (`choice`, `yes_no`), code
-shapes (`code` with a shape of `shapes.toml`), whole numbers (`integer`), dates (`date`,
-with the bounds before which a value is no date: `empty_before`, `empty_before_column`).
+shapes (`code` with a shape of `shapes.toml`), whole numbers (`integer`, with an optional
+least value `min_value`), dates (`date`, with the bounds before which a value is no date:
+`empty_before`, `empty_before_column`), months (`period`: staged as the month's first
+day). A column may accept other headers (`aliases`: a template's, matched by
+`header_key`) and take the rules file's aliases of its values
+(`value_aliases_named_by`: the table of the rules file that maps a delivered value to an
+allowed one, applied before the checks; `FeedContract.with_value_aliases`).
 It also holds the date-order pairs, multi-column rules, the grain and its key, whether
 the member must be in eligibility (`member_key`), each check's severity (`error`: the
 row is quarantined; `warn`: reported, the row kept), expectations over the staged table
@@ -35,7 +40,8 @@ import datetime as dt
 import itertools
 import re
 import tomllib
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -48,14 +54,24 @@ MEMBERS_FEED = "eligibility"
 # cites (`file:line`) lists them in its `read_columns`.
 ROW_KEY_COLUMNS = ("_source_file", "_line")
 
-COLUMN_TYPES = ("text", "date", "integer", "code", "choice", "yes_no")
+COLUMN_TYPES = ("text", "date", "integer", "code", "choice", "yes_no", "period")
+# The column types whose values the rules file may alias (a value stands for another).
+ALIASED_TYPES = ("text", "choice", "yes_no")
+YES_NO = ("Y", "N")
 SEVERITIES = ("error", "warn")
 ROW_RULE_KINDS = ("not_all_empty",)
 _NAME = re.compile(r"[a-z_][a-z0-9_]*")
+_SETTING = re.compile(r"[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)+")
 
 
 class ContractError(ValueError):
     """A contract file that cannot be used: names the file and the key."""
+
+
+def header_key(name: str) -> str:
+    """A header as an alias is matched: lower case, every character but letters and digits
+    removed ("Member Client Index Number (CIN)" is "memberclientindexnumbercin")."""
+    return "".join(ch for ch in name.lower() if ch.isalnum())
 
 
 @dataclass(frozen=True)
@@ -86,6 +102,25 @@ class ColumnSpec:
     # and counted as a warning (rule implausible_date), never quarantined.
     empty_before: dt.date | None = None
     empty_before_column: str | None = None
+    # Other headers the column is delivered under (a template's: DHCS's "Member Client
+    # Index Number (CIN)"), matched by `header_key`.
+    aliases: tuple[str, ...] = ()
+    # The least whole number an `integer` column may hold (a count: 0).
+    min_value: int | None = None
+    # The rules-file table of aliases of the column's values ("loop.aliases.ecm_status":
+    # a delivered value, compared trimmed and in any case, and the allowed value it
+    # stands for), and those aliases as the rules file gives them, lower-cased
+    # (`FeedContract.with_value_aliases`; empty until then).
+    value_aliases_named_by: str | None = None
+    value_aliases: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def allowed_values(self) -> tuple[str, ...]:
+        """The values the column may hold once staged, in their staged case (a choice's
+        values, Y and N); empty for a column of any text."""
+        if self.type == "yes_no":
+            return YES_NO
+        return tuple(v.upper() if self.case == "upper" else v.lower() for v in self.values)
 
 
 @dataclass(frozen=True)
@@ -215,6 +250,31 @@ class FeedContract:
                 return s
         return ColumnSpec(column)
 
+    @property
+    def header_aliases(self) -> dict[str, str]:
+        """The columns' other headers: `header_key` of each alias → the column."""
+        return {header_key(a): s.name for s in self.specs for a in s.aliases}
+
+    def with_value_aliases(self, table: Callable[[str], Mapping[str, str]]) -> FeedContract:
+        """The contract with the value aliases of its columns that declare a rules-file
+        table (`value_aliases_named_by`): `table(key)` gives that table (delivered value →
+        allowed value), as the loaded rules file holds it. The delivered values are kept
+        trimmed and lower-cased, as they are compared."""
+        specs = tuple(
+            replace(
+                s,
+                value_aliases=tuple(
+                    sorted(
+                        (k.strip().lower(), v) for k, v in table(s.value_aliases_named_by).items()
+                    )
+                ),
+            )
+            if s.value_aliases_named_by
+            else s
+            for s in self.specs
+        )
+        return replace(self, specs=specs)
+
 
 # --- reading ---------------------------------------------------------------------------
 
@@ -313,6 +373,8 @@ def _column_spec(r: _Reader, name: str, shapes: dict[str, Shape]) -> ColumnSpec:
     ):
         if bound is not None and kind != "date":
             raise r.fail(key, "only a date column has a bound before which it is empty")
+    aliases = _header_aliases(r)
+    min_value, named_by = _least_and_value_aliases(r, kind)
     mostly = r.get("not_null_mostly", float, None)
     values_mostly = r.get("values_mostly", float, 1.0)
     for key, share in (("not_null_mostly", mostly), ("values_mostly", values_mostly)):
@@ -330,9 +392,54 @@ def _column_spec(r: _Reader, name: str, shapes: dict[str, Shape]) -> ColumnSpec:
         values_mostly=values_mostly,
         empty_before=empty_before,
         empty_before_column=empty_before_column,
+        aliases=aliases,
+        min_value=min_value,
+        value_aliases_named_by=named_by,
     )
     r.finish()
     return spec
+
+
+def _header_aliases(r: _Reader) -> tuple[str, ...]:
+    """A column's `aliases`: other headers it is delivered under, each with a letter or a
+    digit (`header_key` compares only those)."""
+    aliases = r.names("aliases", ())
+    for alias in aliases:
+        if not header_key(alias):
+            raise r.fail("aliases", f"'{alias}' has no letter or digit to match a header by")
+    return aliases
+
+
+def _least_and_value_aliases(r: _Reader, kind: str) -> tuple[int | None, str | None]:
+    """A column's `min_value` (an integer column's) and `value_aliases_named_by` (a text,
+    choice or yes/no column's: a dotted rules-file setting)."""
+    min_value = r.get("min_value", int, None)
+    if min_value is not None and kind != "integer":
+        raise r.fail("min_value", "only an integer column has a least value")
+    named_by = r.get("value_aliases_named_by", str, None)
+    if named_by is not None and kind not in ALIASED_TYPES:
+        raise r.fail(
+            "value_aliases_named_by",
+            f"only a column of type {', '.join(ALIASED_TYPES)} takes aliases of its values",
+        )
+    if named_by is not None and not _SETTING.fullmatch(named_by):
+        raise r.fail("value_aliases_named_by", "expected a dotted rules-file setting")
+    return min_value, named_by
+
+
+def _check_header_aliases(r: _Reader, specs: list[ColumnSpec], columns: tuple[str, ...]) -> None:
+    """No header may match two columns: an alias is neither another column's alias nor
+    another column's name (each as `header_key` compares them)."""
+    owners = {header_key(c): (c, "the name") for c in columns}
+    for spec in specs:
+        for alias in spec.aliases:
+            owner, what = owners.setdefault(header_key(alias), (spec.name, f"alias '{alias}'"))
+            if owner != spec.name:
+                raise r.fail(
+                    f"columns.{spec.name}.aliases",
+                    f"'{alias}' would match column {owner} too ({what} of {owner}): a header "
+                    f"must name one column",
+                )
 
 
 def _known(r: _Reader, key: str, columns: tuple[str, ...], names: tuple[str, ...]) -> None:
@@ -403,9 +510,6 @@ def _expectations(r: _Reader, columns: tuple[str, ...]) -> tuple[Expectation, ..
                 _known(sub, key, columns, named)
         expectations.append(Expectation(kind, kwargs))
     return tuple(expectations)
-
-
-_SETTING = re.compile(r"[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)+")
 
 
 def _scope(r: _Reader, contract_specs: dict[str, ColumnSpec], columns: tuple[str, ...]):
@@ -491,6 +595,7 @@ def parse_contract(path: Path, data: dict) -> FeedContract:
         if col not in columns:
             raise r.fail(f"columns.{col}", "is not a column of required_ or optional_columns")
         specs.append(_column_spec(r.sub(f"columns.{col}", table), col, shapes))
+    _check_header_aliases(r, specs, columns)
     dates = {s.name for s in specs if s.type == "date"}
     for spec in specs:
         if spec.empty_before_column is not None and spec.empty_before_column not in dates:
@@ -610,3 +715,36 @@ def fill_rate_check_names() -> tuple[str, ...]:
     """The declared fill-rate checks' names: the keys the rules file's `[fill_rates]` must
     hold, each a share between 0 and 1 (ecm.config.rules checks them)."""
     return tuple(fill_rate_checks())
+
+
+@dataclass(frozen=True)
+class ValueAliasTable:
+    """A rules-file table of value aliases the contracts name (`value_aliases_named_by`):
+    its key (`loop.aliases.ecm_status`), the columns it serves (`provider_return.ecm_status`)
+    and the values an alias may stand for (empty: any text)."""
+
+    key: str
+    columns: tuple[str, ...]
+    allowed: tuple[str, ...]
+
+
+def value_alias_tables() -> dict[str, ValueAliasTable]:
+    """Every rules-file table of value aliases the contracts name, by key (the keys the
+    rules file must hold, checked by ecm.config.rules). Columns of two feeds may share a
+    table only when they allow the same values: a ContractError otherwise."""
+    tables: dict[str, ValueAliasTable] = {}
+    for feed, contract in load_contracts().items():
+        for spec in contract.specs:
+            key = spec.value_aliases_named_by
+            if key is None:
+                continue
+            column = f"{feed}.{spec.name}"
+            known = tables.get(key)
+            if known is not None and known.allowed != spec.allowed_values:
+                raise ContractError(
+                    f"{contract.path}: key 'columns.{spec.name}.value_aliases_named_by': "
+                    f"'{key}' serves {', '.join(known.columns)} too, which allows other values"
+                )
+            columns = (*known.columns, column) if known else (column,)
+            tables[key] = ValueAliasTable(key, columns, spec.allowed_values)
+    return tables

@@ -1,7 +1,8 @@
 """The row checks of a contract, generated as DuckDB SQL.
 
 `checked_select(contract)` is a select over `raw__<feed>` that adds two columns to every
-raw row:
+raw row (its coded values first replaced by the allowed values the rules file's aliases
+say they stand for, `aliased_values`, when the contract carries them):
 
 - `_reject`: the first failing `error` check as 'rule|detail' (NULL when the row passes),
   the row is quarantined with it;
@@ -29,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from data_contracts import FeedContract, Shape, load_shapes
+from data_contracts import ColumnSpec, FeedContract, Shape, load_shapes
 
 ELIGIBILITY_MEMBERS = "eligibility_members"
 ELIGIBILITY_MEMBERS_SQL = f"""
@@ -45,6 +46,8 @@ DATE_FORMATS = (
     "with a four-digit year"
 )
 """The date forms `ecm_date` (sql/macros.sql) reads, in the words of a quarantine detail."""
+PERIOD_FORMATS = "YYYY-MM, YYYYMM or MM/YYYY, or a date in the month"
+"""The month forms `ecm_period` (sql/macros.sql) reads, in the words of a quarantine detail."""
 UNKNOWN_MEMBER = "member_id is not in the eligibility feed"
 MEMBER_QUARANTINED = (
     "member_id's eligibility rows were quarantined (see the eligibility feed's quarantine)"
@@ -91,13 +94,14 @@ def _list(values: tuple[str, ...]) -> str:
 PARSED = "_parsed__"
 """The prefix of a typed column's parsed value in the checked select: parsed once, read
 by its checks and passed on as the column itself."""
-PARSED_TYPES = {"date": "date", "integer": "integer", "code": "varchar"}
+PARSED_TYPES = {"date": "date", "integer": "integer", "code": "varchar", "period": "date"}
 
 
 def parsed_values(contract: FeedContract) -> dict[str, tuple[str, str]]:
-    """Per typed column (date, integer, code) its parse as SQL over the raw text and
-    the SQL type it gives: a date by `ecm_date`, a whole number by `ecm_integer`, a code by
-    its shape's normalising macro (the same the staging models used to apply)."""
+    """Per typed column (date, integer, code, period) its parse as SQL over the raw text
+    and the SQL type it gives: a date by `ecm_date`, a whole number by `ecm_integer`, a code
+    by its shape's normalising macro (the same the staging models used to apply), a month
+    by `ecm_period` (its first day)."""
     shapes = load_shapes()
     values = {}
     for spec in contract.specs:
@@ -108,6 +112,8 @@ def parsed_values(contract: FeedContract) -> dict[str, tuple[str, str]]:
             values[spec.name] = (f"ecm_integer({c})", "integer")
         elif spec.type == "code":
             values[spec.name] = (f"{shapes[spec.shape].normalise}({c})", "varchar")
+        elif spec.type == "period":
+            values[spec.name] = (f"ecm_period({c})", "date")
     return values
 
 
@@ -185,6 +191,17 @@ def _column_checks(contract: FeedContract, shapes: dict[str, Shape]) -> list[Che
                 )
                 for before, summary in bounds.get(spec.name, ())
             ]
+        elif spec.type == "period":
+            checks.append(
+                Check(
+                    "unparseable_date",
+                    f"{spec.name} is not a month (expected {PERIOD_FORMATS})",
+                    sev,
+                    f"ecm_check_parsed_period({c}, {ident(PARSED + spec.name)}, {col}, "
+                    f"{lit(PERIOD_FORMATS)})",
+                    (spec.name,),
+                )
+            )
         elif spec.type == "integer":
             checks.append(
                 Check(
@@ -195,6 +212,17 @@ def _column_checks(contract: FeedContract, shapes: dict[str, Shape]) -> list[Che
                     (spec.name,),
                 )
             )
+            if spec.min_value is not None:
+                checks.append(
+                    Check(
+                        "malformed_value",
+                        f"{spec.name} is less than {spec.min_value}",
+                        sev,
+                        f"ecm_check_at_least({c}, {ident(PARSED + spec.name)}, {col}, "
+                        f"{int(spec.min_value)})",
+                        (spec.name,),
+                    )
+                )
         elif spec.type == "code":
             shape = shapes[spec.shape]
             checks.append(
@@ -209,26 +237,52 @@ def _column_checks(contract: FeedContract, shapes: dict[str, Shape]) -> list[Che
             )
         elif spec.type == "choice":
             macro = "ecm_check_choice_upper" if spec.case == "upper" else "ecm_check_choice"
+            nor, then = _nor_an_alias(spec)
             checks.append(
                 Check(
                     "unknown_value",
-                    f"{spec.name} is not one of: {', '.join(spec.values)}",
+                    f"{spec.name} is not one of: {', '.join(spec.values)}{nor}",
                     sev,
-                    f"{macro}({c}, {_list(spec.values)}, {col})",
+                    f"{macro}({c}, {_list(spec.values)}, {col}){then}",
                     (spec.name,),
                 )
             )
         elif spec.type == "yes_no":
+            nor, then = _nor_an_alias(spec)
             checks.append(
                 Check(
                     "unknown_value",
-                    f"{spec.name} is not Y or N",
+                    f"{spec.name} is not Y or N{nor}",
                     sev,
-                    f"ecm_check_yes_no({c}, {col})",
+                    f"ecm_check_yes_no({c}, {col}){then}",
                     (spec.name,),
                 )
             )
     return checks
+
+
+def _nor_an_alias(spec: ColumnSpec) -> tuple[str, str]:
+    """What a quarantine detail adds for a column whose values the rules file aliases, and
+    the SQL appending it to a failing check's verdict (NULL, a passing one, stays NULL)."""
+    if spec.value_aliases_named_by is None:
+        return "", ""
+    nor = f" (nor an alias of the rules file's [{spec.value_aliases_named_by}])"
+    return nor, f" || {lit(nor)}"
+
+
+def aliased_values(contract: FeedContract) -> list[str]:
+    """Per column with value aliases (`ColumnSpec.value_aliases`, from the rules file), SQL
+    replacing a delivered value by the allowed value it stands for (compared trimmed and
+    in lower case), any other value left as delivered: the checks then judge, and the
+    staging model stages, the allowed value."""
+    replaced = []
+    for spec in contract.specs:
+        if not spec.value_aliases:
+            continue
+        c = ident(spec.name)
+        whens = " ".join(f"when {lit(k)} then {lit(v)}" for k, v in spec.value_aliases)
+        replaced.append(f"case lower(trim({c})) {whens} else {c} end as {c}")
+    return replaced
 
 
 def _position_helpers(
@@ -383,11 +437,9 @@ def checked_select(contract: FeedContract, delivered: frozenset[str] | None = No
         for name, (sql, kind) in parsed.items()
     ]
     helper_names = [h.rsplit(" as ", 1)[1] for h in helpers]
-    located = (
-        f"select raw.*, {', '.join(helpers)} from raw__{contract.name} as raw"
-        if helpers
-        else f"select * from raw__{contract.name}"
-    )
+    aliased = aliased_values(contract)
+    star = f"raw.* replace ({', '.join(aliased)})" if aliased else "raw.*"
+    located = f"select {', '.join([star, *helpers])} from raw__{contract.name} as raw"
     exclude = f" exclude ({', '.join(helper_names)})" if helper_names else ""
     if parsed:
         bounds = implausible_dates(contract)

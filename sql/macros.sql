@@ -34,6 +34,18 @@ create or replace temp macro ecm_date(x) as
         when x is not null then ecm_date_form(trim(x))
     end;
 
+-- A month (a reporting period) as its first day, else NULL: YYYY-MM, YYYYMM, MM/YYYY
+-- (the month may have one digit: 2026-1, 1/2026), with a four-digit year; or a date in
+-- one of ecm_date's forms, standing for its month (a workbook's cell formatted as a month
+-- holds a date).
+create or replace temp macro ecm_period(x) as
+    case
+        when regexp_full_match(trim(x), '[0-9]{4}-[0-9]{1,2}') then try_strptime(trim(x), '%Y-%m')::date
+        when regexp_full_match(trim(x), '[0-9]{6}') then try_strptime(trim(x), '%Y%m')::date
+        when regexp_full_match(trim(x), '[0-9]{1,2}/[0-9]{4}') then try_strptime(trim(x), '%m/%Y')::date
+        else date_trunc('month', ecm_date(x))::date
+    end;
+
 -- A whole number, else NULL: digits with an optional sign, and `.0` after them allowed
 -- (`22.0` is 22: pandas writes integer columns with empty rows as floats). DuckDB's own
 -- cast would round `4.5` to 5 and read `1e3` or `0x10`: the shape is checked first.
@@ -104,6 +116,15 @@ create or replace temp macro ecm_check_parsed_date(x, parsed, col, expected) as
 create or replace temp macro ecm_check_parsed_integer(x, parsed, col) as
     case when parsed is null and ecm_text(x) is not null
          then 'malformed_value|' || col || ' ''' || x || ''' is not a whole number' end;
+
+create or replace temp macro ecm_check_at_least(x, parsed, col, least) as
+    case when parsed < least
+         then 'malformed_value|' || col || ' ''' || x || ''' is less than ' || least end;
+
+create or replace temp macro ecm_check_parsed_period(x, parsed, col, expected) as
+    case when parsed is null and ecm_text(x) is not null
+         then 'unparseable_date|' || col || ' ''' || x || ''' is not a month (expected '
+              || expected || ')' end;
 
 create or replace temp macro ecm_check_parsed_order(start_parsed, end_parsed, start_value,
                                                    end_value, start_col, end_col) as

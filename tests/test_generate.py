@@ -15,7 +15,13 @@ from data_contracts import feed_order, load_contract
 from ecm.generate import FEEDS, PERSONAS, generate_feeds, palette, planted_personas
 from ecm.generate.calendar import Anchors, add_months, resolve, window_start
 from ecm.generate.claims import npi_check_digit
-from ecm.generate.feeds import OWN_WRITERS, PartnerFacts, partner_feeds, partner_frames
+from ecm.generate.feeds import (
+    OWN_WRITERS,
+    RUN_ANSWERS,
+    PartnerFacts,
+    partner_feeds,
+    partner_frames,
+)
 from tests.conftest import CONFORMANCE
 
 END = dt.date(2026, 10, 31)
@@ -133,9 +139,12 @@ def test_bad_arguments_are_refused(tmp_path, kwargs, message):
 
 def test_every_feed_is_written_with_its_contract_columns(csv_feeds):
     """The generator writes every contract's feed, in the contract's columns and order
-    (data_contracts: the one place a feed's columns are written)."""
+    (data_contracts: the one place a feed's columns are written), but the providers'
+    answers to a run's member information files (the RTF and OTF follow a run)."""
     folder, stats = csv_feeds
-    assert feed_order() == FEEDS
+    assert RUN_ANSWERS == ("provider_return", "outreach")
+    assert tuple(f for f in feed_order() if f not in RUN_ANSWERS) == FEEDS
+    assert not [p for p in folder.iterdir() if p.name.startswith(RUN_ANSWERS)]
     for feed in FEEDS:
         header = read_feed(folder, feed).columns
         assert header == list(load_contract(feed).columns), feed
@@ -143,7 +152,7 @@ def test_every_feed_is_written_with_its_contract_columns(csv_feeds):
 
 
 def test_a_feed_without_a_writer_of_its_own_is_a_partner_feed():
-    assert set(partner_feeds()) == set(feed_order()) - set(OWN_WRITERS)
+    assert set(partner_feeds()) == set(feed_order()) - set(OWN_WRITERS) - set(RUN_ANSWERS)
     assert partner_feeds() == (
         "incarceration",
         "child_welfare",

@@ -704,10 +704,25 @@ def test_one_error_lists_every_problem(tmp_path):
     assert "\n" not in message
 
 
+def _setting_of(key: str) -> str:
+    """The declared setting a key of the file belongs to: itself, or the table-valued
+    setting holding it (an entry of [loop.aliases.ecm_status])."""
+    parts = key.split(".")
+    return next(
+        (
+            ".".join(parts[:end])
+            for end in range(len(parts), 0, -1)
+            if ".".join(parts[:end]) in SETTINGS
+        ),
+        key,
+    )
+
+
 def test_every_key_of_the_packaged_file_is_declared_and_every_declaration_is_used():
     declared = {key.replace("populations.*.", "") for key in SETTINGS}
     in_file = {
-        key.split(".", 2)[2] if key.startswith("populations.") else key for key in leaf_keys()
+        key.split(".", 2)[2] if key.startswith("populations.") else _setting_of(key)
+        for key in leaf_keys()
     }
     population_keys = {key for p in POPULATIONS.values() for key in p.settings} | {
         "title",
@@ -728,3 +743,79 @@ def test_every_key_is_documented_in_docs_populations():
         if f"`{key.replace('populations.*.', 'populations.CODE.')}`" not in section
     ]
     assert missing == []
+
+
+# --- [loop.aliases.<column>]: aliases of the values the providers' files deliver ------------
+
+
+def test_every_column_the_contracts_alias_has_its_table_in_the_packaged_file():
+    aliases = DEFAULT_DATA["loop"]["aliases"]
+    assert set(aliases) == {
+        "ecm_status",
+        "discontinuation_reason_code",
+        "referral_status",
+        "referral_closure_reason",
+        "method",
+        "successful",
+    }
+    assert aliases["ecm_status"]["E"] == "enrolled"
+
+
+@pytest.mark.parametrize(
+    ("column", "aliases", "said"),
+    [
+        (
+            "ecm_status",
+            {"E": "enroled"},
+            'loop.aliases.ecm_status."E" = "enroled": expected one of: enrolled, pending, '
+            'declined, unable_to_reach, discontinued, not_eligible (did you mean "enrolled"?)',
+        ),
+        (
+            "discontinuation_reason_code",
+            {"Well Managed": "wm"},
+            'loop.aliases.discontinuation_reason_code."Well Managed" = "wm": expected one of: '
+            "WM, SC,",
+        ),
+        (
+            "successful",
+            {"Reached": "yes"},
+            'loop.aliases.successful."Reached" = "yes": expected one of: Y, N',
+        ),
+        ("method", {"Phone": 1}, 'loop.aliases.method."Phone" = 1: expected one of: in_person'),
+        (
+            "ecm_status",
+            {"Declined": "enrolled"},
+            'loop.aliases.ecm_status."Declined" = "enrolled": the key is an allowed value itself',
+        ),
+        (
+            "referral_status",
+            {"O": "open", " o ": "open"},
+            'loop.aliases.referral_status." o " = "open": the key is "O" again (keys are '
+            "compared trimmed and in any case)",
+        ),
+        ("method", {" ": "phone"}, 'loop.aliases.method." " = "phone": expected a delivered value'),
+        (
+            "method",
+            "phone",
+            'loop.aliases.method = "phone": expected a table of the values of outreach.method '
+            "as delivered, each = one of: in_person, phone, video, text, email, mail",
+        ),
+    ],
+)
+def test_a_value_alias_must_stand_for_an_allowed_value(tmp_path, column, aliases, said):
+    assert said in rules_error(rules_file_with(tmp_path, f"loop.aliases.{column}", aliases))
+
+
+def test_every_alias_table_is_present_and_no_other_is_accepted(tmp_path):
+    missing = rules_error(rules_file_with(tmp_path / "a", "loop.aliases.method", REMOVED))
+    assert "loop.aliases.method is missing: expected a table of the values of outreach.method" in (
+        missing
+    )
+    other = rules_error(rules_file_with(tmp_path / "b", "loop.aliases.program_code", {"X": "y"}))
+    assert "[loop.aliases.program_code] is not a table of [loop.aliases] (it holds X)" in other
+
+
+def test_an_empty_alias_table_and_aliases_of_any_case_are_accepted(tmp_path):
+    path = rules_file_with(tmp_path, "loop.aliases.method", {"TEL": "phone", "Fax": "mail"})
+    assert load_rules(path).setting("loop.aliases.method") == {"TEL": "phone", "Fax": "mail"}
+    load_rules(rules_file_with(tmp_path / "empty", "loop.aliases.ecm_status", {}))

@@ -40,11 +40,16 @@ from transforms.populations.registry import POPULATIONS
 AS_OF = story.AS_OF
 assert story_pof.AS_OF == AS_OF
 # Keys the ingest reads (the rest are read by the rules only).
-INGEST_KEYS = ("claims.void_bill_type_frequency", "guards.")
-# Every key of the packaged file, and keys it does not hold: a population's own lookback
-# (allowed for the high utilisers only), typos, a new table.
+INGEST_KEYS = ("claims.void_bill_type_frequency", "guards.", "loop.aliases.")
+ALIASES = DEFAULT_DATA["loop"]["aliases"]
+# Every key of the packaged file (of each table of value aliases, the table and its first
+# alias: its many aliases would crowd out the other keys), and keys it does not hold: a
+# population's own lookback (allowed for the high utilisers only), typos, a new table.
 KEYS = [
-    *leaf_keys(),
+    *(key for key in leaf_keys() if not key.startswith("loop.aliases.")),
+    *(f"loop.aliases.{column}" for column in ALIASES),
+    *(f"loop.aliases.{column}.{next(iter(table))}" for column, table in ALIASES.items()),
+    "loop.aliases.program_code",
     "populations.HIGH_UTIL_ADULT.lookback_months",
     "populations.HIGH_UTIL_CHILD.lookback_months",
     "populations.SMI_SUD_CHILD.lookback_months",

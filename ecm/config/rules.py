@@ -25,7 +25,12 @@ from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
-from data_contracts import feed_order, fill_rate_check_names
+from data_contracts import (
+    ValueAliasTable,
+    feed_order,
+    fill_rate_check_names,
+    value_alias_tables,
+)
 from ecm.config.paths import DEFAULT_RULES_FILE
 from ecm.config.reference import VALUE_SET_NAME, ReferenceData, code_systems
 from ecm.errors import RulesError
@@ -106,12 +111,21 @@ class Setting:
             return ""
         return self.check(value, known)
 
+    def message(self, dotted: str, value: Any, detail: str) -> str:
+        """The sentence of the rules error for a wrong value at `dotted` (`detail`: what
+        `problem` found, '' when `expected` says it all)."""
+        return f"{dotted} = {shown(value)}: expected {self.expected}" + (
+            f" ({detail})" if detail else ""
+        )
+
 
 def has_type(value: Any, kind: SettingType) -> bool:
     """Whether a TOML value is of a setting's type; an integer is a float too, and a boolean
     is neither."""
     if kind == list[str]:
         return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    if kind == dict[str, str]:
+        return isinstance(value, dict)  # each entry is checked by the setting (ValueAliases)
     if isinstance(value, bool) or kind is bool:
         return isinstance(value, bool) and kind is bool
     if kind is float:
@@ -285,6 +299,63 @@ def names(source: Callable[[Known], Collection[str]], what: str, fewest: int = 0
 
 
 @dataclass(frozen=True)
+class ValueAliases(Setting):
+    """A table of aliases of a column's values (`[loop.aliases.ecm_status]`): each key a
+    value as delivered, each value the allowed value it stands for (one of `allowed`; any
+    line of text when `allowed` is empty). Keys are compared trimmed and in any case, as
+    the ingest compares delivered values: two keys alike that way, or a key that is an
+    allowed value itself (it would stand for another), are refused."""
+
+    allowed: tuple[str, ...] = ()
+
+    def entries(self, value: dict[str, Any]) -> list[str]:
+        """What is wrong with each entry, each naming its key (`"E" = ...: expected ...`)."""
+        wrong = []
+        seen: dict[str, str] = {}
+        allowed = {a.strip().lower() for a in self.allowed}
+        target_expected = f"one of: {', '.join(self.allowed)}" if self.allowed else "a line of text"
+        for key, target in value.items():
+            entry = f"{json.dumps(key)} = {shown(target)}"
+            folded = key.strip().lower()
+            if not folded or not key.isprintable():
+                wrong.append(f"{entry}: expected a delivered value as key (not empty)")
+            elif folded in seen:
+                wrong.append(
+                    f"{entry}: the key is {json.dumps(seen[folded])} again (keys are compared "
+                    f"trimmed and in any case)"
+                )
+            elif folded in allowed:
+                wrong.append(f"{entry}: the key is an allowed value itself, never an alias")
+            seen.setdefault(folded, key)
+            if not isinstance(target, str):
+                wrong.append(f"{entry}: expected {target_expected}")
+            elif self.allowed and target not in self.allowed:
+                close = difflib.get_close_matches(target, self.allowed, n=1)
+                hint = f" (did you mean {json.dumps(close[0])}?)" if close else ""
+                wrong.append(f"{entry}: expected {target_expected}{hint}")
+            elif not (target.strip() and target.isprintable() and len(target) <= 100):
+                wrong.append(f"{entry}: expected a line of text, 1 to 100 characters")
+        return wrong
+
+    def check(self, value: dict[str, Any], known: Known) -> str | None:  # noqa: ARG002
+        return "; ".join(self.entries(value)) or None
+
+    def message(self, dotted: str, value: Any, detail: str) -> str:
+        if not isinstance(value, dict):
+            return super().message(dotted, value, detail)
+        return "; ".join(f"{dotted}.{entry}" for entry in self.entries(value))
+
+
+def value_aliases(table: ValueAliasTable) -> ValueAliases:
+    what = f"one of: {', '.join(table.allowed)}" if table.allowed else "the value it stands for"
+    return ValueAliases(
+        dict[str, str],
+        f"a table of the values of {', '.join(table.columns)} as delivered, each = {what}",
+        table.allowed,
+    )
+
+
+@dataclass(frozen=True)
 class TimeZone(Setting):
     """A time zone of the tz database (America/Los_Angeles)."""
 
@@ -382,6 +453,9 @@ SETTINGS: dict[str, Setting] = {
     "exclusions.hospice_bill_types": value_set("bill_type"),
     # One share per fill-rate check the contracts declare (data_contracts, [[fill_rates]]).
     **{f"fill_rates.{name}": SHARE for name in fill_rate_check_names()},
+    # One table of value aliases per table the contracts name (value_aliases_named_by):
+    # [loop.aliases.ecm_status] and the others.
+    **{key: value_aliases(table) for key, table in value_alias_tables().items()},
     "criteria.condition_value_sets": value_sets("icd10cm"),
     "criteria.procedure_value_sets": value_sets("hcpcs"),
     "criteria.mh_sud": value_set("icd10cm"),
@@ -603,9 +677,7 @@ def _setting_problem(dotted: str, value: Any, known: Known) -> str | None:
     detail = setting.problem(value, known)
     if detail is None:
         return None
-    return f"{dotted} = {shown(value)}: expected {setting.expected}" + (
-        f" ({detail})" if detail else ""
-    )
+    return setting.message(dotted, value, detail)
 
 
 def _problems(

@@ -1,7 +1,8 @@
 """Seeded synthetic feeds in the input contract (``ecm generate``).
 
 `generate_feeds` writes a feed directory (docs/FEEDS.md): one file (medical_claim: a folder
-of monthly drops) for every feed of the contracts (data_contracts), in its contract's
+of monthly drops) for every feed of the contracts (data_contracts) but the providers'
+answers to a run (feeds.RUN_ANSWERS: the RTF and OTF), in its contract's
 columns and order: `eligibility`, `medical_claim`, `pharmacy_claim` (the Tuva Project
 input layer's columns) and the Medi-Cal partner feeds. The contracts say which feeds and
 columns; the values are the generator's own. A feed without a writer of its own
@@ -62,6 +63,7 @@ from ecm.generate.calendar import Anchors, to_date
 from ecm.generate.claims import LinePools, Renderer, build_claims, finalize, hospice_claims
 from ecm.generate.events import Palette, base_events, concat, persona_events
 from ecm.generate.feeds import (
+    RUN_ANSWERS,
     add_persona_rows,
     draw_partner_feeds,
     draw_program_enrollment,
@@ -76,8 +78,9 @@ from ecm.generate.vocab import Vocab
 
 __all__ = ["FEEDS", "PERSONAS", "GenerationStats", "generate_feeds", "planted_personas"]
 
-# Every feed of the contracts, in feed order (data_contracts): the files a generation writes.
-FEEDS = feed_order()
+# Every feed of the contracts, in feed order (data_contracts), but those answering a run
+# (feeds.RUN_ANSWERS): the files a generation writes.
+FEEDS = tuple(feed for feed in feed_order() if feed not in RUN_ANSWERS)
 BATCH_LINES = 250_000
 # The random stream of the program enrollments and hospice claims: numpy's
 # default_rng([seed, chunk, EXCLUSIONS_STREAM]), apart from the chunk's own.

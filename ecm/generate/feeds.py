@@ -39,12 +39,17 @@ from ecm.generate.vocab import Vocab
 # (`PartnerFacts.add`); a new contract is written as a partner feed, empty until a draw or
 # a recipe gives it rows. Every feed's columns are its contract's, in contract order.
 OWN_WRITERS = ("eligibility", "medical_claim", "pharmacy_claim", "provider_assignment")
+# The feeds that answer a run's member information files (the providers' RTF and OTF):
+# they follow a run's output, not one month's members, so a generated feed directory has
+# none (a provider simulator answering a run writes them).
+RUN_ANSWERS = ("provider_return", "outreach")
 
 
 def partner_feeds(contracts: Mapping[str, FeedContract] | None = None) -> tuple[str, ...]:
-    """The partner feeds, in feed order: every contract but those of OWN_WRITERS."""
+    """The partner feeds, in feed order: every contract but those of OWN_WRITERS and
+    RUN_ANSWERS."""
     contracts = load_contracts() if contracts is None else contracts
-    return tuple(feed for feed in contracts if feed not in OWN_WRITERS)
+    return tuple(feed for feed in contracts if feed not in (*OWN_WRITERS, *RUN_ANSWERS))
 
 
 def _date_columns(contract: FeedContract) -> frozenset[str]:

@@ -12,9 +12,11 @@ For every feed of the contract (data_contracts/), in order, `ingest`:
    uncompressed size, at most how many rows; the disk's room for it);
 4. *reads* it as text columns with the file and line every row came from (`read`, one
    module a format: `read_text`, `read_parquet`, `read_excel`; the header checked by
-   `header`);
+   `header`, a column delivered under one of its contract `aliases` named as the column);
 5. *stages* it in pieces (`stage`): each row checked with the checks generated from its
-   contract (data_contracts/sql.py), cast and normalised by `sql/staging/stg__NAME.sql`;
+   contract (data_contracts/sql.py), its coded values first mapped by the rules file's
+   value aliases (`[loop.aliases.<column>]`, `FeedContract.with_value_aliases`), cast and
+   normalised by `sql/staging/stg__NAME.sql`;
    rows that break an `error` rule go to the `quarantine` table with the rule and the raw
    row, the rest are the view `stg__NAME`; the quarantine guard counts each piece.
    read = staged + quarantined is checked for every feed (`result`).
@@ -105,7 +107,8 @@ def ingest(
     whole); without it the shares are only counted."""
     report_to = progress or NO_PROGRESS
     input_dir = Path(input_dir)
-    contracts = load_contracts()
+    # The rules file's aliases of coded values, applied when a feed is staged.
+    contracts = {n: c.with_value_aliases(rules.setting) for n, c in load_contracts().items()}
     discovery = discover_feeds(input_dir, contracts)
     prepare_warehouse(con)
     hashes = dict(file_hashes or {})

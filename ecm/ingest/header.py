@@ -1,9 +1,11 @@
-"""A feed file's header: its column names normalised (trimmed, lower case, no BOM) and
-checked against the feed's contract, for every format alike.
+"""A feed file's header: its column names normalised (trimmed, lower case, no BOM), each
+header a contract column accepts under another name (its `aliases`, a template's headers
+such as DHCS's "Member Client Index Number (CIN)") named as that column, and checked
+against the feed's contract, for every format alike.
 
-A header that repeats a name or lacks a required column is an InputError; a first line
-that looks like a data row is never echoed (it would put a member's values into the
-error).
+A header that repeats a name, delivers a column twice (by its name and an alias), matches
+two columns or lacks a required column is an InputError; a first line that looks like a
+data row is never echoed (it would put a member's values into the error).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from data_contracts import FeedContract
+from data_contracts import FeedContract, header_key
 from ecm.errors import InputError
 from ecm.ingest.discover import suffix_of
 
@@ -31,6 +33,26 @@ def normalise_header(names: list[str]) -> list[str]:
     return [n.strip().lstrip("\ufeff").lower() for n in names]
 
 
+def _matches(name: str, contract: FeedContract, aliases: dict[str, str]) -> list[str]:
+    """The contract columns a normalised header names: the column of that name, and the
+    column one of whose aliases it matches (`header_key`)."""
+    by_name = [name] if name in contract.columns else []
+    by_alias = aliases.get(header_key(name))
+    return by_name + ([by_alias] if by_alias and by_alias not in by_name else [])
+
+
+def header_columns(names: list[str], contract: FeedContract) -> list[str]:
+    """The columns a header's names give (`normalise_header`), a contract column's alias
+    named as the column; any other name as it is (an unknown column). Never fails:
+    `check_header` refuses a header whose names match two columns or one column twice."""
+    aliases = contract.header_aliases
+    columns = []
+    for name in normalise_header(names):
+        matches = _matches(name, contract, aliases)
+        columns.append(matches[0] if matches else name)
+    return columns
+
+
 _DATA_LIKE = re.compile(
     r"[-+]?\d+([.,]\d+)?|\d{4}-\d{1,2}-\d{1,2}.*|\d{1,2}/\d{1,2}/\d{2,4}|[A-Za-z]?\d{5,}"
 )
@@ -47,18 +69,27 @@ def _looks_like_data(columns: list[str], contract: FeedContract) -> bool:
 def check_header(
     path: Path | str, names: list[str], contract: FeedContract, sep: str | None
 ) -> list[str]:
-    """The header's column names, normalised; an InputError when a name repeats or a
-    required column is absent. The message lists the names only when they look like a
-    header: a data row taken for one would put a member's values into the error."""
-    columns = normalise_header(names)
+    """The header's column names, normalised, aliases named as their columns
+    (`header_columns`); an InputError when a name repeats, a column is delivered twice (by
+    its name and an alias, or two aliases), a header matches two columns, or a required
+    column is absent. The message lists the names only when they look like a header: a
+    data row taken for one would put a member's values into the error."""
+    columns = header_columns(names, contract)
+    aliases = contract.header_aliases
+    ambiguous = [
+        (header, matches)
+        for header, normal in zip(names, normalise_header(names), strict=True)
+        if len(matches := _matches(normal, contract, aliases)) > 1
+    ]
     seen: set[str] = set()
     repeated = [c for c in columns if c in seen or seen.add(c)]
     missing = [c for c in contract.required_columns if c not in seen]
-    if not (missing or repeated):
+    if not (missing or repeated or ambiguous):
         return columns
     needs = (
-        f"{path}: the {contract.name} feed needs the column(s) {', '.join(missing)}, which the "
-        f"header does not have"
+        f"{path}: the {contract.name} feed needs the column(s) "
+        f"{', '.join(_with_aliases(c, contract) for c in missing)}, which the header does "
+        f"not have"
     )
     if missing and sep is not None and len(columns) == 1:
         for other, other_name in DELIMITER_NAMES.items():
@@ -82,6 +113,26 @@ def check_header(
             f"shown); expected a first line naming the {contract.name} feed's columns, such "
             f"as {', '.join(contract.required_columns)}."
         )
+    if ambiguous:
+        header, (first, second) = ambiguous[0][0], ambiguous[0][1][:2]
+        raise InputError(
+            f"{path}: the header '{header.strip()}' matches two columns of the "
+            f"{contract.name} feed, {first} and {second} (by name or by an alias the contract "
+            f"gives); each header must name one column: rename it."
+        )
+    # The headers that name the repeated column, one per spelling (in file order).
+    delivered_as = {
+        normal: header.strip().lstrip("\ufeff")
+        for header, normal, column in zip(names, normalise_header(names), columns, strict=True)
+        if repeated and column == repeated[0]
+    }
+    if len(delivered_as) > 1:
+        first, second = list(delivered_as.values())[:2]
+        raise InputError(
+            f"{path}: the {contract.name} feed's column {repeated[0]} is delivered twice, as "
+            f"'{first}' and as '{second}' (a column's name and the headers it is also "
+            f"accepted under name the same column); keep one of them."
+        )
     if repeated:
         named = f"column '{repeated[0]}'" if repeated[0] else "an empty column name"
         raise InputError(
@@ -91,3 +142,13 @@ def check_header(
     raise InputError(
         f"{needs}. Found: {', '.join(columns[:12])}{' …' if len(columns) > 12 else ''}."
     )
+
+
+def _with_aliases(column: str, contract: FeedContract) -> str:
+    """A column as a missing-column error names it: with the headers it is also accepted
+    under."""
+    aliases = contract.spec(column).aliases
+    if not aliases:
+        return column
+    quoted = " or ".join(f"'{a}'" for a in aliases)
+    return f"{column} (or {quoted})"

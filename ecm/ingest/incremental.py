@@ -12,6 +12,7 @@ against (`recheck_kept_rows`). The record of every file staged is the table
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,11 +45,16 @@ the macros."""
 
 def staging_sha256(contract: FeedContract) -> str:
     """sha256 of what decides a feed's staged rows: its contract, the shapes, the staging
-    model and `STAGING_CODE`. A file staged with another is staged again."""
+    model and `STAGING_CODE`, and the rules file's aliases of its values the contract
+    carries (`FeedContract.with_value_aliases`: they decide the value staged, or the row
+    quarantined). A file staged with another is staged again."""
     digest = hashlib.sha256()
     for path in (contract.path, SQL_DIR / "staging" / f"stg__{contract.name}.sql", *STAGING_CODE):
         digest.update(str(Path(path).name).encode())
         digest.update(Path(path).read_bytes())
+    aliases = [(s.name, s.value_aliases) for s in contract.specs if s.value_aliases]
+    if aliases:
+        digest.update(json.dumps(aliases).encode())
     return digest.hexdigest()
 
 

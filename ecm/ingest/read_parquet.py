@@ -41,7 +41,7 @@ def parquet_select(
         return _typed_as_text(
             ident(by_name[c]),
             schema.field(by_name[c]).type,
-            is_date=c in contract.columns and contract.spec(c).type == "date",
+            is_date=c in contract.columns and contract.spec(c).type in ("date", "period"),
             path=path,
             column=c,
         )
@@ -91,7 +91,8 @@ def _typed_as_text(sql: str, kind: pa.DataType, *, is_date: bool, path: Path, co
     (feeds.md: typed files are read by meaning, one expression per column):
 
     - a timestamp is its wall-clock time, in its own zone when it has one; in a column the
-      contract types `date` (`is_date`), its calendar date there (`YYYY-MM-DD`);
+      contract types `date` or `period` (`is_date`), its calendar date there
+      (`YYYY-MM-DD`);
     - a float holding a whole number is the integer's digits (`22.0` is `22`: how pandas
       writes an integer column with empty rows); NaN is empty; any other float keeps its
       text (`22.5`, `inf`), which the checks then judge;

@@ -23,7 +23,7 @@ import polars as pl
 from data_contracts import FeedContract
 from ecm.errors import InputError
 from ecm.ingest.discover import TEXT_SUFFIXES, relative_to_input, suffix_of
-from ecm.ingest.header import META_COLUMNS, check_header, delimited, normalise_header
+from ecm.ingest.header import META_COLUMNS, check_header, delimited, header_columns
 
 POLARS_ENCODINGS = frozenset({"utf-8", "utf-8-sig"})
 """Encodings Polars reads itself; a file in any other is transcoded to UTF-8 first."""
@@ -227,7 +227,7 @@ def scan_text_file(
             has_header=True,
             quote_char='"',
             raise_if_empty=True,
-            with_column_names=normalise_header,
+            with_column_names=lambda names: header_columns(names, contract),
         )
         if lf.collect_schema().names() != columns:
             raise InputError(

@@ -13,3 +13,9 @@ from stg__provider_assignment where provider_npi is not null group by all
 union all
 select 'nursing_facility_assessment', 'facility_npi', ecm_text(facility_npi), count(*)
 from stg__nursing_facility_assessment where ecm_text(facility_npi) is not null group by all
+union all
+select 'provider_return', 'provider_npi', provider_npi, count(*)
+from stg__provider_return where provider_npi is not null group by all
+union all
+select 'outreach', 'provider_npi', provider_npi, count(*)
+from stg__outreach where provider_npi is not null group by all

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shutil
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,9 +15,11 @@ from data_contracts import (
     CONTRACT_DIR,
     ContractError,
     feed_order,
+    header_key,
     load_contract,
     load_contracts,
     parse_contract,
+    value_alias_tables,
 )
 from data_contracts.sql import row_checks
 from transforms.populations.registry import POPULATIONS, populations_reading
@@ -54,6 +58,8 @@ def test_the_feed_order_is_the_contracts_order():
         "nursing_facility_assessment",
         "provider_assignment",
         "program_enrollment",
+        "provider_return",
+        "outreach",
     )
     assert [c.order for c in load_contracts().values()] == sorted(
         c.order for c in load_contracts().values()
@@ -229,6 +235,38 @@ def _base() -> dict:
             lambda d: d["columns"]["release_date"].update(empty_before_column="source"),
             "columns.release_date.empty_before_column",
         ),
+        (
+            lambda d: d["columns"]["facility_type"].update(aliases="Type"),
+            "columns.facility_type.aliases",
+        ),
+        (
+            lambda d: d["columns"]["facility_type"].update(aliases=["(*)"]),
+            "columns.facility_type.aliases",
+        ),
+        # a header that would name two columns: another column's name, another's alias
+        (
+            lambda d: d["columns"]["facility_type"].update(aliases=["Booking Date"]),
+            "columns.facility_type.aliases",
+        ),
+        (
+            lambda d: (
+                d["columns"]["booking_date"].update(aliases=["Custody Start"]),
+                d["columns"]["release_date"].update(aliases=["CUSTODY-START"]),
+            ),
+            "columns.release_date.aliases",
+        ),
+        (
+            lambda d: d["columns"]["booking_date"].update(min_value=0),
+            "columns.booking_date.min_value",
+        ),
+        (
+            lambda d: d["columns"]["booking_date"].update(value_aliases_named_by="loop.aliases.x"),
+            "columns.booking_date.value_aliases_named_by",
+        ),
+        (
+            lambda d: d["columns"]["facility_type"].update(value_aliases_named_by="aliases"),
+            "columns.facility_type.value_aliases_named_by",
+        ),
     ],
 )
 def test_a_malformed_contract_names_the_file_and_key(change, key):
@@ -242,3 +280,92 @@ def test_a_malformed_contract_names_the_file_and_key(change, key):
 
 def test_the_unchanged_contract_parses():
     assert parse_contract(CONTRACT_DIR / "incarceration.toml", _base()).row_rules
+
+
+def test_header_key_keeps_letters_and_digits_in_lower_case():
+    assert header_key("Member Client Index Number (CIN)") == "memberclientindexnumbercin"
+    assert header_key(" MEMBER_CLIENT-INDEX number/cin ") == "memberclientindexnumbercin"
+    assert header_key("Telephonic/Video") == header_key("telephonic video") == "telephonicvideo"
+    assert header_key("(*)") == ""
+
+
+def test_each_column_of_the_providers_files_accepts_its_dhcs_header():
+    """loop.md, section 2: the DHCS template headers, one per column of the spec's tables."""
+    dhcs = {
+        "provider_return": {
+            "member_id": "Member Client Index Number (CIN)",
+            "provider_npi": "ECM Provider NPI",
+            "reporting_period": "Member Information File Reporting Period",
+            "file_production_date": "Member Information Return Transmission File Production Date",
+            "ecm_status": "Member ECM Status",
+            "enrollment_start_date": "ECM Enrollment Start Date",
+            "enrollment_end_date": "ECM Enrollment End Date",
+            "discontinuation_date": "Discontinuation Date",
+            "discontinuation_reason_code": "Discontinuation Reason Code",
+            "referral_status": "Referral Status",
+            "referral_status_date": "Date of Referral Status Update",
+            "referral_closure_reason": "Reason for Referral Loop Closure",
+            "in_person_encounters": "In Person",
+            "telephonic_encounters": "Telephonic/Video",
+        },
+        "outreach": {
+            "member_id": "Member CIN",
+            "provider_npi": "NPI",
+            "attempt_date": "Date of Outreach Attempt",
+            "method": "Outreach Attempt Method",
+            "successful": "Outreach Attempt Successful",
+            "minutes": "Time Spent Performing Outreach",
+        },
+    }
+    for feed, headers in dhcs.items():
+        contract = load_contract(feed)
+        assert set(headers) == set(contract.columns), feed
+        for column, header in headers.items():
+            assert contract.header_aliases[header_key(header)] == column
+
+
+def test_the_value_alias_tables_are_those_the_contracts_name():
+    tables = value_alias_tables()
+    assert {key: table.columns for key, table in tables.items()} == {
+        "loop.aliases.ecm_status": ("provider_return.ecm_status",),
+        "loop.aliases.discontinuation_reason_code": (
+            "provider_return.discontinuation_reason_code",
+        ),
+        "loop.aliases.referral_status": ("provider_return.referral_status",),
+        "loop.aliases.referral_closure_reason": ("provider_return.referral_closure_reason",),
+        "loop.aliases.method": ("outreach.method",),
+        "loop.aliases.successful": ("outreach.successful",),
+    }
+    assert tables["loop.aliases.successful"].allowed == ("Y", "N")
+    assert tables["loop.aliases.discontinuation_reason_code"].allowed[:2] == ("WM", "SC")
+
+
+def test_two_columns_sharing_an_alias_table_must_allow_the_same_values(monkeypatch):
+    import data_contracts
+
+    contracts = load_contracts()
+    method = contracts["outreach"].spec("method")
+    other = replace(
+        contracts["incarceration"],
+        specs=(*contracts["incarceration"].specs, replace(method, name="source", values=("x",))),
+    )
+    monkeypatch.setattr(
+        data_contracts, "load_contracts", lambda: {**contracts, "incarceration": other}
+    )
+    with pytest.raises(
+        ContractError,
+        match=re.escape(
+            "outreach.toml: key 'columns.method.value_aliases_named_by': 'loop.aliases.method' "
+            "serves incarceration.source too"
+        ),
+    ):
+        value_alias_tables()
+
+
+def test_with_value_aliases_takes_the_rules_tables_trimmed_and_lower_cased():
+    contract = load_contract("outreach").with_value_aliases(
+        {"loop.aliases.method": {" Telephone ": "phone"}, "loop.aliases.successful": {}}.__getitem__
+    )
+    assert contract.spec("method").value_aliases == (("telephone", "phone"),)
+    assert contract.spec("successful").value_aliases == ()
+    assert load_contract("outreach").spec("method").value_aliases == ()  # the cached one kept
