@@ -102,3 +102,22 @@ def test_a_repeated_member_program_and_start_is_kept(tmp_path, con, rules):
     row = {"member_id": "A", "program": "ccm", "start_date": "2026-01-01"}
     result = ingested(tmp_path, con, rules, [row, {**row, "program": "CCM"}])
     assert result.feeds[FEED].staged == 2
+
+
+def test_the_rules_files_program_aliases_are_applied_before_staging(tmp_path, con, rules):
+    """[loop.aliases.program]: a plan's spelling stands for the code ("D-SNP" = "dsnp"),
+    compared trimmed and in any case; a value no alias names is staged as delivered."""
+    assert rules.setting("loop.aliases.program")["D-SNP"] == "dsnp"
+    ingested(
+        tmp_path,
+        con,
+        rules,
+        [
+            {"member_id": "A", "program": "D-SNP", "start_date": "2026-01-01"},
+            {"member_id": "A", "program": " smhs tcm ", "start_date": "2026-01-01"},
+            {"member_id": "B", "program": "Complex Care Management", "start_date": "2026-01-01"},
+            {"member_id": "B", "program": "DSNP plan", "start_date": "2026-01-01"},
+        ],
+    )
+    staged = con.sql(f"select program from stg__{FEED} order by _line").fetchall()
+    assert [p for (p,) in staged] == ["dsnp", "smhs_tcm", "ccm", "dsnp plan"]
