@@ -16,7 +16,13 @@ from tests.test_file_modes import check_private, modes_under, umask
 END = dt.date(2026, 10, 31)
 MEMBERS = 2_500
 SHARDS = 3
-FILES = ("assignments.parquet", "assignments.csv", "evidence.parquet", "member_metrics.parquet")
+FILES = (
+    "assignments.parquet",
+    "assignments.csv",
+    "evidence.parquet",
+    "member_metrics.parquet",
+    "exclusions.parquet",
+)
 
 
 @pytest.mark.dask
@@ -54,6 +60,7 @@ def test_dask_run_is_byte_identical_to_a_plain_run(tmp_path, monkeypatch):
     assert summaries["dask"] == summaries["plain"]
     written = json.loads((on_dask / "summary.json").read_text())
     assert written["assignments"] == summaries["plain"]["assignments"] > 0
+    assert written["exclusions"]["members"] > 0  # the generated programs and hospice claims
 
 
 def test_the_local_workers_report_nothing_below_critical(rules):
