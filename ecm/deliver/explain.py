@@ -1,7 +1,8 @@
 """`ecm explain`: why a member holds each population, event by event, what excludes them
 (a program that duplicates ECM), and how close they came to the others, read from a run's
-output folder (its assignments, evidence, member metrics, exclusions and summary.json). How close, in words, is each population's own `why_not`,
-declared beside its rule (transforms.populations)."""
+output folder (its assignments, evidence, member metrics, exclusions and summary.json).
+How close, in words, is each population's own `why_not`, declared beside its rule
+(transforms.populations)."""
 
 from __future__ import annotations
 
