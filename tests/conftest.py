@@ -51,6 +51,7 @@ CLAIM_SCHEMA = {
     "claim_start_date": pl.Date,
     "claim_end_date": pl.Date,
     "claim_line_start_date": pl.Date,
+    "claim_line_end_date": pl.Date,
     "admission_date": pl.Date,
     "discharge_date": pl.Date,
     "admit_type_code": pl.String,

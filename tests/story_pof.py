@@ -1,5 +1,11 @@
 """A feed directory with one member (or household) per Population of Focus and a near miss
 for each, every partner feed included. As of 2026-10-31 (lookback 2025-11-01 ..).
+
+Two members holding a population are excluded (docs/POPULATIONS.md, "Exclusions"): BE is
+in the plan's Complex Care Management (program_enrollment), LTC had a hospice claim
+(bill type 812) in the last 60 days; neither is in a member information file. SMI's SMHS
+targeted case management and JA's D-SNP span, ended the day before the as-of date, do
+not exclude.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ EXPECTED = {
     ("BEC", "BIRTH_EQUITY_CHILD"),
 }
 PROVIDERS = {"HA": "1111111111", "FAM_MOM": "2222222222", "FAM_KID": "2222222222"}
+EXCLUDED = {"BE": "ccm", "LTC": "hospice"}
 
 
 def _dx(claim_id, member_id, day, *codes, **values):
@@ -88,6 +95,17 @@ def write_story(folder: Path) -> Path:
         _dx("c-be", "BE", "2026-02-01", "Z34.80"),
         _dx("c-bem", "BE_MISS", "2026-02-01", "Z34.80"),
         _dx("c-bec", "BEC", "2026-03-01", "Z3A.20"),
+        # hospice (bill type 812, routine home care) from 2026-09-15 on: 46 days before D
+        line(
+            "c-hospice",
+            "LTC",
+            "2026-09-15",
+            claim_end_date="2026-09-30",
+            claim_type="institutional",
+            bill_type_code="812",
+            revenue_center_code="0651",
+            diagnosis_code_1="Z51.5",
+        ),
     ]
     write_feed(folder, "eligibility", members)
     write_feed(folder, "medical_claim", claims)
@@ -218,4 +236,14 @@ def write_story(folder: Path) -> Path:
             for m, npi in PROVIDERS.items()
         ],
     )
+    write_feed(
+        folder,
+        "program_enrollment",
+        [
+            {"member_id": "BE", "program": "ccm", "start_date": "2026-09-01", "source": "CCM"},
+            {"member_id": "SMI", "program": "smhs_tcm", "start_date": "2026-01-01"},
+            {"member_id": "JA", "program": "dsnp", "start_date": "2025-01-01",
+             "end_date": "2026-10-30"},
+        ],
+    )  # fmt: skip
     return folder

@@ -21,6 +21,7 @@ FILES = (
     "assignments.csv",
     "evidence.parquet",
     "member_metrics.parquet",
+    "exclusions.parquet",
     "referrals.parquet",
     "review.parquet",
 )
@@ -61,6 +62,7 @@ def test_dask_run_is_byte_identical_to_a_plain_run(tmp_path, monkeypatch):
     assert summaries["dask"] == summaries["plain"]
     written = json.loads((on_dask / "summary.json").read_text())
     assert written["assignments"] == summaries["plain"]["assignments"] > 0
+    assert written["exclusions"]["members"] > 0  # the generated programs and hospice claims
 
 
 def test_the_local_workers_report_nothing_below_critical(rules):

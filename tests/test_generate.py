@@ -162,6 +162,7 @@ def test_a_feed_without_a_writer_of_its_own_is_a_partner_feed():
         "ccs_enrollment",
         "homelessness",
         "nursing_facility_assessment",
+        "program_enrollment",
     )
 
 
@@ -632,6 +633,47 @@ def test_partner_feeds_have_medi_cal_like_shares(csv_feeds, eligibility):
     base_members = per_member.filter(~pl.col("member_id").is_in(persona_ids))
     assert (base_members["len"] > 1).all()  # several assessments per member
     assert (per_member["dates"] < per_member["len"]).any()  # some share a date
+
+
+def test_program_enrollment_and_hospice_claims(csv_feeds, eligibility, claims):
+    """A few percent of members in a program that duplicates ECM (hospice, CCM, D-SNP, ...)
+    or in SMHS targeted case management (which does not), some spans ended before the end
+    date; hospice stays billed monthly with bill types 81x and 82x, some touching the last
+    60 days and some not."""
+    folder, _ = csv_feeds
+    programs = read_feed(folder, "program_enrollment")
+    members = eligibility["member_id"].n_unique()
+    assert 0.01 < programs["member_id"].n_unique() / members < 0.05
+    assert {"hospice", "CCM", "D-SNP", "SMHS TCM"} <= set(programs["program"])
+    assert (programs["end_date"].drop_nulls() < str(END)).any()  # a span ended before D
+    assert programs["end_date"].is_null().any() and (programs["end_date"] > str(END)).any()
+    assert (programs["start_date"] <= programs["end_date"].fill_null("9999")).all()
+    hospice = claims.filter(pl.col("bill").str.contains(r"^8[12]"))
+    assert set(hospice["bill"].str.slice(0, 2)) == {"81", "82"}
+    assert (hospice["claim_type"] == "institutional").all()
+    assert (hospice["rev"] == "0651").all()
+    recent = str(END - dt.timedelta(days=59))
+    by_member = hospice.group_by("member_id").agg(pl.col("claim_end_date").max().alias("last"))
+    assert (by_member["last"] >= recent).any() and (by_member["last"] < recent).any()
+    # Hospice claims without a program_enrollment row: hospice from claims alone.
+    assert not set(by_member["member_id"]) <= set(programs["member_id"])
+
+
+def test_the_programs_and_hospice_claims_leave_every_other_row_as_it_was(tmp_path, monkeypatch):
+    """They draw from a random stream of their own: without them, every other feed holds
+    the same rows."""
+    folder, _ = _generate(tmp_path / "with", members=600)
+    monkeypatch.setattr(palette, "PROGRAM_ENROLLMENT_SHARE", 0.0)
+    monkeypatch.setattr(palette, "HOSPICE_CLAIMS_ONLY_SHARE", 0.0)
+    bare, _ = _generate(tmp_path / "without", members=600)
+    assert read_feed(bare, "program_enrollment").height == 0
+    for feed in FEEDS:
+        if feed in ("program_enrollment", "medical_claim"):
+            continue
+        assert read_feed(folder, feed).equals(read_feed(bare, feed)), feed
+    claims = normalised(read_feed(folder, "medical_claim"))
+    others = claims.filter(~pl.col("bill").fill_null("").str.contains(r"^8[12]"))
+    assert others.drop("dx1", "rev", "bill").equals(read_feed(bare, "medical_claim"))
 
 
 def test_provider_assignment_names_ecm_providers(csv_feeds, eligibility):

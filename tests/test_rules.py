@@ -766,6 +766,7 @@ def test_every_column_the_contracts_alias_has_its_table_in_the_packaged_file():
         "referral_closure_reason",
         "method",
         "successful",
+        "program",
     }
     assert aliases["ecm_status"]["E"] == "enrolled"
 

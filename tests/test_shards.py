@@ -92,6 +92,16 @@ def test_every_population_and_household_members_are_in_the_sharded_run(runs, rul
     assert (evidence["criterion"] == "homeless_child_in_household").sum() > 0
 
 
+def test_the_sharded_run_has_exclusions_of_both_sources(runs):
+    """The generated programs and hospice claims exclude members in every shard count
+    (their files byte-identical above); rows of programs that never exclude are counted
+    across the shards, each program once."""
+    exclusions = pl.read_parquet(runs[7].files["exclusions"])
+    assert set(exclusions["source_feed"]) == {"program_enrollment", "medical_claim"}
+    assert runs[7].counts["exclusions"]["programs_not_excluding"]["smhs_tcm"] > 0
+    assert runs[7].counts["exclusion_status"]["status"] == "evaluated"
+
+
 def test_a_sharded_run_equals_the_whole_population_run(generated, runs, rules, ref):
     """Sharding changes where rows are computed, never what: the merged files hold the
     rows of a run over every member at once (ecm.shards.evaluate.read_inputs)."""

@@ -60,6 +60,8 @@ DEFINITIONS: dict[str, tuple[str, str]] = {
     "newborn_admit_type": ("admit_type", "`newborn_admit_type`, admit type 4"),
     "delivery_principal_dx": ("icd10cm", "`delivery_principal_dx`: O80, O82, Z37.x"),
     "delivery_drg": ("ms_drg", "`delivery_drg`: 768, 783–788, 796–798, 805–807"),
+    # Exclusions: hospice from claims
+    "hospice_bill_type": ("bill_type", "`hospice_bill_type` (81x, 82x)"),
 }
 # A list, not a definition: its sidecar names every group and source.
 DOCUMENTED_AS_A_LIST = {"chronic_condition"}

@@ -33,6 +33,11 @@ if TYPE_CHECKING:
 VALUE_SET_COLUMNS = ["code_system", "code", "match", "description"]
 MATCH_KINDS = ("exact", "prefix")
 PHRASES_FILE = "evidence_phrases.toml"
+# The programs that duplicate ECM (loop.md, section 1): code, program, source.
+EXCLUSION_PROGRAMS_FILE = "exclusion_programs.csv"
+EXCLUSION_PROGRAM_COLUMNS = ["code", "program", "source"]
+# A program code as the staged program_enrollment feed holds it (lower case).
+PROGRAM_CODE = re.compile(r"[a-z][a-z0-9_]{0,49}")
 CODE_SYSTEMS_FILE = REFERENCE_DIR / "code_systems.toml"
 # A value set's name as the rules file gives it: a plain file name without its suffix, never
 # a path (outputs.md, "Exit codes").
@@ -271,6 +276,32 @@ class ReferenceData:
             .sort("code")
             .with_columns(pl.lit("pqi_principal_dx").alias("value_set"))
         )
+
+    @cached_property
+    def exclusion_programs(self) -> pl.DataFrame:
+        """The programs that duplicate ECM (reference/exclusion_programs.csv): one row per
+        program code (code, program, source), in the file's order. A file whose header is
+        not code,program,source, or with a code twice or not a lower-case code, is a
+        RulesError naming the file and the line."""
+        path = self.root / EXCLUSION_PROGRAMS_FILE
+        records = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"), newline="")))
+        if not records or records[0] != EXCLUSION_PROGRAM_COLUMNS:
+            raise RulesError(
+                f"{path}, line 1: the header must be {','.join(EXCLUSION_PROGRAM_COLUMNS)}."
+            )
+        seen: set[str] = set()
+        rows = []
+        for line, record in enumerate(records[1:], start=2):
+            if not record:
+                continue
+            if len(record) != 3 or not PROGRAM_CODE.fullmatch(record[0]) or record[0] in seen:
+                raise RulesError(
+                    f"{path}, line {line}: expected a program code not listed before (lower "
+                    f"case letters, digits and _), its name and its source."
+                )
+            seen.add(record[0])
+            rows.append(tuple(record))
+        return pl.DataFrame(rows, schema=EXCLUSION_PROGRAM_COLUMNS, orient="row")
 
     @cached_property
     def evidence_phrases(self) -> pl.DataFrame:

@@ -74,6 +74,11 @@ class Known:
         return race.values
 
     @cached_property
+    def exclusion_programs(self) -> tuple[str, ...]:
+        """The program codes of reference/exclusion_programs.csv (loop.md, section 1)."""
+        return tuple(self.reference.exclusion_programs["code"])
+
+    @cached_property
     def pqi_value_sets(self) -> tuple[str, ...]:
         return self.reference.pqi_value_set_names
 
@@ -526,6 +531,15 @@ SETTINGS: dict[str, Setting] = {
     # Members with no ECM provider (loop.md, section 4): true lists a member proposed a
     # provider in that provider's member information file; false leaves them in unassigned/.
     "assignment.auto_assign": FLAG,
+    # Exclusions (loop.md, section 1): the programs in force (codes of
+    # reference/exclusion_programs.csv; an empty list: none), and hospice from claims: an
+    # institutional claim of a bill type of the value set touching the last N days to D.
+    "exclusions.programs": names(
+        lambda known: known.exclusion_programs,
+        "program codes of reference/exclusion_programs.csv",
+    ),
+    "exclusions.hospice_claim_days": whole(1, 366, " of days"),
+    "exclusions.hospice_bill_types": value_set("bill_type"),
     # One share per fill-rate check the contracts declare (data_contracts, [[fill_rates]]).
     **{f"fill_rates.{name}": SHARE for name in fill_rate_check_names()},
     # One table of value aliases per table the contracts name (value_aliases_named_by):

@@ -133,6 +133,8 @@ ASSIGNMENT_COLUMNS = (
     Column("qualifying_date", "date"),
     Column("provider_npi", "text", may_be_empty=True),
     *_text("evidence_summary", "rules_version"),
+    # The programs excluding the member on the as-of date, sorted, `;`-joined ('' if none).
+    Column("excluded_by", "text"),
     Column("proposed_provider_npi", "text", may_be_empty=True),
     Column("proposal_reason", "text", values=PROPOSAL_REASONS, may_be_empty=True),
 )
@@ -227,6 +229,19 @@ OUTPUTS: tuple[Output, ...] = (
             Column("has_homelessness_evidence", "boolean"),
         ),
         grain_key=("member_id",),
+    ),
+    Output(
+        "exclusions.parquet",
+        "one row per member holding a population × program × source that excludes them",
+        writers.write_exclusions,
+        columns=(
+            *_text("member_id", "program"),
+            Column("source_feed", "text", values=("program_enrollment", "medical_claim")),
+            Column("source_key", "text"),
+            Column("start_date", "date"),
+            Column("end_date", "date", may_be_empty=True),
+        ),
+        grain_key=("member_id", "program", "source_feed", "source_key"),
     ),
     Output(
         "quarantine.parquet",

@@ -29,6 +29,8 @@ def print_summary(
         )
     for note in notes:
         console.print(f"[yellow]note:[/yellow] {note}")
+    if partial := exclusions_partial(summary):
+        console.print(f"[yellow]warning:[/yellow] {partial}")
     for warning in warnings_said(summary):
         console.print(f"[yellow]warning:[/yellow] {escape(warning)}")
     if summary.get("refused_during") == "ingest":
@@ -61,6 +63,8 @@ def print_summary(
         f"one population. Rules {summary['rules']['version']}."
     )
     console.print(pops)
+    if excluded := exclusions_said(summary):
+        console.print(excluded)
     loop = loop_said(summary)
     if loop:
         console.print(loop)
@@ -87,6 +91,40 @@ def loop_said(summary: dict[str, Any]) -> str | None:
         f"{left['enrolled_elsewhere']:,} enrolled elsewhere. For review: "
         f"{sum(review.values()):,}{f' ({reviewed})' if reviewed else ''}."
     )
+
+
+def exclusions_partial(summary: dict[str, Any]) -> str | None:
+    """The sentence saying the exclusions were only partly evaluated (no program_enrollment
+    feed: claims only), or None when they were evaluated (or the summary has none)."""
+    found = summary.get("exclusions") or {}
+    if found.get("status") != "partially_evaluated":
+        return None
+    missing = ", ".join(found.get("missing_feeds") or [])
+    return (
+        f"exclusions partially evaluated: no {missing} feed, so only hospice claims were read; "
+        f"members in hospice, PACE, CCM, CCT, a 1915(c) waiver or a D-SNP that no claim "
+        f"shows are still in the providers' files"
+    )
+
+
+def exclusions_said(summary: dict[str, Any]) -> str | None:
+    """The exclusions in one sentence (counts only), or None when the summary has none."""
+    found = summary.get("exclusions")
+    if not found:
+        return None
+    programs = ", ".join(f"{p} {n:,}" for p, n in found["programs"].items() if n)
+    members = found["members"]
+    said = (
+        f"Exclusions: {members:,} member{'' if members == 1 else 's'} holding a population "
+        f"excluded{f' ({programs})' if programs else ''}, in no provider's file"
+    )
+    others = found.get("programs_not_excluding") or {}
+    if others:
+        rows = ", ".join(f"{p} {n:,}" for p, n in others.items())
+        said += f"; program_enrollment rows of programs that never exclude: {rows}"
+    if found["status"] == "partially_evaluated":
+        said += " (partially evaluated: claims only)"
+    return said + "."
 
 
 def feeds_table(summary: dict[str, Any]) -> Table:

@@ -1,8 +1,9 @@
-"""`ecm explain`: why a member holds each population, event by event, and how close they
-came to the others, read from a run's output folder (its assignments, evidence, member
-metrics and summary.json); then the member's referrals and member information file (its
-referrals.parquet and providers/ folders). How close, in words, is each population's own
-`why_not`, declared beside its rule (transforms.populations)."""
+"""`ecm explain`: why a member holds each population, event by event, what excludes them
+(a program that duplicates ECM), and how close they came to the others, read from a run's
+output folder (its assignments, evidence, member metrics, exclusions and summary.json);
+then the member's referrals and member information file (its referrals.parquet and
+providers/ folders). How close, in words, is each population's own `why_not`, declared
+beside its rule (transforms.populations)."""
 
 from __future__ import annotations
 
@@ -99,6 +100,8 @@ def explain_member(member_id: str, run_dir: Path, facts_per_criterion: int | Non
                     f"  {f['event_date']}  {f['criterion']:<40} "
                     f"{source_text(f['source_feed'], f['source_key'])}{code}"
                 )
+    if held.height:
+        lines.extend(exclusion_lines(member_id, run_dir, summary))
     rules, rules_note = _run_rules(summary)
     not_held = why_not(row, set(held["pof_code"]), summary.get("populations", {}), rules)
     if not_held:
@@ -287,6 +290,43 @@ def _left_out_why(provider: str, referrals: pl.DataFrame, rules: dict[str, Any] 
         "a provider's RTF says the member is enrolled in ECM with it on the as-of date "
         f"({ENROLLED_ELSEWHERE}; a provider never sent the member, so no referral shows it)."
     )
+
+
+def exclusion_lines(member_id: str, run_dir: Path, summary: dict[str, Any]) -> list[str]:
+    """What excludes a member holding a population on the run's as-of date (the run's
+    exclusions.parquet: program, source and dates of each), or that nothing does; the
+    exclusions' partial evaluation said. Nothing for a run written before exclusions."""
+    path = run_dir / "exclusions.parquet"
+    if not path.is_file():
+        return []
+    rows = (
+        pl.scan_parquet(path)
+        .filter(pl.col("member_id") == member_id)
+        .sort("program", "source_feed", "source_key")
+        .collect()
+    )
+    status = summary.get("exclusions") or {}
+    partial = (
+        f" (exclusions partially evaluated: no {', '.join(status.get('missing_feeds', []))} "
+        f"feed, only hospice claims read)"
+        if status.get("status") == "partially_evaluated"
+        else ""
+    )
+    as_of = summary.get("as_of_date", "")
+    if rows.height == 0:
+        return [f"Not excluded on {as_of}: no program that duplicates ECM{partial}."]
+    programs = ";".join(rows["program"].unique(maintain_order=True))
+    lines = [
+        f"Excluded on {as_of} by {programs}{partial}: in no provider's member information "
+        f"file (the populations above are kept)."
+    ]
+    for r in rows.iter_rows(named=True):
+        until = r["end_date"] if r["end_date"] is not None else "ongoing"
+        lines.append(
+            f"  {r['program']:<15} {r['start_date']} .. {until}  "
+            f"{source_text(r['source_feed'], r['source_key'])}"
+        )
+    return lines
 
 
 def source_text(source_feed: str, source_key: str) -> str:

@@ -421,7 +421,8 @@ def _members(n: Any) -> str:
 def _attention(summary: Mapping[str, Any]) -> list[str]:
     """What lowers or changes the counts of this run, said before them, each with its
     numbers (the Data quality section has the detail): columns the rules lean on filled
-    below their threshold, rows kept with a warning, rows quarantined."""
+    below their threshold, rows kept with a warning, exclusions partially evaluated (no
+    program_enrollment feed), rows quarantined."""
     quality = summary.get("data_quality") or {}
     items = [_e(w["detail"]) for w in quality.get("warnings") or [] if w.get("rule") == "fill_rate"]
     items += [
@@ -429,6 +430,14 @@ def _attention(summary: Mapping[str, Any]) -> list[str]:
         for w in quality.get("warnings") or []
         if isinstance(w.get("rows"), int)
     ]
+    exclusions = summary.get("exclusions") or {}
+    if exclusions.get("status") == "partially_evaluated":
+        items.append(
+            "Exclusions partially evaluated: no "
+            f"{_e(', '.join(exclusions.get('missing_feeds') or []))} feed, so only hospice "
+            "claims were read; members in hospice, PACE, CCM, CCT, a 1915(c) waiver or a "
+            "D-SNP that no claim shows are still in the providers' files"
+        )
     quarantined = sum(q.get("rows", 0) for q in quality.get("quarantined_by_rule") or [])
     if quarantined:
         items.append(

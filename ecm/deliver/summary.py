@@ -74,6 +74,16 @@ def _population_counts(counts: dict[str, Any], rules: Rules) -> dict[str, dict[s
     return result
 
 
+def _exclusion_counts(counts: dict[str, Any]) -> dict[str, Any]:
+    found = counts["exclusions"]
+    return {
+        **counts["exclusion_status"],
+        "members": found["members"],
+        "programs": dict(found["programs"]),
+        "programs_not_excluding": dict(sorted(found["programs_not_excluding"].items())),
+    }
+
+
 def build_summary(
     *,
     dates: RunDates,
@@ -140,6 +150,10 @@ def build_summary(
             for code, st in statuses.items()
             if st["status"] == "partially_evaluated"
         },
+        # Programs that duplicate ECM (docs/POPULATIONS.md, "Exclusions"): evaluated, or
+        # partially (claims only) without the program_enrollment feed; the members holding
+        # a population excluded, per program; the rows of programs that never exclude.
+        "exclusions": _exclusion_counts(counts),
         "providers": {
             # feeds.md: the span covering the as-of date decides; members with several
             # are counted here (latest start_date, then smallest provider_npi, wins).

@@ -53,6 +53,9 @@ class RunResults:
     assignments: Path
     evidence: Path
     member_metrics: Path
+    # Every exclusion of a member enrolled on the as-of date (whether or not they hold a
+    # population); exclusions.parquet keeps those of members holding one.
+    exclusions: Path
     quarantine: Path
     referrals: Path
     review: Path
@@ -173,6 +176,18 @@ def write_evidence(run: RunWriting, output: Output) -> None:
 def write_member_metrics(run: RunWriting, output: Output) -> None:
     """The merged member metrics, copied."""
     _copied(run, run.results.member_metrics, output.name)
+
+
+def write_exclusions(run: RunWriting, output: Output) -> None:
+    """exclusions.parquet: the run's exclusions of members holding a population (loop.md,
+    section 1), in the merged order."""
+    holding = run.assignments.select("member_id").unique()
+    frame = pl.read_parquet(run.results.exclusions).join(
+        holding, on="member_id", how="semi", maintain_order="left"
+    )
+    path = run.folder / output.name
+    files.write_parquet(frame, path)
+    run.wrote(path, frame.height)
 
 
 def write_quarantine(run: RunWriting, output: Output) -> None:

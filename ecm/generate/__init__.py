@@ -63,13 +63,14 @@ import polars as pl
 from data_contracts import feed_order
 from ecm.errors import OutputError
 from ecm.generate.calendar import Anchors, to_date
-from ecm.generate.claims import LinePools, Renderer, build_claims, finalize
+from ecm.generate.claims import LinePools, Renderer, build_claims, finalize, hospice_claims
 from ecm.generate.events import Palette, base_events, concat, persona_events
 from ecm.generate.feeds import (
     PLAN_LISTS,
     RUN_ANSWERS,
     add_persona_rows,
     draw_partner_feeds,
+    draw_program_enrollment,
     eligibility,
     partner_frames,
     pharmacy,
@@ -87,6 +88,12 @@ __all__ = ["FEEDS", "PERSONAS", "GenerationStats", "generate_feeds", "planted_pe
 # generation writes.
 FEEDS = tuple(feed for feed in feed_order() if feed not in (*RUN_ANSWERS, *PLAN_LISTS))
 BATCH_LINES = 250_000
+# The random stream of the program enrollments and hospice claims: numpy's
+# default_rng([seed, chunk, EXCLUSIONS_STREAM]), apart from the chunk's own.
+EXCLUSIONS_STREAM = 16
+# Hospice claims are numbered as if of chunk HOSPICE_CLAIM_CHUNK0 + chunk, so their
+# claim_ids never meet the chunk's own ((chunk + 1) * 10^9 + n).
+HOSPICE_CLAIM_CHUNK0 = 5_000
 PARTS_DIR = ".generate-parts"
 
 
@@ -251,9 +258,18 @@ def _generate_chunk(
     writer.write("eligibility", eligibility(m, anchors))
     _write_claims(writer, claims, lines, Renderer(vocab, first))
     writer.write("pharmacy_claim", pharmacy(rng, m, anchors, chunk))
+    # Programs that duplicate ECM and hospice claims: a random stream of their own, so the
+    # other feeds are what they were before these were generated.
+    xrng = np.random.default_rng([seed, chunk, EXCLUSIONS_STREAM])
+    hospice = draw_program_enrollment(xrng, m, anchors, facts)
     for feed, frame in partner_frames(facts, first).items():
         writer.write(feed, frame)
     writer.write("provider_assignment", provider_assignment(rng, m, anchors))
+    stays = hospice_claims(
+        xrng, hospice.member, hospice.admission, hospice.discharge, anchors, vocab
+    )
+    h_claims, h_lines = finalize(xrng, stays, HOSPICE_CLAIM_CHUNK0 + chunk, anchors, pal, pools)
+    _write_claims(writer, h_claims, h_lines, Renderer(vocab, first))
 
 
 def _write_claims(writer: _Writer, claims: dict, lines: dict, renderer: Renderer) -> None:

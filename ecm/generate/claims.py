@@ -122,7 +122,8 @@ HOSPITAL0 = 0
 NF0 = HOSPITAL0 + palette.HOSPITALS
 CLINICIAN0 = NF0 + palette.NURSING_FACILITIES
 LAB0 = CLINICIAN0 + palette.CLINICIANS
-NPIS = make_npis(LAB0 + palette.LABS, stream=1)
+HOSPICE0 = LAB0 + palette.LABS
+NPIS = make_npis(HOSPICE0 + palette.HOSPICES, stream=1)
 ECM_PROVIDER_NPIS = make_npis(len(palette.ECM_PROVIDERS), stream=2)
 
 
@@ -528,28 +529,10 @@ def _nursing(
     discharge = np.where(ongoing, NULL_DAY, e["day"] + np.maximum(e["los"], 1))
     last_day = np.where(ongoing, end_day, np.minimum(discharge, end_day))
     first_day = np.maximum(e["day"], w)
-    keep = last_day >= first_day
-    idx = np.flatnonzero(keep)
-    first_month = month_start_days(first_day[idx])
-    last_month = month_start_days(last_day[idx])
-    months = (
-        last_month.astype("datetime64[D]").astype("datetime64[M]")
-        - first_month.astype("datetime64[D]").astype("datetime64[M]")
-    ).astype(np.int64) + 1
-    stay = np.repeat(idx, months)
-    k = np.arange(stay.size) - np.repeat(np.cumsum(months) - months, months)
-    month = add_month_count(np.repeat(first_month, months), k)
-    start = np.maximum(month, first_day[stay])
-    end = np.minimum(month_end_days(month), last_day[stay])
-    total = np.repeat(months, months)
-    is_last = k == total - 1
+    stay, start, end, is_last = _monthly_pieces(first_day, last_day)
     has_admission = start == e["day"][stay]
     discharged_here = is_last & ~ongoing[stay]
-    frequency = np.where(
-        has_admission & discharged_here,
-        1,
-        np.where(has_admission, 2, np.where(discharged_here, 4, 3)),
-    )
+    frequency = _frequency(has_admission, discharged_here)
     base_bill = np.where(e["bill"][stay] > 0, e["bill"][stay], 211) // 10 * 10
     nf = (
         NF0
@@ -600,6 +583,85 @@ def _nursing(
             l1_hcpcs=pools.draw(rng, "nf_professional", s.size)[1],
             flags=e["flags"][stay[s]] & PROTECT,
         )
+    )
+
+
+def _monthly_pieces(
+    first_day: np.ndarray, last_day: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Spans first_day .. last_day cut at calendar months, as a facility bills them (one
+    claim a month); a span ending before it starts has none. Returns each piece's span
+    index, start, end and whether it is its span's last."""
+    idx = np.flatnonzero(last_day >= first_day)
+    first_month = month_start_days(first_day[idx])
+    last_month = month_start_days(last_day[idx])
+    months = (
+        last_month.astype("datetime64[D]").astype("datetime64[M]")
+        - first_month.astype("datetime64[D]").astype("datetime64[M]")
+    ).astype(np.int64) + 1
+    span = np.repeat(idx, months)
+    k = np.arange(span.size) - np.repeat(np.cumsum(months) - months, months)
+    month = add_month_count(np.repeat(first_month, months), k)
+    start = np.maximum(month, first_day[span])
+    end = np.minimum(month_end_days(month), last_day[span])
+    is_last = k == np.repeat(months, months) - 1
+    return span, start, end, is_last
+
+
+def _frequency(has_admission: np.ndarray, discharged_here: np.ndarray) -> np.ndarray:
+    """The type of bill's frequency digit of a monthly claim: 1 admit through discharge,
+    2 interim first, 3 interim continuing, 4 interim last."""
+    return np.where(
+        has_admission & discharged_here,
+        1,
+        np.where(has_admission, 2, np.where(discharged_here, 4, 3)),
+    )
+
+
+def hospice_claims(
+    rng: np.random.Generator,
+    member: np.ndarray,
+    admission: np.ndarray,
+    discharge: np.ndarray,
+    anchors: Anchors,
+    vocab: Vocab,
+) -> Claims:
+    """Hospice stays billed per calendar month inside the history window: institutional
+    claims of bill type 81x (82x, hospital based, for some), revenue code 0651 (routine
+    home care) for the days of the month, a terminal diagnosis. `discharge` NULL_DAY: still
+    in hospice on the end date."""
+    w, end_day = to_day(anchors.window), to_day(anchors.end)
+    ongoing = discharge == NULL_DAY
+    last_day = np.where(ongoing, end_day, np.minimum(discharge, end_day))
+    first_day = np.maximum(admission, w)
+    span, start, end, is_last = _monthly_pieces(first_day, last_day)
+    frequency = _frequency(start == admission[span], is_last & ~ongoing[span])
+    hospital_based = rng.random(member.size) < palette.HOSPICE_HOSPITAL_BASED_SHARE
+    base_bill = np.where(hospital_based, 820, 810)[span]
+    dx = np.full((span.size, DX_WIDTH), -1, dtype=np.int32)
+    dx[:, 0] = _draw(rng, vocab, palette.HOSPICE_DX, member.size)[span]
+    return _block(
+        span.size,
+        dx=dx,
+        member=member[span],
+        inst=True,
+        tag=T["hospice"],
+        start=start,
+        end=end,
+        adm=admission[span],
+        dis=np.where(is_last & ~ongoing[span], discharge[span], NULL_DAY),
+        atype=ADMIT_TYPE_CODES.index("3"),
+        asrc=ADMIT_SOURCE_CODES.index("1"),
+        disp=np.where(
+            is_last & ~ongoing[span],
+            DISPOSITION_CODES.index("01"),
+            DISPOSITION_CODES.index("30"),
+        ),
+        bill=base_bill + frequency,
+        fac=HOSPICE0 + (member[span] % palette.HOSPICES),
+        l1_rev=vocab.index("0651"),
+        l1_units=end - start + 1,
+        flags=PROTECT,
     )
 
 

@@ -335,6 +335,86 @@ def _assessments(rng: np.random.Generator, m: Members, facts: PartnerFacts) -> N
     facts.nf_residents = residents
 
 
+@dataclass(frozen=True)
+class HospiceStays:
+    """Hospice stays to bill as claims (chunk positions, admission and discharge days;
+    discharge NULL_DAY while still in hospice on the end date)."""
+
+    member: np.ndarray
+    admission: np.ndarray
+    discharge: np.ndarray
+
+
+def draw_program_enrollment(
+    rng: np.random.Generator, m: Members, anchors: Anchors, facts: PartnerFacts
+) -> HospiceStays:
+    """program_enrollment rows of base members (palette.PROGRAMS: a few percent, spans
+    covering the end date, ended before it or ending after it), and the hospice stays
+    billed as claims: most hospice enrollees', and a few members 65 and older with hospice
+    claims and no program row (some ended more than 60 days before the end date)."""
+    end = to_day(anchors.end)
+    programs = palette.PROGRAMS
+    allowed = np.stack(
+        [
+            (m.age >= min_age) & (m.dual >= 0 if dual else True)
+            for _, _, min_age, dual, _ in programs
+        ],
+        axis=1,
+    )
+    older = np.array([name.lower() in ("hospice", "pace") for name, *_ in programs])
+    weight = np.array([w for _, w, *_ in programs]) * allowed
+    weight = np.where(older & (m.age >= 65)[:, None], weight * palette.PROGRAM_OLDER_WEIGHT, weight)
+    chosen = ~m.is_persona & (rng.random(m.n) < palette.PROGRAM_ENROLLMENT_SHARE)
+    chosen &= weight.sum(axis=1) > 0
+    idx = np.flatnonzero(chosen)
+    cumulative = np.cumsum(weight[idx], axis=1)
+    draw = rng.random(idx.size) * cumulative[:, -1]
+    program = np.argmax(cumulative > draw[:, None], axis=1)
+    n = idx.size
+    hospice = np.array([p.lower() == "hospice" for p, *_ in programs])[program]
+    # A hospice stay is months long (palette.HOSPICE_START_DAYS); other programs years.
+    back = np.where(
+        hospice, rng.integers(1, palette.HOSPICE_START_DAYS, n), rng.integers(1, 1500, n)
+    )
+    start = np.maximum(end - back, m.birth[idx]).astype(np.int32)
+    kind = rng.random(n)
+    ended = kind < palette.PROGRAM_ENDED_SHARE
+    later = ~ended & (kind < palette.PROGRAM_ENDED_SHARE + palette.PROGRAM_FUTURE_END_SHARE)
+    stop = np.where(
+        ended,
+        start + np.floor(rng.random(n) * np.maximum(end - start, 1)).astype(np.int32),
+        np.where(later, end + rng.integers(1, 366, n), NULL_DAY),
+    )
+    stop = np.where(ended & (stop >= end), end - 1, stop).astype(np.int32)
+    start = np.minimum(start, np.where(stop == NULL_DAY, start, stop))
+    facts.add(
+        "program_enrollment",
+        idx,
+        program=np.array([p for p, *_ in programs], dtype=object)[program],
+        start_date=start,
+        end_date=stop,
+        source=np.array([source for *_, source in programs], dtype=object)[program],
+    )
+    billed = hospice & (rng.random(n) < palette.HOSPICE_BILLED_SHARE)
+    # Claims only: a hospice stay of the last months, ending some time before the end date.
+    only = np.flatnonzero(
+        ~m.is_persona
+        & ~chosen
+        & (m.age >= 65)
+        & (rng.random(m.n) < palette.HOSPICE_CLAIMS_ONLY_SHARE)
+    )
+    only_admission = (end - rng.integers(20, 240, only.size)).astype(np.int32)
+    only_discharge = np.minimum(only_admission + rng.integers(10, 120, only.size), end + 1).astype(
+        np.int32
+    )
+    only_discharge = np.where(only_discharge > end, NULL_DAY, only_discharge).astype(np.int32)
+    return HospiceStays(
+        member=np.concatenate([idx[billed], only]).astype(np.int32),
+        admission=np.concatenate([start[billed], only_admission]).astype(np.int32),
+        discharge=np.concatenate([stop[billed], only_discharge]).astype(np.int32),
+    )
+
+
 def _add_codes(m: Members, idx: np.ndarray, codes: np.ndarray) -> None:
     """Give each member its code (one per member) in a free condition-code slot."""
     if idx.size == 0:

@@ -756,6 +756,7 @@ PAID_MEDIAN = {
     "nf": 1800.0,
     "prenatal": 80.0,
     "delivery_professional": 900.0,
+    "hospice": 190.0,  # a day of routine home care (revenue 0651)
 }
 
 # --- pharmacy --------------------------------------------------------------------------
@@ -841,6 +842,45 @@ HOMELESS_OPEN_SHARE = 0.3
 NF_ASSESSMENT_SHARE = 0.01  # of members 50+
 NF_RESIDENT_SHARE = 0.6
 NF_ASSESSMENT_SAME_DAY_SHARE = 0.1  # members with two assessments on their latest date
+# Programs that duplicate ECM (program_enrollment; docs/POPULATIONS.md, "Exclusions") and
+# SMHS targeted case management, which runs alongside ECM and never excludes: a share of
+# base members, each in one program drawn by weight among those the member may be in
+# (at least `min_age`; a dual only, for D-SNP). Programs are written as a plan's systems
+# spell them (upper case, or the rules file's aliases: "D-SNP", "SMHS TCM").
+PROGRAM_ENROLLMENT_SHARE = 0.03
+PROGRAMS: tuple[tuple[str, float, int, bool, str], ...] = (
+    # (program as delivered, weight, min_age, dual only, source)
+    ("CCM", 0.28, 18, False, "plan care management platform"),
+    ("D-SNP", 0.5, 21, True, "CMS MARx enrollment"),
+    ("SMHS TCM", 0.15, 0, False, "county mental health plan"),
+    ("hospice", 0.12, 18, False, "hospice notice of election"),
+    ("PACE", 0.05, 55, False, "PACE organization roster"),
+    ("cct", 0.03, 21, False, "DHCS CCT roster"),
+    ("waiver_hcba", 0.04, 21, False, "DHCS waiver roster"),
+    ("waiver_mssp", 0.03, 65, False, "DHCS waiver roster"),
+    ("waiver_alw", 0.02, 21, False, "DHCS waiver roster"),
+    ("waiver_hcbs_dd", 0.04, 0, False, "regional center"),
+    ("waiver_mcwp", 0.01, 21, False, "DHCS waiver roster"),
+    ("waiver_sdp", 0.03, 3, False, "regional center"),
+)
+PROGRAM_OLDER_WEIGHT = 4.0  # hospice, PACE: members 65 and older, this many times likelier
+PROGRAM_ENDED_SHARE = 0.2  # a span ended before the end date
+PROGRAM_FUTURE_END_SHARE = 0.1  # a span with an end date after it
+# Hospice from claims: most hospice enrollees' stays are billed (monthly, bill type 81x;
+# 82x hospital based), and a few members 65 and older have hospice claims and no
+# program_enrollment row (some ended long enough before the end date not to exclude).
+HOSPICE_BILLED_SHARE = 0.7
+HOSPICE_START_DAYS = 240  # a hospice enrollment started at most this many days before
+HOSPICE_CLAIMS_ONLY_SHARE = 0.004  # of base members 65 and older
+HOSPICE_HOSPITAL_BASED_SHARE = 0.15
+HOSPICE_DX: tuple[tuple[str, float], ...] = (
+    ("C3490", 0.25),  # lung cancer
+    ("G309", 0.2),  # Alzheimer's disease
+    ("I509", 0.2),  # heart failure
+    ("J449", 0.15),  # COPD
+    ("C189", 0.1),  # colon cancer
+    ("G1221", 0.1),  # ALS
+)
 PROVIDER_ASSIGNED_SHARE = 0.95
 PROVIDER_TWO_SPANS_SHARE = 0.06
 ECM_PROVIDERS: tuple[tuple[str, float], ...] = (
@@ -998,3 +1038,4 @@ PROVIDER_SPELLINGS: dict[str, dict[str, dict[str, str]]] = {
         "method": {"in_person": "Face to Face", "phone": "Phone Call", "text": "SMS"},
     },
 }
+HOSPICES = 6

@@ -21,7 +21,7 @@ from ecm.config.rules import OWN_LOOKBACK_SETTING, Rules
 from ecm.errors import RulesError
 from ecm.warehouse.inputs import input_selects
 from ecm.warehouse.sql import install_macros
-from transforms import ed, metrics, proposals, stays
+from transforms import ed, exclusions, metrics, proposals, stays
 from transforms.assign import finalize_assignments
 from transforms.claims import with_claim_type_of_bill
 from transforms.cms_planned import mark_planned_cms
@@ -300,15 +300,56 @@ def evaluated_populations(rules: Rules, present_feeds: frozenset[str]) -> frozen
     )
 
 
+def exclusion_status(present_feeds: frozenset[str]) -> PopulationStatus:
+    """The exclusions' evaluation status: partially evaluated (claims only) without the
+    program_enrollment feed (docs/POPULATIONS.md, "Exclusions"), never silently none."""
+    return population_status({"partial_feeds": [exclusions.PROGRAM_FEED]}, present_feeds)
+
+
+def find_exclusions(
+    events: Events, inputs: Inputs, rules: Rules, reference: ReferenceData
+) -> pl.LazyFrame:
+    """The exclusions of the members enrolled on the as-of date (transforms.exclusions),
+    with the programs in force, the hospice bill types and days of the rules file."""
+    setting = rules.setting
+    return exclusions.exclusions(
+        program_enrollment=inputs[exclusions.PROGRAM_FEED],
+        claim_lines=inputs["claim_lines"],
+        members=events.members.lazy(),
+        programs=setting("exclusions.programs"),
+        hospice_bill_types=reference.value_set(setting("exclusions.hospice_bill_types")),
+        hospice_claim_days=setting("exclusions.hospice_claim_days"),
+        as_of=events.dates.as_of,
+    )
+
+
+def programs_not_excluding(program_enrollment: pl.LazyFrame, rules: Rules) -> dict[str, int]:
+    """The program_enrollment rows of programs that never exclude (outside the exclusion
+    table, or not in force: loop.md, section 1), counted by program, whatever their dates."""
+    rows = (
+        program_enrollment.filter(~pl.col("program").is_in(rules.setting("exclusions.programs")))
+        .group_by("program")
+        .len()
+        .sort("program")
+        .collect()
+    )
+    return dict(rows.iter_rows())
+
+
 @dataclass(frozen=True)
 class Evaluation:
-    """The populations evaluated over a set of members (a shard, or all): assignments,
-    evidence and member metrics (collected), and every population's evaluation status."""
+    """The populations evaluated over a set of members (a shard, or all): assignments
+    (with `excluded_by`), evidence, member metrics and exclusions (collected), every
+    population's evaluation status and the exclusions'."""
 
     assignments: pl.DataFrame
     evidence: pl.DataFrame
     member_metrics: pl.DataFrame
+    # One row per member enrolled on the as-of date × program × source that excludes
+    # them (transforms.exclusions), whether or not they hold a population.
+    exclusions: pl.DataFrame
     population_status: dict[str, PopulationStatus]
+    exclusion_status: PopulationStatus
     # The members holding a population: county and primary care provider
     # (transforms.proposals.PRIMARY_CARE_SCHEMA), read by the proposals after the merge.
     primary_care: pl.DataFrame = field(
@@ -316,6 +357,8 @@ class Evaluation:
     )
     # Members with spans of more than one ECM provider covering the as-of date.
     members_with_several_providers: int = 0
+    # program_enrollment rows of programs that never exclude, by program.
+    programs_not_excluding: dict[str, int] = field(default_factory=dict)
 
 
 def population_window(population: Population, rules: Rules, dates: RunDates) -> Window:
@@ -391,12 +434,16 @@ def assign_populations(
     rules: Rules,
     populations: Mapping[str, Population] = POPULATIONS,
     phrases: pl.DataFrame | None = None,
+    reference: ReferenceData | None = None,
 ) -> Evaluation:
-    """Apply every registered population's rule the feeds allow, and finalise the outputs.
+    """Apply every registered population's rule the feeds allow, find the exclusions,
+    and finalise the outputs.
 
     `phrases`: the evidence summaries' phrases (default the packaged
-    reference/evidence_phrases.toml)."""
+    reference/evidence_phrases.toml); `reference`: the value sets (default the rules
+    file's: beside it, then the packaged ones)."""
     phrases = ReferenceData().evidence_phrases if phrases is None else phrases
+    reference = ReferenceData.for_rules(rules) if reference is None else reference
     dates = events.dates
     as_of = dates.as_of
     statuses = {
@@ -417,6 +464,8 @@ def assign_populations(
         as_of,
         rules.version,
     )
+    excluding = find_exclusions(events, inputs, rules, reference)
+    assignments = exclusions.with_excluded_by(assignments, excluding)
     member_metrics = metrics.member_metrics(
         members,
         events.ed_visits.lazy(),
@@ -434,12 +483,16 @@ def assign_populations(
         .cast(proposals.PRIMARY_CARE_SCHEMA)
         .sort("member_id")
     )
-    *frames, primary_care = pl.collect_all([assignments, evidence, member_metrics, care])
+    *frames, primary_care = pl.collect_all(
+        [assignments, evidence, member_metrics, excluding, care]
+    )
     return Evaluation(
         *frames,
         population_status=statuses,
+        exclusion_status=exclusion_status(inputs.present_feeds),
         primary_care=primary_care,
         members_with_several_providers=members_with_several_providers(
             inputs["provider_assignment"], as_of
         ),
+        programs_not_excluding=programs_not_excluding(inputs[exclusions.PROGRAM_FEED], rules),
     )

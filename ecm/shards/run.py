@@ -2,8 +2,8 @@
 
 `run_shard` reads one shard's inputs (ecm.shards.inputs) into the `Inputs` shape, builds its
 events and applies every population rule with the unchanged `build_events` /
-`assign_populations`, and writes the shard's assignments, evidence and member metrics as
-Parquet with the counts the run summary needs. It holds no global state and takes only
+`assign_populations`, and writes the shard's assignments, evidence, member metrics and
+exclusions as Parquet with the counts the run summary needs. It holds no global state and takes only
 plain, picklable arguments, so a task runner may run shards in other processes.
 
 `merge_shard_results` concatenates the shards' files and sorts them totally, so a run's
@@ -25,6 +25,7 @@ from ecm.config.reference import ReferenceData
 from ecm.config.rules import Rules
 from ecm.shards.evaluate import Evaluation, Events, assign_populations, build_events, scan_inputs
 from ecm.shards.inputs import ShardPaths
+from transforms.exclusions import EXCLUSION_KEY
 
 # Each output's order: its grain's keys (as transforms.assign sorts them), then every
 # other column as a tie-breaker, so rows come in one order whatever shard they came from.
@@ -36,6 +37,7 @@ OUTPUT_ORDER: dict[str, tuple[tuple[str, ...], bool]] = {
         True,
     ),
     "member_metrics": (("member_id",), False),
+    "exclusions": (EXCLUSION_KEY, True),
     # Read by the proposals after the merge (ecm.loop.proposals); not an output file.
     "primary_care": (("member_id",), False),
 }
@@ -72,10 +74,28 @@ class MergedResult:
     counts: dict[str, Any]
 
 
+def exclusion_counts(result: Evaluation, rules: Rules) -> dict[str, Any]:
+    """The exclusions counted for the summary (docs/OUTPUTS.md): the members holding a
+    population who are excluded, per program in force those members, and the
+    program_enrollment rows of programs that never exclude, by program."""
+    holding = result.exclusions.join(
+        result.assignments.select("member_id").unique(), on="member_id", how="semi"
+    )
+    by_program = dict(holding.group_by("program").agg(pl.col("member_id").n_unique()).iter_rows())
+    return {
+        "members": holding["member_id"].n_unique(),
+        "programs": {
+            code: int(by_program.get(code, 0)) for code in rules.setting("exclusions.programs")
+        },
+        "programs_not_excluding": dict(result.programs_not_excluding),
+    }
+
+
 def shard_counts(events: Events, result: Evaluation, rules: Rules) -> dict[str, Any]:
     """What the run summary counts, for one shard: members enrolled (adult, child_youth),
     ED visits and stays, assignments and assigned members, members with several ECM
-    providers, and per population its members by age group and its evaluation status."""
+    providers, per population its members by age group and its evaluation status, and
+    the exclusions (`exclusion_counts`) with their evaluation status."""
     members = events.members
     assignments = result.assignments
     populations: dict[str, dict[str, int]] = {}
@@ -101,6 +121,8 @@ def shard_counts(events: Events, result: Evaluation, rules: Rules) -> dict[str, 
         "population_status": {
             code: status.as_dict() for code, status in result.population_status.items()
         },
+        "exclusions": exclusion_counts(result, rules),
+        "exclusion_status": result.exclusion_status.as_dict(),
     }
 
 
@@ -112,7 +134,8 @@ def run_shard(
     reference: ReferenceData | None = None,
 ) -> ShardResult:
     """Run one shard: its inputs from `shard`, its result files into
-    `out_dir/shard=<i>/` (assignments, evidence, member_metrics .parquet and counts.json).
+    `out_dir/shard=<i>/` (assignments, evidence, member_metrics, exclusions .parquet and
+    counts.json).
     `reference` is the rules file's (its value sets beside it, then the packaged ones)
     when not given."""
     reference = reference if reference is not None else ReferenceData.for_rules(rules)
@@ -120,7 +143,7 @@ def run_shard(
     started = time.perf_counter()
     events = build_events(inputs, reference, rules, dates)
     built = time.perf_counter()
-    result = assign_populations(events, inputs, rules)
+    result = assign_populations(events, inputs, rules, reference=reference)
     assigned = time.perf_counter()
     folder = Path(out_dir) / f"shard={shard.shard}"
     folder.mkdir(parents=True, exist_ok=True)
@@ -142,24 +165,33 @@ def run_shard(
     )
 
 
+# The counts every shard reports alike (they depend on the feeds present and the rules
+# only): taken once, never added.
+SAME_IN_EVERY_SHARD = ("population_status", "exclusion_status")
+
+
 def merge_counts(counts: list[dict[str, Any]]) -> dict[str, Any]:
-    """The counts of several shards added up; every shard must report the same
-    population statuses (they depend on the feeds present and the rules only)."""
+    """The counts of several shards added up (a key one shard lacks counts 0 there: the
+    programs a shard found, say; such keys come sorted); every shard must report the same
+    population and exclusion statuses."""
 
     def add(a: Any, b: Any) -> Any:
         if isinstance(a, dict):
-            return {k: add(a[k], b[k]) for k in a}
+            keys = [*a, *(k for k in b if k not in a)]
+            merged = {k: add(a[k], b[k]) if k in a and k in b else a.get(k, b.get(k)) for k in keys}
+            return merged if keys == [*a] else dict(sorted(merged.items()))
         return a + b
 
     if not counts:
         raise ValueError("No shard results to merge.")
-    statuses = [c["population_status"] for c in counts]
-    if any(s != statuses[0] for s in statuses):
-        raise AssertionError("Shards disagree on which populations were evaluated.")
-    total = {k: v for k, v in counts[0].items() if k != "population_status"}
+    for key in SAME_IN_EVERY_SHARD:
+        if any(c[key] != counts[0][key] for c in counts):
+            raise AssertionError(f"Shards disagree on {key}.")
+    total = {k: v for k, v in counts[0].items() if k not in SAME_IN_EVERY_SHARD}
     for other in counts[1:]:
-        total = add(total, {k: v for k, v in other.items() if k != "population_status"})
-    total["population_status"] = statuses[0]
+        total = add(total, {k: v for k, v in other.items() if k not in SAME_IN_EVERY_SHARD})
+    for key in SAME_IN_EVERY_SHARD:
+        total[key] = counts[0][key]
     return total
 
 

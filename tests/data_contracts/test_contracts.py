@@ -57,6 +57,7 @@ def test_the_feed_order_is_the_contracts_order():
         "homelessness",
         "nursing_facility_assessment",
         "provider_assignment",
+        "program_enrollment",
         "provider_return",
         "outreach",
         "ecm_provider",
@@ -372,8 +373,10 @@ def test_the_value_alias_tables_are_those_the_contracts_name():
         "loop.aliases.referral_closure_reason": ("provider_return.referral_closure_reason",),
         "loop.aliases.method": ("outreach.method",),
         "loop.aliases.successful": ("outreach.successful",),
+        "loop.aliases.program": ("program_enrollment.program",),
     }
     assert tables["loop.aliases.successful"].allowed == ("Y", "N")
+    assert tables["loop.aliases.program"].allowed == ()  # any program is staged
     assert tables["loop.aliases.discontinuation_reason_code"].allowed[:2] == ("WM", "SC")
 
 
