@@ -483,9 +483,7 @@ def assign_populations(
         .cast(proposals.PRIMARY_CARE_SCHEMA)
         .sort("member_id")
     )
-    *frames, primary_care = pl.collect_all(
-        [assignments, evidence, member_metrics, excluding, care]
-    )
+    *frames, primary_care = pl.collect_all([assignments, evidence, member_metrics, excluding, care])
     return Evaluation(
         *frames,
         population_status=statuses,
