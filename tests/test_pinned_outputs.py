@@ -4,7 +4,8 @@ the rules; what the rules write must not move).
 Three runs: the high-utiliser story (tests/story.py), the one-member-per-population story
 (tests/story_pof.py) and 20,000 generated members (ecm.generate, seed 42). For each, the
 sha256 of every data file: the assignments (Parquet and CSV), evidence, member metrics,
-changes, quarantine, and every provider's member information file. The hashes live in
+changes, quarantine, exclusions, referrals, review, and every provider's member
+information file. The hashes live in
 `tests/pinned_outputs.json`, written by `python -m tests.test_pinned_outputs` (generated,
 never edited by hand); a change that moves a byte fails here, and is either a defect or a
 deliberate change of an output, rewritten with that command and said in the commit.
@@ -28,6 +29,9 @@ DATA_FILES = (
     "member_metrics.parquet",
     "changes.parquet",
     "quarantine.parquet",
+    "exclusions.parquet",
+    "referrals.parquet",
+    "review.parquet",
 )
 GENERATED_MEMBERS = 20_000
 GENERATED_END = dt.date(2026, 10, 31)
