@@ -51,6 +51,19 @@ def test_a_full_disk_names_the_folder_of_the_file_that_did_not_fit(written):
     assert "warehouse" not in message
 
 
+def test_a_copy_that_did_not_fit_names_the_disk_it_was_copied_to(written):
+    # shutil.copy's OSError names the source first (filename) and the destination second
+    # (filename2): a full disk is the destination's. The referral loop's files are copied
+    # from the warehouse's work folder into the output folder.
+    out, house = written["output folder"], written["warehouse"]
+    source = house.parent / ".warehouse.duckdb.work-frx3g2fi" / "loop" / "review.parquet"
+    target = out.parent / ".2026-10.tmp-_4bez1e4" / "review.parquet"
+    raised = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(source), None, str(target))
+    message = str(machine_error(raised, written))
+    assert message.startswith(f"The disk holding the output folder {out} is full (")
+    assert "warehouse" not in message
+
+
 def test_duckdb_names_the_file_it_could_not_write(written):
     house = written["warehouse"]
     copy = house.parent / ".warehouse.duckdb.run-0123456789ab.duckdb"
