@@ -108,8 +108,10 @@ def _kind(error: BaseException) -> tuple[str | None, int | None]:
 
 
 def _named_path(error: BaseException) -> Path | None:
-    """The file the error names: OSError's filename, or a path DuckDB quotes."""
-    name = getattr(error, "filename", None)
+    """The file the error names: OSError's filename, or a path DuckDB quotes. A copy or a
+    move names two (filename, filename2): the second is where it was writing, the file a
+    full disk did not take and a folder that cannot be written refused."""
+    name = getattr(error, "filename2", None) or getattr(error, "filename", None)
     if isinstance(name, (str, os.PathLike)):
         return Path(name)
     found = _QUOTED_PATH.search(str(error))
