@@ -144,12 +144,32 @@ def test_every_feed_is_written_with_its_contract_columns(csv_feeds):
     answers to a run's member information files (the RTF and OTF follow a run)."""
     folder, stats = csv_feeds
     assert RUN_ANSWERS == ("provider_return", "outreach")
-    assert tuple(f for f in feed_order() if f not in (*RUN_ANSWERS, *PLAN_LISTS)) == FEEDS
+    assert tuple(f for f in feed_order() if f not in RUN_ANSWERS) == FEEDS
+    assert PLAN_LISTS == ("ecm_provider",)
     assert not [p for p in folder.iterdir() if p.name.startswith(RUN_ANSWERS)]
     for feed in FEEDS:
         header = read_feed(folder, feed).columns
         assert header == list(load_contract(feed).columns), feed
         assert stats.rows[feed] > 0, feed
+
+
+def test_the_roster_names_the_assignment_providers_with_room_by_county(csv_feeds):
+    """ecm_provider: one row per ECM provider of provider_assignment, each in a county of
+    the generated members, some serving every population (empty), capacities at least the
+    spans they hold; and some office visits are rendered by a roster NPI (the pcp rule)."""
+    folder, _ = csv_feeds
+    roster = read_feed(folder, "ecm_provider")
+    spans = read_feed(folder, "provider_assignment")
+    members = read_feed(folder, "eligibility")
+    assert roster.height == len(palette.ECM_PROVIDERS)
+    assert set(roster["provider_npi"]) == set(spans["provider_npi"])
+    assert set(roster["county"]) <= set(members["county"])
+    assert roster["populations"].is_null().any() or (roster["populations"] == "").any()
+    assert roster["capacity"].cast(pl.Int64).min() >= 0
+    claims = read_feed(folder, "medical_claim")
+    assert claims.filter(pl.col("rendering_npi").is_in(roster["provider_npi"])).height > 0
+    again = _generate(folder.parent / "again")[0]
+    assert read_feed(again, "ecm_provider").equals(roster)
 
 
 def test_a_feed_without_a_writer_of_its_own_is_a_partner_feed():

@@ -582,3 +582,44 @@ def test_the_console_says_every_warning_with_its_rows():
     assert "warning: eligibility: 3 rows: death_date is before birth_date" in text
     assert "warning: eligibility: race: expect column values to be in set" not in text
     assert "3 rows (0.94%) outside the contract's values" in text  # the expectation's
+
+
+PROPOSALS = {
+    "roster_providers": 3,
+    "candidates": 6,
+    "by_reason": {"pcp": 1, "county_capacity": 3},
+    "none": 2,
+    "capacity": [
+        {"provider_npi": P, "capacity": 4, "taken": 2, "proposed": 2, "room_left": 0},
+        {"provider_npi": Q, "capacity": 5, "taken": 1, "proposed": 2, "room_left": 2},
+        {"provider_npi": "1999999999", "capacity": 1, "taken": 3, "proposed": 0,
+         "room_left": -2},
+    ],
+}  # fmt: skip
+
+
+def test_the_proposals_by_reason_and_capacity_use_per_provider():
+    page = render_report({**SUMMARY, "proposals": PROPOSALS})
+    part = _section(page, "proposals")
+    assert 'aria-label="proposals chart"' in part and 'aria-label="capacity chart"' in part
+    for reason, n in (("pcp", 1), ("county_capacity", 3), ("none", 2)):
+        assert f"<td><code>{reason}</code></td><td class='n'>{n}</td>" in part
+    assert "<td class='n'>6</td></tr></table>" in part
+    assert (
+        f"<tr><td><code>{Q}</code></td><td class='n'>5</td><td class='n'>1</td>"
+        "<td class='n'>2</td><td class='n'>2</td></tr>"
+    ) in part
+    assert f"<code>{P}</code></td><td class='n'>4</td>" in part
+    assert '<span class="pill warn">full</span> 0' in part
+    assert '<span class="pill bad">full</span> -2' in part
+    assert "taken beyond capacity" in part and "2 proposed · 2 left" in part
+    assert "<script" not in part and "http" not in part.replace("http://www.w3.org", "")
+
+
+def test_no_roster_is_one_sentence_and_no_proposals_no_section(page):
+    assert "id='proposals'" not in page
+    none = {"roster_providers": 0, "candidates": 7, "by_reason": {"pcp": 0,
+            "county_capacity": 0}, "none": 7, "capacity": []}  # fmt: skip
+    part = _section(render_report({**SUMMARY, "proposals": none}), "proposals")
+    assert "No <code>ecm_provider</code> roster was delivered: the 7 members" in part
+    assert "<svg" not in part and "<table" not in part and "<h3" not in part

@@ -337,6 +337,45 @@ def counts_chart(counts: Sequence[tuple[str, int]], salt: str, colour: str, xlab
         return _svg(figure, salt)
 
 
+def capacity_chart(capacity: Sequence[Mapping[str, Any]]) -> str:
+    """One bar per roster provider (the first NPI at the top): the places taken on the
+    as-of date, the members proposed to it in this run and the room left, stacked to its
+    capacity (taken beyond the capacity in red); "proposed · room left" at the bar's end."""
+    import matplotlib
+
+    rows = [c for c in capacity if c["capacity"] or c["taken"] or c["proposed"]]
+    if not rows:
+        return ""
+    rows = list(reversed(rows))
+    names = [c["provider_npi"] for c in rows]
+    segments = (
+        ("taken", [min(c["taken"], c["capacity"]) for c in rows], "#9aa0aa"),
+        ("taken beyond capacity", [max(0, c["taken"] - c["capacity"]) for c in rows], BAD_COLOUR),
+        ("proposed", [c["proposed"] for c in rows], "#2e9d5b"),
+        ("room left", [max(0, c["room_left"]) for c in rows], "#c9d3e6"),
+    )
+    with matplotlib.rc_context(_font()):
+        figure, axes = _figure(8.2, 0.34 * len(rows) + 1.3)
+        left = [0] * len(rows)
+        for label, values, colour in segments:
+            if not any(values):
+                continue
+            axes.barh(names, values, left=left, color=colour, label=label, height=0.7)
+            left = [a + b for a, b in zip(left, values, strict=True)]
+        top = max(left)
+        for y, (total, c) in enumerate(zip(left, rows, strict=True)):
+            axes.text(
+                total + top * 0.01, y, f"{c['proposed']:,} proposed · {c['room_left']:,} left",
+                va="center", fontsize=9,
+            )  # fmt: skip
+        axes.set_xlim(0, max(1, top) * 1.3)
+        axes.set_xlabel("members per provider: capacity taken, proposed, room left")
+        figure.legend(loc="outside upper center", ncol=4, frameon=False, fontsize=9)
+        axes.grid(axis="x", color="#e6e8ef")
+        axes.set_axisbelow(True)
+        return _svg(figure, "capacity")
+
+
 # --- the page ----------------------------------------------------------------------------
 
 
@@ -939,6 +978,70 @@ def _review(loop: Mapping[str, Any]) -> list[str]:
     return parts
 
 
+def _proposals(summary: Mapping[str, Any]) -> list[str]:
+    """Proposals for members with no ECM provider (loop.md, section 4): by reason and
+    capacity use per roster provider. Nothing for a summary without `proposals`; one
+    sentence when no roster was delivered."""
+    found = summary.get("proposals")
+    if not found:
+        return []
+    parts = ["<h2 id='proposals'>Proposals for members with no ECM provider</h2>"]
+    candidates = found.get("candidates", 0)
+    if not found.get("roster_providers"):
+        parts.append(
+            f"<p>No <code>ecm_provider</code> roster was delivered: the {_members(candidates)} "
+            "holding a population with no ECM provider stay in <code>unassigned/</code> with "
+            "no provider proposed.</p>"
+        )
+        return parts
+    by_reason = found.get("by_reason") or {}
+    reasons = [*by_reason.items(), ("none", found.get("none", 0))]
+    parts.append(
+        f"<p class='sub'>{_members(candidates)} holding a population, not excluded and with "
+        f"no ECM provider on the as-of date, taken in member_id order: the primary care "
+        f"provider when it is on the roster, serves one of their populations and has room "
+        f"(<b>pcp</b>), else the roster provider of their county serving one of their "
+        f"populations with the most room (<b>county_capacity</b>), else <b>none</b> "
+        f"(no provider could take them). Roster: {_n(found['roster_providers'])} "
+        f"provider(s). assignments.csv holds each proposal.</p>"
+    )
+    parts.append("<h3>Proposals by reason</h3>")
+    parts.append(counts_chart(reasons, "proposals", ADULT_COLOUR, "members"))
+    parts.append("<table><tr><th>reason</th><th class='n'>members</th></tr>")
+    parts += [
+        f"<tr><td><code>{_e(reason)}</code></td><td class='n'>{_n(n)}</td></tr>"
+        for reason, n in reasons
+    ]
+    parts.append(
+        f"<tr class='total'><td>all members with no ECM provider</td>"
+        f"<td class='n'>{_n(candidates)}</td></tr></table>"
+    )
+    capacity = found.get("capacity") or []
+    parts.append("<h3>Capacity use per provider</h3>")
+    parts.append(
+        "<p class='sub'>Taken: the members a provider_assignment span gives it on the as-of "
+        "date or enrolled in ECM with it (its RTF); proposed: in this run; room left = "
+        "capacity − taken − proposed (below 0 when the plan gave it more than its capacity)."
+        "</p>"
+    )
+    parts.append(capacity_chart(capacity))
+    parts.append(
+        "<table><tr><th>provider NPI</th><th class='n'>capacity</th><th class='n'>taken</th>"
+        "<th class='n'>proposed</th><th class='n'>room left</th></tr>"
+    )
+    for c in capacity:
+        room = _n(c["room_left"])
+        if c["room_left"] <= 0:
+            room = f"{_pill('bad' if c['room_left'] < 0 else 'warn', 'full')} {room}"
+        parts.append(
+            f"<tr><td><code>{_e(c['provider_npi'])}</code></td><td class='n'>"
+            f"{_n(c['capacity'])}</td><td class='n'>{_n(c['taken'])}</td><td class='n'>"
+            f"{_n(c['proposed'])}</td><td class='n'>{room}</td></tr>"
+        )
+    parts.append("</table>")
+    return parts
+
+
 def _quality(summary: Mapping[str, Any]) -> list[str]:
     feeds = summary["feeds"]
     quality = summary.get("data_quality") or {}
@@ -1089,6 +1192,7 @@ def render_report(
         *_trend(runs),
         *_changes(summary, changes_by_population or {}),
         *_loop(summary, facts),
+        *_proposals(summary),
         *_quality(summary),
         *_timings(summary),
         "<footer>Written by ecm for the run of "

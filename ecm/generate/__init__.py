@@ -66,11 +66,11 @@ from ecm.generate.calendar import Anchors, to_date
 from ecm.generate.claims import LinePools, Renderer, build_claims, finalize, hospice_claims
 from ecm.generate.events import Palette, base_events, concat, persona_events
 from ecm.generate.feeds import (
-    PLAN_LISTS,
     RUN_ANSWERS,
     add_persona_rows,
     draw_partner_feeds,
     draw_program_enrollment,
+    ecm_provider_roster,
     eligibility,
     partner_frames,
     pharmacy,
@@ -84,9 +84,9 @@ from ecm.generate.vocab import Vocab
 __all__ = ["FEEDS", "PERSONAS", "GenerationStats", "generate_feeds", "planted_personas"]
 
 # Every feed of the contracts, in feed order (data_contracts), but those answering a run
-# (feeds.RUN_ANSWERS) and the plan's own lists (feeds.PLAN_LISTS): the files a
-# generation writes.
-FEEDS = tuple(feed for feed in feed_order() if feed not in (*RUN_ANSWERS, *PLAN_LISTS))
+# (feeds.RUN_ANSWERS): the files a generation writes. The plan's own lists
+# (feeds.PLAN_LISTS, the ecm_provider roster) are written once, after the members.
+FEEDS = tuple(feed for feed in feed_order() if feed not in RUN_ANSWERS)
 BATCH_LINES = 250_000
 # The random stream of the program enrollments and hospice claims: numpy's
 # default_rng([seed, chunk, EXCLUSIONS_STREAM]), apart from the chunk's own.
@@ -217,9 +217,20 @@ def generate_feeds(
     pal = Palette(vocab)
     pools = LinePools(vocab)
     writer = _Writer(out_dir, fmt)
+    spans: list[pl.DataFrame] = []
+    counties: list[pl.DataFrame] = []
     for chunk, first in enumerate(range(0, members, CHUNK_MEMBERS)):
         size = min(CHUNK_MEMBERS, members - first)
-        _generate_chunk(writer, chunk, first, size, anchors, seed, vocab, pal, pools)
+        span, county = _generate_chunk(writer, chunk, first, size, anchors, seed, vocab, pal, pools)
+        spans.append(span)
+        counties.append(county)
+    county_members = (
+        pl.concat(counties).group_by("county").agg(pl.col("members").sum().alias("members"))
+    )
+    writer.write(
+        "ecm_provider",
+        ecm_provider_roster(pl.concat(spans), county_members, members, anchors.end),
+    )
     return writer.close()
 
 
@@ -233,7 +244,9 @@ def _generate_chunk(
     vocab: Vocab,
     pal: Palette,
     pools: LinePools,
-) -> None:
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Write one chunk of members; its provider_assignment rows and its members per
+    county, which the roster is drawn from."""
     rng = np.random.default_rng([seed, chunk])
     slots = chunk_plan(size, anchors)
     m = draw_members(rng, first, size, anchors, slots, vocab)
@@ -255,7 +268,8 @@ def _generate_chunk(
     claims = build_claims(rng, events, m, anchors, pal, pools)
     claims, lines = finalize(rng, claims, chunk, anchors, pal, pools)
 
-    writer.write("eligibility", eligibility(m, anchors))
+    members_eligibility = eligibility(m, anchors)
+    writer.write("eligibility", members_eligibility)
     _write_claims(writer, claims, lines, Renderer(vocab, first))
     writer.write("pharmacy_claim", pharmacy(rng, m, anchors, chunk))
     # Programs that duplicate ECM and hospice claims: a random stream of their own, so the
@@ -264,12 +278,19 @@ def _generate_chunk(
     hospice = draw_program_enrollment(xrng, m, anchors, facts)
     for feed, frame in partner_frames(facts, first).items():
         writer.write(feed, frame)
-    writer.write("provider_assignment", provider_assignment(rng, m, anchors))
+    spans = provider_assignment(rng, m, anchors)
+    writer.write("provider_assignment", spans)
     stays = hospice_claims(
         xrng, hospice.member, hospice.admission, hospice.discharge, anchors, vocab
     )
     h_claims, h_lines = finalize(xrng, stays, HOSPICE_CLAIM_CHUNK0 + chunk, anchors, pal, pools)
     _write_claims(writer, h_claims, h_lines, Renderer(vocab, first))
+    county = (
+        members_eligibility.unique("member_id", keep="last", maintain_order=True)
+        .group_by("county")
+        .agg(pl.len().alias("members"))
+    )
+    return spans.select("member_id", "provider_npi", "start_date", "end_date"), county
 
 
 def _write_claims(writer: _Writer, claims: dict, lines: dict, renderer: Renderer) -> None:

@@ -127,6 +127,17 @@ NPIS = make_npis(HOSPICE0 + palette.HOSPICES, stream=1)
 ECM_PROVIDER_NPIS = make_npis(len(palette.ECM_PROVIDERS), stream=2)
 
 
+def office_renderer(member: np.ndarray, tag: np.ndarray, inst: np.ndarray) -> np.ndarray:
+    """Per claim, the ECM provider (index into ECM_PROVIDER_NPIS) that renders it, else -1:
+    every palette.PCP_ECM_EVERY-th member (global index) sees one ECM provider, a clinic
+    on the plan's roster, for all of their office visits, so the proposals' primary care
+    provider rule (`pcp`) has members to find. No random draw: the other feeds are as
+    they were."""
+    chosen = (tag == T["office"]) & ~inst & (member % palette.PCP_ECM_EVERY == 0)
+    place = (member // palette.PCP_ECM_EVERY) % len(palette.ECM_PROVIDERS)
+    return np.where(chosen, place, -1)
+
+
 # --- line pools ------------------------------------------------------------------------
 
 
@@ -841,7 +852,8 @@ class Renderer:
         self.plain = vocab.series("plain")
         self.dotted = vocab.series("dotted")
         self.short = vocab.series("short")
-        self.npis = pl.Series(NPIS, dtype=pl.String)
+        # The claims' NPI pool, then the ECM providers' (office_renderer).
+        self.npis = pl.Series([*NPIS, *ECM_PROVIDER_NPIS], dtype=pl.String)
         self.first_member = first_member
 
     def render(self, c: Claims, lines: dict[str, np.ndarray], rows: np.ndarray) -> pl.DataFrame:
@@ -922,7 +934,10 @@ class Renderer:
         self, claim, lines: dict[str, np.ndarray], rows: np.ndarray
     ) -> dict[str, pl.Series]:
         inst = claim("inst")
-        rend = claim("rend")
+        ecm = office_renderer(
+            claim("member").astype(np.int64) + self.first_member, claim("tag"), inst
+        )
+        rend = np.where(ecm >= 0, len(NPIS) + ecm, claim("rend"))
         fac = claim("fac")
         file_date = claim("file_date")
         paid_date = np.minimum(np.maximum(claim("end"), file_date - 10), file_date)

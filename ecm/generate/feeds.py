@@ -11,6 +11,7 @@ carry their eligible condition's diagnosis.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -532,6 +533,44 @@ def provider_assignment(rng: np.random.Generator, m: Members, anchors: Anchors) 
             "end_date": _dates(ends),
         }
     ).select(load_contract("provider_assignment").columns)
+
+
+def ecm_provider_roster(
+    spans: pl.DataFrame, counties: pl.DataFrame, members: int, end: dt.date
+) -> pl.DataFrame:
+    """The plan's roster of its ECM providers (the NPIs of provider_assignment), one row
+    each: the i-th provider serves the i-th county by members (`counties`: county,
+    members; ties to the name), palette.ROSTER_POPULATIONS and takes the members its
+    `spans` (provider_assignment rows of the whole generation) hold on `end` plus
+    palette.ROSTER_ROOM per 10,000 `members`. Deterministic: no random draw."""
+    ranked = counties.sort(["members", "county"], descending=[True, False])["county"].to_list()
+    held = dict(
+        spans.filter(
+            (pl.col("start_date") <= end)
+            & (pl.col("end_date").is_null() | (pl.col("end_date") >= end))
+        )
+        .group_by("provider_npi")
+        .agg(pl.col("member_id").n_unique())
+        .iter_rows()
+    )
+    rows = []
+    for i, ((name, _), npi) in enumerate(
+        zip(palette.ECM_PROVIDERS, ECM_PROVIDER_NPIS, strict=True)
+    ):
+        room = palette.ROSTER_ROOM[i % len(palette.ROSTER_ROOM)] * members // 10_000
+        rows.append(
+            {
+                "provider_npi": npi,
+                "provider_name": name,
+                "county": ranked[i % len(ranked)],
+                "populations": palette.ROSTER_POPULATIONS[i % len(palette.ROSTER_POPULATIONS)],
+                "capacity": str(held.get(npi, 0) + room),
+                "languages": "English;Spanish" if i % 2 == 0 else "English",
+            }
+        )
+    return pl.DataFrame(rows, schema=dict.fromkeys(rows[0], pl.String)).select(
+        load_contract("ecm_provider").columns
+    )
 
 
 def eligibility(m: Members, anchors: Anchors) -> pl.DataFrame:

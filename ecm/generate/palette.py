@@ -883,6 +883,20 @@ HOSPICE_DX: tuple[tuple[str, float], ...] = (
 )
 PROVIDER_ASSIGNED_SHARE = 0.95
 PROVIDER_TWO_SPANS_SHARE = 0.06
+# Every PCP_ECM_EVERY-th member has their office visits at an ECM provider's clinic (one of
+# the roster's NPIs: claims.office_renderer).
+PCP_ECM_EVERY = 4
+# The ecm_provider roster (feeds.ecm_provider_roster): the i-th provider of ECM_PROVIDERS
+# serves the i-th county by members, the populations ROSTER_POPULATIONS[i % len] ('' =
+# every population) and takes the members its spans hold at the end of the history plus
+# ROSTER_ROOM[i % len] per 10,000 members (0: full, so its county's members get none).
+ROSTER_POPULATIONS = (
+    "",
+    "HOMELESS_ADULT;SMI_SUD_ADULT",
+    "",
+    "HIGH_UTIL_ADULT;HOMELESS_ADULT;SMI_SUD_ADULT",
+)
+ROSTER_ROOM = (6, 0, 4, 10, 0, 8)
 ECM_PROVIDERS: tuple[tuple[str, float], ...] = (
     ("Eastside Community Care ECM", 1.5),
     ("Valley Health Navigators", 1.2),

@@ -176,3 +176,25 @@ def test_the_summary_counts_proposals_by_reason_and_capacity_use(runs):
         {"provider_npi": Q, "capacity": 2, "taken": 0, "proposed": 2, "room_left": 0},
         {"provider_npi": R, "capacity": 5, "taken": 0, "proposed": 0, "room_left": 5},
     ]
+
+
+@pytest.mark.flow
+def test_a_generated_run_stages_the_roster_and_proposes_by_every_reason(harness, tmp_path):
+    """The generator's ecm_provider roster stages with nothing quarantined, and a generated
+    run proposes providers by pcp and by county_capacity and leaves some members none
+    (a full provider, a county with no roster provider)."""
+    from ecm.generate import generate_feeds
+    from flows.monthly import monthly
+
+    end = dt.date(2026, 10, 31)
+    feeds, out = tmp_path / "feeds", tmp_path / "out"
+    generate_feeds(feeds, members=6000, months=12, end=end, seed=7, fmt="csv")
+    monthly(input_dir=feeds, as_of=end, out_dir=out)
+    summary = json.loads((out / "summary.json").read_text())
+    proposals = summary["proposals"]
+    assert proposals["roster_providers"] == 12
+    assert proposals["by_reason"]["pcp"] > 0
+    assert proposals["by_reason"]["county_capacity"] > 0
+    assert proposals["none"] > 0
+    quarantined = pl.read_parquet(out / "quarantine.parquet")
+    assert quarantined.filter(pl.col("feed") == "ecm_provider").height == 0
