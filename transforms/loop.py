@@ -108,10 +108,12 @@ RTF_SCHEMA = {
     "referral_status": pl.String,
     "referral_status_date": pl.Date,
     "referral_closure_reason": pl.String,
+    "in_person_encounters": pl.Int64,
+    "telephonic_encounters": pl.Int64,
     "_source_file": pl.String,
     "_line": pl.Int64,
 }
-"""The staged RTF columns the loop reads (stg__provider_return)."""
+"""The staged RTF columns the loop and the quarterly file read (stg__provider_return)."""
 OTF_SCHEMA = {
     "member_id": pl.String,
     "provider_npi": pl.String,
@@ -121,7 +123,7 @@ OTF_SCHEMA = {
     "_source_file": pl.String,
     "_line": pl.Int64,
 }
-"""The staged OTF columns the loop reads (stg__outreach)."""
+"""The staged OTF columns the loop and the quarterly file read (stg__outreach)."""
 MEMBER_FILES_SCHEMA = {
     "as_of_date": pl.Date,
     "member_id": pl.String,

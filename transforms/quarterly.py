@@ -21,7 +21,7 @@ import re
 
 import polars as pl
 
-from transforms.loop import SUCCESSFUL, month_start
+from transforms.loop import OTF_SCHEMA, RTF_SCHEMA, SUCCESSFUL, month_start
 
 QUARTER = re.compile(r"(\d{4})Q([1-4])")
 DATE_FORMAT = "%m/%d/%Y"
@@ -39,29 +39,12 @@ ADULT, CHILD_YOUTH, INDEX = "adult", "child_youth", "index"
 SELECTORS = (ADULT, CHILD_YOUTH, INDEX)
 
 QUARTERLY_RTF_SCHEMA = {
-    "member_id": pl.String,
-    "provider_npi": pl.String,
-    "reporting_period": pl.Date,
-    "file_production_date": pl.Date,
-    "ecm_status": pl.String,
-    "enrollment_start_date": pl.Date,
-    "enrollment_end_date": pl.Date,
-    "discontinuation_date": pl.Date,
-    "discontinuation_reason_code": pl.String,
-    "in_person_encounters": pl.Int64,
-    "telephonic_encounters": pl.Int64,
-    "_source_file": pl.String,
-    "_line": pl.Int64,
+    name: kind for name, kind in RTF_SCHEMA.items() if not name.startswith("referral_")
 }
-"""The staged RTF columns the quarterly file reads (stg__provider_return)."""
-QUARTERLY_OTF_SCHEMA = {
-    "member_id": pl.String,
-    "provider_npi": pl.String,
-    "attempt_date": pl.Date,
-    "method": pl.String,
-    "successful": pl.String,
-}
-"""The staged OTF columns the quarterly file reads (stg__outreach)."""
+"""The staged RTF columns the quarterly file reads: the loop's (transforms.loop) but the
+Closed Loop Referral elements."""
+QUARTERLY_OTF_SCHEMA = {name: kind for name, kind in OTF_SCHEMA.items() if not name.startswith("_")}
+"""The staged OTF columns the quarterly file reads: the loop's, without the row key."""
 ASSIGNMENT_SCHEMA = {
     "member_id": pl.String,
     "pof_code": pl.String,

@@ -16,7 +16,7 @@ from ecm.loop.inputs import OUTREACH, PROVIDER_RETURN, read_staged, staged
 from ecm.warehouse import history
 from ecm.warehouse.inputs import input_selects
 from ecm.warehouse.relations import relation_kind
-from transforms.loop import month_start
+from transforms.loop import OTF_SCHEMA, month_start
 from transforms.quarterly import (
     ASSIGNMENT_SCHEMA,
     ELIGIBILITY_SCHEMA,
@@ -25,7 +25,7 @@ from transforms.quarterly import (
 )
 
 HOMELESSNESS = "homelessness"
-OTF_READ = {**QUARTERLY_OTF_SCHEMA, "_source_file": pl.String, "_line": pl.Int64}
+OTF_READ = OTF_SCHEMA
 
 
 def quarter_runs(con: duckdb.DuckDBPyConnection, first: dt.date, last: dt.date) -> pl.DataFrame:
