@@ -45,8 +45,8 @@ SERVE_ARGS ?=
 serve: $(STAMP) ## Serve the scheduled monthly run (prefect.yaml) on a local Prefect server; Ctrl-C stops
 	$(VENV)/bin/ecm serve --port $(SERVE_PORT) $(SERVE_ARGS)
 
-test: $(STAMP) ## Run the test suite
-	$(VENV)/bin/pytest
+test: $(STAMP) ## Run the test suite (two worker processes, each test file on one)
+	$(VENV)/bin/pytest -n 2 --dist loadfile
 
 lint: $(STAMP) ## Lint with ruff
 	$(VENV)/bin/ruff check .
