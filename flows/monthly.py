@@ -41,7 +41,13 @@ from ecm.run.prefect_env import quiet_prefect_failure_logs
 from ecm.run.progress import Timer, reporter
 from ecm.run.safety import default_warehouse, followed
 from ecm.shards.evaluate import evaluated_populations, inputs_needed
-from ecm.shards.inputs import ShardPaths, ShardSet, write_shard_inputs
+from ecm.shards.inputs import (
+    ShardPaths,
+    ShardSet,
+    adopt_shard_inputs,
+    prepare_shard_inputs,
+    prune_shard_inputs,
+)
 from ecm.shards.run import MergedResult, ShardResult, merge_shard_results, run_shard
 from ecm.warehouse import history
 from flows.artifacts import publish_artifacts
@@ -96,13 +102,22 @@ def report_data_quality(warehouse: Path, work_dir: Path) -> data_quality.DataQua
 
 @task(name="write shard inputs", **PLAIN)
 def shard_inputs(
-    warehouse: Path, rules: Rules, dates: RunDates, feeds: list[str], root: Path, shards, workers
+    house: Path,
+    warehouse: Path,
+    rules: Rules,
+    dates: RunDates,
+    feeds: list[str],
+    root: Path,
+    shards,
+    workers,
 ) -> ShardSet:
-    """Households, the shard map and every shard's inputs, written once under `root`
+    """Households, the shard map and every shard's inputs, written once under `root`, or
+    the set `warehouse` keeps when it was made from the same staged feeds
     (ecm.shards.inputs; N shared out over `workers` running side by side)."""
-    with interrupts.connect(warehouse) as con:
-        return write_shard_inputs(
+    with interrupts.connect(house) as con:
+        return prepare_shard_inputs(
             con,
+            warehouse,
             root,
             rules,
             dates.history_start,
@@ -222,7 +237,9 @@ def monthly(
             stage.count(sum(c.read for c in ingested.feeds.values()), "rows read")
         with timer.step("shard_inputs") as stage:
             feeds = list(ingested.feeds)
-            shard_set = shard_inputs(house, rules, dates, feeds, work / "shards", shards, workers)
+            shard_set = shard_inputs(
+                house, warehouse, rules, dates, feeds, work / "shards", shards, workers
+            )
             quality = report_data_quality(house, work)
             stage.count(shard_set.members, "members")
         with timer.step("validate"):
@@ -263,7 +280,10 @@ def monthly(
             record = history.run_record(summary, rules, as_of, fingerprints)
             record_history(house, record, merged.files["assignments"], loop)
             stage.count(written.rows, "rows written")
-            run.swap_in()
+            # The shard inputs this run wrote are kept for the next run over the same
+            # staged feeds; the sets the swapped-in warehouse no longer names go.
+            run.swap_in(before_commit=lambda: adopt_shard_inputs(shard_set, warehouse))
+            prune_shard_inputs(warehouse)
     log.info("wrote %s", out_dir)
     summary["timings_seconds"] = timer.seconds
     publish_artifacts(summary, out_dir / catalog.REPORT)

@@ -137,6 +137,8 @@ def build_summary(
             "shards": split.shards,
             "eligibility_members": split.members,
             "households": split.households,
+            # True when the shard inputs were the warehouse's kept set (ecm.shards.inputs).
+            "inputs_kept": split.reused,
         },
         "events": dict(counts["events"]),
         "populations": _population_counts(counts, rules),

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,15 +58,18 @@ class RunSpace:
         self.output = OutputFolder(self.out_dir, self.modes)
         return self.output.path
 
-    def swap_in(self) -> None:
+    def swap_in(self, before_commit: Callable[[], None] | None = None) -> None:
         """A file may have landed in --out while the run worked: check it again, then
         commit the warehouse copy and swap the outputs in. The swap (renames) is never
         cut in the middle by a signal, which is honoured right after it
         (ecm.run.interrupts.replacing); the copy's checkpoint before it (seconds, for a
-        large warehouse) may be interrupted."""
+        large warehouse) may be interrupted, as may `before_commit` (what the run keeps
+        beside the warehouse, moved there: nothing the warehouse names until the commit)."""
         if self.output is None:
             raise RuntimeError("swap_in before new_output: the run wrote nothing.")
         self.work_house.checkpoint()
+        if before_commit is not None:
+            before_commit()
         with interrupts.replacing():
             check_output_folder(self.out_dir, self.input_dir, self.warehouse)
             self.work_house.commit()

@@ -19,7 +19,7 @@ from ecm.config.dates import RunDates
 from ecm.config.reference import ReferenceData
 from ecm.config.rules import OWN_LOOKBACK_SETTING, Rules
 from ecm.errors import RulesError
-from ecm.warehouse.inputs import input_selects
+from ecm.warehouse.inputs import all_input_selects, input_selects
 from ecm.warehouse.sql import install_macros
 from transforms import ed, exclusions, metrics, proposals, stays
 from transforms.assign import finalize_assignments
@@ -105,13 +105,25 @@ def read_inputs(
     )
 
 
-def scan_inputs(files: dict[str, str], present_feeds: frozenset[str]) -> Inputs:
+def scan_inputs(
+    files: dict[str, str], present_feeds: frozenset[str], since: dt.date | None = None
+) -> Inputs:
     """The inputs `read_inputs` reads, as lazy scans of Parquet files (one shard's, written
-    by ecm.shards.inputs): `files` maps each input's name to a path or glob."""
-    return Inputs(
-        {name: pl.scan_parquet(path, hive_partitioning=False) for name, path in files.items()},
-        present_feeds,
-    )
+    by ecm.shards.inputs): `files` maps each input's name to a path or glob. The files of
+    an input read from a date (the diagnoses) hold all of its history, so that they serve
+    runs of any as-of date: `since` bounds them here as `read_inputs` bounds its select."""
+    dated = {
+        name: select.dated_by
+        for name, select in all_input_selects().items()
+        if select.dated_by is not None
+    }
+    frames = {}
+    for name, path in files.items():
+        frame = pl.scan_parquet(path, hive_partitioning=False)
+        if since is not None and name in dated:
+            frame = frame.filter(pl.col(dated[name]) >= since)
+        frames[name] = frame
+    return Inputs(frames, present_feeds)
 
 
 @dataclass(frozen=True)

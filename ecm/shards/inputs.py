@@ -14,26 +14,40 @@ household, so a household never spans shards:
    member_id, once, as Parquet partitions `ROOT/<table>/shard=<i>/*.parquet`. A row whose
    member is not in the eligibility feed (a claim, a partner-feed row) is its own
    household, so every row lands in exactly one shard and the counts of a sharded run
-   equal an unsharded one's.
+   equal an unsharded one's. The diagnoses are written with all their history and
+   bounded by the run's `since` when a shard reads them, so the files hold nothing of the
+   as-of date or the rules' lookbacks.
+4. *kept for the next run* (`prepare_shard_inputs`): the set is named by the sha256 of
+   what it was made from (`shard_inputs_key`: the staged files and their staging code as
+   `ingest_files` records them, the member checks, the claim-version settings, the
+   staged row counts, every select and SQL file it runs, N) and kept in the warehouse's
+   folder (ecm.warehouse.kept). A run whose key is the kept set's (a rerun with another
+   rules file or as-of date over the same staged feeds, the same N) reads that set and
+   writes none.
 
 Nothing here holds member data in Python: DuckDB reads the warehouse and writes files.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import json
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import duckdb
 
-from data_contracts.sql import lit
+import ecm
+from data_contracts.sql import ident, lit
 from ecm.config.rules import Rules
+from ecm.ingest.tables import FILES_TABLE, MEMBER_CHECKS_TABLE, VERSION_SETTINGS_TABLE
+from ecm.warehouse import kept
 from ecm.warehouse.inputs import InputSelect, input_selects
-from ecm.warehouse.relations import replace_relation
-from ecm.warehouse.sql import install_macros, load_sql
+from ecm.warehouse.relations import relation_kind, replace_relation
+from ecm.warehouse.sql import SQL_DIR, install_macros, load_sql
 
 log = logging.getLogger("ecm.shards")
 
@@ -117,13 +131,15 @@ def shard_tables(with_procedures: bool) -> dict[str, InputSelect]:
 
 @dataclass(frozen=True)
 class ShardPaths:
-    """Where one shard's inputs are: `root/<table>/shard=<shard>/*.parquet`. Plain paths
-    and values only, so a task runner can send it to another process."""
+    """Where one shard's inputs are: `root/<table>/shard=<shard>/*.parquet`, and the run's
+    `since` that bounds the dated ones (ecm.shards.evaluate.scan_inputs). Plain paths and
+    values only, so a task runner can send it to another process."""
 
     root: Path
     shard: int
     tables: tuple[str, ...]
     present_feeds: frozenset[str]
+    since: dt.date | None = None
 
     def files(self) -> dict[str, str]:
         """The Parquet glob of every table of this shard, by table name."""
@@ -132,7 +148,9 @@ class ShardPaths:
 
 @dataclass(frozen=True)
 class ShardSet:
-    """A run's shard inputs: how many shards, members and households, and where."""
+    """A run's shard inputs: how many shards, members and households, where, the run's
+    `since`, the key they were made from (`shard_inputs_key`) and whether a kept set was
+    reused (else they were written under `root` in the run's work folder)."""
 
     root: Path
     shards: int
@@ -140,18 +158,144 @@ class ShardSet:
     households: int
     tables: tuple[str, ...]
     present_feeds: frozenset[str]
+    since: dt.date | None = None
+    key: str | None = None
+    reused: bool = False
 
     def paths(self) -> list[ShardPaths]:
         return [
-            ShardPaths(self.root, i, self.tables, self.present_feeds) for i in range(self.shards)
+            ShardPaths(self.root, i, self.tables, self.present_feeds, self.since)
+            for i in range(self.shards)
         ]
+
+
+# The kind of set the warehouse's folder keeps shard inputs under (ecm.warehouse.kept).
+SHARD_INPUTS = "shard_inputs"
+# Raised when the files a set holds change shape: an older set is then never read.
+SHARD_INPUTS_FORMAT = 1
+# The SQL the households, the shard map and the writes run, besides the inputs' selects.
+_SHARD_SQL = (
+    SQL_DIR / "macros.sql",
+    SQL_DIR / "shards" / "macros.sql",
+    SQL_DIR / "intermediate" / "int__member_household_step.sql",
+    SQL_DIR / "intermediate" / "int__member_shard.sql",
+    Path(__file__).resolve(),
+)
+
+
+def shard_inputs_key(
+    con: duckdb.DuckDBPyConnection, shards: int, tables: dict[str, InputSelect]
+) -> str:
+    """sha256 of everything a shard-input set is made from: the staged files and the code
+    that staged them (`ingest_files`), the member checks' eligibility, the claim-version
+    settings, the row count of every staged table, each input's select and the SQL
+    around it, N and the format. Two warehouses with one key hold the same shard inputs."""
+    digest = hashlib.sha256()
+
+    def add(label: str, value) -> None:
+        digest.update(label.encode())
+        digest.update(json.dumps(value, default=str, sort_keys=True).encode())
+
+    add("format", [SHARD_INPUTS_FORMAT, ecm.__version__, shards])
+    for table in (FILES_TABLE, MEMBER_CHECKS_TABLE, VERSION_SETTINGS_TABLE):
+        rows = (
+            con.execute(f"select * from {ident(table)} order by all").fetchall()
+            if relation_kind(con, table) is not None
+            else None
+        )
+        add(table, rows)
+    staged = [
+        name
+        for (name,) in con.execute(
+            "select table_name from information_schema.tables "
+            "where table_schema = 'main' and table_type = 'BASE TABLE' "
+            "and (starts_with(table_name, 'stg__') "
+            "or starts_with(table_name, 'int__medical_claim')) "
+            "order by table_name"
+        ).fetchall()
+    ]
+    add(
+        "counts",
+        [(t, con.execute(f"select count(*) from {ident(t)}").fetchone()[0]) for t in staged],
+    )
+    add("selects", {name: select.sql for name, select in tables.items()})
+    for path in _SHARD_SQL:
+        add(path.name, Path(path).read_text(encoding="utf-8"))
+    return digest.hexdigest()
+
+
+def prepare_shard_inputs(
+    con: duckdb.DuckDBPyConnection,
+    warehouse: Path,
+    work_root: Path,
+    rules: Rules,
+    since: dt.date | None,
+    present_feeds: frozenset[str],
+    *,
+    shards: int | None = None,
+    workers: int = 1,
+    with_procedures: bool = False,
+) -> ShardSet:
+    """The run's shard inputs: the set `warehouse` keeps when its key is this run's (made
+    from what is staged now, for the same N), read where it is; else a new set written
+    under `work_root` (`write_shard_inputs`) and named in `con`'s catalog, for the run to
+    adopt into the warehouse's folder just before its copy is swapped in
+    (`adopt_shard_inputs`). `con` is the run's warehouse copy; `warehouse` the file it
+    replaces (where the kept sets are)."""
+    members = con.execute(
+        "select count(distinct member_id) from stg__eligibility where member_id is not null"
+    ).fetchall()[0][0]
+    n = shards if shards is not None else shard_count(members, rules, workers)
+    if n < 1:
+        raise ValueError(f"A run needs at least one shard, not {n}.")
+    install_macros(con)
+    tables = shard_tables(with_procedures)
+    key = shard_inputs_key(con, n, tables)
+    info = kept.lookup(con, warehouse, SHARD_INPUTS, key)
+    if info is not None:
+        log.info(
+            "shard inputs kept from an earlier run over the same staged feeds: %d shard%s",
+            n,
+            "s" if n != 1 else "",
+        )
+        return ShardSet(
+            kept.set_folder(warehouse, SHARD_INPUTS, key),
+            n,
+            info["members"],
+            info["households"],
+            tuple(tables),
+            present_feeds,
+            since,
+            key,
+            reused=True,
+        )
+    written = write_shard_inputs(
+        con, work_root, rules, since, present_feeds, shards=n, with_procedures=with_procedures
+    )
+    info = {"shards": n, "members": written.members, "households": written.households}
+    kept.mark_complete(work_root, info)
+    kept.record(con, SHARD_INPUTS, key, info)
+    return replace(written, key=key)
+
+
+def adopt_shard_inputs(shard_set: ShardSet, warehouse: Path) -> None:
+    """Move a set this run wrote into the warehouse's folder (ecm.warehouse.kept.adopt),
+    for the next run with the same key; a reused set is where it belongs already."""
+    if not shard_set.reused and shard_set.key is not None:
+        kept.adopt(shard_set.root, warehouse, SHARD_INPUTS, shard_set.key)
+
+
+def prune_shard_inputs(warehouse: Path) -> int:
+    """Once the run's warehouse copy is swapped in (the lock still held): remove the
+    shard-input sets it no longer names (ecm.warehouse.kept.prune)."""
+    return kept.prune(warehouse, SHARD_INPUTS)
 
 
 def write_shard_inputs(
     con: duckdb.DuckDBPyConnection,
     root: Path,
     rules: Rules,
-    since,
+    since: dt.date | None,
     present_feeds: frozenset[str],
     *,
     shards: int | None = None,
@@ -161,7 +305,8 @@ def write_shard_inputs(
     """Build the households and the shard map, choose N (`shards`, else from the member
     count and the rules file's memory budget shared by `workers`: `shard_count`) and
     write every shard's inputs under `root` (which must not exist yet). Each table is read
-    from the warehouse once."""
+    from the warehouse once, the dated ones with all their history: `since` is the run's,
+    handed to the shards that read them."""
     install_macros(con)
     rounds = build_households(con)
     members, households = con.execute(
@@ -174,8 +319,9 @@ def write_shard_inputs(
     tables = shard_tables(with_procedures)
     root.mkdir(parents=True)
     for table, input_select in tables.items():
-        # The select's own parameters; the partitioned write adds the shard count.
-        select, select_params = input_select.sql, input_select.params(since)
+        # The select's own parameters (all of a dated input's history); the partitioned
+        # write adds the shard count.
+        select, select_params = input_select.sql, input_select.params(None)
         if n == 1:
             # One shard: no map to join and no partitioned write (which took twice the
             # CPU of a plain one: 300k members' claim lines 27 s against 13 s).
@@ -216,4 +362,4 @@ def write_shard_inputs(
         n,
         "s" if n != 1 else "",
     )
-    return ShardSet(root, n, members, households, tuple(tables), present_feeds)
+    return ShardSet(root, n, members, households, tuple(tables), present_feeds, since)

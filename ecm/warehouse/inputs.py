@@ -44,9 +44,12 @@ class InputSelect:
     feed: str
     sql: str
     on_demand: bool = False
+    # The column by which `$since` bounds the rows (a select reading history from a date).
+    dated_by: str | None = None
 
-    def params(self, since: dt.date) -> dict[str, dt.date] | None:
-        """The select's parameters: `since` for a select that reads history from it."""
+    def params(self, since: dt.date | None) -> dict[str, dt.date | None] | None:
+        """The select's parameters: `since` for a select that reads history from it
+        (None: all of it)."""
         return {"since": since} if SINCE in self.sql else None
 
 
@@ -56,7 +59,12 @@ def _claim_inputs(claims: FeedContract) -> tuple[InputSelect, ...]:
     lines = f"select {ident_list(claims.read_columns)} from int__medical_claim_current"
     return (
         InputSelect("claim_lines", claims.name, lines),
-        InputSelect("diagnoses", claims.name, load_sql("intermediate/int__claim_diagnosis")),
+        InputSelect(
+            "diagnoses",
+            claims.name,
+            load_sql("intermediate/int__claim_diagnosis"),
+            dated_by="service_date",
+        ),
         InputSelect("procedures", claims.name, load_sql("intermediate/int__claim_procedure"), True),
     )
 

@@ -1,7 +1,9 @@
 -- int__claim_diagnosis: every diagnosis code of the current claims, in any position.
 -- Reshaping only (no rule): one row per claim × service date × code, with the first
 -- position the code holds on the claim. Dated by the line's service date, else the claim
--- start (populations.md, Time). $since limits the history read to what a rule can reach.
+-- start (populations.md, Time). $since limits the history read to what a rule can reach;
+-- a NULL $since reads it all (a shard's inputs, kept for runs of any as-of date, are
+-- bounded when a shard reads them: ecm.shards.evaluate.scan_inputs).
 -- It reads int__medical_claim_current_codes (ecm.ingest.claim_versions): the current
 -- claims with the positions some staged row holds a code in.
 with
@@ -14,7 +16,7 @@ lines as (
         coalesce(claim_line_start_date, claim_start_date) as service_date,
         columns('^diagnosis_code_[0-9]+$')
     from int__medical_claim_current_codes
-    where coalesce(claim_line_start_date, claim_start_date) >= $since
+    where $since is null or coalesce(claim_line_start_date, claim_start_date) >= $since
 ),
 
 long as (
