@@ -283,7 +283,7 @@ def monthly(
             # The shard inputs this run wrote are kept for the next run over the same
             # staged feeds; the sets the swapped-in warehouse no longer names go.
             run.swap_in(before_commit=lambda: adopt_shard_inputs(shard_set, warehouse))
-            prune_shard_inputs(warehouse)
+            prune_shard_inputs(warehouse, run.modes)
     log.info("wrote %s", out_dir)
     summary["timings_seconds"] = timer.seconds
     publish_artifacts(summary, out_dir / catalog.REPORT)

@@ -379,7 +379,12 @@ def test_two_runs_on_one_warehouse_at_once_take_turns_and_both_are_kept(
 
 def test_the_killed_run_run_again_succeeds_with_no_clean_up(killed_then_two_at_once):
     root, _left, results, clean = killed_then_two_at_once
-    assert sorted(p.name for p in root.iterdir()) == ["2026-09", "2026-10", "warehouse.duckdb"]
+    assert sorted(p.name for p in root.iterdir()) == [
+        "2026-09",
+        "2026-10",
+        "warehouse.duckdb",
+        "warehouse.duckdb.files",  # the warehouse's own folder: its kept shard inputs
+    ]
     # whichever took the warehouse first found the killed run's leftovers
     cleaned = [m for m, (_c, err) in results.items() if "did not finish: removed" in err]
     assert len(cleaned) == 1, [err[-2000:] for _c, err in results.values()]

@@ -320,7 +320,13 @@ def test_ecm_run_through_a_symlinked_out_and_warehouse(harness, tmp_path):
     for name in DATA_FILES:
         assert (target / name).read_bytes() == (disk / "first" / name).read_bytes(), name
     assert sorted(p.name for p in out_link.parent.iterdir()) == ["2026-10", "warehouse.duckdb"]
-    assert sorted(p.name for p in disk.iterdir()) == ["2026-10", "first", "history.duckdb"]
+    # the warehouse's own folder (its kept shard inputs) is beside the target too
+    assert sorted(p.name for p in disk.iterdir()) == [
+        "2026-10",
+        "first",
+        "history.duckdb",
+        "history.duckdb.files",
+    ]
     with duckdb.connect(str(house_link), read_only=True) as con:
         assert con.execute("select count(*) from runs").fetchall() == [(1,)]  # same as-of
         recorded = con.execute("select count(*) from run_assignments").fetchall()[0][0]

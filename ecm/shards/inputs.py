@@ -44,6 +44,7 @@ import ecm
 from data_contracts.sql import ident, lit
 from ecm.config.rules import Rules
 from ecm.ingest.tables import FILES_TABLE, MEMBER_CHECKS_TABLE, VERSION_SETTINGS_TABLE
+from ecm.run.file_modes import FileModes, restrict
 from ecm.warehouse import kept
 from ecm.warehouse.inputs import InputSelect, input_selects
 from ecm.warehouse.relations import relation_kind, replace_relation
@@ -285,10 +286,17 @@ def adopt_shard_inputs(shard_set: ShardSet, warehouse: Path) -> None:
         kept.adopt(shard_set.root, warehouse, SHARD_INPUTS, shard_set.key)
 
 
-def prune_shard_inputs(warehouse: Path) -> int:
+def prune_shard_inputs(warehouse: Path, modes: FileModes) -> int:
     """Once the run's warehouse copy is swapped in (the lock still held): remove the
-    shard-input sets it no longer names (ecm.warehouse.kept.prune)."""
-    return kept.prune(warehouse, SHARD_INPUTS)
+    shard-input sets it no longer names (ecm.warehouse.kept.prune) and give the one kept
+    and the folders holding it exactly `modes`, as the warehouse file is given (an older
+    or wider mode is narrowed). Returns the sets removed."""
+    removed = kept.prune(warehouse, SHARD_INPUTS)
+    folder = kept.files_folder(warehouse)
+    if folder.is_dir() and not folder.is_symlink():
+        folder.chmod(modes.folder)
+        restrict(folder / SHARD_INPUTS, modes)
+    return removed
 
 
 def write_shard_inputs(

@@ -173,7 +173,11 @@ def test_a_failed_run_changes_nothing_in_the_warehouse(harness, story_feeds, tmp
     out = tmp_path / "out" / "2026-10"
     monthly(input_dir=story_feeds, as_of=AS_OF, out_dir=out)
     house = tmp_path / "out" / "warehouse.duckdb"
-    tables, files = _warehouse_tables(house), _files(out)
+    tables, files, kept = (
+        _warehouse_tables(house),
+        _files(out),
+        _files(house.parent / "warehouse.duckdb.files"),
+    )
     assert "stg_checked__medical_claim" in tables and tables["stg_checked__eligibility"]
     broken = tmp_path / "broken"
     broken.mkdir()
@@ -183,7 +187,12 @@ def test_a_failed_run_changes_nothing_in_the_warehouse(harness, story_feeds, tmp
         monthly(input_dir=broken, as_of=AS_OF, out_dir=out)
     assert _warehouse_tables(house) == tables
     assert _files(out) == files
-    assert sorted(p.name for p in out.parent.iterdir()) == ["2026-10", "warehouse.duckdb"]
+    assert _files(house.parent / "warehouse.duckdb.files") == kept
+    assert sorted(p.name for p in out.parent.iterdir()) == [
+        "2026-10",
+        "warehouse.duckdb",
+        "warehouse.duckdb.files",
+    ]
 
 
 def test_a_run_never_deletes_what_ecm_did_not_write(harness, story_feeds, tmp_path):
@@ -215,7 +224,11 @@ def test_sanity_guard_refuses_a_run_whose_claims_are_all_quarantined(
     out = tmp_path / "out" / "2026-10"
     monthly(input_dir=story_feeds, as_of=AS_OF, out_dir=out)
     house = tmp_path / "out" / "warehouse.duckdb"
-    tables, files = _warehouse_tables(house), _files(out)
+    tables, files, kept = (
+        _warehouse_tables(house),
+        _files(out),
+        _files(house.parent / "warehouse.duckdb.files"),
+    )
     payer = tmp_path / "payer"
     payer.mkdir()
     for name in ("eligibility", "medical_claim"):
@@ -233,6 +246,7 @@ def test_sanity_guard_refuses_a_run_whose_claims_are_all_quarantined(
     assert summary["feeds"]["eligibility"]["quarantined"] == 0
     assert _warehouse_tables(house) == tables
     assert _files(out) == files
+    assert _files(house.parent / "warehouse.duckdb.files") == kept
 
 
 def test_sanity_guard_threshold_comes_from_the_rules_file(harness, story_feeds, tmp_path):
