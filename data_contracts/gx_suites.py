@@ -30,6 +30,13 @@ The fill rates of the columns the rules lean on (`data_contracts.fill_rates`) ar
 beside the suites, in DuckDB (why: that module's docstring), and a rate below its
 threshold is a warning like a failed expectation.
 
+The suites' results depend on the staged rows alone: `run_data_quality` given the staged
+rows' digest (ecm.ingest.tables.staged_digest) keeps its compact results in the warehouse
+table `kept_suite_results` under that digest, the feeds, the contracts, this module and
+the GX version, and a later run with the same key (a rerun with another rules file or
+as-of date over the same feeds) reads them instead of running GX again; the fill rates,
+which depend on the rules file, are measured every run.
+
 Results are summarised (`compact_results`) as expectation type, column(s), success,
 observed value and unexpected count/percent: never unexpected values nor member ids
 (GX is asked for no partial unexpected lists, and any that appear are dropped). Import
@@ -39,14 +46,18 @@ cost of GX (~4 s) is paid only when a suite runs.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import importlib.metadata
+import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from data_contracts import FeedContract, load_contract
+from data_contracts import CONTRACT_DIR, FeedContract, load_contract
 from data_contracts.fill_rates import BELOW, FillRate, FillRateRules, measure_fill_rates
 from data_contracts.sql import ident, ident_list
 
@@ -382,14 +393,61 @@ def _expectation_sentence(entry: dict) -> str:
     return " ".join(parts)
 
 
-def run_data_quality(con: duckdb.DuckDBPyConnection, ingested, rules: FillRateRules) -> DataQuality:
+KEPT_RESULTS_TABLE = "kept_suite_results"
+
+
+def suites_key(staged: str, feeds: Iterable[str]) -> str:
+    """sha256 of what the suites' results depend on: the staged rows' digest, the feeds
+    validated, every contract and shape file, this module and the GX version."""
+    digest = hashlib.sha256()
+    digest.update(staged.encode())
+    digest.update(json.dumps(sorted(feeds)).encode())
+    for path in (*sorted(Path(CONTRACT_DIR).glob("*.toml")), Path(__file__)):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    digest.update(importlib.metadata.version("great_expectations").encode())
+    return digest.hexdigest()
+
+
+def kept_or_run_suites(
+    con: duckdb.DuckDBPyConnection, feeds: Iterable[str], staged: str
+) -> DataQuality:
+    """The suites' compact results (`expectations`, `warnings`): those the warehouse keeps
+    under this key (`suites_key`), else `run_suites`, then kept (the one row of the
+    table: the latest). Kept results carry no raw GX results (`results`), which only
+    `ecm validate`'s report reads. `con` must be writable (the run's warehouse copy)."""
+    feeds = list(feeds)
+    key = suites_key(staged, feeds)
+    con.execute(
+        f"create table if not exists {KEPT_RESULTS_TABLE} "
+        f"(key varchar, expectations varchar, warnings varchar)"
+    )
+    rows = con.execute(
+        f"select expectations, warnings from {KEPT_RESULTS_TABLE} where key = ?", [key]
+    ).fetchall()
+    if rows:
+        return DataQuality(expectations=json.loads(rows[0][0]), warnings=json.loads(rows[0][1]))
+    quality = run_suites(con, feeds)
+    con.execute(f"delete from {KEPT_RESULTS_TABLE}")
+    con.execute(
+        f"insert into {KEPT_RESULTS_TABLE} values (?, ?, ?)",
+        [key, json.dumps(quality.expectations), json.dumps(quality.warnings)],
+    )
+    return quality
+
+
+def run_data_quality(
+    con: duckdb.DuckDBPyConnection, ingested, rules: FillRateRules, staged: str | None = None
+) -> DataQuality:
     """The one call for the flow: every present feed's suites after an ingest, with the
     ingest's warn-severity row checks and the fill rates of the columns the rules lean on
     (thresholds and value sets from `rules`). Put `.as_summary()` into summary.json's
     `data_quality` and `.results` into the report. A fill rate below its threshold is
-    also logged as a warning (shown under --quiet too): counts, never a row."""
+    also logged as a warning (shown under --quiet too): counts, never a row. With
+    `staged` (the staged rows' digest) the suites' results are kept and reused
+    (`kept_or_run_suites`)."""
     feeds = list(ingested.feeds)
-    quality = run_suites(con, feeds)
+    quality = run_suites(con, feeds) if staged is None else kept_or_run_suites(con, feeds, staged)
     quality.fill_rates = measure_fill_rates(con, feeds, rules)
     for thin in quality.thin_columns:
         log.warning("%s: %s", thin.feed, thin.sentence())

@@ -86,11 +86,12 @@ def validate_contracts(
     lean on (data_contracts): summary.json's `data_quality` counts, never row values."""
     from data_contracts.fill_rates import FillRateRules
     from data_contracts.gx_suites import run_data_quality
+    from ecm.ingest.tables import staged_digest
 
     evaluated = evaluated_populations(rules, frozenset(ingested.feeds))
     rates = FillRateRules(rules.setting, reference.value_set, evaluated)
     with interrupts.connect(warehouse) as con:
-        return run_data_quality(con, ingested, rates).as_summary()
+        return run_data_quality(con, ingested, rates, staged_digest(con)).as_summary()
 
 
 @task(name="report data quality", **PLAIN, **IO_RETRIES)

@@ -193,3 +193,33 @@ def test_a_kept_set_cut_short_is_never_read(harness, feeds, tmp_path):
     assert again["shards"]["inputs_kept"] is False
     assert (files_folder(house) / "shard_inputs" / key / COMPLETE).is_file()
     assert _hashes(tmp_path / "a") == _hashes(tmp_path / "b")
+
+
+def test_a_rerun_over_the_same_staged_rows_reads_the_kept_suite_results(
+    harness, feeds, lower_ed, tmp_path, monkeypatch
+):
+    """The contracts' GX suites depend on the staged rows alone: a rerun with another
+    rules file reads their results from the warehouse (GX is not run) and its summary's
+    data_quality equals the first run's, the fill rates (which depend on the rules) measured
+    again; other feeds run the suites again."""
+    from data_contracts import gx_suites
+
+    house = tmp_path / "w" / "warehouse.duckdb"
+    first = _run(feeds, tmp_path / "a", house)
+    with duckdb.connect(str(house), read_only=True) as con:
+        assert con.execute(f"select count(*) from {gx_suites.KEPT_RESULTS_TABLE}").fetchall() == [
+            (1,)
+        ]
+
+    def not_again(*_args, **_kwargs):
+        raise AssertionError("the suites ran again over the same staged rows")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(gx_suites, "run_suites", not_again)
+        again = _run(feeds, tmp_path / "b", house, rules=lower_ed)
+    assert again["data_quality"] == first["data_quality"]
+    ran = []
+    real = gx_suites.run_suites
+    monkeypatch.setattr(gx_suites, "run_suites", lambda *a: ran.append(1) or real(*a))
+    _run(_one_drop_fewer(feeds, tmp_path / "feeds"), tmp_path / "c", house)
+    assert ran == [1]

@@ -8,6 +8,9 @@ temporary `_touched_claims` (the claims whose versions this ingest resolves agai
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import duckdb
 
 from ecm.warehouse.relations import drop_relation, relation_kind
@@ -94,3 +97,32 @@ def prepare_warehouse(con: duckdb.DuckDBPyConnection) -> None:
         f"create or replace temp table {TOUCHED_CLAIMS} (data_source varchar, claim_id varchar)"
     )
     con.execute(f"create table if not exists {VERSION_SETTINGS_TABLE} (void_frequency varchar)")
+
+
+def staged_digest(con: duckdb.DuckDBPyConnection) -> str:
+    """sha256 of what the warehouse has staged, as the ingest records it: every file
+    staged with the code that staged it (`ingest_files`), the member checks' eligibility,
+    the claim-version settings and the row count of every staged table. Two warehouses
+    with one digest hold the same staged rows; what is made from them alone (a run's
+    shard inputs, the contracts' suites) may be kept under it."""
+    digest = hashlib.sha256()
+    for table in (FILES_TABLE, MEMBER_CHECKS_TABLE, VERSION_SETTINGS_TABLE):
+        rows = (
+            con.execute(f"select * from {table} order by all").fetchall()
+            if relation_kind(con, table) is not None
+            else None
+        )
+        digest.update(table.encode())
+        digest.update(json.dumps(rows, default=str).encode())
+    staged = [
+        name
+        for (name,) in con.execute(
+            "select table_name from information_schema.tables "
+            "where table_schema = 'main' and table_type = 'BASE TABLE' "
+            "and (starts_with(table_name, 'stg') or starts_with(table_name, 'int__medical_claim')) "
+            "order by table_name"
+        ).fetchall()
+    ]
+    counts = [(t, con.execute(f'select count(*) from "{t}"').fetchone()[0]) for t in staged]
+    digest.update(json.dumps(counts).encode())
+    return digest.hexdigest()

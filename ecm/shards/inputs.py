@@ -41,13 +41,13 @@ from pathlib import Path
 import duckdb
 
 import ecm
-from data_contracts.sql import ident, lit
+from data_contracts.sql import lit
 from ecm.config.rules import Rules
-from ecm.ingest.tables import FILES_TABLE, MEMBER_CHECKS_TABLE, VERSION_SETTINGS_TABLE
+from ecm.ingest.tables import staged_digest
 from ecm.run.file_modes import FileModes, restrict
 from ecm.warehouse import kept
 from ecm.warehouse.inputs import InputSelect, input_selects
-from ecm.warehouse.relations import relation_kind, replace_relation
+from ecm.warehouse.relations import replace_relation
 from ecm.warehouse.sql import SQL_DIR, install_macros, load_sql
 
 log = logging.getLogger("ecm.shards")
@@ -187,10 +187,11 @@ _SHARD_SQL = (
 def shard_inputs_key(
     con: duckdb.DuckDBPyConnection, shards: int, tables: dict[str, InputSelect]
 ) -> str:
-    """sha256 of everything a shard-input set is made from: the staged files and the code
-    that staged them (`ingest_files`), the member checks' eligibility, the claim-version
-    settings, the row count of every staged table, each input's select and the SQL
-    around it, N and the format. Two warehouses with one key hold the same shard inputs."""
+    """sha256 of everything a shard-input set is made from: what is staged
+    (ecm.ingest.tables.staged_digest: the staged files and the code that staged them, the
+    member checks, the claim-version settings, the staged tables' row counts), each
+    input's select and the SQL around it, N and the format. Two warehouses with one key
+    hold the same shard inputs."""
     digest = hashlib.sha256()
 
     def add(label: str, value) -> None:
@@ -198,27 +199,7 @@ def shard_inputs_key(
         digest.update(json.dumps(value, default=str, sort_keys=True).encode())
 
     add("format", [SHARD_INPUTS_FORMAT, ecm.__version__, shards])
-    for table in (FILES_TABLE, MEMBER_CHECKS_TABLE, VERSION_SETTINGS_TABLE):
-        rows = (
-            con.execute(f"select * from {ident(table)} order by all").fetchall()
-            if relation_kind(con, table) is not None
-            else None
-        )
-        add(table, rows)
-    staged = [
-        name
-        for (name,) in con.execute(
-            "select table_name from information_schema.tables "
-            "where table_schema = 'main' and table_type = 'BASE TABLE' "
-            "and (starts_with(table_name, 'stg__') "
-            "or starts_with(table_name, 'int__medical_claim')) "
-            "order by table_name"
-        ).fetchall()
-    ]
-    add(
-        "counts",
-        [(t, con.execute(f"select count(*) from {ident(t)}").fetchone()[0]) for t in staged],
-    )
+    add("staged", staged_digest(con))
     add("selects", {name: select.sql for name, select in tables.items()})
     for path in _SHARD_SQL:
         add(path.name, Path(path).read_text(encoding="utf-8"))
