@@ -183,6 +183,20 @@ def test_a_quarter_of_three_runs(three_runs, tmp_path):
     assert again.exit_code == 0 and (out / f"{stem}.xlsx").read_bytes() == before
 
 
+def test_the_plan_name_is_the_member_information_files_mcp_name(three_runs, tmp_path):
+    from tests.rules_file import rules_file_with
+
+    rules = rules_file_with(tmp_path / "rules", "plan.mcp_name", "Another Plan")
+    out = tmp_path / "q"
+    result = _run(
+        "--quarter", "2026Q3", "--out", str(out), "--warehouse", str(three_runs),
+        "--rules", str(rules),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    frame = pl.read_csv(out / "ECM_Quarterly_000_2026Q3.csv", infer_schema=False)
+    assert set(frame["Plan Name"]) == {"Another Plan"}
+
+
 def test_fewer_than_three_runs_and_no_rtf_row_are_warned(tmp_path):
     house = tmp_path / "warehouse.duckdb"
     _warehouse(house, [D(2026, 8, 31)], rtf_periods=False)

@@ -154,7 +154,7 @@ def build_rows(
         rules_of.member_details(eligibility.lazy(), first, last),
         rules_of.flag_columns(assignments.lazy(), index_children.lazy(), flags),
         rules_of.encounters(spans.lazy(), otf.lazy(), rtf.lazy(), first, last),
-        plan_name=rules.setting("plan.plan_name"),
+        plan_name=rules.setting("plan.mcp_name"),
         plan_code=rules.setting("plan.plan_code"),
         period=quarter.period,
         flag_names=list(flags),
