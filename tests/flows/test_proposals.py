@@ -30,6 +30,8 @@ P, Q, R = "1111111111", "2222222222", "3333333333"
 COUNTY = {"A": "Alameda", "B": "Alameda", "C": "Fresno", "D": "Alameda", "E": "Alameda"}
 PCP = {"A": P, "B": P, "C": R}
 VISITS = ["2026-01-10", "2026-02-10", "2026-03-10", "2026-04-10", "2026-05-10"]
+NAMES = {P: "Pine Clinic", Q: "Quail Health", R: "River Care"}
+"""The roster's provider names."""
 EXPECTED = {
     "A": (P, "pcp"),
     "B": (Q, "county_capacity"),
@@ -79,11 +81,11 @@ def _story(folder):
         folder,
         "ecm_provider",
         [
-            {"provider_npi": P, "provider_name": "P", "county": "Alameda", "capacity": "2"},
-            {"provider_npi": Q, "provider_name": "Q", "county": "ALAMEDA", "capacity": "2"},
+            {"provider_npi": P, "provider_name": NAMES[P], "county": "Alameda", "capacity": "2"},
+            {"provider_npi": Q, "provider_name": NAMES[Q], "county": "ALAMEDA", "capacity": "2"},
             {
                 "provider_npi": R,
-                "provider_name": "R",
+                "provider_name": NAMES[R],
                 "county": "Fresno",
                 "populations": "HOMELESS_ADULT",
                 "capacity": "5",
@@ -162,6 +164,20 @@ def test_with_auto_assign_the_proposed_are_listed_new_with_their_provider(runs):
         ("B", Q),
         ("D", Q),
     ]
+
+
+def test_an_auto_assigned_member_has_the_rosters_provider_name(runs):
+    """A member with no provider_assignment span has no name from it: the MIF's ECM
+    Provider Name is the roster's name of the provider proposed (ecm_provider)."""
+    names = {}
+    for path in sorted((runs["auto"] / "providers").rglob("ECM_MIF_*.txt")):
+        rows = pl.read_csv(path, separator="|", infer_schema=False)
+        names.update(rows.select("Member CIN", "ECM Provider Name").iter_rows())
+    assert names == {"A": NAMES[P], "B": NAMES[Q], "C": None, "D": NAMES[Q], "E": None}
+    # without auto_assign nobody is listed with a provider: no name
+    for path in sorted((runs["one"] / "providers").rglob("ECM_MIF_*.txt")):
+        rows = pl.read_csv(path, separator="|", infer_schema=False)
+        assert rows["ECM Provider Name"].null_count() == rows.height
 
 
 def test_the_summary_counts_proposals_by_reason_and_capacity_use(runs):
