@@ -28,6 +28,12 @@ the August run, September's before the September run.
   HOMELESS_FAMILY, HKID as its index. HMOM enrolled from 2026-07-01 (RTF 1/0 a month);
   HKID from 2026-07-01, discontinued 2026-09-30 `WM` (RTF 0/1 a month); HSIB from
   2026-08-15 (RTF August 0/0, September 1/0).
+- OLDSIB (Q), 13, of the household H1 too: a homelessness stay of their own ended in 2024,
+  before every run's lookback: HOMELESS_FAMILY through the household, not an index.
+  Enrolled from 2026-09-01 (RTF 0/0).
+- ZKID (Q; subscriber H2, alone): an index child whose only evidence is a claim coded
+  Z59.01 (sheltered homelessness) on 2026-04-01, no homelessness row. Enrolled from
+  2026-08-01 (RTF August 0/2, September 1/0).
 - LEAVER (P): leaves the plan 2026-08-15 (Fresno): enrolled from 2026-06-01,
   discontinued 2026-08-15 `NE` (RTF June 4/4, July 1/1, August 0/1); September's run
   does not assign LEAVER.
@@ -88,11 +94,14 @@ def write_story(folder: Path) -> Path:
             county="Fresno",
             enrollment_end_date="2026-08-15",
         ),
+        _person("OLDSIB", "Olga", "Home", "2012-12-12", county="Fresno", subscriber_id="H1"),
+        _person("ZKID", "Zoe", "Zed", "2016-03-03", county="Kern", subscriber_id="H2"),
         _person("ENDED", "Eve", "Ended", "1960-06-16"),
         _person("NOSPAN", "Ned", "Nospan", "1985-05-15"),
     ]
     claims = [_ed(f"{m}-ed{i}", m, day) for m in ADULTS for i, day in enumerate(VISITS)]
     claims += [_ed(f"KID-ed{i}", "KID", day) for i, day in enumerate(VISITS[:3])]
+    claims.append(line("ZKID-ov", "ZKID", "2026-04-01", diagnosis_code_1="Z5901"))
     write_feed(folder, "eligibility", members)
     write_feed(folder, "medical_claim", claims)
     write_feed(
@@ -101,10 +110,16 @@ def write_story(folder: Path) -> Path:
         [
             {"member_id": "HKID", "project_type": "ES", "entry_date": "2026-02-01"},
             {"member_id": "CHAIN", "project_type": "ES", "entry_date": "2026-09-10"},
+            {
+                "member_id": "OLDSIB",
+                "project_type": "ES",
+                "entry_date": "2024-01-01",
+                "exit_date": "2024-06-30",
+            },
         ],
     )
     spans = [(m, P, "2026-01-01", "") for m in ("GAP15", "LATE", "LEAVER", "ENDED", "NOSPAN")]
-    spans += [(m, Q, "2026-01-01", "") for m in ("OPEN", "HKID", "HMOM", "HSIB")]
+    spans += [(m, Q, "2026-01-01", "") for m in ("OPEN", "HKID", "HMOM", "HSIB", "OLDSIB", "ZKID")]
     spans += [
         ("KID", P, "2026-01-01", ""),
         ("CHAIN", P, "2026-01-01", "2026-07-23"),
@@ -179,6 +194,7 @@ RETURNS: dict[str, list[dict]] = {
         _enrolled("HMOM", Q, "2026-07-01", 1, 0),
         _enrolled("HKID", Q, "2026-07-01", 0, 1),
         _enrolled("HSIB", Q, "2026-08-15", 0, 0),
+        _enrolled("ZKID", Q, "2026-08-01", 0, 2),
         _ended("LEAVER", P, "2026-06-01", "2026-08-15", "NE", 0, 1),
     ],
     "2026-09": [
@@ -190,6 +206,8 @@ RETURNS: dict[str, list[dict]] = {
         _enrolled("HMOM", Q, "2026-07-01", 1, 0),
         _ended("HKID", Q, "2026-07-01", "2026-09-30", "WM", 0, 1),
         _enrolled("HSIB", Q, "2026-08-15", 1, 0),
+        _enrolled("OLDSIB", Q, "2026-09-01", 0, 0),
+        _enrolled("ZKID", Q, "2026-08-01", 1, 0),
     ],
 }
 ATTEMPTS: dict[str, list[tuple[str, str, str, str, str]]] = {

@@ -100,11 +100,22 @@ ROWS = (
     f"{PLAN},Fresno,2026 Q3,LEAVER,Leaver,Lou,07/07/1970,"
     "0,0,1,0,0,0,0,0,0,0,0,0,0,0,0,0,"
     "06/01/2026,08/15/2026,7,1111111111,1,2",
+    # OLDSIB: a child of the household whose own homelessness stay ended in 2024, before
+    # every run's lookback: HOMELESS_FAMILY through the household (flag 10), not the index
+    # (a homelessness row of their own is not evidence of their own). 09-01, open; 0/0.
+    f"{PLAN},Fresno,2026 Q3,OLDSIB,Home,Olga,12/12/2012,"
+    "0,0,0,0,0,0,0,0,0,1,0,0,0,0,0,0,"
+    "09/01/2026,,,2222222222,0,0",
     # OPEN: since 03-01, open. An OTF row in the quarter (a failed phone call), so the
     # RTF's 2/2 a month are not read and nothing counts: 0/0.
     f"{PLAN},Napa,2026 Q3,OPEN,Open,Otto,08/08/1988,"
     "0,0,1,0,0,0,0,0,0,0,0,0,0,0,0,0,"
     "03/01/2026,,,2222222222,0,0",
+    # ZKID: an index child on a Z59.01 diagnosis alone (no homelessness row): flags 9 and
+    # 10. 08-01, open; RTF August 0/2 + September 1/0: 1/2.
+    f"{PLAN},Kern,2026 Q3,ZKID,Zed,Zoe,03/03/2016,"
+    "0,0,0,0,0,0,0,0,1,1,0,0,0,0,0,0,"
+    "08/01/2026,,,2222222222,1,2",
 )
 EXPECTED_CSV = "\n".join((HEADER, *ROWS)) + "\n"
 COUNTS = ("Number of In-Person ECM Encounters", "Number of Telephonic/Telehealth ECM Encounters")
