@@ -42,9 +42,16 @@ INPUT_COLUMNS = [
 ]
 
 
-def _warehouse(path, run_dates, rtf_periods=True):
+def _warehouse(path, run_dates, rtf_periods=True, household=True):
+    """The history of `run_dates`' runs: M1 (a child) holds HOMELESS_FAMILY as its index
+    and has a homelessness row, M2 as an adult of the household. `household`: True, the
+    runs record has_household_evidence; False, the warehouse predates the column; a dict
+    member → value, the runs record those."""
     con = duckdb.connect(str(path))
     history.ensure_history_tables(con)
+    if household is False:
+        con.execute(f"alter table {history.RUN_ASSIGNMENTS} drop column has_household_evidence")
+    recorded = household if isinstance(household, dict) else {"M2": True}
     for i, day in enumerate(run_dates):
         con.execute(
             f"insert into {history.RUNS} values (?, ?, 'v', 's', 'e', '{{}}', 1, 1, 1, '{{}}', "
@@ -57,10 +64,18 @@ def _warehouse(path, run_dates, rtf_periods=True):
             ("M2", "HOMELESS_FAMILY", "adult"),
             ("M3", "SMI_SUD_ADULT", "adult"),
         ):
-            con.execute(
-                f"insert into {history.RUN_ASSIGNMENTS} values (?, ?, ?, ?, ?, '1234567890')",
-                [f"run{i}", member, code, group, day],
-            )
+            values = [f"run{i}", member, code, group, day]
+            if household is False:
+                con.execute(
+                    f"insert into {history.RUN_ASSIGNMENTS} values (?, ?, ?, ?, ?, '1234567890')",
+                    values,
+                )
+            else:
+                con.execute(
+                    f"insert into {history.RUN_ASSIGNMENTS} values "
+                    "(?, ?, ?, ?, ?, '1234567890', ?)",
+                    [*values, recorded.get(member, False)],
+                )
     columns = ", ".join(f"{c} {'date' if c.endswith('date') else 'varchar'}" for c in INPUT_COLUMNS)
     con.execute(f"create table stg__eligibility ({columns})")
     for member, first, county in (
@@ -195,6 +210,35 @@ def test_the_plan_name_is_the_member_information_files_mcp_name(three_runs, tmp_
     assert result.exit_code == 0, result.output
     frame = pl.read_csv(out / "ECM_Quarterly_000_2026Q3.csv", infer_schema=False)
     assert set(frame["Plan Name"]) == {"Another Plan"}
+
+
+INDIVIDUALS = "Children and Youth Experiencing Homelessness: Individuals"
+
+
+@pytest.mark.parametrize(
+    ("household", "m1_individual"),
+    [
+        # the runs recorded M1 as holding HOMELESS_FAMILY on its own evidence: the index
+        (True, "1"),
+        # ... or through the household, whatever homelessness rows M1 has: not the index
+        ({"M1": True, "M2": True}, "0"),
+        # a warehouse from before the history kept it: a child with a homelessness row
+        (False, "1"),
+    ],
+)
+def test_the_index_child_is_the_one_the_runs_recorded(tmp_path, household, m1_individual):
+    house = tmp_path / "warehouse.duckdb"
+    _warehouse(house, [D(2026, 7, 31), D(2026, 8, 31), D(2026, 9, 30)], household=household)
+    out = tmp_path / "q"
+    result = _run("--quarter", "2026Q3", "--out", str(out), "--warehouse", str(house))
+    assert result.exit_code == 0, result.output
+    frame = pl.read_csv(out / "ECM_Quarterly_000_2026Q3.csv", infer_schema=False)
+    flags = {r["Member CIN"]: r[INDIVIDUALS] for r in frame.iter_rows(named=True)}
+    assert flags == {"M1": m1_individual, "M2": "0"}
+    if household is False:  # read only: the old warehouse is not changed
+        with duckdb.connect(str(house), read_only=True) as con:
+            names = {r[0] for r in con.execute(f"describe {history.RUN_ASSIGNMENTS}").fetchall()}
+        assert "has_household_evidence" not in names
 
 
 def test_fewer_than_three_runs_and_no_rtf_row_are_warned(tmp_path):

@@ -133,11 +133,7 @@ def build_rows(
     members = spans["member_id"].unique().to_list()
     eligibility = inputs.eligibility_of(con, members)
     homeless = inputs.homeless_members(con, last)
-    index_children = (
-        assignments.filter(pl.col("age_group") == rules_of.CHILD_YOUTH)
-        .join(homeless, on="member_id", how="semi")
-        .select("member_id", "pof_code")
-    )
+    index_children = rules_of.index_holders(assignments.lazy(), homeless.lazy())
     flags: dict[str, str] = rules.setting("quarterly.flags")
     codes: dict[str, str] = rules.setting("quarterly.discontinuation_codes")
     unmapped = rules_of.unmapped_reasons(spans.lazy(), codes)
@@ -152,7 +148,7 @@ def build_rows(
     rows = rules_of.member_rows(
         spans.lazy(),
         rules_of.member_details(eligibility.lazy(), first, last),
-        rules_of.flag_columns(assignments.lazy(), index_children.lazy(), flags),
+        rules_of.flag_columns(assignments.lazy(), index_children, flags),
         rules_of.encounters(spans.lazy(), otf.lazy(), rtf.lazy(), first, last),
         plan_name=rules.setting("plan.mcp_name"),
         plan_code=rules.setting("plan.plan_code"),
