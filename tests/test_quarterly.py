@@ -198,6 +198,61 @@ def test_a_quarter_of_three_runs(three_runs, tmp_path):
     assert again.exit_code == 0 and (out / f"{stem}.xlsx").read_bytes() == before
 
 
+def test_the_files_are_the_output_catalogs(three_runs, tmp_path):
+    """Every file written is declared for `ecm quarterly` in ecm.deliver.catalog (and
+    nothing else); the data files have the declared columns, in order (`<flag>`: the
+    rules file's flags), values and emptiness, and are unique on the grain key."""
+    from ecm.deliver import catalog
+
+    out = tmp_path / "q"
+    assert (
+        _run("--quarter", "2026Q3", "--out", str(out), "--warehouse", str(three_runs)).exit_code
+        == 0
+    )
+    written = sorted(p.name for p in out.iterdir())
+    declared = {n: catalog.output_of(n, catalog.QUARTERLY) for n in written}
+    assert None not in declared.values(), declared
+    assert len(set(declared.values())) == len(catalog.outputs_of(catalog.QUARTERLY)) == 3
+    assert all(catalog.output_of(n) is None or n == catalog.MANIFEST for n in written)
+    flags = list(load_rules().setting("quarterly.flags"))
+    for name, output in declared.items():
+        if not output.is_data:
+            continue
+        frame = (
+            pl.read_csv(out / name, infer_schema=False)
+            if name.endswith(".csv")
+            else pl.read_excel(out / name)
+        )
+        expected = [c.name for c in output.columns if c.name != "<flag>"]
+        at = expected.index("ECM Benefit Start Date")
+        assert frame.columns == [*expected[:at], *flags, *expected[at:]], name
+        for column in frame.columns:
+            declared_column = output.column_of(column)
+            values = frame[column]
+            if declared_column.values:
+                assert set(values.drop_nulls()) <= set(declared_column.values), column
+            if not declared_column.may_be_empty:
+                assert values.null_count() == 0, f"{name}: {column}"
+            if name.endswith(".xlsx") and declared_column.type == "integer":
+                assert values.dtype == pl.Int64, column
+        key = list(output.grain_key)
+        assert frame.select(key).unique().height == frame.height > 0, name
+
+
+def test_a_file_the_catalog_does_not_declare_is_a_bug():
+    from ecm.deliver.catalog import QUARTERLY
+    from ecm.deliver.write import check_declared
+
+    check_declared("ECM_Quarterly_000_2026Q3.csv", 3, QUARTERLY)
+    check_declared("manifest.json", None, QUARTERLY)
+    with pytest.raises(ValueError, match="not in the output catalog of ecm quarterly"):
+        check_declared("ECM_Quarterly_000_2026Q5.csv", 3, QUARTERLY)
+    with pytest.raises(ValueError, match="not in the output catalog of ecm quarterly"):
+        check_declared("summary.json", None, QUARTERLY)
+    with pytest.raises(ValueError, match="disagree on whether it has rows"):
+        check_declared("ECM_Quarterly_000_2026Q3.xlsx", None, QUARTERLY)
+
+
 def test_the_plan_name_is_the_member_information_files_mcp_name(three_runs, tmp_path):
     from tests.rules_file import rules_file_with
 

@@ -11,6 +11,9 @@ place only when complete (owner-only modes, or the rules file's `[output]`):
 - `manifest.json`: written_by, the quarter, every file (rows, sha256), the runs used, the
   rules file, the warnings.
 
+Each file is declared in the output catalog (ecm.deliver.catalog, command `ecm
+quarterly`); one it does not declare is a bug.
+
 A quarter with no run recorded is an InputError (exit 2); fewer than three runs in the
 quarter, no RTF row of the quarter's reporting periods, and a discontinuation reason code
 the rules file does not map are warnings (the manifest's and the console's), never members'
@@ -29,6 +32,8 @@ import polars as pl
 import ecm
 from ecm import files
 from ecm.config.rules import Rules, load_rules
+from ecm.deliver.catalog import QUARTERLY
+from ecm.deliver.write import check_declared
 from ecm.errors import InputError
 from ecm.quarterly import inputs
 from ecm.run import interrupts
@@ -45,7 +50,7 @@ from ecm.run.safety import (
 )
 from transforms import quarterly as rules_of
 
-COMMAND = "ecm quarterly"
+COMMAND = QUARTERLY
 MONTHLY_RUNS = 3
 """A quarter's monthly runs: fewer is warned."""
 FEWER_RUNS = "fewer_than_three_runs"
@@ -227,6 +232,9 @@ def write_quarterly(
                 "warnings": warnings,
             }
             files.write_json(manifest, output.path / MANIFEST)
+            for name, count in ((csv.name, rows.height), (xlsx.name, rows.height)):
+                check_declared(name, count, QUARTERLY)
+            check_declared(MANIFEST, None, QUARTERLY)
             check_output_folder(out_dir, None, warehouse)
             with interrupts.replacing():
                 output.publish()
