@@ -166,13 +166,24 @@ write_outputs = task(name="write outputs", **PLAIN, **IO_RETRIES)(write_run_outp
 
 @task(name="record run history", **PLAIN)
 def record_history(
-    warehouse: Path, run: history.RunRecord, assignments_file: Path, loop: LoopResult
+    warehouse: Path,
+    run: history.RunRecord,
+    assignments_file: Path,
+    evidence_file: Path,
+    loop: LoopResult,
 ) -> None:
-    """The run, its assignments, who its member information files listed and its
-    referrals recorded in the warehouse copy (ecm.warehouse.history); they land with it,
-    only when the run succeeds."""
+    """The run, its assignments (which are held through the household: the evidence),
+    who its member information files listed and its referrals recorded in the warehouse
+    copy (ecm.warehouse.history); they land with it, only when the run succeeds."""
     with interrupts.connect(warehouse) as con:
-        history.record_run(con, run, assignments_file, loop.member_files, loop.files["referrals"])
+        history.record_run(
+            con,
+            run,
+            assignments_file,
+            loop.member_files,
+            loop.files["referrals"],
+            evidence_file,
+        )
 
 
 def _run_shards(
@@ -279,7 +290,9 @@ def monthly(
             )
             summary.update(written.summary_added)
             record = history.run_record(summary, rules, as_of, fingerprints)
-            record_history(house, record, merged.files["assignments"], loop)
+            record_history(
+                house, record, merged.files["assignments"], merged.files["evidence"], loop
+            )
             stage.count(written.rows, "rows written")
             # The shard inputs this run wrote are kept for the next run over the same
             # staged feeds; the sets the swapped-in warehouse no longer names go.

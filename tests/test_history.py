@@ -297,3 +297,90 @@ def test_a_warehouse_from_before_the_loop_gains_its_tables_empty(tmp_path):
             r[0] for r in con.sql("select table_name from information_schema.tables").fetchall()
         }
         assert {"run_member_files", "run_referrals"} <= tables
+
+
+# --- which assignments are held through the household (has_household_evidence) ------------
+
+
+def _household_run(con, folder, as_of, evidence: bool):
+    """Record a run of `as_of`: K (a child) holds HOMELESS_FAMILY on a homelessness row of
+    their own, M (an adult of K's household) through the household, and HIGH_UTIL_ADULT;
+    with `evidence`, the run's evidence file is recorded with it."""
+    from ecm.warehouse import history
+    from transforms.populations import EVIDENCE_SCHEMA
+    from transforms.populations.homeless import HOUSEHOLD_CRITERION
+
+    folder.mkdir(parents=True, exist_ok=True)
+    held = [("K", "HOMELESS_FAMILY", "child_youth"), ("M", "HOMELESS_FAMILY", "adult"),
+            ("M", "HIGH_UTIL_ADULT", "adult")]  # fmt: skip
+    pl.DataFrame(
+        [{"member_id": m, "pof_code": c, "age_group": g, "qualifying_date": as_of,
+          "provider_npi": None} for m, c, g in held],
+        schema={"member_id": pl.String, "pof_code": pl.String, "age_group": pl.String,
+                "qualifying_date": pl.Date, "provider_npi": pl.String},
+    ).write_parquet(folder / "assignments.parquet")  # fmt: skip
+    facts = [
+        ("K", "HOMELESS_FAMILY", "homelessness_feed", "homelessness.csv:2"),
+        ("M", "HOMELESS_FAMILY", HOUSEHOLD_CRITERION, "H1"),
+        # an adult of the household may have homelessness evidence of their own too
+        ("M", "HOMELESS_FAMILY", "homelessness_feed", "homelessness.csv:3"),
+        ("M", "HIGH_UTIL_ADULT", "avoidable_ed_visit", "c1"),
+    ]
+    pl.DataFrame(
+        [{**dict.fromkeys(EVIDENCE_SCHEMA), "member_id": m, "pof_code": c, "criterion": k,
+          "source_key": key, "event_date": as_of} for m, c, k, key in facts],
+        schema=EVIDENCE_SCHEMA,
+    ).write_parquet(folder / "evidence.parquet")  # fmt: skip
+    counts = {"members": {"enrolled": 2}, "assignments": 3, "assigned_members": 2}
+    run = history.RunRecord(history.new_run_id(), as_of, "v", "sha", "0", {}, counts, None)
+    evidence_file = folder / "evidence.parquet" if evidence else None
+    history.record_run(con, run, folder / "assignments.parquet", evidence_file=evidence_file)
+    return run
+
+
+def _household_flags(con) -> list[tuple]:
+    return con.sql(
+        "select r.as_of_date, a.member_id, a.pof_code, a.has_household_evidence "
+        "from run_assignments a join runs r using (run_id) order by all"
+    ).fetchall()
+
+
+def test_the_history_records_who_holds_a_population_through_the_household(tmp_path):
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        _household_run(con, tmp_path / "with", AS_OF, evidence=True)
+        _household_run(con, tmp_path / "without", SEPTEMBER, evidence=False)
+        assert _household_flags(con) == [
+            # without the evidence file: not known
+            (SEPTEMBER, "K", "HOMELESS_FAMILY", None),
+            (SEPTEMBER, "M", "HIGH_UTIL_ADULT", None),
+            (SEPTEMBER, "M", "HOMELESS_FAMILY", None),
+            # K is the index; M holds HOMELESS_FAMILY through the household, own rows or not
+            (AS_OF, "K", "HOMELESS_FAMILY", False),
+            (AS_OF, "M", "HIGH_UTIL_ADULT", False),
+            (AS_OF, "M", "HOMELESS_FAMILY", True),
+        ]
+
+
+def test_a_warehouse_from_before_the_household_column_gains_it_empty(tmp_path):
+    """run_assignments as issues #15-#16 wrote it: its rows keep an empty column, and the
+    next run records the column."""
+    from ecm.warehouse import history
+
+    path = tmp_path / "old.duckdb"
+    with duckdb.connect(str(path)) as con:
+        history.ensure_history_tables(con)
+        con.execute("alter table run_assignments drop column has_household_evidence")
+        con.execute(
+            "insert into runs values ('r1', '2026-09-30', 'v', 's', 'e', '{}', 1, 1, 1, '{}', "
+            "'succeeded', null, now()); "
+            "insert into run_assignments values "
+            "('r1', 'K', 'HOMELESS_FAMILY', 'child_youth', '2026-09-30', null)"
+        )
+    with duckdb.connect(str(path)) as con:
+        _household_run(con, tmp_path / "october", AS_OF, evidence=True)
+        assert _household_flags(con) == [
+            (SEPTEMBER, "K", "HOMELESS_FAMILY", None),
+            (AS_OF, "K", "HOMELESS_FAMILY", False),
+            (AS_OF, "M", "HIGH_UTIL_ADULT", False),
+            (AS_OF, "M", "HOMELESS_FAMILY", True),
+        ]

@@ -237,6 +237,56 @@ def test_the_latest_covering_provider_span_wins_then_the_smallest_npi():
     )
 
 
+def _roster(*rows):
+    return pl.LazyFrame(
+        [{"provider_npi": n, "provider_name": name} for n, name in rows],
+        schema={"provider_npi": pl.String, "provider_name": pl.String},
+    )
+
+
+@pytest.mark.parametrize(
+    ("roster", "names"),
+    [
+        # A (auto-assigned, no span): the roster's name; B (listed with its span's
+        # provider): the span's name, whatever the roster says
+        (
+            _roster(("1111111111", "Roster One"), ("2222222222", "Roster Two")),
+            {"A": "Roster One", "B": "Span Two"},
+        ),
+        # a provider on the roster twice: the first name in order
+        (
+            _roster(("1111111111", "Roster Z"), ("1111111111", "Roster One")),
+            {"A": "Roster One", "B": "Span Two"},
+        ),
+        # the provider not on the roster, or no roster: no name
+        (_roster(("3333333333", "Roster Three")), {"A": None, "B": "Span Two"}),
+        (None, {"A": None, "B": "Span Two"}),
+    ],
+)
+def test_an_auto_assigned_member_is_named_by_the_roster(roster, names):
+    elig = eligibility(*({"member_id": m, "birth_date": D(1980, 1, 1)} for m in "AB"))
+    assignments = _assignments(
+        ("A", "HIGH_UTIL_ADULT", D(2026, 8, 8), "x"), ("B", "HIGH_UTIL_ADULT", D(2026, 8, 8), "x")
+    ).with_columns(
+        pl.when(pl.col("member_id") == "B").then(pl.lit("2222222222")).alias("provider_npi")
+    )
+    providers = _providers(("B", "2222222222", "Span Two", D(2026, 1, 1), None))
+    listing = pl.LazyFrame(
+        [("A", "1111111111", "new", None), ("B", "2222222222", "new", None)],
+        schema=LISTING_SCHEMA,
+        orient="row",
+    )
+    got = member_information(
+        assignments, elig, providers, _metrics(), listing, as_of=AS_OF,
+        population_codes=CODES, plan=PLAN, adult_min_age=21, roster=roster,
+    ).collect()  # fmt: skip
+    assert got.select("Member CIN", "ECM Provider NPI", FOLDER).rows() == [
+        ("A", "1111111111", "1111111111"),
+        ("B", "2222222222", "2222222222"),
+    ]
+    assert dict(got.select("Member CIN", "ECM Provider Name").iter_rows()) == names
+
+
 def test_the_assignment_status_is_the_loops_and_a_member_it_leaves_out_is_in_no_file():
     elig = eligibility(*({"member_id": m, "birth_date": D(1980, 1, 1)} for m in "ABCEF"))
     assignments = _assignments(

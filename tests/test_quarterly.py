@@ -42,9 +42,16 @@ INPUT_COLUMNS = [
 ]
 
 
-def _warehouse(path, run_dates, rtf_periods=True):
+def _warehouse(path, run_dates, rtf_periods=True, household=True):
+    """The history of `run_dates`' runs: M1 (a child) holds HOMELESS_FAMILY as its index
+    and has a homelessness row, M2 as an adult of the household. `household`: True, the
+    runs record has_household_evidence; False, the warehouse predates the column; a dict
+    member → value, the runs record those."""
     con = duckdb.connect(str(path))
     history.ensure_history_tables(con)
+    if household is False:
+        con.execute(f"alter table {history.RUN_ASSIGNMENTS} drop column has_household_evidence")
+    recorded = household if isinstance(household, dict) else {"M2": True}
     for i, day in enumerate(run_dates):
         con.execute(
             f"insert into {history.RUNS} values (?, ?, 'v', 's', 'e', '{{}}', 1, 1, 1, '{{}}', "
@@ -57,10 +64,18 @@ def _warehouse(path, run_dates, rtf_periods=True):
             ("M2", "HOMELESS_FAMILY", "adult"),
             ("M3", "SMI_SUD_ADULT", "adult"),
         ):
-            con.execute(
-                f"insert into {history.RUN_ASSIGNMENTS} values (?, ?, ?, ?, ?, '1234567890')",
-                [f"run{i}", member, code, group, day],
-            )
+            values = [f"run{i}", member, code, group, day]
+            if household is False:
+                con.execute(
+                    f"insert into {history.RUN_ASSIGNMENTS} values (?, ?, ?, ?, ?, '1234567890')",
+                    values,
+                )
+            else:
+                con.execute(
+                    f"insert into {history.RUN_ASSIGNMENTS} values "
+                    "(?, ?, ?, ?, ?, '1234567890', ?)",
+                    [*values, recorded.get(member, False)],
+                )
     columns = ", ".join(f"{c} {'date' if c.endswith('date') else 'varchar'}" for c in INPUT_COLUMNS)
     con.execute(f"create table stg__eligibility ({columns})")
     for member, first, county in (
@@ -181,6 +196,101 @@ def test_a_quarter_of_three_runs(three_runs, tmp_path):
     before = (out / f"{stem}.xlsx").read_bytes()
     again = _run("--quarter", "2026Q3", "--out", str(out), "--warehouse", str(three_runs))
     assert again.exit_code == 0 and (out / f"{stem}.xlsx").read_bytes() == before
+
+
+def test_the_files_are_the_output_catalogs(three_runs, tmp_path):
+    """Every file written is declared for `ecm quarterly` in ecm.deliver.catalog (and
+    nothing else); the data files have the declared columns, in order (`<flag>`: the
+    rules file's flags), values and emptiness, and are unique on the grain key."""
+    from ecm.deliver import catalog
+
+    out = tmp_path / "q"
+    result = _run("--quarter", "2026Q3", "--out", str(out), "--warehouse", str(three_runs))
+    assert result.exit_code == 0, result.output
+    written = sorted(p.name for p in out.iterdir())
+    declared = {n: catalog.output_of(n, catalog.QUARTERLY) for n in written}
+    assert None not in declared.values(), declared
+    assert len(set(declared.values())) == len(catalog.outputs_of(catalog.QUARTERLY)) == 3
+    flags = list(load_rules().setting("quarterly.flags"))
+    for name, output in declared.items():
+        if not output.is_data:
+            continue
+        frame = (
+            pl.read_csv(out / name, infer_schema=False)
+            if name.endswith(".csv")
+            else pl.read_excel(out / name)
+        )
+        expected = [c.name for c in output.columns if c.name != "<flag>"]
+        at = expected.index("ECM Benefit Start Date")
+        assert frame.columns == [*expected[:at], *flags, *expected[at:]], name
+        for column in frame.columns:
+            declared_column = output.column_of(column)
+            values = frame[column]
+            if declared_column.values:
+                assert set(values.drop_nulls()) <= set(declared_column.values), column
+            if not declared_column.may_be_empty:
+                assert values.null_count() == 0, f"{name}: {column}"
+            if name.endswith(".xlsx") and declared_column.type == "integer":
+                assert values.dtype == pl.Int64, column
+        key = list(output.grain_key)
+        assert frame.select(key).unique().height == frame.height > 0, name
+
+
+def test_a_file_the_catalog_does_not_declare_is_a_bug():
+    from ecm.deliver.catalog import QUARTERLY
+    from ecm.deliver.write import check_declared
+
+    check_declared("ECM_Quarterly_000_2026Q3.csv", 3, QUARTERLY)
+    check_declared("manifest.json", None, QUARTERLY)
+    with pytest.raises(ValueError, match="not in the output catalog of ecm quarterly"):
+        check_declared("ECM_Quarterly_000_2026Q5.csv", 3, QUARTERLY)
+    with pytest.raises(ValueError, match="not in the output catalog of ecm quarterly"):
+        check_declared("summary.json", None, QUARTERLY)
+    with pytest.raises(ValueError, match="disagree on whether it has rows"):
+        check_declared("ECM_Quarterly_000_2026Q3.xlsx", None, QUARTERLY)
+
+
+def test_the_plan_name_is_the_member_information_files_mcp_name(three_runs, tmp_path):
+    from tests.rules_file import rules_file_with
+
+    rules = rules_file_with(tmp_path / "rules", "plan.mcp_name", "Another Plan")
+    out = tmp_path / "q"
+    result = _run(
+        "--quarter", "2026Q3", "--out", str(out), "--warehouse", str(three_runs),
+        "--rules", str(rules),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    frame = pl.read_csv(out / "ECM_Quarterly_000_2026Q3.csv", infer_schema=False)
+    assert set(frame["Plan Name"]) == {"Another Plan"}
+
+
+INDIVIDUALS = "Children and Youth Experiencing Homelessness: Individuals"
+
+
+@pytest.mark.parametrize(
+    ("household", "m1_individual"),
+    [
+        # the runs recorded M1 as holding HOMELESS_FAMILY on its own evidence: the index
+        (True, "1"),
+        # ... or through the household, whatever homelessness rows M1 has: not the index
+        ({"M1": True, "M2": True}, "0"),
+        # a warehouse from before the history kept it: a child with a homelessness row
+        (False, "1"),
+    ],
+)
+def test_the_index_child_is_the_one_the_runs_recorded(tmp_path, household, m1_individual):
+    house = tmp_path / "warehouse.duckdb"
+    _warehouse(house, [D(2026, 7, 31), D(2026, 8, 31), D(2026, 9, 30)], household=household)
+    out = tmp_path / "q"
+    result = _run("--quarter", "2026Q3", "--out", str(out), "--warehouse", str(house))
+    assert result.exit_code == 0, result.output
+    frame = pl.read_csv(out / "ECM_Quarterly_000_2026Q3.csv", infer_schema=False)
+    flags = {r["Member CIN"]: r[INDIVIDUALS] for r in frame.iter_rows(named=True)}
+    assert flags == {"M1": m1_individual, "M2": "0"}
+    if household is False:  # read only: the old warehouse is not changed
+        with duckdb.connect(str(house), read_only=True) as con:
+            names = {r[0] for r in con.execute(f"describe {history.RUN_ASSIGNMENTS}").fetchall()}
+        assert "has_household_evidence" not in names
 
 
 def test_fewer_than_three_runs_and_no_rtf_row_are_warned(tmp_path):

@@ -189,10 +189,10 @@ def test_otf_attempts_outside_the_span_are_not_counted():
 def test_flags_by_code_age_group_and_index_child():
     assignments = pl.LazyFrame(
         [
-            ("A", "HOMELESS_FAMILY", "adult"),
-            ("C", "HOMELESS_FAMILY", "child_youth"),
-            ("K", "HOMELESS_FAMILY", "child_youth"),
-            ("K", "HIGH_UTIL_CHILD", "child_youth"),
+            ("A", "HOMELESS_FAMILY", "adult", True),
+            ("C", "HOMELESS_FAMILY", "child_youth", True),
+            ("K", "HOMELESS_FAMILY", "child_youth", False),
+            ("K", "HIGH_UTIL_CHILD", "child_youth", False),
         ],
         schema=q.ASSIGNMENT_SCHEMA,
         orient="row",
@@ -211,4 +211,32 @@ def test_flags_by_code_age_group_and_index_child():
         ("A", "1", "0", "0", "0"),
         ("C", "0", "1", "0", "0"),
         ("K", "0", "1", "1", "1"),
+    ]
+
+
+def test_the_index_is_who_holds_it_without_the_households_evidence():
+    """A recorded run says it (has_household_evidence false); a run recorded before the
+    warehouse kept it (empty) is read by a child's homelessness row of their own."""
+    assignments = pl.LazyFrame(
+        [
+            # recorded: the index child, on a Z59 diagnosis alone (no homelessness row)
+            ("DX", "HOMELESS_FAMILY", "child_youth", False),
+            # recorded: a child of the household, with an old homelessness row: not it
+            ("OLD", "HOMELESS_FAMILY", "child_youth", True),
+            ("MOM", "HOMELESS_FAMILY", "adult", True),
+            ("HU", "HIGH_UTIL_CHILD", "child_youth", False),
+            # before the column: a child with a homelessness row is; without one, is not;
+            # an adult is not, row or none
+            ("ROW", "HOMELESS_FAMILY", "child_youth", None),
+            ("NOROW", "HOMELESS_FAMILY", "child_youth", None),
+            ("ADULT", "HOMELESS_FAMILY", "adult", None),
+        ],
+        schema=q.ASSIGNMENT_SCHEMA,
+        orient="row",
+    )
+    homeless = pl.LazyFrame({"member_id": ["OLD", "ROW", "ADULT"]})
+    assert q.index_holders(assignments, homeless).collect().rows() == [
+        ("DX", "HOMELESS_FAMILY"),
+        ("HU", "HIGH_UTIL_CHILD"),
+        ("ROW", "HOMELESS_FAMILY"),
     ]

@@ -669,6 +669,12 @@ def test_every_packaged_value_set_is_valid():
             "(did you mean output?)",
         ),
         ("guards.max_line_byte", 100, "did you mean max_line_bytes?"),
+        # the quarterly file's Plan Name is plan.mcp_name: the key it once had is unknown
+        (
+            "plan.plan_name",
+            "Example Medi-Cal Plan",
+            "plan.plan_name is not a setting of [plan] (did you mean mcp_name?)",
+        ),
         ("populations.HIGH_UTIL_CHILD.lookback_month", 6, "did you mean lookback_months?"),
         ("events.ed_visits.merge_gap_days", 1, "[events.ed_visits] is not a table of [events]"),
     ],

@@ -137,6 +137,7 @@ def member_information(
     population_codes: Sequence[str],
     plan: Plan,
     adult_min_age: int,
+    roster: pl.LazyFrame | None = None,
 ) -> pl.LazyFrame:
     """The MIF rows of every member holding at least one population that the referral
     loop lists.
@@ -155,8 +156,10 @@ def member_information(
     - Evidence Summary: `CODE: summary` of each population held, in code order, `; `-joined;
     - Assignment Status: the listing's (`new`, `continuing`, `enrolled`, `re-referral`);
     - the provider the listing lists the member with: the provider of `as_of`
-      (providers_on: latest start_date, then smallest NPI), or, with `[assignment]
-      auto_assign`, the one proposed (no name: the span gives it);
+      (providers_on: latest start_date, then smallest NPI) with the span's provider name,
+      or, with `[assignment] auto_assign`, the one proposed to a member with no span,
+      named by `roster` (the ecm_provider roster: provider_npi, provider_name; None or no
+      row for the provider: no name; a provider on it twice: the first name in order);
     - Proposed ECM Provider NPI, Proposal Reason: the assignments' proposal
       (transforms.proposals), empty when none.
     """
@@ -197,6 +200,20 @@ def member_information(
         ]
     )
     provider = providers_on(provider_assignment.join(members, on="member_id", how="semi"), as_of)
+    roster_names = (
+        pl.LazyFrame(schema={"provider_npi": pl.String, "provider_name": pl.String})
+        if roster is None
+        else roster.select("provider_npi", "provider_name")
+    )
+    roster_names = (
+        roster_names.filter(pl.col("provider_npi").is_not_null())
+        .sort("provider_npi", "provider_name", nulls_last=True)
+        .unique(subset="provider_npi", keep="first", maintain_order=True)
+        .select(
+            pl.col("provider_npi").cast(pl.String).alias("_listed_npi"),
+            pl.col("provider_name").cast(pl.String).alias("_roster_name"),
+        )
+    )
     homeless = metrics.select("member_id", "has_homelessness_evidence")
     dual_codes = list(plan.dual_status_codes)
 
@@ -209,13 +226,15 @@ def member_information(
         .join(provider, on="member_id", how="left")
         .join(homeless, on="member_id", how="left")
         .join(proposal, on="member_id", how="left")
+        .join(roster_names, on="_listed_npi", how="left")
         .with_columns(
             # The provider the loop lists the member with: the span's, or, auto-assigned,
-            # the one proposed (whose name the span does not give).
+            # the one proposed, named by the roster (the member has no span to name it).
             pl.when(
                 pl.col("_listed_npi").is_null() | (pl.col("_listed_npi") == pl.col("provider_npi"))
             )
             .then(pl.col("provider_name"))
+            .otherwise(pl.col("_roster_name"))
             .alias("provider_name"),
             pl.coalesce("_listed_npi", "provider_npi").alias("provider_npi"),
         )

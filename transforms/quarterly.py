@@ -8,6 +8,7 @@ parameters).
 - `merge_spans`: a member's spans chained when the next starts at most `gap_days` after
   the previous ends (end 07-10, start 07-24: chained at 14; start 07-25: not).
 - `quarter_spans`: the merged spans touching the quarter, with the end and reason shown.
+- `index_holders`: who holds a population as its index (HOMELESS_FAMILY's index child).
 - `flag_columns`: the Population of Focus flags of the quarter's runs, by the flag map.
 - `encounters`: in-person and telephonic encounter counts per span, from the OTF, else the
   RTF's counts.
@@ -49,8 +50,10 @@ ASSIGNMENT_SCHEMA = {
     "member_id": pl.String,
     "pof_code": pl.String,
     "age_group": pl.String,
+    "has_household_evidence": pl.Boolean,
 }
-"""What the quarter's runs assigned (the warehouse's run_assignments)."""
+"""What the quarter's runs assigned (the warehouse's run_assignments; has_household_evidence
+empty for a run recorded before the warehouse kept it)."""
 ELIGIBILITY_SCHEMA = {
     "member_id": pl.String,
     "first_name": pl.String,
@@ -192,6 +195,27 @@ def quarter_spans(merged: pl.LazyFrame, first: dt.date, last: dt.date) -> pl.Laz
     )
 
 
+def index_holders(assignments: pl.LazyFrame, homeless_members: pl.LazyFrame) -> pl.LazyFrame:
+    """Who a run of the quarter assigned a population as its index: on evidence of their
+    own, not through their household (`has_household_evidence` false: HOMELESS_FAMILY's
+    index child, whose homelessness marks the household). A run recorded before the
+    warehouse kept the column (empty) is read by the approximation of then: a
+    `child_youth` holding it with a staged homelessness row of their own
+    (`homeless_members`: member_id).
+
+    Grain: one row per member × pof_code, sorted."""
+    recorded = assignments.filter(pl.col("has_household_evidence").not_())
+    before = assignments.filter(
+        pl.col("has_household_evidence").is_null() & (pl.col("age_group") == CHILD_YOUTH)
+    ).join(homeless_members, on="member_id", how="semi")
+    return (
+        pl.concat([recorded, before])
+        .select("member_id", "pof_code")
+        .unique()
+        .sort("member_id", "pof_code")
+    )
+
+
 def flag_columns(
     assignments: pl.LazyFrame,
     index_children: pl.LazyFrame,
@@ -203,8 +227,8 @@ def flag_columns(
     run of the quarter assigned it, else `0`.
 
     `assignments`: the quarter's runs' member × population × age group rows;
-    `index_children`: member_id × pof_code of the index children. Grain: one row per
-    member holding any population in the quarter."""
+    `index_children`: member_id × pof_code of the index children (`index_holders`).
+    Grain: one row per member holding any population in the quarter."""
     columns = []
     for name, target in flags.items():
         code, selector = split_flag(target)

@@ -507,9 +507,9 @@ SETTINGS: dict[str, Setting] = {
     "plan.mcp_identifier": text(50),
     "plan.mcp_name": text(100),
     "plan.dual_status_codes": codes("dual_status"),
-    # The plan as DHCS's quarterly member file names it (loop.md, section 5).
-    "plan.plan_name": text(100),
-    # It names the file (ECM_Quarterly_<plan code>_<YYYY>Q<n>.csv): never a path.
+    # The plan's code in DHCS's quarterly member file (loop.md, section 5; its Plan Name
+    # is plan.mcp_name). It names the file (ECM_Quarterly_<plan code>_<YYYY>Q<n>.csv):
+    # never a path.
     "plan.plan_code": Choice(
         str, "a plan code of 1 to 20 letters, digits, _ or -", _matching(r"[A-Za-z0-9_-]{1,20}")
     ),

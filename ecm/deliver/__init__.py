@@ -9,7 +9,8 @@ what the console says (`console`) and `ecm explain` (`explain`), which reads a r
 output folder.
 
 May import: `ecm.errors`, `ecm.files`, `ecm.config`, `ecm.run`, `ecm.warehouse`,
-`transforms`, `data_contracts`. Imports neither `ecm.ingest` nor `ecm.shards` (what they
+`ecm.loop` (its readers of the staged provider feeds and the roster), `transforms`,
+`data_contracts`. Imports neither `ecm.ingest` nor `ecm.shards` (what they
 hand on is read through small protocols: `summary.Ingested`, `summary.Split`), nor
 `flows/`.
 """

@@ -3,17 +3,22 @@
 Each `Output` says the file's name (a path under `--out`, `<placeholders>` where a part
 varies: `providers/<provider_npi>/…`), its grain (what one row is, or what the file
 describes), the command that writes it, the function that writes it, and for a data file
-its columns with their types and the key its grain is unique on. Read by:
+its columns with their types and the key its grain is unique on. Two commands write
+files under `--out`: `ecm run` (and `ecm demo`, the scheduled flow) and `ecm quarterly`.
+Read by:
 
-- the writer (`ecm.deliver.write.write_run_outputs`): it calls the writers of the `ecm
-  run` files in this order and refuses a file no declaration names;
-- the run's `manifest.json`: its `files` give the rows of a data file, and only of one;
+- the writers: `ecm.deliver.write.write_run_outputs` calls the writers of the `ecm run`
+  files in this order; `ecm quarterly` (ecm.quarterly.build, a stage above this one, so
+  its files declare no writer here) writes its own; both refuse a file no declaration of
+  their command names (`check_declared`);
+- the `manifest.json` of each: its `files` give the rows of a data file, and only of one;
 - the tests: every file declared is written and nothing else; each data file has the
   columns and types declared and is unique on its grain key; `docs/OUTPUTS.md` lists the
-  same files, grains and columns (`tests/test_output_catalog.py`).
+  same files, grains and columns (`tests/test_output_catalog.py`, and
+  `tests/test_quarterly.py` for `ecm quarterly`'s).
 
-Adding an output is one `Output` here and its writer (ecm.deliver.writers), and its
-section in docs/OUTPUTS.md, which the tests hold to this catalog.
+Adding an output is one `Output` here and its writer (ecm.deliver.writers for `ecm run`),
+and its section in docs/OUTPUTS.md, which the tests hold to this catalog.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ from transforms.proposals import PROPOSAL_REASONS
 
 RUN = "ecm run"
 """The command of the monthly run (and of `ecm demo` and the scheduled flow)."""
+QUARTERLY = "ecm quarterly"
+"""The command of the DHCS quarterly member file (ecm.quarterly)."""
 
 TYPES = ("text", "date", "integer", "decimal", "boolean")
 """A column's type, in the words docs/OUTPUTS.md uses: text (a string), date, integer,
@@ -39,9 +46,14 @@ PLACEHOLDERS: dict[str, str] = {
     # in file names
     "provider_npi": r"[0-9]{10}|unassigned",
     "YYYYMM": r"[0-9]{6}",
+    "plan_code": r"[A-Za-z0-9_-]{1,20}",
+    "YYYY": r"[0-9]{4}",
+    "n": r"[1-4]",
     # in column names
     "criterion": r"[a-z0-9_]+",
     "code": r"[A-Z0-9_]+",
+    # a name of the rules file's [quarterly.flags] (any text)
+    "flag": r".+",
 }
 """What a `<placeholder>` in a file or column name stands for (a regular expression)."""
 
@@ -93,11 +105,12 @@ Writer = Callable[[RunWriting, "Output"], None]
 class Output:
     """One file a command writes under `--out`. `columns` and `grain_key` only for a data
     file (rows, byte-identical on a re-run); `writer` writes it (a writer that writes
-    several files is named by each)."""
+    several files is named by each; None for a command above this stage, which writes
+    its files itself: ecm quarterly)."""
 
     name: str
     grain: str
-    writer: Writer
+    writer: Writer | None
     command: str = RUN
     columns: tuple[Column, ...] = ()
     grain_key: tuple[str, ...] = ()
@@ -170,6 +183,27 @@ file's population codes, in code order (transforms.member_information.mif_column
 MIF = "providers/<provider_npi>/ECM_MIF_<provider_npi>_<YYYYMM>.txt"
 REPORT = "report.html"
 SUMMARY = "summary.json"
+
+QUARTERLY_FILE = "ECM_Quarterly_<plan_code>_<YYYY>Q<n>"
+QUARTERLY_GRAIN = "one row per member × merged ECM enrollment span touching the quarter"
+QUARTERLY_COLUMNS = (
+    *_text("Plan Name", "Plan Code"),
+    Column("County", "text", may_be_empty=True),
+    *_text("Reporting Period", "Member CIN"),
+    *_text("Member Last Name", "Member First Name", may_be_empty=True),
+    Column("Member Date of Birth", "date", may_be_empty=True),
+    Column("<flag>", "text", values=("1", "0")),
+    Column("ECM Benefit Start Date", "date"),
+    Column("ECM Benefit End Date", "date", may_be_empty=True),
+    Column("ECM Discontinuation Reason", "text", may_be_empty=True),
+    Column("Member's ECM Provider NPI", "text"),
+    *_integer(
+        "Number of In-Person ECM Encounters", "Number of Telephonic/Telehealth ECM Encounters"
+    ),
+)
+"""The quarterly file's columns, in order (loop.md, section 5); `<flag>` stands for each
+name of the rules file's `[quarterly.flags]`, in its order. Dates are written MM/DD/YYYY."""
+QUARTERLY_KEY = ("Member CIN", "ECM Benefit Start Date")
 
 OUTPUTS: tuple[Output, ...] = (
     Output(
@@ -314,6 +348,23 @@ OUTPUTS: tuple[Output, ...] = (
     Output(SUMMARY, "the run", writers.write_summary),
     Output(REPORT, "the run: one self-contained page", writers.write_report),
     Output(MANIFEST, "the run: every file it wrote and read", writers.write_manifest),
+    Output(
+        f"{QUARTERLY_FILE}.csv",
+        QUARTERLY_GRAIN,
+        None,
+        QUARTERLY,
+        QUARTERLY_COLUMNS,
+        QUARTERLY_KEY,
+    ),
+    Output(
+        f"{QUARTERLY_FILE}.xlsx",
+        QUARTERLY_GRAIN,
+        None,
+        QUARTERLY,
+        QUARTERLY_COLUMNS,
+        QUARTERLY_KEY,
+    ),
+    Output(MANIFEST, "the quarterly file: every file written and the runs read", None, QUARTERLY),
 )
 
 

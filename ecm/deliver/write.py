@@ -47,15 +47,19 @@ def write_run_outputs(
     for output in catalog.outputs_of(command):
         if output.writer in called:
             continue
+        if output.writer is None:
+            raise ValueError(f"{output.name}: the catalog of {command} names no writer for it.")
         called.add(output.writer)
         before = len(run.files)
         output.writer(run, output)
         for path, rows in run.files[before:]:
-            _check_declared(path.relative_to(run.folder).as_posix(), rows, command)
+            check_declared(path.relative_to(run.folder).as_posix(), rows, command)
     return Written(run.summary_added, sum(rows or 0 for _, rows in run.files))
 
 
-def _check_declared(path: str, rows: int | None, command: str) -> None:
+def check_declared(path: str, rows: int | None, command: str) -> None:
+    """`path` (relative to `--out`, with `/`), written by `command` with `rows` (None:
+    not a data file), is declared so in the catalog; else a bug: ValueError."""
     declared = catalog.output_of(path, command)
     if declared is None:
         raise ValueError(f"{path} is not in the output catalog of {command} (ecm.deliver.catalog).")

@@ -31,6 +31,7 @@ from ecm.config.reference import ReferenceData
 from ecm.config.rules import Rules
 from ecm.deliver import member_files, report_page
 from ecm.loop.inputs import discontinuation_reason_names
+from ecm.loop.proposals import roster_of
 from ecm.run import interrupts
 from ecm.run.safety import WRITTEN_BY
 from ecm.warehouse import history
@@ -222,10 +223,12 @@ def write_changes(run: RunWriting, output: Output) -> None:
 def write_member_information(run: RunWriting, _output: Output) -> None:
     """Every provider folder's member information file and its manifest.json
     (ecm.deliver.member_files), listing the members the referral loop lists with their
-    Assignment Status (ecm.loop); the summary's `member_information_files` counts them."""
+    Assignment Status (ecm.loop), a member auto-assigned a provider named by the roster
+    (ecm_provider); the summary's `member_information_files` counts them."""
     rules = run.rules
     with run.warehouse_connection() as con:
         eligibility, provider_spans = member_files.read_mif_inputs(con, run.results.assignments)
+        roster = roster_of(con)
     rows = member_information_rows(
         run.assignments.lazy(),
         eligibility.lazy(),
@@ -236,6 +239,7 @@ def write_member_information(run: RunWriting, _output: Output) -> None:
         population_codes=rules.population_codes,
         plan=member_files.plan_of(rules),
         adult_min_age=rules.setting("time.adult_min_age"),
+        roster=roster.lazy(),
     ).collect()
     written = member_files.write_member_information_files(
         rows, run.folder, run.dates.as_of, rules.version

@@ -11,6 +11,9 @@ place only when complete (owner-only modes, or the rules file's `[output]`):
 - `manifest.json`: written_by, the quarter, every file (rows, sha256), the runs used, the
   rules file, the warnings.
 
+Each file is declared in the output catalog (ecm.deliver.catalog, command `ecm
+quarterly`); one it does not declare is a bug.
+
 A quarter with no run recorded is an InputError (exit 2); fewer than three runs in the
 quarter, no RTF row of the quarter's reporting periods, and a discontinuation reason code
 the rules file does not map are warnings (the manifest's and the console's), never members'
@@ -29,6 +32,8 @@ import polars as pl
 import ecm
 from ecm import files
 from ecm.config.rules import Rules, load_rules
+from ecm.deliver.catalog import QUARTERLY
+from ecm.deliver.write import check_declared
 from ecm.errors import InputError
 from ecm.quarterly import inputs
 from ecm.run import interrupts
@@ -45,7 +50,7 @@ from ecm.run.safety import (
 )
 from transforms import quarterly as rules_of
 
-COMMAND = "ecm quarterly"
+COMMAND = QUARTERLY
 MONTHLY_RUNS = 3
 """A quarter's monthly runs: fewer is warned."""
 FEWER_RUNS = "fewer_than_three_runs"
@@ -133,11 +138,7 @@ def build_rows(
     members = spans["member_id"].unique().to_list()
     eligibility = inputs.eligibility_of(con, members)
     homeless = inputs.homeless_members(con, last)
-    index_children = (
-        assignments.filter(pl.col("age_group") == rules_of.CHILD_YOUTH)
-        .join(homeless, on="member_id", how="semi")
-        .select("member_id", "pof_code")
-    )
+    index_children = rules_of.index_holders(assignments.lazy(), homeless.lazy())
     flags: dict[str, str] = rules.setting("quarterly.flags")
     codes: dict[str, str] = rules.setting("quarterly.discontinuation_codes")
     unmapped = rules_of.unmapped_reasons(spans.lazy(), codes)
@@ -152,9 +153,9 @@ def build_rows(
     rows = rules_of.member_rows(
         spans.lazy(),
         rules_of.member_details(eligibility.lazy(), first, last),
-        rules_of.flag_columns(assignments.lazy(), index_children.lazy(), flags),
+        rules_of.flag_columns(assignments.lazy(), index_children, flags),
         rules_of.encounters(spans.lazy(), otf.lazy(), rtf.lazy(), first, last),
-        plan_name=rules.setting("plan.plan_name"),
+        plan_name=rules.setting("plan.mcp_name"),
         plan_code=rules.setting("plan.plan_code"),
         period=quarter.period,
         flag_names=list(flags),
@@ -231,6 +232,9 @@ def write_quarterly(
                 "warnings": warnings,
             }
             files.write_json(manifest, output.path / MANIFEST)
+            for name, count in ((csv.name, rows.height), (xlsx.name, rows.height)):
+                check_declared(name, count, QUARTERLY)
+            check_declared(MANIFEST, None, QUARTERLY)
             check_output_folder(out_dir, None, warehouse)
             with interrupts.replacing():
                 output.publish()

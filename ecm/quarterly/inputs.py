@@ -1,7 +1,8 @@
 """What the quarterly file reads from the warehouse (read only): the runs of the quarter
 and their assignments (ecm.warehouse.history), the staged RTF and OTF (a feed never
 delivered has no rows), the eligibility spans of the members the RTF names, and the
-homelessness rows that make a child the index of a household population."""
+homelessness rows that made a child the index of a household population in a run
+recorded before the history said which assignments are held through the household."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from data_contracts.sql import ident
 from ecm.loop.inputs import OUTREACH, PROVIDER_RETURN, read_staged, staged
 from ecm.warehouse import history
 from ecm.warehouse.inputs import input_selects
-from ecm.warehouse.relations import relation_kind
+from ecm.warehouse.relations import columns_of, relation_kind
 from transforms.loop import OTF_SCHEMA, month_start
 from transforms.quarterly import (
     ASSIGNMENT_SCHEMA,
@@ -25,6 +26,7 @@ from transforms.quarterly import (
 )
 
 HOMELESSNESS = "homelessness"
+HOUSEHOLD = "has_household_evidence"
 OTF_READ = OTF_SCHEMA
 
 
@@ -41,12 +43,19 @@ def quarter_runs(con: duckdb.DuckDBPyConnection, first: dt.date, last: dt.date) 
 
 
 def assignments_of(con: duckdb.DuckDBPyConnection, run_ids: list[str]) -> pl.DataFrame:
-    """Every member × population × age group the runs `run_ids` assigned (distinct)."""
+    """Every member × population × age group × has_household_evidence the runs `run_ids`
+    assigned (distinct; has_household_evidence empty in a warehouse written before the
+    history kept it: the connection is read only, so it is not added here)."""
     wanted = pl.DataFrame({"run_id": run_ids}, schema={"run_id": pl.String})
+    household = (
+        "a.has_household_evidence"
+        if HOUSEHOLD in columns_of(con, history.RUN_ASSIGNMENTS)
+        else "null::boolean as has_household_evidence"
+    )
     con.register("_quarter_runs", wanted)
     try:
         frame = con.sql(
-            f"select distinct a.member_id, a.pof_code, a.age_group "
+            f"select distinct a.member_id, a.pof_code, a.age_group, {household} "
             f"from {history.RUN_ASSIGNMENTS} a join _quarter_runs r using (run_id) order by all"
         ).pl()
     finally:

@@ -7,5 +7,6 @@ and the record of every run (`history`: runs and their assignments, which
 `changes.parquet` and the report's trend are read from; who each run's member
 information files listed and its referrals, which the referral loop, ecm.loop, reads).
 
-May import: `ecm.errors`, `ecm.config`, `data_contracts`. Imports no stage.
+May import: `ecm.errors`, `ecm.config`, `data_contracts`, `transforms` (the names the
+history records, e.g. HOMELESS_FAMILY's household criterion). Imports no stage.
 """

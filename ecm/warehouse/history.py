@@ -5,7 +5,10 @@
   computed against, and when it was recorded: the only wall-clock time, never in a data
   file).
 - `run_assignments`: one row per run × member × population (run_id, member_id, pof_code,
-  age_group, qualifying_date, provider_npi).
+  age_group, qualifying_date, provider_npi, has_household_evidence: the member holds the
+  population through their household, as a relative of HOMELESS_FAMILY's index child;
+  false for the index and every other assignment; empty for a run recorded before the
+  column existed, which a warehouse of then gains).
 - `run_member_files`: one row per as-of date × member listed in a member information file
   (as_of_date, member_id, provider_npi: empty for `unassigned/`, assignment_status): who
   each run listed in which provider's file. The referral loop (ecm.loop) reads when each
@@ -17,7 +20,8 @@ A run writes them all into its warehouse copy (ecm.run.safety.WorkWarehouse), so
 only when the run succeeds; a failed or refused run leaves no row. Re-running an as-of date
 replaces that date's run and its rows: the warehouse holds one run per as-of date. A
 warehouse written before a table existed gains it empty (its first run of the loop knows
-no referral). `changes.parquet` compares a run with the run of the latest *earlier* as-of
+no referral); one written before a column existed gains it, empty in the rows of then.
+`changes.parquet` compares a run with the run of the latest *earlier* as-of
 date (`previous_run`).
 """
 
@@ -35,6 +39,7 @@ import polars as pl
 
 import ecm
 from ecm.config.rules import Rules
+from transforms.populations.homeless import HOUSEHOLD_CRITERION
 
 RUNS = "runs"
 RUN_ASSIGNMENTS = "run_assignments"
@@ -64,7 +69,8 @@ create table if not exists {RUN_ASSIGNMENTS} (
     pof_code varchar not null,
     age_group varchar,
     qualifying_date date,
-    provider_npi varchar
+    provider_npi varchar,
+    has_household_evidence boolean
 );
 create table if not exists {RUN_MEMBER_FILES} (
     as_of_date date not null,
@@ -133,8 +139,18 @@ def new_run_id() -> str:
     return uuid.uuid4().hex
 
 
+_ADDED_COLUMNS = (
+    # issue #17: which HOMELESS_FAMILY child is the index (the quarterly file's flag)
+    f"alter table {RUN_ASSIGNMENTS} add column if not exists has_household_evidence boolean",
+)
+"""The columns added to a history table after it was first written: a warehouse of then
+gains them, empty in its rows."""
+
+
 def ensure_history_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(_CREATE)
+    for statement in _ADDED_COLUMNS:
+        con.execute(statement)
 
 
 def previous_run(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> PreviousRun | None:
@@ -163,12 +179,15 @@ def record_run(
     assignments_file: Path,
     member_files_file: Path | None = None,
     referrals_file: Path | None = None,
+    evidence_file: Path | None = None,
 ) -> None:
     """Record `run`, its assignments, who its member information files listed and its
     referrals (each read from the run's Parquet file by DuckDB, never held in Python:
     the merged assignments, the loop's `member_files` and `referrals`, ecm.loop), replacing
     any earlier run of the same as-of date and its rows. Without a file, that table gains
-    no row for the run."""
+    no row for the run. The run's `evidence_file` (merged, evidence.parquet's rows) says
+    which assignments are held through the household (`has_household_evidence`: evidence
+    of criterion HOUSEHOLD_CRITERION, transforms.populations.homeless); without it, empty."""
     ensure_history_tables(con)
     con.execute("begin transaction")
     try:
@@ -198,11 +217,7 @@ def record_run(
                 dt.datetime.now(dt.UTC).replace(tzinfo=None),
             ],
         )
-        con.execute(
-            f"insert into {RUN_ASSIGNMENTS} select ?, member_id, pof_code, age_group, "
-            "qualifying_date, provider_npi from read_parquet(?) order by member_id, pof_code",
-            [run.run_id, str(assignments_file)],
-        )
+        _insert_assignments(con, run.run_id, assignments_file, evidence_file)
         if member_files_file is not None:
             con.execute(
                 f"insert into {RUN_MEMBER_FILES} select ?, member_id, provider_npi, "
@@ -220,6 +235,35 @@ def record_run(
     except BaseException:
         con.execute("rollback")
         raise
+
+
+def _insert_assignments(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    assignments_file: Path,
+    evidence_file: Path | None,
+) -> None:
+    """The run's assignments into run_assignments; has_household_evidence from the
+    evidence rows of the household criterion (a member × population with one holds it
+    through the household), empty without `evidence_file`."""
+    if evidence_file is None:
+        household = "null::boolean"
+        joined = ""
+        params: list[Any] = [run_id, str(assignments_file)]
+    else:
+        household = "h.member_id is not null"
+        joined = (
+            "left join (select distinct member_id, pof_code from read_parquet(?) "
+            "where criterion = ?) h on h.member_id = a.member_id and h.pof_code = a.pof_code"
+        )
+        params = [run_id, str(assignments_file), str(evidence_file), HOUSEHOLD_CRITERION]
+    con.execute(
+        f"insert into {RUN_ASSIGNMENTS} (run_id, member_id, pof_code, age_group, "
+        "qualifying_date, provider_npi, has_household_evidence) "
+        "select ?, a.member_id, a.pof_code, a.age_group, a.qualifying_date, a.provider_npi, "
+        f"{household} from read_parquet(?) a {joined} order by a.member_id, a.pof_code",
+        params,
+    )
 
 
 def run_counts(summary: dict[str, Any]) -> dict[str, Any]:

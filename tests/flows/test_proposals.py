@@ -1,7 +1,7 @@
 """Proposals for members with no ECM provider through the real flow (loop.md, section 4):
 the roster feed read, the primary care provider from office visits, the county fallback,
-room reduced by a provider span of a member holding no population, the same proposals for
-1 and 3 shards, and `[assignment] auto_assign` off and on.
+room reduced by a provider span of a member holding no population, the same proposals and
+files for 1, 3 and 7 shards and on Dask, and `[assignment] auto_assign` off and on.
 
 Every member but S holds HIGH_UTIL_ADULT (five avoidable ED visits) and has no provider.
 Roster: P (Alameda, 2 places), Q (Alameda, 2), R (Fresno, HOMELESS_ADULT only, 5). S holds
@@ -30,6 +30,8 @@ P, Q, R = "1111111111", "2222222222", "3333333333"
 COUNTY = {"A": "Alameda", "B": "Alameda", "C": "Fresno", "D": "Alameda", "E": "Alameda"}
 PCP = {"A": P, "B": P, "C": R}
 VISITS = ["2026-01-10", "2026-02-10", "2026-03-10", "2026-04-10", "2026-05-10"]
+NAMES = {P: "Pine Clinic", Q: "Quail Health", R: "River Care"}
+"""The roster's provider names."""
 EXPECTED = {
     "A": (P, "pcp"),
     "B": (Q, "county_capacity"),
@@ -79,11 +81,11 @@ def _story(folder):
         folder,
         "ecm_provider",
         [
-            {"provider_npi": P, "provider_name": "P", "county": "Alameda", "capacity": "2"},
-            {"provider_npi": Q, "provider_name": "Q", "county": "ALAMEDA", "capacity": "2"},
+            {"provider_npi": P, "provider_name": NAMES[P], "county": "Alameda", "capacity": "2"},
+            {"provider_npi": Q, "provider_name": NAMES[Q], "county": "ALAMEDA", "capacity": "2"},
             {
                 "provider_npi": R,
-                "provider_name": "R",
+                "provider_name": NAMES[R],
                 "county": "Fresno",
                 "populations": "HOMELESS_ADULT",
                 "capacity": "5",
@@ -126,20 +128,56 @@ def runs(harness, tmp_path_factory):
     feeds = _story(root / "feeds")
     auto = rules_file_with(root / "rules", "assignment.auto_assign", True)
     outs = {}
-    for name, shards, rules in (("one", 1, None), ("three", 3, None), ("auto", 1, auto)):
+    for name, shards, rules in (
+        ("one", 1, None),
+        ("three", 3, None),
+        ("seven", 7, None),
+        ("auto", 1, auto),
+    ):
         outs[name] = root / name
         monthly(input_dir=feeds, as_of=AS_OF, out_dir=outs[name], shards=shards, rules_file=rules)
     return outs
+
+
+def _proposal_files(out) -> dict[str, bytes]:
+    """The bytes of the files that carry the proposals: the assignments (with
+    proposed_provider_npi and proposal_reason) and every member information file."""
+    paths = [out / "assignments.parquet", out / "assignments.csv"]
+    paths += sorted((out / "providers").rglob("ECM_MIF_*.txt"))
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in paths}
 
 
 def test_proposals_follow_pcp_then_county_room_with_capacity(runs):
     assert _proposals(runs["one"]) == EXPECTED
 
 
-def test_the_proposals_do_not_depend_on_the_shard_count(runs):
-    one = pl.read_parquet(runs["one"] / "assignments.parquet")
-    three = pl.read_parquet(runs["three"] / "assignments.parquet")
-    assert one.equals(three)
+@pytest.mark.parametrize(("name", "shards"), [("three", 3), ("seven", 7)])
+def test_the_proposals_do_not_depend_on_the_shard_count(runs, name, shards):
+    """Room is counted across the whole run in member_id order, never per shard: 3 and 7
+    shards (more shards than households: some are empty) write the same bytes as 1."""
+    one = _proposal_files(runs["one"])
+    assert "providers/unassigned/ECM_MIF_unassigned_202608.txt" in one
+    assert _proposal_files(runs[name]) == one
+    assert json.loads((runs[name] / "summary.json").read_text())["shards"]["shards"] == shards
+
+
+@pytest.mark.dask
+def test_the_proposals_on_dask_are_those_of_one_process(runs, tmp_path_factory):
+    """The shards on a local Dask cluster of two workers (`ecm run --dask`, seven shards)
+    write the same assignments and member information files, byte for byte."""
+    from ecm.cli import _run_flow
+
+    root = tmp_path_factory.mktemp("proposals-dask")
+    out = root / "out"
+    summary = _run_flow(
+        runs["one"].parent / "feeds", AS_OF, out, None, None, shards=7, dask="local",
+        dask_workers=2,
+    )  # fmt: skip
+    assert summary["shards"]["shards"] == 7
+    assert (
+        summary["proposals"] == json.loads((runs["one"] / "summary.json").read_text())["proposals"]
+    )
+    assert _proposal_files(out) == _proposal_files(runs["one"])
 
 
 def test_without_auto_assign_the_proposed_stay_in_unassigned_with_the_proposal(runs):
@@ -162,6 +200,20 @@ def test_with_auto_assign_the_proposed_are_listed_new_with_their_provider(runs):
         ("B", Q),
         ("D", Q),
     ]
+
+
+def test_an_auto_assigned_member_has_the_rosters_provider_name(runs):
+    """A member with no provider_assignment span has no name from it: the MIF's ECM
+    Provider Name is the roster's name of the provider proposed (ecm_provider)."""
+    names = {}
+    for path in sorted((runs["auto"] / "providers").rglob("ECM_MIF_*.txt")):
+        rows = pl.read_csv(path, separator="|", infer_schema=False)
+        names.update(rows.select("Member CIN", "ECM Provider Name").iter_rows())
+    assert names == {"A": NAMES[P], "B": NAMES[Q], "C": None, "D": NAMES[Q], "E": None}
+    # without auto_assign nobody is listed with a provider: no name
+    for path in sorted((runs["one"] / "providers").rglob("ECM_MIF_*.txt")):
+        rows = pl.read_csv(path, separator="|", infer_schema=False)
+        assert rows["ECM Provider Name"].null_count() == rows.height
 
 
 def test_the_summary_counts_proposals_by_reason_and_capacity_use(runs):

@@ -19,6 +19,11 @@ from transforms.populations import Population, PopulationResult, qualify_by_fact
 from transforms.populations.why_not import met
 from transforms.windows import Window, age_on
 
+HOUSEHOLD_CRITERION = "homeless_child_in_household"
+"""The evidence of a HOMELESS_FAMILY relative: they hold it through the household's index
+child, never on evidence of their own (the warehouse's history records it: the quarterly
+file's index child flag)."""
+
 
 def homeless_adult(
     pof_code: str,
@@ -91,9 +96,9 @@ def homeless_family(
     The index is any child with homelessness evidence: an enrolled member of
     `index_age_group`, or one of `unenrolled_children` (member_id, subscriber_id; see
     `unenrolled_children`), who is never assigned. A household member's evidence is one
-    row, criterion `homeless_child_in_household`, keyed by the shared subscriber_id and
-    dated by the latest homelessness fact of the household's children (it names no other
-    member).
+    row, criterion `homeless_child_in_household` (HOUSEHOLD_CRITERION), keyed by the
+    shared subscriber_id and dated by the latest homelessness fact of the household's
+    children (it names no other member).
     """
     children = members.filter(pl.col("age_group") == index_age_group).select(
         "member_id", "subscriber_id"
@@ -116,7 +121,7 @@ def homeless_family(
     )
     household_facts = as_facts(
         relatives,
-        criterion="homeless_child_in_household",
+        criterion=HOUSEHOLD_CRITERION,
         source_feed="eligibility",
         source_key="subscriber_id",
         event_date="event_date",
