@@ -17,6 +17,9 @@ household, so a household never spans shards:
    equal an unsharded one's.
 
 Nothing here holds member data in Python: DuckDB reads the warehouse and writes files.
+Nothing here writes to the warehouse either: the households, the shard map and the macro
+are temporary (the connection's own), so a connection that opened the warehouse read only
+(`ecm diff`) writes shard inputs as a run's copy does.
 """
 
 from __future__ import annotations
@@ -32,7 +35,6 @@ import duckdb
 from data_contracts.sql import lit
 from ecm.config.rules import Rules
 from ecm.warehouse.inputs import InputSelect, input_selects
-from ecm.warehouse.relations import replace_relation
 from ecm.warehouse.sql import install_macros, load_sql
 
 log = logging.getLogger("ecm.shards")
@@ -53,8 +55,9 @@ def install_shard_macros(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def build_households(con: duckdb.DuckDBPyConnection) -> int:
-    """Create `int__member_household` (one row per member of stg__eligibility: member_id,
-    household_id); returns the rounds of label propagation it took."""
+    """Create the temporary table `int__member_household` (one row per member of
+    stg__eligibility: member_id, household_id); returns the rounds of label propagation it
+    took."""
     con.execute(
         "create or replace temp table household_label as "
         "select distinct member_id, member_id as household_id "
@@ -77,20 +80,20 @@ def build_households(con: duckdb.DuckDBPyConnection) -> int:
         ).fetchall()[0][0]
         con.execute("drop table household_label")
         con.execute("alter table household_next rename to household_label")
-    replace_relation(con, "int__member_household", "table", "select * from household_label")
+    con.execute(
+        "create or replace temp table int__member_household as select * from household_label"
+    )
     con.execute("drop table household_label")
     return rounds
 
 
 def build_shard_map(con: duckdb.DuckDBPyConnection, shards: int) -> None:
-    """Create `int__member_shard` (member_id, household_id, shard) for `shards` shards
-    from `int__member_household`."""
+    """Create the temporary table `int__member_shard` (member_id, household_id, shard)
+    for `shards` shards from `int__member_household`."""
     install_shard_macros(con)
-    replace_relation(
-        con,
-        "int__member_shard",
-        "table",
-        load_sql("intermediate/int__member_shard"),
+    con.execute(
+        f"create or replace temp table int__member_shard as "
+        f"{load_sql('intermediate/int__member_shard')}",
         {"shards": shards},
     )
 
