@@ -35,6 +35,7 @@ def diff_chart(populations: Mapping[str, Mapping[str, Any]]) -> str:
     """One row per population that changed (the first code at the top): its losses as a
     bar to the left, its gains to the right, each count at its bar's end."""
     import matplotlib
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     rows = [(c, p) for c, p in populations.items() if p["gained"] or p["lost"]]
     if not rows:
@@ -54,6 +55,9 @@ def diff_chart(populations: Mapping[str, Mapping[str, Any]]) -> str:
             if lo:
                 axes.text(lo - top * 0.02, y, f"−{-lo:,}", va="center", ha="right", fontsize=9)
         axes.set_xlim(-top * 1.3, top * 1.3)
+        # whole members on both sides of 0, each side counted up from it
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axes.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: f"{abs(x):,.0f}"))
         axes.axvline(0, color="#8a90a0", linewidth=0.8)
         axes.set_xlabel("members losing (left) and gaining (right) the population under B")
         figure.legend(loc="outside upper right", ncol=2, frameon=False, fontsize=9.5)
@@ -113,7 +117,7 @@ def _populations(summary: Mapping[str, Any]) -> list[str]:
         "populations. A population not evaluated (a feed it needs was not delivered) has no "
         "count; one partially evaluated may be undercounted on both sides alike.</p>",
         diff_chart(pops),
-        "<table><tr><th>population</th><th>title</th><th class='n'>members under A</th>"
+        "<table class='wide'><tr><th>population</th><th class='n'>members under A</th>"
         "<th class='n'>members under B</th><th class='n'>gained</th>"
         "<th class='n'>of whom adult</th><th class='n'>child / youth</th>"
         "<th class='n'>lost</th><th class='n'>of whom adult</th>"
@@ -130,13 +134,13 @@ def _populations(summary: Mapping[str, Any]) -> list[str]:
             ages["child_youth"]["lost"],
         ]
         parts.append(
-            f"<tr><td><code>{_e(code)}</code></td><td>{_e(p['title'])}</td>"
-            f"<td class='n'>{_side(p['a'])}</td><td class='n'>{_side(p['b'])}</td>"
+            f"<tr><td><code>{_e(code)}</code><br><span class='muted'>{_e(p['title'])}</span>"
+            f"</td><td class='n'>{_side(p['a'])}</td><td class='n'>{_side(p['b'])}</td>"
             + "".join(f"<td class='n'>{_n(n)}</td>" for n in cells)
             + "</tr>"
         )
     parts.append(
-        f"<tr class='total'><td colspan='4'>member × population pairs</td>"
+        f"<tr class='total'><td colspan='3'>member × population pairs</td>"
         f"<td class='n'>{_n(summary['gained'])}</td><td colspan='2'></td>"
         f"<td class='n'>{_n(summary['lost'])}</td><td colspan='2'></td></tr></table>"
     )
