@@ -471,3 +471,50 @@ def test_an_interrupted_diff_ends_and_leaves_everything_as_it_was(run_a, rules_b
         "they were."
     )
     assert _listing(run_a) == before
+
+
+def _staged(tmp_path: Path, text: str | None, sha256: str, path: str | None = None):
+    from ecm.diff.staged import Staged
+    from ecm.warehouse.history import RecordedRun
+
+    run = RecordedRun("r1", AS_OF, "v", sha256, path or str(tmp_path / "rules.toml"), text)
+    return Staged(tmp_path / "warehouse.duckdb", run, frozenset(), "8")
+
+
+def test_the_latest_runs_rules_are_read_back_as_the_file_they_were(tmp_path):
+    """Its text, as the file at its recorded path: a plan value set beside that path is
+    found; a text that is not the recorded sha256's, or no longer valid, is refused."""
+    from ecm.diff.staged import rules_of_run
+
+    text = DEFAULT_RULES_FILE.read_text(encoding="utf-8")
+    sha = hashlib.sha256(text.encode()).hexdigest()
+    rules = rules_of_run(_staged(tmp_path, text, sha))
+    assert (rules.sha256, rules.text, rules.path) == (sha, text, tmp_path / "rules.toml")
+    assert rules.value_set_folders == (tmp_path / "value_sets",)
+    with pytest.raises(InputError, match="does not match the sha256 the run recorded"):
+        rules_of_run(_staged(tmp_path, text, "0" * 64))
+    with pytest.raises(InputError, match="recorded before ecm kept a run's rules file"):
+        rules_of_run(_staged(tmp_path, None, sha))
+    broken = text.replace("lookback_months = 12", "lookback_months = 0")
+    digest = hashlib.sha256(broken.encode()).hexdigest()
+    with pytest.raises(RulesError, match=r"cannot be used by this ecm: .*lookback_months = 0"):
+        rules_of_run(_staged(tmp_path, broken, digest))
+
+
+@pytest.mark.flow
+def test_the_shard_inputs_read_procedure_codes_when_either_side_needs_them(run_a, tmp_path):
+    from ecm.diff import sides
+    from ecm.run import interrupts
+
+    planned = _rules_file(tmp_path, {"methods.unplanned_stay": "cms_planned"}, "planned.toml")
+    warehouse = run_a / "warehouse.duckdb"
+    tables = {}
+    for name, b in (("admit_type", DEFAULT_RULES_FILE), ("cms_planned", planned)):
+        pair = [
+            sides.Side.of("a", "--rules", load_rules(), AS_OF),
+            sides.Side.of("b", "--rules", load_rules(b), AS_OF),
+        ]
+        with interrupts.connect(str(warehouse), read_only=True) as con:
+            shard_set = sides.write_inputs(con, tmp_path / name, pair, frozenset({"eligibility"}))
+        tables[name] = set(shard_set.tables)
+    assert tables["cms_planned"] - tables["admit_type"] == {"procedures"}
