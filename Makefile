@@ -60,7 +60,7 @@ BENCH_VALIDATION ?= none
 BENCH_MONTHS ?= 24
 BENCH_DIR ?= bench-data
 BENCH_MD ?=
-bench: $(STAMP) ## Scale targets (issue #7) on cached feeds: scan floor, SQL baseline, contract floor, ecm run, tree RSS
+bench: $(STAMP) ## Scale targets (issues #7, #18) on cached feeds: scan floor, SQL baseline, contract floor, ecm run, ecm diff, tree RSS
 	$(VENV)/bin/python -m tests.bench --sizes $(BENCH_SIZES) --csv-sizes $(BENCH_CSV_SIZES) \
 	  --second-month $(BENCH_SECOND_MONTH) --validation $(BENCH_VALIDATION) \
 	  --months $(BENCH_MONTHS) --workdir $(BENCH_DIR) $(if $(BENCH_MD),--markdown $(BENCH_MD))

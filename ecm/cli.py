@@ -845,6 +845,103 @@ def quarterly(
 
 @main.command()
 @click.option(
+    "--rules",
+    "rules_files",
+    multiple=True,
+    required=True,
+    type=click.Path(path_type=Path),
+    metavar="FILE",
+    help="A rules file; give it twice, A then B (what B would change against A), or once, "
+    "B (against the rules file of the warehouse's latest run, kept in its history).",
+)
+@click.option(
+    "--as-of",
+    "as_of",
+    type=DATE,
+    default=None,
+    help="As-of date YYYY-MM-DD. Default: the as-of date of the warehouse's latest run.",
+)
+@click.option(
+    "--warehouse",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The DuckDB warehouse the monthly runs wrote (default: warehouse.duckdb beside the "
+    "output folder). Only read, never locked nor changed.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Output folder: new, empty, or an earlier ecm diff output (anything else, a run's "
+    "output among it, is refused); replaced only when the diff is complete.",
+)
+@_log_options
+def diff(
+    rules_files: tuple[Path, ...],
+    as_of: dt.datetime | None,
+    warehouse: Path | None,
+    out_dir: Path,
+    quiet: bool,
+    as_json: bool,
+) -> None:
+    """Who would gain or lose which population under another rules file (rules B rather
+    than rules A): a plan trying the 6-month adult high-utiliser window, a new value-set
+    version.
+
+    Evaluates both rules files, with the monthly run's own rules and shards, over what the
+    warehouse already staged (no feed is read again), on one as-of date, and compares
+    their assignments (member × population). The warehouse is opened read only: its
+    file, its history and every output folder but --out are left as they were. Writes
+    into --out:
+
+    \b
+      diff.parquet   one row per member x population held under one rules file only:
+                     member_id, pof_code, change (gained / lost), provider_npi (the
+                     member's ECM provider on the as-of date); sorted by member_id,
+                     pof_code
+      diff.html      counts per population, age group and ECM provider; both rules
+                     files (version, sha256) and the settings that differ; no member data
+      manifest.json  both rules files, the as-of date, the counts, every file's sha256
+    Prints the gains and losses per population (--quiet: nothing; --json: the summary as
+    JSON on stdout). Its work files go in a temporary folder beside --out.
+
+    \b
+    Exit codes:
+      0  written
+      2  a rules file cannot be used (checked whole, as ecm run checks it) or sets
+         another claims.void_bill_type_frequency than the warehouse's claims were
+         resolved with; no warehouse, not an ecm warehouse, or one with no run recorded;
+         one --rules and a latest run recorded before ecm kept its rules file (pass two
+         --rules); more than two --rules; --out cannot be used (one paragraph saying
+         why): new, empty or an earlier ecm diff output, never another command's
+      4  the machine stopped it: a disk is full, a folder cannot be written, memory
+         ran out
+      130, 143  interrupted (Ctrl-C, SIGTERM): nothing was replaced
+      1  an internal failure (a bug)
+    Every column and count is described in docs/OUTPUTS.md.
+    """
+    from ecm.diff.build import summary_lines, write_diff
+
+    if len(rules_files) > 2:
+        raise click.UsageError(
+            f"--rules is given {len(rules_files)} times: ecm diff compares two rules files "
+            f"(--rules A.toml --rules B.toml), or one with the latest run's (--rules B.toml)."
+        )
+    day = as_of.date() if as_of else None
+    with progress.shown(quiet=quiet, as_json=as_json), _watched(as_json):
+        summary = _guarded(
+            lambda: write_diff(list(rules_files), out_dir, warehouse, day), as_json=as_json
+        )
+    if as_json:
+        click.echo(json.dumps(summary, default=str))
+    elif not quiet:
+        for line in summary_lines(summary, out_dir):
+            click.echo(line)
+
+
+@main.command()
+@click.option(
     "--port",
     type=click.IntRange(min=1, max=65535),
     default=4200,

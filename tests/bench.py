@@ -23,6 +23,11 @@ while its `.bench-complete.json` marker matches; a set without the marker is reg
    wall clock, and the stage timings of its summary.json;
 4. the **peak RSS of the whole process tree** of that subprocess: /proc sampled every 0.2 s,
    RSS summed over the process, its descendants and its session (`TreeRssSampler`);
+4b. `ecm diff` **as a user runs it**, after the run, on its warehouse: `.venv/bin/ecm diff
+   --rules <6-month window> --warehouse … --out … --quiet` (rules B: the packaged file with
+   the DHCS 6-month adult high-utiliser window, `populations.HIGH_UTIL_ADULT.lookback_months
+   = 6`, compared with the run's own rules file, kept in the warehouse's history), wall
+   clock and the peak RSS of its process tree;
 5. on `--second-month` sets: a **second month**, `ecm run` again on the same warehouse with
    one more monthly claims drop (the last month's lines a month later, new claim ids) and
    the as-of date a month later: "ingest seconds of run 2 / run 1" from summary.json;
@@ -523,6 +528,36 @@ def run_ecm(feeds: Path, out: Path, warehouse: Path, as_of: dt.date = AS_OF) -> 
     return RunResult(wall, sampler.peak, sampler.samples, timings, summary, others)
 
 
+DIFF_SETTING = ("populations.HIGH_UTIL_ADULT.lookback_months", 6)
+"""Rules B of the bench's `ecm diff`: the DHCS 6-month adult high-utiliser window."""
+
+
+@dataclass
+class DiffResult:
+    wall: float
+    peak_rss: int
+    manifest: dict = field(repr=False)
+
+
+def run_diff(out: Path, warehouse: Path, rules_dir: Path) -> DiffResult:
+    """`ecm diff` as a user runs it after the run, in a subprocess of its own session,
+    sampled: rules B (`DIFF_SETTING`) against the rules file of the warehouse's latest run."""
+    from tests.rules_file import rules_file_with
+
+    rules = rules_file_with(rules_dir, *DIFF_SETTING, name="rules-6-month-window.toml")
+    cmd = [str(ECM), "diff", "--rules", str(rules), "--warehouse", str(warehouse)]
+    cmd += ["--out", str(out), "--quiet"]
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, start_new_session=True, env=_run_env())
+    with TreeRssSampler(proc.pid) as sampler:
+        rc = proc.wait()
+    wall = time.perf_counter() - started
+    if rc != 0:
+        raise RunFailedError(" ".join(cmd), rc, wall, sampler.peak)
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    return DiffResult(wall, sampler.peak, manifest)
+
+
 def busy_cpu_seconds() -> float:
     """CPU seconds the machine has spent busy (all but idle and iowait) since boot."""
     fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
@@ -724,6 +759,19 @@ def set_table(r: dict) -> list[str]:
             f"{o['both']:,} · {o['ecm only']:,} · {o['baseline only']:,} | |"
         )
     rows.append(f"| run / baseline | {run['wall'] / b['seconds']:.2f}× | |")
+    if r.get("diff"):
+        d = r["diff"]
+        rows.append(
+            f"| **`ecm diff`**, wall clock (6-month HIGH_UTIL_ADULT window against the run's "
+            f"rules: {d['gained']:,} gained, {d['lost']:,} lost) | **{d['wall']:.2f}** | "
+            f"{d['wall'] / floor:.1f} |"
+        )
+        rows.append(
+            f"| diff / baseline; peak RSS of its process tree | "
+            f"{d['wall'] / b['seconds']:.2f}× | {_gb(d['peak_rss'])} |"
+        )
+    elif r.get("diff_failed"):
+        rows.append(f"| `ecm diff` | failed: {r['diff_failed']} | |")
     if r.get("second"):
         s = r["second"]
         rows.append(
@@ -800,6 +848,14 @@ def targets(results: list[dict]) -> list[str]:
         )
     else:
         rows.append("| time growth 300k → 1.5M ≤ 5.5× | one Parquet size only | — |")
+    for r in parquet:
+        if r.get("diff"):
+            d, base = r["diff"], r["baseline"]["seconds"]
+            rows.append(
+                f"| `ecm diff` ≤ 1× the baseline ({r['members']:,} Parquet) | "
+                f"{d['wall'] / base:.2f}× ({d['wall']:.1f} s / {base:.1f} s) | "
+                f"{'yes' if d['wall'] <= base else '**no**'} |"
+            )
     second = [r for r in parquet if r.get("second")]
     for r in second or []:
         s = r["second"]
@@ -863,6 +919,11 @@ HOW = """How each figure is taken (`tests/bench.py`):
   over the subprocess, all its descendants (Prefect's server, Dask workers if any) and any
   process of its session; the table gives the largest sum. (`/usr/bin/time -v` gives only
   the largest single process.)
+- **`ecm diff`**: right after `ecm run`, on its warehouse: `.venv/bin/ecm diff --rules
+  <B> --warehouse <dir>/warehouse.duckdb --out <dir>/diff --quiet` in a subprocess of its
+  own session, B the packaged rules file with `populations.HIGH_UTIL_ADULT.lookback_months
+  = 6` (the DHCS 6-month adult window) and A the run's own rules file, read back from the
+  warehouse's history; wall clock around the subprocess, peak RSS of its tree as above.
 - **Second month**: the same warehouse and output folder, `ecm run` again with the as-of
   date 2026-11-30 and one more claims drop beside the unchanged files: the lines filed in
   the latest month again, their dates and file_date a month later and their claim ids new
@@ -1005,6 +1066,18 @@ def measure(fs: FeedSet, work: Path, *, second: bool, validation: bool) -> dict:
             "assignments": first.summary.get("assignments"),
         },
     }
+    try:
+        diffed = run_diff(runs / "diff", runs / "warehouse.duckdb", runs)
+        result["diff"] = {
+            "wall": diffed.wall,
+            "peak_rss": diffed.peak_rss,
+            "gained": diffed.manifest["gained"],
+            "lost": diffed.manifest["lost"],
+        }
+        print(f"[bench] ecm diff {diffed.wall:.1f} s, peak {_gb(diffed.peak_rss)}", flush=True)
+    except RunFailedError as failed:
+        print(f"[bench] ecm diff: {failed}", flush=True)
+        result["diff_failed"] = str(failed)
     if second:
         feeds2, drop_rows = second_month_feeds(fs, runs / "feeds-second-month")
         as_of2 = dt.date(AS_OF.year, AS_OF.month + 1, 30) if AS_OF.month < 12 else AS_OF

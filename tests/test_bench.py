@@ -14,6 +14,7 @@ import duckdb
 import polars as pl
 import pytest
 
+from ecm.config.rules import load_rules
 from tests import bench
 
 D = dt.date
@@ -205,6 +206,28 @@ def test_run_ecm_reads_the_summary_and_other_cpu(tmp_path, monkeypatch) -> None:
         assert failed.rc == 3
     else:
         raise AssertionError("a failed run must raise")
+
+
+def test_run_diff_reads_the_manifest_and_writes_rules_b(tmp_path, monkeypatch) -> None:
+    """run_diff on a stand-in `ecm` that writes a manifest.json where --out says: the
+    rules file it was given is the packaged one with the 6-month adult window."""
+    fake = tmp_path / "ecm"
+    fake.write_text(
+        "#!/bin/sh\n"
+        'cp "$3" "$(dirname "$7")/given.toml"\n'
+        'mkdir -p "$7"\n'
+        'echo \'{"gained": 1, "lost": 84}\' > "$7/manifest.json"\n'
+    )
+    fake.chmod(0o755)
+    monkeypatch.setattr(bench, "ECM", fake)
+    result = bench.run_diff(tmp_path / "diff", tmp_path / "w.duckdb", tmp_path / "rules")
+    assert result.manifest == {"gained": 1, "lost": 84}
+    assert result.wall > 0 and result.peak_rss >= 0
+    given = load_rules(tmp_path / "given.toml")
+    assert given.setting("populations.HIGH_UTIL_ADULT.lookback_months") == 6
+    fake.write_text("#!/bin/sh\nexit 2\n")
+    with pytest.raises(bench.RunFailedError):
+        bench.run_diff(tmp_path / "diff2", tmp_path / "w.duckdb", tmp_path / "rules")
 
 
 def test_contract_floor_stores_every_valued_column_and_times_the_start_up(

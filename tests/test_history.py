@@ -133,6 +133,11 @@ def test_a_first_run_records_itself_and_every_assignment_is_new(two_months):
     assert run["as_of_date"] == SEPTEMBER and run["status"] == "succeeded"
     assert run["previous_as_of_date"] is None
     assert run["rules_sha256"] == september["rules"]["sha256"]
+    # the rules file's text and path are kept, so `ecm diff` can read the run's rules back
+    from ecm.config.paths import DEFAULT_RULES_FILE
+
+    assert run["rules_text"] == DEFAULT_RULES_FILE.read_text(encoding="utf-8")
+    assert run["rules_path"] == str(DEFAULT_RULES_FILE)
     assert run["assignments"] == september["assignments"] == assignments.height
     assert (
         json.loads(run["input_fingerprints"])
@@ -370,6 +375,8 @@ def test_a_warehouse_from_before_the_household_column_gains_it_empty(tmp_path):
     with duckdb.connect(str(path)) as con:
         history.ensure_history_tables(con)
         con.execute("alter table run_assignments drop column has_household_evidence")
+        con.execute("alter table runs drop column rules_text")
+        con.execute("alter table runs drop column rules_path")
         con.execute(
             "insert into runs values ('r1', '2026-09-30', 'v', 's', 'e', '{}', 1, 1, 1, '{}', "
             "'succeeded', null, now()); "
@@ -384,3 +391,42 @@ def test_a_warehouse_from_before_the_household_column_gains_it_empty(tmp_path):
             (AS_OF, "M", "HIGH_UTIL_ADULT", False),
             (AS_OF, "M", "HOMELESS_FAMILY", True),
         ]
+
+
+def test_a_warehouse_from_before_the_rules_text_gains_its_columns_empty(tmp_path):
+    """A run recorded before the rules file's text was kept reads back with none, read only
+    (no migration needed to read); a write to the history adds the columns, empty for it."""
+    from ecm.warehouse import history
+
+    path = tmp_path / "old.duckdb"
+    with duckdb.connect(str(path)) as con:
+        history.ensure_history_tables(con)
+        con.execute("alter table runs drop column rules_text")
+        con.execute("alter table runs drop column rules_path")
+        con.execute(
+            "insert into runs values ('r1', ?, 'v', 's', 'e', '{}', 1, 1, 1, '{}', 'succeeded', "
+            "null, now())",
+            [SEPTEMBER],
+        )
+    with duckdb.connect(str(path), read_only=True) as con:
+        assert history.latest_run(con) == history.RecordedRun("r1", SEPTEMBER, "v", "s", None, None)
+    with duckdb.connect(str(path)) as con:
+        history.ensure_history_tables(con)
+        kept = con.sql("select rules_path, rules_text from runs").fetchall()
+    assert kept == [(None, None)]
+
+
+def test_the_latest_run_is_the_one_of_the_latest_as_of_date(tmp_path):
+    from ecm.warehouse import history
+
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        assert history.latest_run(con) is None  # no history at all
+        history.ensure_history_tables(con)
+        assert history.latest_run(con) is None
+        for run_id, day, text in (("r2", AS_OF, "b"), ("r1", SEPTEMBER, "a")):
+            con.execute(
+                f"insert into runs ({', '.join(history.RUN_COLUMNS)}) values "
+                "(?, ?, 'v', 's', 'e', '{}', 1, 1, 1, '{}', 'succeeded', null, now(), 'p', ?)",
+                [run_id, day, text],
+            )
+        assert history.latest_run(con) == history.RecordedRun("r2", AS_OF, "v", "s", "p", "b")

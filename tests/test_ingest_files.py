@@ -410,6 +410,24 @@ def test_a_header_only_optional_feed_is_present_but_flagged(tmp_path, con, rules
     assert result.feeds["incarceration"].read == 0
 
 
+def test_the_staged_feeds_are_those_of_the_last_ingest(tmp_path, con, rules):
+    """What ecm diff reads as the feeds present (a run's `feeds`): a header-only feed is
+    one; a feed whose files are gone at the next ingest is not. And the void frequency the
+    claim versions were resolved with."""
+    from ecm.ingest.tables import staged_feeds, staged_void_frequency
+
+    assert staged_feeds(con) == frozenset() and staged_void_frequency(con) is None
+    feeds = minimal_feeds(tmp_path / "feeds")
+    write_feed(feeds, "incarceration", [])
+    result = run_ingest(con, feeds, rules, tmp_path)
+    assert staged_feeds(con) == frozenset(result.feeds) >= {"incarceration", "eligibility"}
+    (feeds / "incarceration.csv").unlink()
+    result = run_ingest(con, feeds, rules, tmp_path)
+    assert staged_feeds(con) == frozenset(result.feeds)
+    assert "incarceration" not in staged_feeds(con)
+    assert staged_void_frequency(con) == rules.setting("claims.void_bill_type_frequency")
+
+
 def test_a_header_only_required_feed_is_an_error(tmp_path, con, rules):
     feeds = minimal_feeds(tmp_path / "feeds")
     write_feed(feeds, "eligibility", [])

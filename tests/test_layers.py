@@ -26,6 +26,7 @@ LAYERS = (
     "ecm.loop",
     "ecm.deliver",
     "ecm.quarterly",
+    "ecm.diff",
     "ecm.generate",
     "flows",
     "ecm.cli",

@@ -21,7 +21,7 @@ import re
 import tomllib
 import zoneinfo
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
@@ -626,11 +626,13 @@ def _value_at(data: dict[str, Any], dotted: str) -> Any:
 
 @dataclass(frozen=True)
 class Rules:
-    """A loaded, checked rules file."""
+    """A loaded, checked rules file: its settings, where it was read, the sha256 of its
+    bytes and its text (which a run's history keeps, so `ecm diff` can read it back)."""
 
     data: dict[str, Any]
     path: Path
     sha256: str
+    text: str = field(default="", repr=False, compare=False)
 
     @property
     def version(self) -> str:
@@ -679,7 +681,6 @@ def load_rules(
     registered population in the file, its block holding exactly its declared settings;
     every value set named found and valid. A RulesError lists every problem.
     """
-    _check_declarations(populations)
     path = Path(path) if path else DEFAULT_RULES_FILE
     try:
         raw = path.read_bytes()
@@ -687,11 +688,20 @@ def load_rules(
         raise RulesError(f"The rules file {path} does not exist.") from None
     except OSError as exc:
         raise RulesError(f"The rules file {path} cannot be read ({exc.strerror}).") from None
+    return rules_of(raw, path, populations)
+
+
+def rules_of(raw: bytes, path: Path, populations: Mapping[str, Population] = POPULATIONS) -> Rules:
+    """A rules file's bytes `raw`, read and checked whole as `load_rules` does, as the file
+    at `path` (which need not hold them: a run's rules file kept in the warehouse's
+    history, `ecm diff`): its value sets are looked for beside `path`, then packaged."""
+    _check_declarations(populations)
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
+        data = tomllib.loads(text)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise RulesError(f"The rules file {path} is not valid TOML: {exc}.") from None
-    rules = Rules(data=data, path=path, sha256=hashlib.sha256(raw).hexdigest())
+    rules = Rules(data=data, path=path, sha256=hashlib.sha256(raw).hexdigest(), text=text)
     known = Known(data, ReferenceData.for_rules(rules))
     problems = _problems(data, populations, known)
     problems += known.value_set_problems()

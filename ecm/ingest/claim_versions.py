@@ -18,6 +18,9 @@ from ecm.warehouse.sql import load_sql
 
 VERSIONED_FEED = "medical_claim"
 """The feed whose rows are versions of claims."""
+VOID_FREQUENCY = "claims.void_bill_type_frequency"
+"""The rules file's setting the claim versions are resolved with: the one setting that
+decides which staged rows the rules read (`ecm diff` compares rules over what is staged)."""
 
 
 def touch_claims(con: duckdb.DuckDBPyConnection, feed: str, rows_sql: str, params=None) -> None:
@@ -68,7 +71,7 @@ def resolve_claim_versions(
     missing or the void frequency changed: only the claims this ingest touched (rows
     staged, deleted, or whose member verdict changed: `_touched_claims`) are resolved
     again, the rest kept; the table equals a full build (tests/test_ingest_incremental)."""
-    void = str(rules.setting("claims.void_bill_type_frequency"))
+    void = str(rules.setting(VOID_FREQUENCY))
     model = load_sql("intermediate/int__medical_claim_version")
     settled = con.execute(f"select void_frequency from {VERSION_SETTINGS_TABLE}").fetchall()
     if (

@@ -126,3 +126,23 @@ def staged_digest(con: duckdb.DuckDBPyConnection) -> str:
     counts = [(t, con.execute(f'select count(*) from "{t}"').fetchone()[0]) for t in staged]
     digest.update(json.dumps(counts).encode())
     return digest.hexdigest()
+
+
+def staged_feeds(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
+    """The feeds the warehouse's last ingest found in its feed folder: those with a file
+    staged (`ingest_files` keeps a row per file of the feed folder, an empty or header-only
+    one too, and drops the rows of files gone). Only reads; none without `ingest_files`."""
+    if relation_kind(con, FILES_TABLE) is None:
+        return frozenset()
+    return frozenset(
+        r[0] for r in con.execute(f"select distinct feed from {FILES_TABLE}").fetchall()
+    )
+
+
+def staged_void_frequency(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The void frequency the warehouse's claim versions were resolved with
+    (`VERSION_SETTINGS_TABLE`), or None when they never were. Only reads."""
+    if relation_kind(con, VERSION_SETTINGS_TABLE) is None:
+        return None
+    rows = con.execute(f"select void_frequency from {VERSION_SETTINGS_TABLE}").fetchall()
+    return rows[0][0] if rows else None

@@ -26,6 +26,10 @@ household, so a household never spans shards:
    writes none.
 
 Nothing here holds member data in Python: DuckDB reads the warehouse and writes files.
+Writing shard inputs writes nothing to the warehouse: the households, the shard map and
+the macro are temporary (the connection's own), so a connection that opened the warehouse
+read only (`ecm diff`) writes them as a run's copy does; only a run names the set it keeps
+in its own copy's catalog (`prepare_shard_inputs`).
 """
 
 from __future__ import annotations
@@ -47,7 +51,6 @@ from ecm.ingest.tables import staged_digest
 from ecm.run.file_modes import FileModes, restrict
 from ecm.warehouse import kept
 from ecm.warehouse.inputs import InputSelect, input_selects
-from ecm.warehouse.relations import replace_relation
 from ecm.warehouse.sql import SQL_DIR, install_macros, load_sql
 
 log = logging.getLogger("ecm.shards")
@@ -68,8 +71,9 @@ def install_shard_macros(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def build_households(con: duckdb.DuckDBPyConnection) -> int:
-    """Create `int__member_household` (one row per member of stg__eligibility: member_id,
-    household_id); returns the rounds of label propagation it took."""
+    """Create the temporary table `int__member_household` (one row per member of
+    stg__eligibility: member_id, household_id); returns the rounds of label propagation it
+    took."""
     con.execute(
         "create or replace temp table household_label as "
         "select distinct member_id, member_id as household_id "
@@ -92,20 +96,20 @@ def build_households(con: duckdb.DuckDBPyConnection) -> int:
         ).fetchall()[0][0]
         con.execute("drop table household_label")
         con.execute("alter table household_next rename to household_label")
-    replace_relation(con, "int__member_household", "table", "select * from household_label")
+    con.execute(
+        "create or replace temp table int__member_household as select * from household_label"
+    )
     con.execute("drop table household_label")
     return rounds
 
 
 def build_shard_map(con: duckdb.DuckDBPyConnection, shards: int) -> None:
-    """Create `int__member_shard` (member_id, household_id, shard) for `shards` shards
-    from `int__member_household`."""
+    """Create the temporary table `int__member_shard` (member_id, household_id, shard)
+    for `shards` shards from `int__member_household`."""
     install_shard_macros(con)
-    replace_relation(
-        con,
-        "int__member_shard",
-        "table",
-        load_sql("intermediate/int__member_shard"),
+    con.execute(
+        f"create or replace temp table int__member_shard as "
+        f"{load_sql('intermediate/int__member_shard')}",
         {"shards": shards},
     )
 
@@ -206,6 +210,58 @@ def shard_inputs_key(
     return digest.hexdigest()
 
 
+def member_count(con: duckdb.DuckDBPyConnection) -> int:
+    """The members of the eligibility feed (those the households are built of)."""
+    return con.execute(
+        "select count(distinct member_id) from stg__eligibility where member_id is not null"
+    ).fetchall()[0][0]
+
+
+def kept_shard_inputs(
+    con: duckdb.DuckDBPyConnection,
+    warehouse: Path,
+    shards: int,
+    present_feeds: frozenset[str],
+    since: dt.date | None,
+    *,
+    with_procedures: bool = False,
+    borrow_into: Path | None = None,
+) -> ShardSet | None:
+    """The shard inputs `warehouse` keeps for what `con` has staged now, in `shards`
+    shards, or None. A run holding the warehouse's lock reads them where they are; a
+    reader without it (`ecm diff`) passes `borrow_into`, and reads them there
+    (ecm.warehouse.kept.borrow: hard links, so a run removing the set meanwhile takes
+    nothing from it; None when the set went before it was borrowed). `con` may be read
+    only."""
+    install_macros(con)
+    tables = shard_tables(with_procedures)
+    key = shard_inputs_key(con, shards, tables)
+    info = kept.lookup(con, warehouse, SHARD_INPUTS, key)
+    if info is None:
+        return None
+    root = kept.set_folder(warehouse, SHARD_INPUTS, key)
+    if borrow_into is not None:
+        root = kept.borrow(root, borrow_into)
+        if root is None:
+            return None
+    log.info(
+        "shard inputs kept from an earlier run over the same staged feeds: %d shard%s",
+        shards,
+        "s" if shards != 1 else "",
+    )
+    return ShardSet(
+        root,
+        shards,
+        info["members"],
+        info["households"],
+        tuple(tables),
+        present_feeds,
+        since,
+        key,
+        reused=True,
+    )
+
+
 def prepare_shard_inputs(
     con: duckdb.DuckDBPyConnection,
     warehouse: Path,
@@ -219,41 +275,23 @@ def prepare_shard_inputs(
     with_procedures: bool = False,
 ) -> ShardSet:
     """The run's shard inputs: the set `warehouse` keeps when its key is this run's (made
-    from what is staged now, for the same N), read where it is; else a new set written
-    under `work_root` (`write_shard_inputs`) and named in `con`'s catalog, for the run to
-    adopt into the warehouse's folder just before its copy is swapped in
-    (`adopt_shard_inputs`). `con` is the run's warehouse copy; `warehouse` the file it
-    replaces (where the kept sets are)."""
-    members = con.execute(
-        "select count(distinct member_id) from stg__eligibility where member_id is not null"
-    ).fetchall()[0][0]
-    n = shards if shards is not None else shard_count(members, rules, workers)
+    from what is staged now, for the same N), read where it is (`kept_shard_inputs`);
+    else a new set written under `work_root` (`write_shard_inputs`) and named in `con`'s
+    catalog, for the run to adopt into the warehouse's folder just before its copy is
+    swapped in (`adopt_shard_inputs`). `con` is the run's warehouse copy; `warehouse` the
+    file it replaces (where the kept sets are)."""
+    n = shards if shards is not None else shard_count(member_count(con), rules, workers)
     if n < 1:
         raise ValueError(f"A run needs at least one shard, not {n}.")
-    install_macros(con)
-    tables = shard_tables(with_procedures)
-    key = shard_inputs_key(con, n, tables)
-    info = kept.lookup(con, warehouse, SHARD_INPUTS, key)
-    if info is not None:
-        log.info(
-            "shard inputs kept from an earlier run over the same staged feeds: %d shard%s",
-            n,
-            "s" if n != 1 else "",
-        )
-        return ShardSet(
-            kept.set_folder(warehouse, SHARD_INPUTS, key),
-            n,
-            info["members"],
-            info["households"],
-            tuple(tables),
-            present_feeds,
-            since,
-            key,
-            reused=True,
-        )
+    found = kept_shard_inputs(
+        con, warehouse, n, present_feeds, since, with_procedures=with_procedures
+    )
+    if found is not None:
+        return found
     written = write_shard_inputs(
         con, work_root, rules, since, present_feeds, shards=n, with_procedures=with_procedures
     )
+    key = shard_inputs_key(con, n, shard_tables(with_procedures))
     info = {"shards": n, "members": written.members, "households": written.households}
     kept.mark_complete(work_root, info)
     kept.record(con, SHARD_INPUTS, key, info)

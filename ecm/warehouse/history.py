@@ -3,7 +3,8 @@
 - `runs`: one row per as-of date (run id, as-of date, rules version and sha256, ecm
   version, input fingerprints, counts, status, the previous as-of date its changes were
   computed against, and when it was recorded: the only wall-clock time, never in a data
-  file).
+  file; then the rules file's path and text, which `ecm diff` reads back: empty for a run
+  recorded before they were kept).
 - `run_assignments`: one row per run × member × population (run_id, member_id, pof_code,
   age_group, qualifying_date, provider_npi, has_household_evidence: the member holds the
   population through their household, as a relative of HOMELESS_FAMILY's index child;
@@ -20,9 +21,9 @@ A run writes them all into its warehouse copy (ecm.run.safety.WorkWarehouse), so
 only when the run succeeds; a failed or refused run leaves no row. Re-running an as-of date
 replaces that date's run and its rows: the warehouse holds one run per as-of date. A
 warehouse written before a table existed gains it empty (its first run of the loop knows
-no referral); one written before a column existed gains it, empty in the rows of then.
-`changes.parquet` compares a run with the run of the latest *earlier* as-of
-date (`previous_run`).
+no referral); one written before a column existed gains it, empty in the rows of then
+(`ensure_history_tables`). `changes.parquet` compares a run with the run of the latest
+*earlier* as-of date (`previous_run`).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ import polars as pl
 
 import ecm
 from ecm.config.rules import Rules
+from ecm.warehouse.relations import columns_of, relation_kind
 from transforms.populations.homeless import HOUSEHOLD_CRITERION
 
 RUNS = "runs"
@@ -46,6 +48,24 @@ RUN_ASSIGNMENTS = "run_assignments"
 RUN_MEMBER_FILES = "run_member_files"
 RUN_REFERRALS = "run_referrals"
 SUCCEEDED = "succeeded"
+# The columns of `runs`, in the order a run's row is inserted.
+RUN_COLUMNS = (
+    "run_id",
+    "as_of_date",
+    "rules_version",
+    "rules_sha256",
+    "ecm_version",
+    "input_fingerprints",
+    "enrolled_members",
+    "assignments",
+    "assigned_members",
+    "counts",
+    "status",
+    "previous_as_of_date",
+    "recorded_at",
+    "rules_path",
+    "rules_text",
+)
 
 _CREATE = f"""
 create table if not exists {RUNS} (
@@ -63,6 +83,8 @@ create table if not exists {RUNS} (
     previous_as_of_date date,
     recorded_at timestamp not null
 );
+alter table {RUNS} add column if not exists rules_path varchar;
+alter table {RUNS} add column if not exists rules_text varchar;
 create table if not exists {RUN_ASSIGNMENTS} (
     run_id varchar not null,
     member_id varchar not null,
@@ -133,6 +155,21 @@ class RunRecord:
     input_fingerprints: dict[str, str]
     counts: dict[str, Any]
     previous_as_of_date: dt.date | None
+    rules_path: str | None = None
+    rules_text: str | None = None
+
+
+@dataclass(frozen=True)
+class RecordedRun:
+    """A recorded run as `ecm diff` reads it: its as-of date and its rules file (path and
+    text None for a run recorded before they were kept)."""
+
+    run_id: str
+    as_of_date: dt.date
+    rules_version: str
+    rules_sha256: str
+    rules_path: str | None
+    rules_text: str | None
 
 
 def new_run_id() -> str:
@@ -200,7 +237,8 @@ def record_run(
             con.execute(f"delete from {table} where as_of_date = ?", [run.as_of_date])
         con.execute(f"delete from {RUNS} where as_of_date = ?", [run.as_of_date])
         con.execute(
-            f"insert into {RUNS} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"insert into {RUNS} ({', '.join(RUN_COLUMNS)}) "
+            f"values ({', '.join('?' for _ in RUN_COLUMNS)})",
             [
                 run.run_id,
                 run.as_of_date,
@@ -215,6 +253,8 @@ def record_run(
                 SUCCEEDED,
                 run.previous_as_of_date,
                 dt.datetime.now(dt.UTC).replace(tzinfo=None),
+                run.rules_path,
+                run.rules_text,
             ],
         )
         _insert_assignments(con, run.run_id, assignments_file, evidence_file)
@@ -301,7 +341,24 @@ def run_record(
         input_fingerprints=fingerprints,
         counts=run_counts(summary),
         previous_as_of_date=dt.date.fromisoformat(previous) if previous else None,
+        rules_path=str(Path(rules.path).resolve()),
+        rules_text=rules.text,
     )
+
+
+def latest_run(con: duckdb.DuckDBPyConnection) -> RecordedRun | None:
+    """The recorded run of the latest as-of date, or None when there is none. Only reads
+    (the connection may be read only): a warehouse without history has no run, one whose
+    `runs` lacks the rules file's columns has them empty."""
+    if relation_kind(con, RUNS) is None:
+        return None
+    kept = {"rules_path", "rules_text"} <= columns_of(con, RUNS)
+    rules = "rules_path, rules_text" if kept else "null, null"
+    rows = con.execute(
+        f"select run_id, as_of_date, rules_version, rules_sha256, {rules} from {RUNS} "
+        "order by as_of_date desc, run_id limit 1"
+    ).fetchall()
+    return RecordedRun(*rows[0]) if rows else None
 
 
 def recorded_runs(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:

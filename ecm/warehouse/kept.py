@@ -20,7 +20,9 @@ written last into the set by the writer).
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -88,6 +90,33 @@ def adopt(written: Path, warehouse: Path, kind: str, key: str) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     Path(written).rename(target)
     return target
+
+
+def borrow(folder: Path, into: Path) -> Path | None:
+    """The set in `folder` linked into `into` (which must not exist): each file hard
+    linked, or copied where `into` is on another file system, so a reader without the
+    warehouse's lock keeps what it reads even if a run removes the set meanwhile. None
+    when the set went before it was all linked (`into` then removed)."""
+    try:
+        shutil.copytree(folder, into, copy_function=_link_or_copy)
+    except FileNotFoundError:
+        shutil.rmtree(into, ignore_errors=True)
+        return None
+    except shutil.Error as error:  # copytree gathers a file gone among its errors
+        shutil.rmtree(into, ignore_errors=True)
+        if all(isinstance(e[2], str) and "No such file" in e[2] for e in error.args[0]):
+            return None
+        raise
+    return Path(into)
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    try:
+        os.link(source, target)
+    except OSError as error:
+        if error.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
+            raise
+        shutil.copy2(source, target)
 
 
 def prune(warehouse: Path, kind: str) -> int:
