@@ -952,6 +952,10 @@ HOW = """How each figure is taken (`tests/bench.py`):
   own session, B the packaged rules file with `populations.HIGH_UTIL_ADULT.lookback_months
   = 6` (the DHCS 6-month adult window) and A the run's own rules file, read back from the
   warehouse's history; wall clock around the subprocess, peak RSS of its tree as above.
+- **Rules-only rerun**: then `ecm run` again on the same feeds, warehouse and as-of date
+  with rules B (`--rules`, into another `--out`), sampled as the first run: the shard
+  inputs and the contracts' suite results the first run kept are read, not made again
+  (`inputs_kept` says so); its stages are summary.json's `timings_seconds`.
 - **Second month**: the same warehouse and output folder, `ecm run` again with the as-of
   date 2026-11-30 and one more claims drop beside the unchanged files: the lines filed in
   the latest month again, their dates and file_date a month later and their claim ids new
