@@ -545,3 +545,105 @@ def test_the_shard_inputs_read_procedure_codes_when_either_side_needs_them(run_a
             )
         tables[name] = set(shard_set.tables)
     assert tables["cms_planned"] - tables["admit_type"] == {"procedures"}
+
+
+# --- events built once when only population blocks differ -----------------------------
+
+
+def test_events_are_alike_only_when_population_blocks_alone_differ(rules_b, tmp_path):
+    """B_SETTINGS' population blocks alone: alike. A shared setting the events read (the
+    long lookback, the lookback, the stays' merge gap) or other bytes of a value set: not
+    alike."""
+    from ecm.diff.sides import Side, events_alike
+
+    def side(label, path=None):
+        return Side.of(label, "--rules", load_rules(path), AS_OF)
+
+    a = side("a")
+    assert events_alike(a, side("b", _population_rules(tmp_path)))
+    assert events_alike(a, side("b"))
+    assert not events_alike(a, side("b", rules_b))  # it sets time.long_lookback_months too
+    lookback = _rules_file(tmp_path / "lb", {"time.lookback_months": 6}, "r.toml")
+    assert not events_alike(a, side("b", lookback))
+    merge = _rules_file(tmp_path / "gap", {"events.stays.merge_gap_days": 2}, "r.toml")
+    assert not events_alike(a, side("b", merge))
+    # the same settings, but a plan's value set beside B with other codes
+    plan = _rules_file(tmp_path / "plan", {}, "rules.toml")
+    (tmp_path / "plan" / "value_sets").mkdir()
+    packaged = Path(DEFAULT_RULES_FILE).parent / "value_sets"
+    name = next(
+        p.name
+        for p in sorted(packaged.glob("*.csv"))
+        if len(p.read_text(encoding="utf-8").splitlines()) > 3
+    )
+    text = (packaged / name).read_text(encoding="utf-8")
+    (tmp_path / "plan" / "value_sets" / name).write_text(
+        text.rstrip("\n").rsplit("\n", 1)[0] + "\n"
+    )
+    assert not events_alike(a, side("b", plan))
+    # the same bytes in a plan's folder: alike
+    (tmp_path / "plan" / "value_sets" / name).write_text(text, encoding="utf-8")
+    assert events_alike(a, side("b", plan))
+
+
+def _population_rules(folder: Path) -> Path:
+    """B_SETTINGS' population blocks alone (the 6-month adult window and the thresholds)."""
+    only = {k: v for k, v in B_SETTINGS.items() if k.startswith("populations.")}
+    return _rules_file(folder / "populations-only", only, "rules.toml")
+
+
+@pytest.mark.flow
+def test_events_built_once_give_each_side_the_files_of_its_own_evaluation(run_a, tmp_path):
+    """evaluate_alike (events once, each side's rules) writes the bytes evaluate writes for
+    each side on its own, in 3 shards."""
+    import hashlib
+
+    from ecm.diff import sides
+    from ecm.diff.staged import read_staged
+    from ecm.run import interrupts
+
+    warehouse = run_a / "warehouse.duckdb"
+    with interrupts.connect(str(warehouse), read_only=True) as con:
+        staged = read_staged(con, warehouse)
+        pair = [
+            sides.Side.of("a", "--rules", load_rules(), AS_OF),
+            sides.Side.of("b", "--rules", load_rules(_population_rules(tmp_path)), AS_OF),
+        ]
+        shard_set = sides.shard_inputs(
+            con, warehouse, tmp_path / "shards", pair, staged.feeds, shards=3
+        )
+    assert sides.events_alike(*pair)
+    once = sides.evaluate_alike(pair, shard_set, tmp_path / "once")
+    for side in pair:
+        alone = sides.evaluate(side, shard_set, tmp_path / "alone")
+        for name, path in alone.files.items():
+            got = hashlib.sha256(once[side.label].files[name].read_bytes()).hexdigest()
+            assert got == hashlib.sha256(path.read_bytes()).hexdigest(), (side.label, name)
+        assert once[side.label].counts == alone.counts
+
+
+def test_a_shard_reads_the_diagnoses_from_its_runs_since(tmp_path, monkeypatch):
+    """The kept shard inputs hold every diagnosis; run_shard bounds them by the shard's
+    `since` as it scans them (ecm.shards.evaluate.scan_inputs)."""
+    import datetime as dt
+
+    from ecm.shards import run as shard_run
+    from ecm.shards.inputs import ShardPaths
+
+    seen = {}
+
+    def scanned(files, present, since=None):
+        seen["since"] = since
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(shard_run, "scan_inputs", scanned)
+    shard = ShardPaths(tmp_path, 0, ("diagnoses",), frozenset(), dt.date(2024, 11, 1))
+    with pytest.raises(RuntimeError, match="stop here"):
+        shard_run.run_shard(shard, load_rules(), sides_dates(), tmp_path / "out")
+    assert seen == {"since": dt.date(2024, 11, 1)}
+
+
+def sides_dates():
+    from ecm.config.dates import RunDates
+
+    return RunDates.of(load_rules(), AS_OF)

@@ -36,10 +36,10 @@ import polars as pl
 import ecm
 from data_contracts.sql import lit
 from ecm import files
-from ecm.config.rules import Rules, load_rules, shown
+from ecm.config.rules import Rules, load_rules
 from ecm.deliver.diff_page import render_diff_page
 from ecm.diff import sides as sides_of
-from ecm.diff.sides import Side
+from ecm.diff.sides import Side, settings_changed
 from ecm.diff.staged import Staged, check_void_frequency, read_staged, rules_of_run
 from ecm.errors import InputError, OutputError
 from ecm.run import interrupts
@@ -98,29 +98,6 @@ def refuse_other_outputs(out_dir: Path) -> None:
             f"says so); ecm diff replaces only a new, empty or earlier ecm diff folder, so that "
             f"it changes no other output. Choose another --out (out/diff-6m, say)."
         )
-
-
-def settings_changed(a: Rules, b: Rules) -> list[dict[str, str]]:
-    """Every setting whose value differs between the two rules files (dotted key, each
-    value as the file writes it, `(not set)` when absent), in key order."""
-
-    def flat(node: Any, at: str = "") -> dict[str, Any]:
-        if not isinstance(node, dict):
-            return {at: node}
-        return {k: v for key, value in node.items() for k, v in flat(value, f"{at}{key}.").items()}
-
-    left = {k.rstrip("."): v for k, v in flat(a.data).items()}
-    right = {k.rstrip("."): v for k, v in flat(b.data).items()}
-    unset = object()
-    return [
-        {
-            "setting": key,
-            "a": "(not set)" if left.get(key, unset) is unset else shown(left[key]),
-            "b": "(not set)" if right.get(key, unset) is unset else shown(right[key]),
-        }
-        for key in sorted(left.keys() | right.keys())
-        if left.get(key, unset) != right.get(key, unset)
-    ]
 
 
 def _modes(sides: list[Side]) -> FileModes:
@@ -306,11 +283,7 @@ def write_diff(
                     )
                     stage.count(shard_set.members, "members")
                 con.close()  # the warehouse is read no more
-                merged = {}
-                for side in sides:
-                    with timer.step(f"rules_{side.label}") as stage:
-                        merged[side.label] = sides_of.evaluate(side, shard_set, work)
-                        stage.count(merged[side.label].counts["assignments"], "member-populations")
+                merged = sides_of.evaluate_sides(sides, shard_set, work, timer)
                 with timer.step("write") as stage:
                     diff = rules_diff(
                         sides_of.assignments_of(merged["a"]), sides_of.assignments_of(merged["b"])

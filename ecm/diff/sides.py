@@ -15,14 +15,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import polars as pl
 
 from ecm.config.dates import RunDates
 from ecm.config.reference import ReferenceData
-from ecm.config.rules import Rules
-from ecm.run.progress import reporter
+from ecm.config.rules import Rules, shown
+from ecm.run.progress import Timer, reporter
 from ecm.shards.evaluate import inputs_needed
 from ecm.shards.inputs import (
     ShardSet,
@@ -31,7 +32,7 @@ from ecm.shards.inputs import (
     shard_count,
     write_shard_inputs,
 )
-from ecm.shards.run import MergedResult, merge_shard_results, run_shard
+from ecm.shards.run import MergedResult, merge_shard_results, run_shard, run_shard_each
 from transforms.rules_diff import SIDE_SCHEMA
 
 
@@ -94,6 +95,93 @@ def evaluate(side: Side, shard_set: ShardSet, work: Path) -> MergedResult:
         results.append(result)
         reporter().advance(len(results), shard_set.shards, **result.progress())
     return merge_shard_results(results, work / side.label / "merged")
+
+
+def settings_changed(a: Rules, b: Rules) -> list[dict[str, str]]:
+    """Every setting whose value differs between the two rules files (dotted key, each
+    value as the file writes it, `(not set)` when absent), in key order."""
+
+    def flat(node: Any, at: str = "") -> dict[str, Any]:
+        if not isinstance(node, dict):
+            return {at: node}
+        return {k: v for key, value in node.items() for k, v in flat(value, f"{at}{key}.").items()}
+
+    left = {k.rstrip("."): v for k, v in flat(a.data).items()}
+    right = {k.rstrip("."): v for k, v in flat(b.data).items()}
+    unset = object()
+    return [
+        {
+            "setting": key,
+            "a": "(not set)" if left.get(key, unset) is unset else shown(left[key]),
+            "b": "(not set)" if right.get(key, unset) is unset else shown(right[key]),
+        }
+        for key in sorted(left.keys() | right.keys())
+        if left.get(key, unset) != right.get(key, unset)
+    ]
+
+
+def events_alike(a: Side, b: Side) -> bool:
+    """Whether both rules files build the same events: their settings differ only in
+    population blocks (`populations.*`, which only the rules of `assign` read) or the
+    version, every value set either could read comes from files of the same bytes, and
+    the run's dates are the same. Then `evaluate_alike` builds the events once."""
+    if a.dates != b.dates:
+        return False
+    if any(
+        not (c["setting"].startswith("populations.") or c["setting"] == "version")
+        for c in settings_changed(a.rules, b.rules)
+    ):
+        return False
+    names = {
+        p.stem
+        for folder in (*a.reference.value_set_folders, *b.reference.value_set_folders)
+        for p in Path(folder).glob("*.csv")
+    }
+    for name in names:
+        left, right = a.reference.value_set_path(name), b.reference.value_set_path(name)
+        if left != right and (
+            left is None or right is None or left.read_bytes() != right.read_bytes()
+        ):
+            return False
+    return True
+
+
+def evaluate_alike(sides: list[Side], shard_set: ShardSet, work: Path) -> dict[str, MergedResult]:
+    """Both sides over the shard inputs when their events are alike (`events_alike`): per
+    shard, the events built once, then each side's population rules
+    (ecm.shards.run.run_shard_each); merged per side into `work/<label>/merged`."""
+    first = sides[0]
+    results: dict[str, list] = {side.label: [] for side in sides}
+    each = [(side.rules, work / side.label) for side in sides]
+    for shard in replace(shard_set, since=first.dates.history_start).paths():
+        for side, result in zip(
+            sides, run_shard_each(shard, each, first.dates, first.reference), strict=True
+        ):
+            results[side.label].append(result)
+        done = len(results[first.label])
+        reporter().advance(done, shard_set.shards, **results[sides[-1].label][-1].progress())
+    return {
+        label: merge_shard_results(found, work / label / "merged")
+        for label, found in results.items()
+    }
+
+
+def evaluate_sides(
+    sides: list[Side], shard_set: ShardSet, work: Path, timer: Timer
+) -> dict[str, MergedResult]:
+    """Both sides' merged results, by label: the events built once when they are alike
+    (step `rules`), else each side on its own (steps `rules_a`, `rules_b`)."""
+    if events_alike(*sides):
+        with timer.step("rules") as stage:
+            merged = evaluate_alike(sides, shard_set, work)
+            stage.count(merged[sides[-1].label].counts["assignments"], "member-populations")
+        return merged
+    merged = {}
+    for side in sides:
+        with timer.step(f"rules_{side.label}") as stage:
+            merged[side.label] = evaluate(side, shard_set, work)
+            stage.count(merged[side.label].counts["assignments"], "member-populations")
+    return merged
 
 
 def assignments_of(merged: MergedResult) -> pl.LazyFrame:

@@ -138,31 +138,52 @@ def run_shard(
     counts.json).
     `reference` is the rules file's (its value sets beside it, then the packaged ones)
     when not given."""
-    reference = reference if reference is not None else ReferenceData.for_rules(rules)
-    inputs = scan_inputs(shard.files(), shard.present_feeds)
+    return run_shard_each(shard, [(rules, Path(out_dir))], dates, reference)[0]
+
+
+def run_shard_each(
+    shard: ShardPaths,
+    each: list[tuple[Rules, Path]],
+    dates: RunDates,
+    reference: ReferenceData | None = None,
+) -> list[ShardResult]:
+    """One shard's events, built once with the first rules file, then every population
+    rule of each rules file of `each` over them, its files into its own
+    `out_dir/shard=<i>/` (as `run_shard`). Only for rules files whose events are the same:
+    they differ in population blocks alone and read the same value sets (`ecm diff`
+    checks it: ecm.diff.sides); the events' seconds are the first result's."""
+    first = each[0][0]
+    reference = reference if reference is not None else ReferenceData.for_rules(first)
+    inputs = scan_inputs(shard.files(), shard.present_feeds, shard.since)
     started = time.perf_counter()
-    events = build_events(inputs, reference, rules, dates)
+    events = build_events(inputs, reference, first, dates)
     built = time.perf_counter()
-    result = assign_populations(events, inputs, rules, reference=reference)
-    assigned = time.perf_counter()
-    folder = Path(out_dir) / f"shard={shard.shard}"
-    folder.mkdir(parents=True, exist_ok=True)
-    files = {}
-    for name in OUTPUT_ORDER:
-        files[name] = folder / f"{name}.parquet"
-        outputs.write_parquet(getattr(result, name), files[name])
-    counts = shard_counts(events, result, rules)
-    outputs.write_json(counts, folder / COUNTS_FILE)
-    return ShardResult(
-        shard=shard.shard,
-        files=files,
-        counts=counts,
-        seconds={
-            "events": round(built - started, 3),
-            "assign": round(assigned - built, 3),
-            "write": round(time.perf_counter() - assigned, 3),
-        },
-    )
+    results = []
+    for rules, out_dir in each:
+        began = time.perf_counter()
+        result = assign_populations(events, inputs, rules, reference=reference)
+        assigned = time.perf_counter()
+        folder = Path(out_dir) / f"shard={shard.shard}"
+        folder.mkdir(parents=True, exist_ok=True)
+        files = {}
+        for name in OUTPUT_ORDER:
+            files[name] = folder / f"{name}.parquet"
+            outputs.write_parquet(getattr(result, name), files[name])
+        counts = shard_counts(events, result, rules)
+        outputs.write_json(counts, folder / COUNTS_FILE)
+        results.append(
+            ShardResult(
+                shard=shard.shard,
+                files=files,
+                counts=counts,
+                seconds={
+                    "events": round(built - started, 3) if not results else 0.0,
+                    "assign": round(assigned - began, 3),
+                    "write": round(time.perf_counter() - assigned, 3),
+                },
+            )
+        )
+    return results
 
 
 # The counts every shard reports alike (they depend on the feeds present and the rules
