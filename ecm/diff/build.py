@@ -52,10 +52,9 @@ from ecm.run.safety import (
     WRITTEN_BY,
     OutputFolder,
     check_output_folder,
-    check_warehouse,
-    default_warehouse,
     earlier_output_files,
     followed,
+    warehouse_to_read,
 )
 from ecm.shards.run import MergedResult
 from transforms.members import ADULT, CHILD_YOUTH
@@ -236,13 +235,9 @@ def _check_options(
         )
     given = [load_rules(path) for path in rules_files]
     out_dir = followed(Path(out_dir), "output folder")
-    warehouse = followed(Path(warehouse) if warehouse else default_warehouse(out_dir), "warehouse")
-    if not warehouse.is_file():
-        raise InputError(
-            f"There is no warehouse {warehouse}; ecm diff compares rules files over what the "
-            f"monthly runs staged in their warehouse. Pass --warehouse with its path."
-        )
-    check_warehouse(warehouse)
+    warehouse = warehouse_to_read(
+        warehouse, out_dir, "ecm diff compares rules files over what is staged in"
+    )
     check_output_folder(out_dir, None, warehouse)
     refuse_other_outputs(out_dir)
     return given, out_dir, warehouse

@@ -44,9 +44,8 @@ from ecm.run.safety import (
     WRITTEN_BY,
     OutputFolder,
     check_output_folder,
-    check_warehouse,
-    default_warehouse,
     followed,
+    warehouse_to_read,
 )
 from transforms import quarterly as rules_of
 
@@ -195,13 +194,7 @@ def write_quarterly(
     rules = load_rules(rules_file)
     modes = modes_of(rules)
     out_dir = followed(Path(out_dir), "output folder")
-    warehouse = followed(Path(warehouse) if warehouse else default_warehouse(out_dir), "warehouse")
-    if not warehouse.is_file():
-        raise InputError(
-            f"There is no warehouse {warehouse}; the quarterly file is built from the "
-            f"warehouse the monthly runs wrote. Pass --warehouse with its path."
-        )
-    check_warehouse(warehouse)
+    warehouse = warehouse_to_read(warehouse, out_dir, "the quarterly file is built from")
     check_output_folder(out_dir, None, warehouse)
     with narrow_umask(modes), RunLock(out_dir, "output folder"):
         with interrupts.connect(str(warehouse), read_only=True) as con:

@@ -370,6 +370,20 @@ _DUCKDB_MAGIC_OFFSET = 8
 _DUCKDB_MAGIC = b"DUCK"
 
 
+def warehouse_to_read(warehouse: Path | None, out_dir: Path, needed_for: str) -> Path:
+    """The warehouse a command that only reads it takes (`ecm quarterly`, `ecm diff`):
+    `--warehouse` (default beside `out_dir`), followed when a link, which must exist and
+    pass `check_warehouse`; else InputError (exit 2) saying it is `needed_for` what."""
+    warehouse = followed(Path(warehouse) if warehouse else default_warehouse(out_dir), "warehouse")
+    if not warehouse.is_file():
+        raise InputError(
+            f"There is no warehouse {warehouse}; {needed_for} the warehouse the monthly runs "
+            f"wrote. Pass --warehouse with its path."
+        )
+    check_warehouse(warehouse)
+    return warehouse
+
+
 def check_warehouse(path: Path) -> None:
     """Refuse (InputError, exit 2) a `--warehouse` a run must not take: a folder, a file
     that is not a DuckDB database, a DuckDB database this duckdb cannot open (another
