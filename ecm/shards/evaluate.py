@@ -469,6 +469,14 @@ def assign_populations(
     ]
     members = events.members.lazy()
     combined = PopulationResult.concat(results)
+    # Every population's qualified members, evidence and summary parts, computed once:
+    # the assignments and the evidence below both read them, and Polars does not find
+    # the populations' plans shared between two collected frames (300k members: assign
+    # 10.2 s with the rules run for each output, 2.7 s so).
+    qualified, facts, parts = pl.collect_all(
+        [combined.qualified, combined.evidence, combined.parts()]
+    )
+    combined = PopulationResult(qualified.lazy(), facts.lazy(), parts.lazy())
     assignments, evidence = finalize_assignments(
         PopulationResult(with_evidence_summaries(combined, phrases), combined.evidence),
         members,
