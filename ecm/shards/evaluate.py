@@ -242,13 +242,21 @@ def build_events(inputs: Inputs, ref: ReferenceData, rules: Rules, dates: RunDat
     visits = _ed_visits(inputs, ref, rules, acute).join(enrolled, on="member_id", how="semi")
     member_frame, visit_frame, stay_frame = pl.collect_all([members, visits, all_stays])
 
+    # From here on the members are read from memory, and the enrolled members' claim
+    # lines (read by the criteria and the primary care) are filtered once: before, each
+    # of three collects semi-joined the claim lines to the members' plan again.
+    members = member_frame.lazy()
+    enrolled_ids = member_frame["member_id"].implode()
+    enrolled_lines = inputs["claim_lines"].filter(pl.col("member_id").is_in(enrolled_ids))
     setting = rules.setting
-    index_children = _unenrolled_children(inputs, members, rules, as_of)
+    index_children = _unenrolled_children(inputs, members, rules, as_of).collect()
     criteria = build_criteria(
         window=dates.window,
-        diagnoses=inputs["diagnoses"].join(enrolled, on="member_id", how="semi"),
-        index_child_diagnoses=inputs["diagnoses"].join(index_children, on="member_id", how="semi"),
-        claim_lines=inputs["claim_lines"].join(enrolled, on="member_id", how="semi"),
+        diagnoses=inputs["diagnoses"].filter(pl.col("member_id").is_in(enrolled_ids)),
+        index_child_diagnoses=inputs["diagnoses"].filter(
+            pl.col("member_id").is_in(index_children["member_id"].implode())
+        ),
+        claim_lines=enrolled_lines,
         ed_visits=visit_frame.lazy(),
         stays=stay_frame.lazy(),
         incarceration=inputs["incarceration"],
@@ -269,9 +277,9 @@ def build_events(inputs: Inputs, ref: ReferenceData, rules: Rules, dates: RunDat
         ed_visits=visit_frame,
         stays=stay_frame,
         criteria=collect_criteria(criteria),
-        unenrolled_children=index_children.collect(),
+        unenrolled_children=index_children,
         primary_care=proposals.primary_care(
-            inputs["claim_lines"].join(enrolled, on="member_id", how="semi"),
+            enrolled_lines,
             ref.value_set(setting("criteria.office_visit_codes")),
             ref.value_set(setting("events.ed_visit.professional_place_of_service")),
             dates.window,
@@ -469,6 +477,14 @@ def assign_populations(
     ]
     members = events.members.lazy()
     combined = PopulationResult.concat(results)
+    # Every population's qualified members, evidence and summary parts, computed once:
+    # the assignments and the evidence below both read them, and Polars does not find
+    # the populations' plans shared between two collected frames (300k members: assign
+    # 10.2 s with the rules run for each output, 2.7 s so).
+    qualified, facts, parts = pl.collect_all(
+        [combined.qualified, combined.evidence, combined.parts()]
+    )
+    combined = PopulationResult(qualified.lazy(), facts.lazy(), parts.lazy())
     assignments, evidence = finalize_assignments(
         PopulationResult(with_evidence_summaries(combined, phrases), combined.evidence),
         members,
