@@ -24,13 +24,6 @@ from transforms.loop import OTF_SCHEMA, RTF_SCHEMA, month_start
 PROVIDER_RETURN = "provider_return"
 OUTREACH = "outreach"
 # The eligibility columns the loop reads: who is with the plan on D, and since when not.
-ELIGIBILITY_COLUMNS = (
-    "member_id",
-    "birth_date",
-    "death_date",
-    "enrollment_start_date",
-    "enrollment_end_date",
-)
 ELIGIBILITY_SCHEMA = {
     "member_id": pl.String,
     "birth_date": pl.Date,
@@ -93,19 +86,25 @@ def outreach_attempts(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> pl.Data
     return read_staged(con, OUTREACH, OTF_SCHEMA, "attempt_date <= ?", [as_of])
 
 
-def eligibility_of(con: duckdb.DuckDBPyConnection, members: Iterable[str]) -> pl.DataFrame:
-    """Every eligibility span of `members` (ELIGIBILITY_COLUMNS), from the run's input
+def eligibility_of(
+    con: duckdb.DuckDBPyConnection,
+    members: Iterable[str],
+    schema: dict[str, pl.DataType] | None = None,
+) -> pl.DataFrame:
+    """Every eligibility span of `members`, the columns of `schema` (default the loop's,
+    ELIGIBILITY_SCHEMA; the quarterly file asks for its own), from the run's input
     `eligibility` (ecm.warehouse.inputs: the rows and columns the rules read)."""
+    schema = ELIGIBILITY_SCHEMA if schema is None else schema
     wanted = pl.DataFrame({"member_id": sorted(set(members))}, schema={"member_id": pl.String})
     select = input_selects()["eligibility"].sql
-    con.register("_loop_members", wanted)
+    con.register("_wanted_members", wanted)
     try:
-        columns = ", ".join(f"e.{ident(c)}" for c in ELIGIBILITY_COLUMNS)
+        columns = ", ".join(f"e.{ident(c)}" for c in schema)
         frame = con.sql(
             f"select {columns} from ({select}) e "
-            "join _loop_members m on m.member_id = e.member_id "
+            "join _wanted_members m on m.member_id = e.member_id "
             "order by all"
         ).pl()
     finally:
-        con.unregister("_loop_members")
-    return frame.cast(ELIGIBILITY_SCHEMA)
+        con.unregister("_wanted_members")
+    return frame.cast(schema)

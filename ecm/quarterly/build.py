@@ -35,6 +35,7 @@ from ecm.config.rules import Rules, load_rules
 from ecm.deliver.catalog import QUARTERLY
 from ecm.deliver.write import check_declared
 from ecm.errors import InputError
+from ecm.loop.inputs import eligibility_of
 from ecm.quarterly import inputs
 from ecm.run import interrupts
 from ecm.run.file_modes import modes_of, narrow_umask
@@ -135,7 +136,7 @@ def build_rows(
         rules_of.merge_spans(rules_of.enrollment_spans(rtf.lazy(), last), gap), first, last
     ).collect()
     members = spans["member_id"].unique().to_list()
-    eligibility = inputs.eligibility_of(con, members)
+    eligibility = eligibility_of(con, members, rules_of.ELIGIBILITY_SCHEMA)
     homeless = inputs.homeless_members(con, last)
     index_children = rules_of.index_holders(assignments.lazy(), homeless.lazy())
     flags: dict[str, str] = rules.setting("quarterly.flags")

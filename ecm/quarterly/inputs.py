@@ -7,20 +7,16 @@ recorded before the history said which assignments are held through the househol
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
 
 import duckdb
 import polars as pl
 
-from data_contracts.sql import ident
 from ecm.loop.inputs import OUTREACH, PROVIDER_RETURN, read_staged, staged
 from ecm.warehouse import history
-from ecm.warehouse.inputs import input_selects
 from ecm.warehouse.relations import columns_of, relation_kind
 from transforms.loop import OTF_SCHEMA, month_start
 from transforms.quarterly import (
     ASSIGNMENT_SCHEMA,
-    ELIGIBILITY_SCHEMA,
     QUARTERLY_OTF_SCHEMA,
     QUARTERLY_RTF_SCHEMA,
 )
@@ -77,23 +73,6 @@ def outreach_attempts(
     return read_staged(
         con, OUTREACH, OTF_READ, "attempt_date between ? and ?", [first, last]
     ).select(*QUARTERLY_OTF_SCHEMA)
-
-
-def eligibility_of(con: duckdb.DuckDBPyConnection, members: Iterable[str]) -> pl.DataFrame:
-    """Every eligibility span of `members` (ELIGIBILITY_SCHEMA), from the runs' input
-    `eligibility` (ecm.warehouse.inputs)."""
-    wanted = pl.DataFrame({"member_id": sorted(set(members))}, schema={"member_id": pl.String})
-    select = input_selects()["eligibility"].sql
-    con.register("_quarter_members", wanted)
-    try:
-        columns = ", ".join(f"e.{ident(c)}" for c in ELIGIBILITY_SCHEMA)
-        frame = con.sql(
-            f"select {columns} from ({select}) e "
-            "join _quarter_members m on m.member_id = e.member_id order by all"
-        ).pl()
-    finally:
-        con.unregister("_quarter_members")
-    return frame.cast(ELIGIBILITY_SCHEMA)
 
 
 def homeless_members(con: duckdb.DuckDBPyConnection, last: dt.date) -> pl.DataFrame:
