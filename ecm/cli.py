@@ -581,6 +581,7 @@ def validate(
     from ecm.ingest import ingest
     from ecm.run import interrupts
     from ecm.run.file_modes import modes_of, narrow_umask, restrict
+    from ecm.warehouse.sql import use_memory_budget
 
     # What validate writes (the staged feeds, the report) is health information too.
     modes = _guarded(lambda: modes_of(load_rules()), as_json=as_json)
@@ -604,6 +605,7 @@ def validate(
             with interrupts.connect(db) as con:
                 encodings = _encodings(encoding_options)
                 settings = load_rules()
+                use_memory_budget(settings.setting("run.memory_budget_gib"))
                 with shown.stage("ingest") as step:
                     result = ingest(
                         con,

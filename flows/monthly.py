@@ -50,6 +50,7 @@ from ecm.shards.inputs import (
 )
 from ecm.shards.run import MergedResult, ShardResult, merge_shard_results, run_shard
 from ecm.warehouse import history
+from ecm.warehouse.sql import use_memory_budget
 from flows.artifacts import publish_artifacts
 from flows.retries import IO_RETRIES
 
@@ -235,6 +236,7 @@ def monthly(
     input_dir, out_dir = Path(input_dir), followed(out_dir, "output folder")
     warehouse = followed(warehouse, "warehouse") if warehouse else default_warehouse(out_dir)
     rules = load_rules(rules_file)
+    use_memory_budget(rules.setting("run.memory_budget_gib"))  # DuckDB's share of it
     reference = ReferenceData.for_rules(rules)  # the value sets load_rules checked
     dates = RunDates.of(rules, as_of)
     timer = Timer()

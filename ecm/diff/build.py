@@ -57,6 +57,7 @@ from ecm.run.safety import (
     warehouse_to_read,
 )
 from ecm.shards.run import MergedResult
+from ecm.warehouse.sql import use_memory_budget
 from transforms.members import ADULT, CHILD_YOUTH
 from transforms.rules_diff import CHANGES, change_counts, members_changed, rules_diff
 
@@ -263,6 +264,8 @@ def write_diff(
             run = f"the rules file of the run of {staged.run.as_of_date}, kept in the warehouse"
             a = Side.of("a", run, rules_of_run(staged), day)
         sides = [a, Side.of("b", "--rules", given[-1], day)]
+        # DuckDB within the smaller of the two rules files' [run] budgets.
+        use_memory_budget(min(side.rules.setting("run.memory_budget_gib") for side in sides))
         check_void_frequency(staged, {"A": a.rules, "B": sides[1].rules})
         modes = _modes(sides)
         with narrow_umask(modes), RunLock(out_dir, "output folder"):
