@@ -10,6 +10,7 @@ import json
 import pytest
 
 from ecm.cli import _run_flow
+from ecm.config.paths import DEFAULT_RULES_FILE
 from ecm.generate import generate_feeds
 from tests.test_file_modes import check_private, modes_under, umask
 
@@ -63,6 +64,30 @@ def test_dask_run_is_byte_identical_to_a_plain_run(tmp_path, monkeypatch):
     written = json.loads((on_dask / "summary.json").read_text())
     assert written["assignments"] == summaries["plain"]["assignments"] > 0
     assert written["exclusions"]["members"] > 0  # the generated programs and hospice claims
+
+    # The workers wrote the shards' events under the run's work folder, privately; a rerun
+    # on Dask whose rules differ in a population block reads them where the run kept them
+    # (ecm.shards.events) and writes the files of the same rerun without Dask.
+    assert any("events" in p.parts and p.suffix == ".parquet" for p in work)
+    lower = tmp_path / "rules" / "rules.toml"
+    lower.parent.mkdir()
+    text = DEFAULT_RULES_FILE.read_text(encoding="utf-8")
+    lower.write_text(text.replace("min_avoidable_ed_visits = 5", "min_avoidable_ed_visits = 4", 1))
+    plain_again = _run_flow(feeds, END, plain.parent / "again", None, lower, shards=SHARDS)
+    dask_again = _run_flow(
+        feeds,
+        END,
+        on_dask.parent / "again",
+        None,
+        lower,
+        shards=SHARDS,
+        dask="local",
+        dask_workers=2,
+    )
+    assert dask_again["shards"]["events_kept"] is plain_again["shards"]["events_kept"] is True
+    for name in FILES:
+        again = (on_dask.parent / "again" / name).read_bytes()
+        assert again == (plain.parent / "again" / name).read_bytes(), name
 
 
 def test_the_local_workers_report_nothing_below_critical(rules):

@@ -8,7 +8,9 @@ written (the households, the shard map, every table), with the procedure codes w
 either's method needs them. The diagnoses hold all their history; each side bounds them by
 its own dates as a monthly run does. The connection writes nothing to the warehouse (its
 relations and macro are temporary). `evaluate` runs one rules file over them: `run_shard`
-per shard, then `merge_shard_results`, as `ecm run` does.
+per shard, then `merge_shard_results`, as `ecm run` does. The events the last run kept
+(ecm.shards.events) are borrowed the same way for the side whose events they are
+(`kept_events_of`), and read instead of built.
 """
 
 from __future__ import annotations

@@ -1,10 +1,11 @@
 """The seam of a run: one shard in (paths), its result files out; then the merge.
 
 `run_shard` reads one shard's inputs (ecm.shards.inputs) into the `Inputs` shape, builds its
-events and applies every population rule with the unchanged `build_events` /
-`assign_populations`, and writes the shard's assignments, evidence, member metrics and
-exclusions as Parquet with the counts the run summary needs. It holds no global state and takes only
-plain, picklable arguments, so a task runner may run shards in other processes.
+events (or reads the ones a run kept: ecm.shards.events) and applies every population rule
+with the unchanged `build_events` / `assign_populations`, and writes the shard's
+assignments, evidence, member metrics and exclusions as Parquet with the counts the run
+summary needs. It holds no global state and takes only plain, picklable arguments, so a
+task runner may run shards in other processes.
 
 `merge_shard_results` concatenates the shards' files and sorts them totally, so a run's
 files are byte-identical whatever the number of shards; the counts add up.
