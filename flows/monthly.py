@@ -41,6 +41,14 @@ from ecm.run.prefect_env import quiet_prefect_failure_logs
 from ecm.run.progress import Timer, reporter
 from ecm.run.safety import default_warehouse, followed
 from ecm.shards.evaluate import evaluated_populations, inputs_needed
+from ecm.shards.events import (
+    EventsSet,
+    adopt_events,
+    events_key,
+    keep_events,
+    prepare_events,
+    prune_events,
+)
 from ecm.shards.inputs import (
     ShardPaths,
     ShardSet,
@@ -130,15 +138,47 @@ def shard_inputs(
         )
 
 
+@task(name="find kept events", **PLAIN)
+def find_events(
+    house: Path,
+    warehouse: Path,
+    shard_set: ShardSet,
+    rules: Rules,
+    reference: ReferenceData,
+    dates: RunDates,
+    root: Path,
+) -> EventsSet:
+    """The shards' events: the set `warehouse` keeps when it was made from these shard
+    inputs, dates, event settings and value sets, else a new set the shards write under
+    `root` (ecm.shards.events)."""
+    key = events_key(shard_set.key, dates, rules, reference)
+    with interrupts.connect(house) as con:
+        return prepare_events(con, warehouse, root, key)
+
+
+@task(name="keep events", **PLAIN)
+def keep_shard_events(house: Path, events: EventsSet, shards: int) -> None:
+    """The events every shard wrote, named in the run's warehouse copy as the set it keeps
+    (ecm.shards.events.keep_events)."""
+    with interrupts.connect(house) as con:
+        keep_events(con, events, shards)
+
+
 @task(name="run shard", **PLAIN, **IO_RETRIES)
 def run_one_shard(
-    shard: ShardPaths, rules: Rules, reference: ReferenceData, dates: RunDates, out_dir: Path
+    shard: ShardPaths,
+    rules: Rules,
+    reference: ReferenceData,
+    dates: RunDates,
+    out_dir: Path,
+    events: EventsSet,
 ) -> ShardResult:
-    """One shard's events and populations (ecm.shards.run): paths in, paths out. It may run
-    in a Dask worker: it logs nothing itself, and Prefect's report of a failure (which may
-    quote data) is filtered there as in the command's process."""
+    """One shard's events (read from the kept set, or built and written for the run to
+    keep) and populations (ecm.shards.run): paths in, paths out. It may run in a Dask
+    worker: it logs nothing itself, and Prefect's report of a failure (which may quote
+    data) is filtered there as in the command's process."""
     quiet_prefect_failure_logs()
-    return run_shard(shard, rules, dates, out_dir, reference)
+    return run_shard(shard, rules, dates, out_dir, reference, events)
 
 
 @task(name="merge shards", **PLAIN, **IO_RETRIES)
@@ -188,13 +228,20 @@ def record_history(
 
 
 def _run_shards(
-    shard_set: ShardSet, rules, reference, dates: RunDates, out_dir: Path, warming: list
+    shard_set: ShardSet,
+    rules,
+    reference,
+    dates: RunDates,
+    out_dir: Path,
+    events: EventsSet,
+    warming: list,
 ) -> list[ShardResult]:
     """Every shard's task, submitted to the flow's task runner; the results gathered in
     shard order, whatever order they finished in. `warming` (the workers' warm-up
     futures, held until now so that Dask does not drop them) is released."""
     futures = [
-        run_one_shard.submit(shard, rules, reference, dates, out_dir) for shard in shard_set.paths()
+        run_one_shard.submit(shard, rules, reference, dates, out_dir, events)
+        for shard in shard_set.paths()
     ]
     warming.clear()
     results = []
@@ -203,6 +250,13 @@ def _run_shards(
         results.append(r)
         reporter().advance(len(results), len(futures), **r.progress())
     return sorted(results, key=lambda r: r.shard)
+
+
+def _adopt(shard_set: ShardSet, events: EventsSet, warehouse: Path) -> None:
+    """The sets this run wrote into the warehouse's folder, just before its copy is
+    swapped in (ecm.warehouse.kept.adopt)."""
+    adopt_shard_inputs(shard_set, warehouse)
+    adopt_events(events, warehouse)
 
 
 @flow(
@@ -255,13 +309,17 @@ def monthly(
                 house, warehouse, rules, dates, feeds, work / "shards", shards, workers
             )
             quality = report_data_quality(house, work)
+            events = find_events(
+                house, warehouse, shard_set, rules, reference, dates, work / "events"
+            )
             stage.count(shard_set.members, "members")
         with timer.step("validate"):
             contract_checks = validate_contracts(house, ingested, rules, reference)
         with timer.step("shards") as stage:
             results = _run_shards(
-                shard_set, rules, reference, dates, work / "shard_results", warming
+                shard_set, rules, reference, dates, work / "shard_results", events, warming
             )
+            keep_shard_events(house, events, shard_set.shards)
             stage.count(sum(r.counts["members"]["enrolled"] for r in results), "enrolled members")
         timer.add("shards", [r.seconds for r in results])
         with timer.step("merge") as stage:
@@ -276,6 +334,7 @@ def monthly(
             input_dir=input_dir,
             ingested=ingested,
             split=shard_set,
+            events_kept=events.reused,
             counts=merged.counts,
             quality=quality,
             contract_checks=contract_checks,
@@ -296,10 +355,11 @@ def monthly(
                 house, record, merged.files["assignments"], merged.files["evidence"], loop
             )
             stage.count(written.rows, "rows written")
-            # The shard inputs this run wrote are kept for the next run over the same
-            # staged feeds; the sets the swapped-in warehouse no longer names go.
-            run.swap_in(before_commit=lambda: adopt_shard_inputs(shard_set, warehouse))
+            # The shard inputs and events this run wrote are kept for the next run that
+            # can read them; the sets the swapped-in warehouse no longer names go.
+            run.swap_in(before_commit=lambda: _adopt(shard_set, events, warehouse))
             prune_shard_inputs(warehouse, run.modes)
+            prune_events(warehouse, run.modes)
     log.info("wrote %s", out_dir)
     summary["timings_seconds"] = timer.seconds
     publish_artifacts(summary, out_dir / catalog.REPORT)

@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -63,6 +67,24 @@ def test_dask_run_is_byte_identical_to_a_plain_run(tmp_path, monkeypatch):
     written = json.loads((on_dask / "summary.json").read_text())
     assert written["assignments"] == summaries["plain"]["assignments"] > 0
     assert written["exclusions"]["members"] > 0  # the generated programs and hospice claims
+
+    # The workers wrote the shards' events under the run's work folder, privately, and the
+    # run kept them; `ecm run --dask` again reads them where the run kept them
+    # (ecm.shards.events) and writes the plain run's files. (A command of its own: a third
+    # run through a temporary Prefect server here leaves events its client drains for
+    # minutes at this process's exit.)
+    assert any("events" in p.parts and p.suffix == ".parquet" for p in work)
+    again = on_dask.parent / "again"
+    command = [str(Path(sys.executable).with_name("ecm")), "run", "--input", str(feeds)]
+    command += ["--as-of", END.isoformat(), "--out", str(again), "--shards", str(SHARDS)]
+    command += ["--quiet", "--dask"]
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    done = subprocess.run(command, check=False, capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rerun = json.loads((again / "summary.json").read_text())
+    assert rerun["shards"] == {**dask_summary["shards"], "inputs_kept": True, "events_kept": True}
+    for name in FILES:
+        assert (again / name).read_bytes() == (plain / name).read_bytes(), name
 
 
 def test_the_local_workers_report_nothing_below_critical(rules):

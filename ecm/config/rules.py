@@ -753,6 +753,18 @@ TABLES = frozenset(
 )
 
 
+def flat_settings(data: dict[str, Any]) -> dict[str, Any]:
+    """Every setting of a rules file's data by its dotted key (`populations.X.lookback_months`),
+    tables opened down to their values (a list or an inline value is one setting)."""
+
+    def flat(node: Any, at: str) -> dict[str, Any]:
+        if not isinstance(node, dict):
+            return {at: node}
+        return {k: v for key, value in node.items() for k, v in flat(value, f"{at}{key}.").items()}
+
+    return {k.rstrip("."): v for k, v in flat(data, "").items()}
+
+
 def shown(value: Any) -> str:
     """A value as the rules file writes it (TOML), cut short."""
     if isinstance(value, str):

@@ -92,6 +92,7 @@ def build_summary(
     ingested: Ingested,
     split: Split,
     counts: dict[str, Any],
+    events_kept: bool = False,
     quality: DataQuality,
     contract_checks: dict[str, Any],
     timings: dict[str, float],
@@ -139,6 +140,8 @@ def build_summary(
             "households": split.households,
             # True when the shard inputs were the warehouse's kept set (ecm.shards.inputs).
             "inputs_kept": split.reused,
+            # True when the shards read the events an earlier run kept (ecm.shards.events).
+            "events_kept": events_kept,
         },
         "events": dict(counts["events"]),
         "populations": _population_counts(counts, rules),

@@ -280,8 +280,11 @@ def write_diff(
                         con, warehouse, work / "shards", sides, staged.feeds
                     )
                     stage.count(shard_set.members, "members")
+                    events = sides_of.kept_events_of(
+                        con, warehouse, work / "events", sides, shard_set
+                    )
                 con.close()  # the warehouse is read no more
-                merged = sides_of.evaluate_sides(sides, shard_set, work, timer)
+                merged = sides_of.evaluate_sides(sides, shard_set, work, timer, events)
                 with timer.step("write") as stage:
                     diff = rules_diff(
                         sides_of.assignments_of(merged["a"]), sides_of.assignments_of(merged["b"])

@@ -8,23 +8,25 @@ written (the households, the shard map, every table), with the procedure codes w
 either's method needs them. The diagnoses hold all their history; each side bounds them by
 its own dates as a monthly run does. The connection writes nothing to the warehouse (its
 relations and macro are temporary). `evaluate` runs one rules file over them: `run_shard`
-per shard, then `merge_shard_results`, as `ecm run` does.
+per shard, then `merge_shard_results`, as `ecm run` does. The events the last run kept
+(ecm.shards.events) are borrowed the same way for the side whose events they are
+(`kept_events_of`), and read instead of built.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import polars as pl
 
 from ecm.config.dates import RunDates
 from ecm.config.reference import ReferenceData
-from ecm.config.rules import Rules, shown
+from ecm.config.rules import Rules, flat_settings, shown
 from ecm.run.progress import Timer, reporter
 from ecm.shards.evaluate import inputs_needed
+from ecm.shards.events import EventsSet, events_fingerprint, events_key, kept_events
 from ecm.shards.inputs import (
     ShardSet,
     kept_shard_inputs,
@@ -85,13 +87,40 @@ def shard_inputs(
     )
 
 
-def evaluate(side: Side, shard_set: ShardSet, work: Path) -> MergedResult:
+def kept_events_of(
+    con: duckdb.DuckDBPyConnection,
+    warehouse: Path,
+    root: Path,
+    sides: list[Side],
+    shard_set: ShardSet,
+) -> dict[str, EventsSet]:
+    """The events the last run kept (ecm.shards.events), by the label of each side whose
+    events they are (made from these shard inputs, the side's dates, event settings and
+    value sets): borrowed into `root` by hard links, as the shard inputs are. Empty when
+    the shard inputs are not the kept set's, or no side's key is the kept events'."""
+    if shard_set.key is None:
+        return {}
+    found: dict[str, EventsSet] = {}
+    for side in sides:
+        key = events_key(shard_set.key, side.dates, side.rules, side.reference)
+        borrowed = next((e for e in found.values() if e.key == key), None)
+        if borrowed is None:
+            borrowed = kept_events(con, warehouse, key, borrow_into=root)
+        if borrowed is not None:
+            found[side.label] = borrowed
+    return found
+
+
+def evaluate(
+    side: Side, shard_set: ShardSet, work: Path, events: EventsSet | None = None
+) -> MergedResult:
     """One side's populations over the shard inputs, shard by shard (progress: `2 of 4
     done`), its diagnoses bounded by its own dates, merged into `work/<label>/`
-    (ecm.shards.run)."""
+    (ecm.shards.run); its events read from `events` (the kept set, when its key is this
+    side's), else built."""
     results = []
     for shard in replace(shard_set, since=side.dates.history_start).paths():
-        result = run_shard(shard, side.rules, side.dates, work / side.label, side.reference)
+        result = run_shard(shard, side.rules, side.dates, work / side.label, side.reference, events)
         results.append(result)
         reporter().advance(len(results), shard_set.shards, **result.progress())
     return merge_shard_results(results, work / side.label / "merged")
@@ -101,13 +130,7 @@ def settings_changed(a: Rules, b: Rules) -> list[dict[str, str]]:
     """Every setting whose value differs between the two rules files (dotted key, each
     value as the file writes it, `(not set)` when absent), in key order."""
 
-    def flat(node: Any, at: str = "") -> dict[str, Any]:
-        if not isinstance(node, dict):
-            return {at: node}
-        return {k: v for key, value in node.items() for k, v in flat(value, f"{at}{key}.").items()}
-
-    left = {k.rstrip("."): v for k, v in flat(a.data).items()}
-    right = {k.rstrip("."): v for k, v in flat(b.data).items()}
+    left, right = flat_settings(a.data), flat_settings(b.data)
     unset = object()
     return [
         {
@@ -121,41 +144,29 @@ def settings_changed(a: Rules, b: Rules) -> list[dict[str, str]]:
 
 
 def events_alike(a: Side, b: Side) -> bool:
-    """Whether both rules files build the same events: their settings differ only in
-    population blocks (`populations.*`, which only the rules of `assign` read) or the
-    version, every value set either could read comes from files of the same bytes, and
-    the run's dates are the same. Then `evaluate_alike` builds the events once."""
-    if a.dates != b.dates:
-        return False
-    if any(
-        not (c["setting"].startswith("populations.") or c["setting"] == "version")
-        for c in settings_changed(a.rules, b.rules)
-    ):
-        return False
-    names = {
-        p.stem
-        for folder in (*a.reference.value_set_folders, *b.reference.value_set_folders)
-        for p in Path(folder).glob("*.csv")
-    }
-    for name in names:
-        left, right = a.reference.value_set_path(name), b.reference.value_set_path(name)
-        if left != right and (
-            left is None or right is None or left.read_bytes() != right.read_bytes()
-        ):
-            return False
-    return True
+    """Whether both rules files build the same events: the run's dates are the same, and so
+    is their events' fingerprint (ecm.shards.events.events_fingerprint: their settings
+    differ only in population blocks, `populations.*`, which only the rules of `assign`
+    read, or the version, and every value set either could read comes from files of the
+    same bytes). Then `evaluate_alike` builds the events once."""
+    return a.dates == b.dates and events_fingerprint(a.rules, a.reference) == events_fingerprint(
+        b.rules, b.reference
+    )
 
 
-def evaluate_alike(sides: list[Side], shard_set: ShardSet, work: Path) -> dict[str, MergedResult]:
+def evaluate_alike(
+    sides: list[Side], shard_set: ShardSet, work: Path, events: EventsSet | None = None
+) -> dict[str, MergedResult]:
     """Both sides over the shard inputs when their events are alike (`events_alike`): per
-    shard, the events built once, then each side's population rules
-    (ecm.shards.run.run_shard_each); merged per side into `work/<label>/merged`."""
+    shard, the events built once (or read from `events`, the kept set when its key is
+    theirs), then each side's population rules (ecm.shards.run.run_shard_each); merged per
+    side into `work/<label>/merged`."""
     first = sides[0]
     results: dict[str, list] = {side.label: [] for side in sides}
     each = [(side.rules, work / side.label) for side in sides]
     for shard in replace(shard_set, since=first.dates.history_start).paths():
         for side, result in zip(
-            sides, run_shard_each(shard, each, first.dates, first.reference), strict=True
+            sides, run_shard_each(shard, each, first.dates, first.reference, events), strict=True
         ):
             results[side.label].append(result)
         done = len(results[first.label])
@@ -167,19 +178,25 @@ def evaluate_alike(sides: list[Side], shard_set: ShardSet, work: Path) -> dict[s
 
 
 def evaluate_sides(
-    sides: list[Side], shard_set: ShardSet, work: Path, timer: Timer
+    sides: list[Side],
+    shard_set: ShardSet,
+    work: Path,
+    timer: Timer,
+    events: dict[str, EventsSet] | None = None,
 ) -> dict[str, MergedResult]:
     """Both sides' merged results, by label: the events built once when they are alike
-    (step `rules`), else each side on its own (steps `rules_a`, `rules_b`)."""
+    (step `rules`), else each side on its own (steps `rules_a`, `rules_b`); a side with
+    kept events (`events`, by label: `kept_events_of`) reads them instead of building."""
+    events = events or {}
     if events_alike(*sides):
         with timer.step("rules") as stage:
-            merged = evaluate_alike(sides, shard_set, work)
+            merged = evaluate_alike(sides, shard_set, work, events.get(sides[0].label))
             stage.count(merged[sides[-1].label].counts["assignments"], "member-populations")
         return merged
     merged = {}
     for side in sides:
         with timer.step(f"rules_{side.label}") as stage:
-            merged[side.label] = evaluate(side, shard_set, work)
+            merged[side.label] = evaluate(side, shard_set, work, events.get(side.label))
             stage.count(merged[side.label].counts["assignments"], "member-populations")
     return merged
 

@@ -307,14 +307,21 @@ def adopt_shard_inputs(shard_set: ShardSet, warehouse: Path) -> None:
 
 def prune_shard_inputs(warehouse: Path, modes: FileModes) -> int:
     """Once the run's warehouse copy is swapped in (the lock still held): remove the
-    shard-input sets it no longer names (ecm.warehouse.kept.prune) and give the one kept
-    and the folders holding it exactly `modes`, as the warehouse file is given (an older
-    or wider mode is narrowed). Returns the sets removed."""
-    removed = kept.prune(warehouse, SHARD_INPUTS)
+    shard-input sets it no longer names (`prune_kept`)."""
+    return prune_kept(warehouse, SHARD_INPUTS, modes)
+
+
+def prune_kept(warehouse: Path, kind: str, modes: FileModes) -> int:
+    """Once the run's warehouse copy is swapped in (the lock still held): remove the sets
+    of `kind` it no longer names (ecm.warehouse.kept.prune) and give the one kept and the
+    folders holding it exactly `modes`, as the warehouse file is given (an older or wider
+    mode is narrowed). Returns the sets removed."""
+    removed = kept.prune(warehouse, kind)
     folder = kept.files_folder(warehouse)
     if folder.is_dir() and not folder.is_symlink():
         folder.chmod(modes.folder)
-        restrict(folder / SHARD_INPUTS, modes)
+        if (folder / kind).is_dir():
+            restrict(folder / kind, modes)
     return removed
 
 

@@ -1,10 +1,11 @@
 """The seam of a run: one shard in (paths), its result files out; then the merge.
 
 `run_shard` reads one shard's inputs (ecm.shards.inputs) into the `Inputs` shape, builds its
-events and applies every population rule with the unchanged `build_events` /
-`assign_populations`, and writes the shard's assignments, evidence, member metrics and
-exclusions as Parquet with the counts the run summary needs. It holds no global state and takes only
-plain, picklable arguments, so a task runner may run shards in other processes.
+events (or reads the ones a run kept: ecm.shards.events) and applies every population rule
+with the unchanged `build_events` / `assign_populations`, and writes the shard's
+assignments, evidence, member metrics and exclusions as Parquet with the counts the run
+summary needs. It holds no global state and takes only plain, picklable arguments, so a
+task runner may run shards in other processes.
 
 `merge_shard_results` concatenates the shards' files and sorts them totally, so a run's
 files are byte-identical whatever the number of shards; the counts add up.
@@ -23,7 +24,15 @@ from ecm import files as outputs
 from ecm.config.dates import RunDates
 from ecm.config.reference import ReferenceData
 from ecm.config.rules import Rules
-from ecm.shards.evaluate import Evaluation, Events, assign_populations, build_events, scan_inputs
+from ecm.shards.evaluate import (
+    Evaluation,
+    Events,
+    Inputs,
+    assign_populations,
+    build_events,
+    scan_inputs,
+)
+from ecm.shards.events import EventsSet, read_events, write_events
 from ecm.shards.inputs import ShardPaths
 from transforms.exclusions import EXCLUSION_KEY
 
@@ -132,13 +141,34 @@ def run_shard(
     dates: RunDates,
     out_dir: Path,
     reference: ReferenceData | None = None,
+    events: EventsSet | None = None,
 ) -> ShardResult:
     """Run one shard: its inputs from `shard`, its result files into
     `out_dir/shard=<i>/` (assignments, evidence, member_metrics, exclusions .parquet and
     counts.json).
     `reference` is the rules file's (its value sets beside it, then the packaged ones)
-    when not given."""
-    return run_shard_each(shard, [(rules, Path(out_dir))], dates, reference)[0]
+    when not given. `events`: where the shard's events are kept (read them) or are to be
+    kept (build and write them), ecm.shards.events; None: build them only."""
+    return run_shard_each(shard, [(rules, Path(out_dir))], dates, reference, events)[0]
+
+
+def shard_events(
+    shard: ShardPaths,
+    inputs: Inputs,
+    reference: ReferenceData,
+    rules: Rules,
+    dates: RunDates,
+    events: EventsSet | None,
+) -> Events:
+    """The shard's events: read from the kept set when `events` is one (its key was made
+    from these inputs, dates and rules), else built (`build_events`) and, when `events`
+    says to keep them, written into its folder for the run to keep."""
+    if events is not None and events.reused:
+        return read_events(events.folder(shard.shard), dates)
+    built = build_events(inputs, reference, rules, dates)
+    if events is not None and events.keep:
+        write_events(built, events.folder(shard.shard))
+    return built
 
 
 def run_shard_each(
@@ -146,22 +176,23 @@ def run_shard_each(
     each: list[tuple[Rules, Path]],
     dates: RunDates,
     reference: ReferenceData | None = None,
+    events: EventsSet | None = None,
 ) -> list[ShardResult]:
-    """One shard's events, built once with the first rules file, then every population
-    rule of each rules file of `each` over them, its files into its own
-    `out_dir/shard=<i>/` (as `run_shard`). Only for rules files whose events are the same:
-    they differ in population blocks alone and read the same value sets (`ecm diff`
+    """One shard's events, built once with the first rules file (or read: `shard_events`),
+    then every population rule of each rules file of `each` over them, its files into its
+    own `out_dir/shard=<i>/` (as `run_shard`). Only for rules files whose events are the
+    same: they differ in population blocks alone and read the same value sets (`ecm diff`
     checks it: ecm.diff.sides); the events' seconds are the first result's."""
     first = each[0][0]
     reference = reference if reference is not None else ReferenceData.for_rules(first)
     inputs = scan_inputs(shard.files(), shard.present_feeds, shard.since)
     started = time.perf_counter()
-    events = build_events(inputs, reference, first, dates)
+    found = shard_events(shard, inputs, reference, first, dates, events)
     built = time.perf_counter()
     results = []
     for rules, out_dir in each:
         began = time.perf_counter()
-        result = assign_populations(events, inputs, rules, reference=reference)
+        result = assign_populations(found, inputs, rules, reference=reference)
         assigned = time.perf_counter()
         folder = Path(out_dir) / f"shard={shard.shard}"
         folder.mkdir(parents=True, exist_ok=True)
@@ -169,7 +200,7 @@ def run_shard_each(
         for name in OUTPUT_ORDER:
             files[name] = folder / f"{name}.parquet"
             outputs.write_parquet(getattr(result, name), files[name])
-        counts = shard_counts(events, result, rules)
+        counts = shard_counts(found, result, rules)
         outputs.write_json(counts, folder / COUNTS_FILE)
         results.append(
             ShardResult(
