@@ -54,7 +54,7 @@ def _current(rows) -> tuple[list, list]:
     return got, want
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(claim_lines)
 def test_the_current_lines_are_the_lines_of_the_current_unvoided_versions(rows):
     got, want = _current(rows)
