@@ -357,12 +357,13 @@ def test_the_claim_counts_are_the_current_claims_lines_full_and_incremental(
     assert second.claim_versions["current_lines"] < second.claim_versions["staged_lines"]
 
 
+@pytest.mark.parametrize("count", ["lines", "versions"])
 def test_a_version_table_of_an_earlier_ecm_without_line_counts_is_rebuilt(
-    tmp_path, warehouse, rules
+    tmp_path, warehouse, rules, count
 ):
     feeds = month_one(tmp_path / "feeds")
     ingest(warehouse, feeds, rules, tmp_path / "w1")
-    warehouse.execute("alter table int__medical_claim_version drop column lines")
+    warehouse.execute(f"alter table int__medical_claim_version drop column {count}")
     month_two(feeds)
     second = ingest(warehouse, feeds, rules, tmp_path / "w2")
     assert second.files["medical_claim"]["kept"]

@@ -78,7 +78,8 @@ def resolve_claim_versions(
         every_claim
         or settled != [(void,)]
         or relation_kind(con, "int__medical_claim_version") != "BASE TABLE"
-        or "lines" not in columns_of(con, "int__medical_claim_version")  # an older ecm's
+        # an older ecm's, without the line or version counts
+        or not {"lines", "versions"} <= set(columns_of(con, "int__medical_claim_version"))
     ):
         replace_relation(
             con, "int__medical_claim_version", "table", model, {"void_frequency": void}

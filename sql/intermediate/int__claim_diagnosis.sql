@@ -6,6 +6,8 @@
 -- bounded when a shard reads them: ecm.shards.evaluate.scan_inputs).
 -- It reads int__medical_claim_current_codes (ecm.ingest.claim_versions): the current
 -- claims with the positions some staged row holds a code in.
+-- `position` is the number after 'diagnosis_code_' in the unpivoted column's name (a
+-- replace, not a regular expression: 0.7 cpu-s of 9.3M lines' diagnoses at 300k).
 with
 
 lines as (
@@ -32,7 +34,7 @@ final as (
         claim_id,
         service_date,
         code,
-        min(cast(regexp_extract(position, '[0-9]+$') as integer)) as position
+        min(cast(replace(position, 'diagnosis_code_', '') as integer)) as position
     from long
     group by all
 )

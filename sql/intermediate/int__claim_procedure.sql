@@ -9,6 +9,8 @@
 -- Grain: one row per (member_id, data_source, claim_id, code).
 -- It reads int__medical_claim_current_codes (ecm.ingest.claim_versions): the current
 -- claims with the positions some staged row holds a code in.
+-- `position` is the number after 'procedure_code_' in the unpivoted column's name (a
+-- replace, not a regular expression, as int__claim_diagnosis reads its positions).
 with
 
 lines as (
@@ -33,7 +35,7 @@ normalised as (
         data_source,
         claim_id,
         ecm_icd(raw_code) as code,
-        cast(regexp_extract(position, '[0-9]+$') as integer) as position
+        cast(replace(position, 'procedure_code_', '') as integer) as position
     from long
 ),
 

@@ -4,8 +4,11 @@
 -- A latest version whose type of bill ends in the void frequency ($void_frequency) removes
 -- the claim: it is kept here with is_void (so the staged claims are counted from this
 -- table), and int__medical_claim_current reads only the others.
--- `lines`: the staged lines of that version (what int__medical_claim_current holds of it).
--- Grain: one row per staged claim: (data_source, claim_id, file_date, is_void, lines).
+-- `lines`: the staged lines of that version (what int__medical_claim_current holds of it);
+-- `versions`: the claim's staged versions (file dates), so that int__medical_claim_current
+-- need only look up the few claims with more than one, or a void.
+-- Grain: one row per staged claim: (data_source, claim_id, file_date, is_void, lines,
+-- versions).
 with
 
 versions as (
@@ -20,7 +23,7 @@ versions as (
 ),
 
 latest as (
-    select *
+    select *, count(*) over (partition by data_source, claim_id) as versions
     from versions
     qualify row_number() over (
         partition by data_source, claim_id
@@ -29,7 +32,7 @@ latest as (
 ),
 
 final as (
-    select data_source, claim_id, file_date, is_void, lines
+    select data_source, claim_id, file_date, is_void, lines, versions
     from latest
 )
 
