@@ -252,6 +252,15 @@ def _run_shards(
     return sorted(results, key=lambda r: r.shard)
 
 
+def _settings(rules_file: Path | None, as_of: dt.date) -> tuple[Rules, ReferenceData, RunDates]:
+    """The run's rules file (checked whole), its value sets and the run's dates; DuckDB
+    held from now on to its share of the file's `[run]` memory budget."""
+    rules = load_rules(rules_file)
+    use_memory_budget(rules.setting("run.memory_budget_gib"))
+    reference = ReferenceData.for_rules(rules)  # the value sets load_rules checked
+    return rules, reference, RunDates.of(rules, as_of)
+
+
 def _adopt(shard_set: ShardSet, events: EventsSet, warehouse: Path) -> None:
     """The sets this run wrote into the warehouse's folder, just before its copy is
     swapped in (ecm.warehouse.kept.adopt)."""
@@ -289,10 +298,7 @@ def monthly(
     # A linked --out or warehouse stands for its target: locked, copied and replaced there.
     input_dir, out_dir = Path(input_dir), followed(out_dir, "output folder")
     warehouse = followed(warehouse, "warehouse") if warehouse else default_warehouse(out_dir)
-    rules = load_rules(rules_file)
-    use_memory_budget(rules.setting("run.memory_budget_gib"))  # DuckDB's share of it
-    reference = ReferenceData.for_rules(rules)  # the value sets load_rules checked
-    dates = RunDates.of(rules, as_of)
+    rules, reference, dates = _settings(rules_file, as_of)
     timer = Timer()
     log.info("as-of %s, rules %s, warehouse %s", as_of, rules.version, warehouse.resolve())
     with all_or_nothing(input_dir, out_dir, warehouse, modes_of(rules), lock_wait_seconds) as run:

@@ -192,13 +192,10 @@ def kept_events(
     """The events set `warehouse` keeps under `key`, or None: read where it is by a run
     holding the warehouse's lock, or borrowed into `borrow_into` by a reader without it
     (ecm.warehouse.kept.borrow; None when the set went before it was all linked)."""
-    if kept.lookup(con, warehouse, EVENTS, key) is None:
+    found = kept.find(con, warehouse, EVENTS, key, borrow_into)
+    if found is None:
         return None
-    root = kept.set_folder(warehouse, EVENTS, key)
-    if borrow_into is not None:
-        root = kept.borrow(root, borrow_into)
-        if root is None:
-            return None
+    root, _ = found
     log.info("events kept from an earlier run with the same inputs, dates and event settings")
     return EventsSet(root, key, reused=True, keep=False)
 

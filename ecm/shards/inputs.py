@@ -236,14 +236,10 @@ def kept_shard_inputs(
     install_macros(con)
     tables = shard_tables(with_procedures)
     key = shard_inputs_key(con, shards, tables)
-    info = kept.lookup(con, warehouse, SHARD_INPUTS, key)
-    if info is None:
+    found = kept.find(con, warehouse, SHARD_INPUTS, key, borrow_into)
+    if found is None:
         return None
-    root = kept.set_folder(warehouse, SHARD_INPUTS, key)
-    if borrow_into is not None:
-        root = kept.borrow(root, borrow_into)
-        if root is None:
-            return None
+    root, info = found
     log.info(
         "shard inputs kept from an earlier run over the same staged feeds: %d shard%s",
         shards,

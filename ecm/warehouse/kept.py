@@ -77,6 +77,28 @@ def lookup(
     return json.loads(rows[0][0])
 
 
+def find(
+    con: duckdb.DuckDBPyConnection,
+    warehouse: Path,
+    kind: str,
+    key: str,
+    borrow_into: Path | None = None,
+) -> tuple[Path, dict[str, Any]] | None:
+    """Where to read the set `key` of `kind`, with its info, or None (`lookup`): its folder
+    beside `warehouse` for a run holding the warehouse's lock, or, for a reader without it,
+    the set borrowed into `borrow_into` (`borrow`; None when it went before it was all
+    linked)."""
+    info = lookup(con, warehouse, kind, key)
+    if info is None:
+        return None
+    root = set_folder(warehouse, kind, key)
+    if borrow_into is not None:
+        root = borrow(root, borrow_into)
+        if root is None:
+            return None
+    return root, info
+
+
 def adopt(written: Path, warehouse: Path, kind: str, key: str) -> Path:
     """Move a set written in a run's work folder into the warehouse's folder (a rename:
     the work folder is beside the warehouse); returns where it now is. A set of that key
