@@ -92,7 +92,7 @@ def build_summary(
     ingested: Ingested,
     split: Split,
     counts: dict[str, Any],
-    events_kept: bool = False,
+    events_kept: bool,
     quality: DataQuality,
     contract_checks: dict[str, Any],
     timings: dict[str, float],
