@@ -44,6 +44,7 @@ from ecm.shards.evaluate import evaluated_populations, inputs_needed
 from ecm.shards.events import (
     EventsSet,
     adopt_events,
+    assignments_key,
     events_key,
     keep_events,
     prepare_events,
@@ -356,7 +357,8 @@ def monthly(
                 run.new_output(), files, summary, rules, dates, reference, fingerprints, house
             )
             summary.update(written.summary_added)
-            record = history.run_record(summary, rules, as_of, fingerprints)
+            made_from = assignments_key(events.key, rules)
+            record = history.run_record(summary, rules, as_of, fingerprints, made_from)
             record_history(
                 house, record, merged.files["assignments"], merged.files["evidence"], loop
             )

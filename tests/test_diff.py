@@ -364,13 +364,16 @@ def test_the_command_prints_the_changes_or_json(run_a, rules_b):
     line = next(x for x in output.splitlines() if x.startswith("HIGH_UTIL_ADULT"))
     assert line.split() == ["HIGH_UTIL_ADULT", "4", "5", "2", "1"]
     assert "2 member-populations gained (2 members), 2 lost (2 members)" in output
+    # A is the run's rules file over what the run read: its recorded assignments are read.
+    assert "A: the assignments a recorded run made from the same staged inputs" in output
     code, output = _diff(
         "--rules", str(rules_b), "--out", str(run_a / "diff-cli"), "--json", "--quiet"
     )
     assert code == 0, output
     summary = json.loads(output.strip().splitlines()[-1])
     assert (summary["gained"], summary["lost"]) == (2, 2)
-    assert {"shard_inputs", "rules_a", "rules_b", "write"} <= set(summary["timings_seconds"])
+    assert summary["sides_recorded"] == ["a"]
+    assert {"shard_inputs", "recorded", "rules_b", "write"} <= set(summary["timings_seconds"])
 
 
 @pytest.mark.flow
@@ -469,8 +472,9 @@ def test_an_output_folder_of_another_command_or_not_ecms_is_refused(tmp_path):
 
 @pytest.mark.flow
 def test_an_interrupted_diff_ends_and_leaves_everything_as_it_was(run_a, rules_b):
-    """SIGTERM while rules A is evaluated: exit 143 with the sentence, --out (an earlier
-    diff) and the warehouse's folder as they were, no temporary folder or lock left."""
+    """SIGTERM while rules B is evaluated (A is the run's, read from its history): exit 143
+    with the sentence, --out (an earlier diff) and the warehouse's folder as they were, no
+    temporary folder or lock left."""
     from ecm.diff.build import write_diff
 
     out = run_a / "diff-interrupted"
@@ -484,7 +488,7 @@ def test_an_interrupted_diff_ends_and_leaves_everything_as_it_was(run_a, rules_b
     said = []
     for line in process.stderr:
         said.append(line)
-        if "rules_a: started" in line:
+        if "rules_b: started" in line:
             process.send_signal(signal.SIGTERM)
             break
     else:

@@ -375,6 +375,7 @@ def test_a_warehouse_from_before_the_household_column_gains_it_empty(tmp_path):
     with duckdb.connect(str(path)) as con:
         history.ensure_history_tables(con)
         con.execute("alter table run_assignments drop column has_household_evidence")
+        con.execute("alter table runs drop column assignments_key")
         con.execute("alter table runs drop column rules_text")
         con.execute("alter table runs drop column rules_path")
         con.execute(
@@ -394,13 +395,15 @@ def test_a_warehouse_from_before_the_household_column_gains_it_empty(tmp_path):
 
 
 def test_a_warehouse_from_before_the_rules_text_gains_its_columns_empty(tmp_path):
-    """A run recorded before the rules file's text was kept reads back with none, read only
-    (no migration needed to read); a write to the history adds the columns, empty for it."""
+    """A run recorded before the rules file's text (and its assignments' key) was kept reads
+    back with none, read only (no migration needed to read: no run answers a diff's side);
+    a write to the history adds the columns, empty for it."""
     from ecm.warehouse import history
 
     path = tmp_path / "old.duckdb"
     with duckdb.connect(str(path)) as con:
         history.ensure_history_tables(con)
+        con.execute("alter table runs drop column assignments_key")
         con.execute("alter table runs drop column rules_text")
         con.execute("alter table runs drop column rules_path")
         con.execute(
@@ -410,10 +413,12 @@ def test_a_warehouse_from_before_the_rules_text_gains_its_columns_empty(tmp_path
         )
     with duckdb.connect(str(path), read_only=True) as con:
         assert history.latest_run(con) == history.RecordedRun("r1", SEPTEMBER, "v", "s", None, None)
+        assert history.run_assigned(con, "k" * 64) is None
     with duckdb.connect(str(path)) as con:
         history.ensure_history_tables(con)
-        kept = con.sql("select rules_path, rules_text from runs").fetchall()
-    assert kept == [(None, None)]
+        kept = con.sql("select rules_path, rules_text, assignments_key from runs").fetchall()
+        assert history.run_assigned(con, "k" * 64) is None
+    assert kept == [(None, None, None)]
 
 
 def test_the_latest_run_is_the_one_of_the_latest_as_of_date(tmp_path):
@@ -426,7 +431,9 @@ def test_the_latest_run_is_the_one_of_the_latest_as_of_date(tmp_path):
         for run_id, day, text in (("r2", AS_OF, "b"), ("r1", SEPTEMBER, "a")):
             con.execute(
                 f"insert into runs ({', '.join(history.RUN_COLUMNS)}) values "
-                "(?, ?, 'v', 's', 'e', '{}', 1, 1, 1, '{}', 'succeeded', null, now(), 'p', ?)",
-                [run_id, day, text],
+                "(?, ?, 'v', 's', 'e', '{}', 1, 1, 1, '{}', 'succeeded', null, now(), 'p', ?, ?)",
+                [run_id, day, text, f"{run_id:k<64}"],
             )
         assert history.latest_run(con) == history.RecordedRun("r2", AS_OF, "v", "s", "p", "b")
+        assert history.run_assigned(con, f"{'r1':k<64}") == "r1"
+        assert history.run_assigned(con, "k" * 64) is None

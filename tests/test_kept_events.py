@@ -344,9 +344,9 @@ def test_the_diff_reading_the_kept_events_equals_the_diff_without(
     read = []
     evaluate_sides = sides.evaluate_sides
 
-    def seen(sides_, shard_set, work, timer, events=None):
+    def seen(sides_, shard_set, work, timer, events=None, recorded=None):
         read.append(sorted((events or {}).items()))
-        return evaluate_sides(sides_, shard_set, work, timer, events)
+        return evaluate_sides(sides_, shard_set, work, timer, events, recorded)
 
     monkeypatch.setattr(sides, "evaluate_sides", seen)
     with monkeypatch.context() as patched:

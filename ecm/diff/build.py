@@ -198,6 +198,11 @@ def summary_lines(summary: dict[str, Any], out_dir: Path) -> list[str]:
         )
 
     lines = [f"ecm diff as of {summary['as_of_date']}: {said('a')} -> {said('b')}"]
+    for label in summary.get("sides_recorded", ()):
+        lines.append(
+            f"{label.upper()}: the assignments a recorded run made from the same staged inputs, "
+            f"dates, rules file and code, read from the warehouse (not evaluated again)"
+        )
     changed = summary["settings_changed"]
     if changed:
         shown_ = ", ".join(f"{c['setting']} {c['a']} -> {c['b']}" for c in changed[:5])
@@ -283,8 +288,11 @@ def write_diff(
                     events = sides_of.kept_events_of(
                         con, warehouse, work / "events", sides, shard_set
                     )
+                with timer.step("recorded") as stage:
+                    recorded = sides_of.recorded_sides(con, sides, shard_set, work)
+                    stage.count(len(recorded), "sides a recorded run answered")
                 con.close()  # the warehouse is read no more
-                merged = sides_of.evaluate_sides(sides, shard_set, work, timer, events)
+                merged = sides_of.evaluate_sides(sides, shard_set, work, timer, events, recorded)
                 with timer.step("write") as stage:
                     diff = rules_diff(
                         sides_of.assignments_of(merged["a"]), sides_of.assignments_of(merged["b"])
@@ -304,6 +312,7 @@ def write_diff(
                     raise machine from exc
                 raise
     summary["files"] = manifest["files"]
+    summary["sides_recorded"] = sorted(recorded)
     summary["timings_seconds"] = {**timer.seconds, "total": round(time.perf_counter() - started, 3)}
     return summary
 

@@ -21,12 +21,19 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from ecm import files
 from ecm.config.dates import RunDates
 from ecm.config.reference import ReferenceData
 from ecm.config.rules import Rules, flat_settings, shown
 from ecm.run.progress import Timer, reporter
-from ecm.shards.evaluate import inputs_needed
-from ecm.shards.events import EventsSet, events_fingerprint, events_key, kept_events
+from ecm.shards.evaluate import inputs_needed, population_status
+from ecm.shards.events import (
+    EventsSet,
+    assignments_key,
+    events_fingerprint,
+    events_key,
+    kept_events,
+)
 from ecm.shards.inputs import (
     ShardSet,
     kept_shard_inputs,
@@ -35,6 +42,7 @@ from ecm.shards.inputs import (
     write_shard_inputs,
 )
 from ecm.shards.run import MergedResult, merge_shard_results, run_shard, run_shard_each
+from ecm.warehouse import history
 from transforms.rules_diff import SIDE_SCHEMA
 
 
@@ -111,6 +119,50 @@ def kept_events_of(
     return found
 
 
+def recorded_sides(
+    con: duckdb.DuckDBPyConnection, sides: list[Side], shard_set: ShardSet, work: Path
+) -> dict[str, MergedResult]:
+    """The sides a recorded run has answered already, by label: a run of the warehouse
+    whose assignments were made from what the side's would be (ecm.shards.events.
+    assignments_key: these shard inputs, the side's dates, its rules file's bytes, the same
+    value sets and code), its assignments (ecm.warehouse.history) written to
+    `work/<label>/recorded/assignments.parquet` with the counts the diff reads (each
+    population's status over these inputs and members). Empty when the shard inputs are
+    not the kept set's (then no run's key can be known to match)."""
+    if shard_set.key is None:
+        return {}
+    found: dict[str, MergedResult] = {}
+    for side in sides:
+        key = assignments_key(
+            events_key(shard_set.key, side.dates, side.rules, side.reference), side.rules
+        )
+        run_id = history.run_assigned(con, key)
+        if run_id is None:
+            continue
+        assignments = history.run_assignments(con, run_id)
+        folder = work / side.label / "recorded"
+        folder.mkdir(parents=True)
+        files.write_parquet(assignments, folder / "assignments.parquet")
+        members = dict(assignments.group_by("pof_code").len().iter_rows())
+        found[side.label] = MergedResult(
+            files={"assignments": folder / "assignments.parquet"},
+            counts={
+                "assignments": assignments.height,
+                "populations": {
+                    code: {"members": int(members.get(code, 0))}
+                    for code in side.rules.population_codes
+                },
+                "population_status": {
+                    code: population_status(
+                        side.rules.population(code), shard_set.present_feeds
+                    ).as_dict()
+                    for code in side.rules.population_codes
+                },
+            },
+        )
+    return found
+
+
 def evaluate(
     side: Side, shard_set: ShardSet, work: Path, events: EventsSet | None = None
 ) -> MergedResult:
@@ -183,17 +235,21 @@ def evaluate_sides(
     work: Path,
     timer: Timer,
     events: dict[str, EventsSet] | None = None,
+    recorded: dict[str, MergedResult] | None = None,
 ) -> dict[str, MergedResult]:
-    """Both sides' merged results, by label: the events built once when they are alike
-    (step `rules`), else each side on its own (steps `rules_a`, `rules_b`); a side with
-    kept events (`events`, by label: `kept_events_of`) reads them instead of building."""
+    """Both sides' merged results, by label: a side a recorded run answered (`recorded`,
+    by label: `recorded_sides`) as it was; the others' events built once when both are to
+    evaluate and alike (step `rules`), else each side on its own (steps `rules_a`,
+    `rules_b`); a side with kept events (`events`, by label: `kept_events_of`) reads them
+    instead of building."""
     events = events or {}
-    if events_alike(*sides):
+    merged = dict(recorded or {})
+    sides = [side for side in sides if side.label not in merged]
+    if len(sides) == 2 and events_alike(*sides):
         with timer.step("rules") as stage:
             merged = evaluate_alike(sides, shard_set, work, events.get(sides[0].label))
             stage.count(merged[sides[-1].label].counts["assignments"], "member-populations")
         return merged
-    merged = {}
     for side in sides:
         with timer.step(f"rules_{side.label}") as stage:
             merged[side.label] = evaluate(side, shard_set, work, events.get(side.label))

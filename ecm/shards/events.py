@@ -39,6 +39,7 @@ import ecm
 import transforms
 from ecm.config import cms_planned
 from ecm.config import reference as reference_module
+from ecm.config import rules as rules_module
 from ecm.config.dates import RunDates
 from ecm.config.reference import ReferenceData
 from ecm.config.rules import Rules, flat_settings
@@ -62,6 +63,13 @@ _EVENTS_CODE = (
     Path(reference_module.__file__).resolve(),
     Path(cms_planned.__file__).resolve(),
     Path(__file__).resolve(),
+)
+# The code that turns a shard's events into the run's merged assignments besides that
+# (`assign_populations` is in evaluate.py, the populations' rules in transforms/): the
+# shards' merge, and the reading of a rules file's population blocks.
+_ASSIGN_CODE = (
+    Path(__file__).resolve().with_name("run.py"),
+    Path(rules_module.__file__).resolve(),
 )
 # The published tables the events read from the reference folder (not value sets).
 _EVENTS_TABLES = ("nyu", "pqi", "cms_planned")
@@ -100,6 +108,15 @@ def events_fingerprint(rules: Rules, reference: ReferenceData) -> dict[str, Any]
     return {"settings": event_settings(rules), "value_sets": value_set_digests(reference)}
 
 
+def _file_digest(digest, root: Path) -> None:
+    """Add every file under `root` (or `root` itself), by path and content, to `digest`."""
+    files = sorted(root.rglob("*")) if root.is_dir() else [root]
+    for path in files:
+        if path.is_file() and path.suffix != ".pyc":
+            digest.update(str(path.relative_to(root.parent)).encode())
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+
+
 @cache
 def _code_digest(reference_root: Path) -> str:
     """sha256 of the code that builds events and of the published tables it reads under
@@ -107,11 +124,7 @@ def _code_digest(reference_root: Path) -> str:
     digest = hashlib.sha256()
     roots = [*_EVENTS_CODE, *(reference_root / name for name in _EVENTS_TABLES)]
     for root in roots:
-        files = sorted(root.rglob("*")) if root.is_dir() else [root]
-        for path in files:
-            if path.is_file() and path.suffix != ".pyc":
-                digest.update(str(path.relative_to(root.parent)).encode())
-                digest.update(hashlib.sha256(path.read_bytes()).digest())
+        _file_digest(digest, root)
     for package in ("polars", cms_planned.CROSSWALK_PACKAGE):
         try:
             version = importlib.metadata.version(package)
@@ -141,6 +154,27 @@ def events_key(
         "code": _code_digest(reference.root.resolve()),
     }
     text = json.dumps(made_from, default=str, sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@cache
+def _assign_code_digest() -> str:
+    digest = hashlib.sha256()
+    for root in _ASSIGN_CODE:
+        _file_digest(digest, root)
+    return digest.hexdigest()
+
+
+def assignments_key(events_key: str, rules: Rules) -> str:
+    """sha256 of everything a run's merged assignments are made from: its events' key (the
+    shard inputs, the dates, the settings outside the population blocks, the value sets,
+    the code building events and assigning populations), the rules file's sha256 (its
+    population blocks with the rest) and the code merging the shards' results and reading
+    the rules. A run recorded with this key (ecm.warehouse.history) assigned what these
+    rules assign over these inputs now: `ecm diff` reads its assignments instead of
+    assigning them again."""
+    made_from = {"events": events_key, "rules": rules.sha256, "code": _assign_code_digest()}
+    text = json.dumps(made_from, sort_keys=True)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

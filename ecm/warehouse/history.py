@@ -4,7 +4,9 @@
   version, input fingerprints, counts, status, the previous as-of date its changes were
   computed against, and when it was recorded: the only wall-clock time, never in a data
   file; then the rules file's path and text, which `ecm diff` reads back: empty for a run
-  recorded before they were kept).
+  recorded before they were kept; and the key of what its assignments were made from,
+  ecm.shards.events.assignments_key, which `ecm diff` looks its sides up by: empty for a
+  run recorded before it was kept).
 - `run_assignments`: one row per run × member × population (run_id, member_id, pof_code,
   age_group, qualifying_date, provider_npi, has_household_evidence: the member holds the
   population through their household, as a relative of HOMELESS_FAMILY's index child;
@@ -65,6 +67,7 @@ RUN_COLUMNS = (
     "recorded_at",
     "rules_path",
     "rules_text",
+    "assignments_key",
 )
 
 _CREATE = f"""
@@ -85,6 +88,7 @@ create table if not exists {RUNS} (
 );
 alter table {RUNS} add column if not exists rules_path varchar;
 alter table {RUNS} add column if not exists rules_text varchar;
+alter table {RUNS} add column if not exists assignments_key varchar;
 create table if not exists {RUN_ASSIGNMENTS} (
     run_id varchar not null,
     member_id varchar not null,
@@ -157,6 +161,7 @@ class RunRecord:
     previous_as_of_date: dt.date | None
     rules_path: str | None = None
     rules_text: str | None = None
+    assignments_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -255,6 +260,7 @@ def record_run(
                 dt.datetime.now(dt.UTC).replace(tzinfo=None),
                 run.rules_path,
                 run.rules_text,
+                run.assignments_key,
             ],
         )
         _insert_assignments(con, run.run_id, assignments_file, evidence_file)
@@ -326,11 +332,16 @@ def run_counts(summary: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_record(
-    summary: dict[str, Any], rules: Rules, as_of: dt.date, fingerprints: dict[str, str]
+    summary: dict[str, Any],
+    rules: Rules,
+    as_of: dt.date,
+    fingerprints: dict[str, str],
+    assignments_key: str | None,
 ) -> RunRecord:
     """The record of a run that succeeded, from its summary (with the `changes` writing
     added: the previous as-of date its changes were computed against), the rules file it
-    used and its input fingerprints; a new run id."""
+    used, its input fingerprints and the key of what its assignments were made from
+    (ecm.shards.events.assignments_key); a new run id."""
     previous = summary["changes"]["previous_as_of_date"]
     return RunRecord(
         run_id=new_run_id(),
@@ -343,6 +354,7 @@ def run_record(
         previous_as_of_date=dt.date.fromisoformat(previous) if previous else None,
         rules_path=str(Path(rules.path).resolve()),
         rules_text=rules.text,
+        assignments_key=assignments_key,
     )
 
 
@@ -359,6 +371,18 @@ def latest_run(con: duckdb.DuckDBPyConnection) -> RecordedRun | None:
         "order by as_of_date desc, run_id limit 1"
     ).fetchall()
     return RecordedRun(*rows[0]) if rows else None
+
+
+def run_assigned(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
+    """The id of a recorded run whose assignments were made from what `key` names
+    (ecm.shards.events.assignments_key: the same inputs, dates, rules file and code), or
+    None. Only reads; a warehouse without the column has none."""
+    if relation_kind(con, RUNS) is None or "assignments_key" not in columns_of(con, RUNS):
+        return None
+    rows = con.execute(
+        f"select run_id from {RUNS} where assignments_key = ? order by run_id limit 1", [key]
+    ).fetchall()
+    return rows[0][0] if rows else None
 
 
 def recorded_runs(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
