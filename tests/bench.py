@@ -541,6 +541,7 @@ class DiffResult:
     wall: float
     peak_rss: int
     manifest: dict = field(repr=False)
+    summary: dict = field(repr=False, default_factory=dict)
 
 
 def run_diff(out: Path, warehouse: Path, rules_dir: Path) -> DiffResult:
@@ -550,16 +551,19 @@ def run_diff(out: Path, warehouse: Path, rules_dir: Path) -> DiffResult:
 
     rules = rules_file_with(rules_dir, *DIFF_SETTING, name="rules-6-month-window.toml")
     cmd = [str(ECM), "diff", "--rules", str(rules), "--warehouse", str(warehouse)]
-    cmd += ["--out", str(out), "--quiet"]
+    cmd += ["--out", str(out), "--quiet", "--json"]
     started = time.perf_counter()
-    proc = subprocess.Popen(cmd, start_new_session=True, env=_run_env())
+    proc = subprocess.Popen(
+        cmd, start_new_session=True, env=_run_env(), stdout=subprocess.PIPE, text=True
+    )
     with TreeRssSampler(proc.pid) as sampler:
-        rc = proc.wait()
+        printed, _ = proc.communicate()
     wall = time.perf_counter() - started
-    if rc != 0:
-        raise RunFailedError(" ".join(cmd), rc, wall, sampler.peak)
+    if proc.returncode != 0:
+        raise RunFailedError(" ".join(cmd), proc.returncode, wall, sampler.peak)
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
-    return DiffResult(wall, sampler.peak, manifest)
+    summary = json.loads(printed.strip().splitlines()[-1])
+    return DiffResult(wall, sampler.peak, manifest, summary)
 
 
 def busy_cpu_seconds() -> float:
@@ -767,8 +771,10 @@ def set_table(r: dict) -> list[str]:
         d = r["diff"]
         rows.append(
             f"| **`ecm diff`**, wall clock (6-month HIGH_UTIL_ADULT window against the run's "
-            f"rules: {d['gained']:,} gained, {d['lost']:,} lost) | **{d['wall']:.2f}** | "
-            f"{d['wall'] / floor:.1f} |"
+            f"rules: {d['gained']:,} gained, {d['lost']:,} lost; sides read from the run's "
+            f"history: {', '.join(d.get('sides_recorded', [])) or 'none'}; "
+            + ", ".join(f"{k} {v}" for k, v in d.get("timings", {}).items())
+            + f") | **{d['wall']:.2f}** | {d['wall'] / floor:.1f} |"
         )
         rows.append(
             f"| diff / baseline; peak RSS of its process tree | "
@@ -948,10 +954,11 @@ HOW = """How each figure is taken (`tests/bench.py`):
   process of its session; the table gives the largest sum. (`/usr/bin/time -v` gives only
   the largest single process.)
 - **`ecm diff`**: right after `ecm run`, on its warehouse: `.venv/bin/ecm diff --rules
-  <B> --warehouse <dir>/warehouse.duckdb --out <dir>/diff --quiet` in a subprocess of its
-  own session, B the packaged rules file with `populations.HIGH_UTIL_ADULT.lookback_months
+  <B> --warehouse <dir>/warehouse.duckdb --out <dir>/diff --quiet --json` in a subprocess
+  of its own session, B the packaged rules file with `populations.HIGH_UTIL_ADULT.lookback_months
   = 6` (the DHCS 6-month adult window) and A the run's own rules file, read back from the
-  warehouse's history; wall clock around the subprocess, peak RSS of its tree as above.
+  warehouse's history; wall clock around the subprocess, peak RSS of its tree as above; the
+  sides it read from the run's history and its steps' seconds from the summary it prints.
 - **Rules-only rerun**: then `ecm run` again on the same feeds, warehouse and as-of date
   with rules B (`--rules`, into another `--out`), sampled as the first run: the shard
   inputs and the contracts' suite results the first run kept are read, not made again
@@ -1105,6 +1112,8 @@ def measure(fs: FeedSet, work: Path, *, second: bool, validation: bool) -> dict:
             "peak_rss": diffed.peak_rss,
             "gained": diffed.manifest["gained"],
             "lost": diffed.manifest["lost"],
+            "sides_recorded": diffed.summary.get("sides_recorded", []),
+            "timings": diffed.summary.get("timings_seconds", {}),
         }
         print(f"[bench] ecm diff {diffed.wall:.1f} s, peak {_gb(diffed.peak_rss)}", flush=True)
     except RunFailedError as failed:
