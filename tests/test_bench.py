@@ -209,19 +209,22 @@ def test_run_ecm_reads_the_summary_and_other_cpu(tmp_path, monkeypatch) -> None:
 
 
 def test_run_diff_reads_the_manifest_and_writes_rules_b(tmp_path, monkeypatch) -> None:
-    """run_diff on a stand-in `ecm` that writes a manifest.json where --out says: the
-    rules file it was given is the packaged one with the 6-month adult window."""
+    """run_diff on a stand-in `ecm` that writes a manifest.json where --out says and prints
+    its summary: the rules file it was given is the packaged one with the 6-month adult
+    window; the sides it read from history and its steps come from the summary."""
     fake = tmp_path / "ecm"
     fake.write_text(
         "#!/bin/sh\n"
         'cp "$3" "$(dirname "$7")/given.toml"\n'
         'mkdir -p "$7"\n'
         'echo \'{"gained": 1, "lost": 84}\' > "$7/manifest.json"\n'
+        'echo \'{"sides_recorded": ["a"], "timings_seconds": {"rules_b": 1.5}}\'\n'
     )
     fake.chmod(0o755)
     monkeypatch.setattr(bench, "ECM", fake)
     result = bench.run_diff(tmp_path / "diff", tmp_path / "w.duckdb", tmp_path / "rules")
     assert result.manifest == {"gained": 1, "lost": 84}
+    assert result.summary == {"sides_recorded": ["a"], "timings_seconds": {"rules_b": 1.5}}
     assert result.wall > 0 and result.peak_rss >= 0
     given = load_rules(tmp_path / "given.toml")
     assert given.setting("populations.HIGH_UTIL_ADULT.lookback_months") == 6
