@@ -23,7 +23,7 @@ from ecm.warehouse.inputs import all_input_selects, input_selects
 from ecm.warehouse.sql import install_macros
 from transforms import ed, exclusions, metrics, proposals, stays
 from transforms.assign import finalize_assignments
-from transforms.claims import with_claim_type_of_bill
+from transforms.claims import CLAIM_TYPE_OF_BILL, with_claim_type_of_bill
 from transforms.cms_planned import mark_planned_cms
 from transforms.criteria import Criteria, build_criteria, collect_criteria, condition_criteria
 from transforms.members import enrolled_members, members_with_several_providers, providers_on
@@ -140,6 +140,11 @@ class Events:
     unenrolled_children: pl.DataFrame
     # Each enrolled member's primary care provider (transforms.proposals.primary_care).
     primary_care: pl.DataFrame
+    # What no population block changes, computed with the events so that a rerun or both
+    # sides of `ecm diff` read them instead of computing them again: member_metrics.parquet
+    # (sorted by member_id) and the exclusions of the enrolled members (`find_exclusions`).
+    member_metrics: pl.DataFrame
+    exclusions: pl.DataFrame
 
 
 # The names by which a population's rule may read the events (Population.reads); the
@@ -229,8 +234,9 @@ def _unenrolled_children(
 
 
 def build_events(inputs: Inputs, ref: ReferenceData, rules: Rules, dates: RunDates) -> Events:
-    """Members on the as-of date, ED visits and stays (classified), and every shared
-    criterion, collected together."""
+    """Members on the as-of date, ED visits and stays (classified), every shared
+    criterion, and what no population block changes (the member metrics and the
+    exclusions), collected together."""
     as_of = dates.as_of
     members = enrolled_members(inputs["eligibility"], as_of, rules.setting("time.adult_min_age"))
     enrolled = members.select("member_id")
@@ -271,19 +277,47 @@ def build_events(inputs: Inputs, ref: ReferenceData, rules: Rules, dates: RunDat
         delivery_drg=ref.value_set(setting("methods.delivery.drg")),
         community_discharge=ref.value_set(setting("criteria.community_discharge_dispositions")),
     )
+    criteria = collect_criteria(criteria)
+    primary_care = proposals.primary_care(
+        enrolled_lines,
+        ref.value_set(setting("criteria.office_visit_codes")),
+        ref.value_set(setting("events.ed_visit.professional_place_of_service")),
+        dates.window,
+    ).collect()
+    # The member metrics and the exclusions read no population block (only the events,
+    # the criteria and exclusions settings and the dates): built here, once per set of
+    # events. The exclusions read the claim lines from memory without the type of bill
+    # added above: hospice finds each claim's own among its institutional lines.
+    member_metrics, excluding = pl.collect_all(
+        [
+            metrics.member_metrics(
+                members,
+                visit_frame.lazy(),
+                stay_frame.lazy(),
+                criteria,
+                dates.window,
+                counted_criteria=metric_criteria(rules),
+                long_window=dates.long_window,
+            ).sort("member_id"),
+            find_exclusions(
+                inputs.replaced("claim_lines", inputs["claim_lines"].drop(CLAIM_TYPE_OF_BILL)),
+                members,
+                rules,
+                ref,
+                as_of,
+            ),
+        ]
+    )
     return Events(
         dates=dates,
         members=member_frame,
         ed_visits=visit_frame,
         stays=stay_frame,
-        criteria=collect_criteria(criteria),
+        criteria=criteria,
         unenrolled_children=index_children,
-        primary_care=proposals.primary_care(
-            enrolled_lines,
-            ref.value_set(setting("criteria.office_visit_codes")),
-            ref.value_set(setting("events.ed_visit.professional_place_of_service")),
-            dates.window,
-        ).collect(),
+        primary_care=primary_care,
+        member_metrics=member_metrics,
+        exclusions=excluding,
     )
 
 
@@ -327,19 +361,23 @@ def exclusion_status(present_feeds: frozenset[str]) -> PopulationStatus:
 
 
 def find_exclusions(
-    events: Events, inputs: Inputs, rules: Rules, reference: ReferenceData
+    inputs: Inputs,
+    members: pl.LazyFrame,
+    rules: Rules,
+    reference: ReferenceData,
+    as_of: dt.date,
 ) -> pl.LazyFrame:
-    """The exclusions of the members enrolled on the as-of date (transforms.exclusions),
+    """The exclusions of `members` (those enrolled on `as_of`: transforms.exclusions),
     with the programs in force, the hospice bill types and days of the rules file."""
     setting = rules.setting
     return exclusions.exclusions(
         program_enrollment=inputs[exclusions.PROGRAM_FEED],
         claim_lines=inputs["claim_lines"],
-        members=events.members.lazy(),
+        members=members,
         programs=setting("exclusions.programs"),
         hospice_bill_types=reference.value_set(setting("exclusions.hospice_bill_types")),
         hospice_claim_days=setting("exclusions.hospice_claim_days"),
-        as_of=events.dates.as_of,
+        as_of=as_of,
     )
 
 
@@ -454,16 +492,15 @@ def assign_populations(
     rules: Rules,
     populations: Mapping[str, Population] = POPULATIONS,
     phrases: pl.DataFrame | None = None,
-    reference: ReferenceData | None = None,
 ) -> Evaluation:
-    """Apply every registered population's rule the feeds allow, find the exclusions,
-    and finalise the outputs.
+    """Apply every registered population's rule the feeds allow and finalise the outputs,
+    each assignment with the exclusions of its member; the member metrics and the
+    exclusions are the events' (`build_events`: no population block changes them), so
+    `rules` must differ from the events' rules file in population blocks alone.
 
     `phrases`: the evidence summaries' phrases (default the packaged
-    reference/evidence_phrases.toml); `reference`: the value sets (default the rules
-    file's: beside it, then the packaged ones)."""
+    reference/evidence_phrases.toml)."""
     phrases = ReferenceData().evidence_phrases if phrases is None else phrases
-    reference = ReferenceData.for_rules(rules) if reference is None else reference
     dates = events.dates
     as_of = dates.as_of
     statuses = {
@@ -492,17 +529,7 @@ def assign_populations(
         as_of,
         rules.version,
     )
-    excluding = find_exclusions(events, inputs, rules, reference)
-    assignments = exclusions.with_excluded_by(assignments, excluding)
-    member_metrics = metrics.member_metrics(
-        members,
-        events.ed_visits.lazy(),
-        events.stays.lazy(),
-        events.criteria,
-        dates.window,
-        counted_criteria=metric_criteria(rules),
-        long_window=dates.long_window,
-    ).sort("member_id")
+    assignments = exclusions.with_excluded_by(assignments, events.exclusions.lazy())
     care = (
         members.join(assignments.select("member_id").unique(), on="member_id", how="semi")
         .select("member_id", "county")
@@ -511,9 +538,12 @@ def assign_populations(
         .cast(proposals.PRIMARY_CARE_SCHEMA)
         .sort("member_id")
     )
-    *frames, primary_care = pl.collect_all([assignments, evidence, member_metrics, excluding, care])
+    assignments, evidence, primary_care = pl.collect_all([assignments, evidence, care])
     return Evaluation(
-        *frames,
+        assignments,
+        evidence,
+        events.member_metrics,
+        events.exclusions,
         population_status=statuses,
         exclusion_status=exclusion_status(inputs.present_feeds),
         primary_care=primary_care,

@@ -192,7 +192,7 @@ def run_shard_each(
     results = []
     for rules, out_dir in each:
         began = time.perf_counter()
-        result = assign_populations(found, inputs, rules, reference=reference)
+        result = assign_populations(found, inputs, rules)
         assigned = time.perf_counter()
         folder = Path(out_dir) / f"shard={shard.shard}"
         folder.mkdir(parents=True, exist_ok=True)
