@@ -9,6 +9,7 @@ directly.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 
@@ -480,6 +481,59 @@ def apply_rule(
     )
 
 
+def rule_key(population: Population, rules: Rules, dates: RunDates) -> str:
+    """What a population's rule is given besides the events and inputs: its code and
+    function, its settings (`rule_settings`) and its dates (`as_of`, its window, the long
+    window). Over the same events and inputs, one key is one result."""
+    rule = population.rule
+    given = {
+        "code": population.code,
+        "rule": f"{rule.__module__}.{rule.__qualname__}",
+        "settings": rule_settings(population, rules),
+        "as_of": dates.as_of,
+        "window": population_window(population, rules, dates),
+        "long_window": dates.long_window,
+    }
+    return json.dumps(given, default=str, sort_keys=True)
+
+
+# A population's collected qualified members, evidence and summary parts (PopulationResult).
+PopulationRows = tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]
+
+
+def evaluate_populations(
+    populations: list[Population],
+    events: Events,
+    inputs: Inputs,
+    rules: Rules,
+    known: dict[str, PopulationRows] | None = None,
+) -> PopulationResult:
+    """Every population's qualified members, evidence and summary parts, collected
+    together (`populations`' order). `known`: the populations' rows already collected over
+    the same events and inputs, by `rule_key`; a population found there is not evaluated
+    again, and those evaluated are added to it (`ecm diff`'s two rules files share the
+    populations whose blocks they do not change: ecm.shards.run.run_shard_each)."""
+    keys = {p.code: rule_key(p, rules, events.dates) for p in populations}
+    missing = [p for p in populations if known is None or keys[p.code] not in known]
+    combined = PopulationResult.concat([apply_rule(p, events, inputs, rules) for p in missing])
+    qualified, facts, parts = pl.collect_all(
+        [combined.qualified, combined.evidence, combined.parts()]
+    )
+    if known is None:
+        return PopulationResult(qualified.lazy(), facts.lazy(), parts.lazy())
+    for population in missing:
+        code = pl.col("pof_code") == population.code
+        known[keys[population.code]] = (
+            qualified.filter(code),
+            facts.filter(code),
+            parts.filter(code),
+        )
+    rows = [known[keys[p.code]] for p in populations]
+    if not rows:
+        return PopulationResult.concat([])
+    return PopulationResult(*(pl.concat(frames).lazy() for frames in zip(*rows, strict=True)))
+
+
 def metric_criteria(rules: Rules) -> list[str]:
     """The criteria member_metrics counts: every tagged diagnosis and procedure set."""
     dx = condition_criteria(rules.setting("criteria.condition_value_sets"))
@@ -492,6 +546,7 @@ def assign_populations(
     rules: Rules,
     populations: Mapping[str, Population] = POPULATIONS,
     phrases: pl.DataFrame | None = None,
+    known: dict[str, PopulationRows] | None = None,
 ) -> Evaluation:
     """Apply every registered population's rule the feeds allow and finalise the outputs,
     each assignment with the exclusions of its member; the member metrics and the
@@ -499,7 +554,9 @@ def assign_populations(
     `rules` must differ from the events' rules file in population blocks alone.
 
     `phrases`: the evidence summaries' phrases (default the packaged
-    reference/evidence_phrases.toml)."""
+    reference/evidence_phrases.toml); `known`: populations' rows collected over the same
+    events and inputs by an earlier call (`evaluate_populations`), read instead of
+    evaluating those populations again, and added to."""
     phrases = ReferenceData().evidence_phrases if phrases is None else phrases
     dates = events.dates
     as_of = dates.as_of
@@ -507,21 +564,18 @@ def assign_populations(
         code: population_status(rules.population(code), inputs.present_feeds)
         for code in populations
     }
-    results = [
-        apply_rule(population, events, inputs, rules)
-        for code, population in populations.items()
-        if statuses[code].status != "not_evaluated"
-    ]
     members = events.members.lazy()
-    combined = PopulationResult.concat(results)
     # Every population's qualified members, evidence and summary parts, computed once:
     # the assignments and the evidence below both read them, and Polars does not find
     # the populations' plans shared between two collected frames (300k members: assign
     # 10.2 s with the rules run for each output, 2.7 s so).
-    qualified, facts, parts = pl.collect_all(
-        [combined.qualified, combined.evidence, combined.parts()]
+    combined = evaluate_populations(
+        [p for code, p in populations.items() if statuses[code].status != "not_evaluated"],
+        events,
+        inputs,
+        rules,
+        known,
     )
-    combined = PopulationResult(qualified.lazy(), facts.lazy(), parts.lazy())
     assignments, evidence = finalize_assignments(
         PopulationResult(with_evidence_summaries(combined, phrases), combined.evidence),
         members,
