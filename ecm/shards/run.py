@@ -193,8 +193,9 @@ def run_shard_each(
     built = time.perf_counter()
     results = []
     # The populations' rows by what their rules were given: a population whose block two
-    # rules files share is evaluated once (evaluate.evaluate_populations).
-    known: dict[str, PopulationRows] = {}
+    # rules files share is evaluated once (evaluate.evaluate_populations). One rules file
+    # keeps none.
+    known: dict[str, PopulationRows] | None = {} if len(each) > 1 else None
     for rules, out_dir in each:
         began = time.perf_counter()
         result = assign_populations(found, inputs, rules, known=known)
