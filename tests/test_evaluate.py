@@ -274,3 +274,40 @@ def test_the_inputs_are_the_selects_of_the_contracts(story_events):
     assert set(input_selects(frozenset({"procedures"}))) - set(input_selects()) == {"procedures"}
     on_demand = {name for name, s in all_input_selects().items() if s.on_demand}
     assert {name for names in METHOD_INPUTS.values() for name in names} == on_demand
+
+
+def test_rules_files_over_the_same_events_share_the_populations_they_do_not_change(
+    tmp_path, story_events, story_run, rules, monkeypatch
+):
+    """`ecm diff` (ecm.shards.run.run_shard_each): a second rules file over the same events
+    evaluates only the populations whose rule is given something else (here the 6-month
+    adult high utilisers), reads the others' rows, and its outputs equal its own run's."""
+    from ecm.shards import evaluate
+
+    inputs, events = story_events
+    six = rules_with(tmp_path, *SIX_MONTHS_FOR_ADULTS)
+    alone = assign_populations(events, inputs, six)
+    evaluated = []
+    real = evaluate.apply_rule
+
+    def counted(population, *args):
+        evaluated.append(population.code)
+        return real(population, *args)
+
+    monkeypatch.setattr(evaluate, "apply_rule", counted)
+    known = {}
+    first = assign_populations(events, inputs, rules, known=known)
+    every = list(evaluated)
+    assert len(every) > 1
+    assert len(known) == len(every)
+    evaluated.clear()
+    second = assign_populations(events, inputs, six, known=known)
+    assert evaluated == ["HIGH_UTIL_ADULT"]
+    _, default = story_run
+    for got, want in ((first, default), (second, alone)):
+        for name in ("assignments", "evidence", "primary_care"):
+            frame = getattr(got, name)
+            assert frame.sort(frame.columns).equals(getattr(want, name).sort(frame.columns)), name
+    # the changed population's rows are its own under each rules file
+    assert set(second.assignments["pof_code"]) <= set(first.assignments["pof_code"])
+    assert not second.assignments.equals(first.assignments)

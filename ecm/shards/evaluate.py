@@ -9,6 +9,7 @@ directly.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 
@@ -23,7 +24,7 @@ from ecm.warehouse.inputs import all_input_selects, input_selects
 from ecm.warehouse.sql import install_macros
 from transforms import ed, exclusions, metrics, proposals, stays
 from transforms.assign import finalize_assignments
-from transforms.claims import with_claim_type_of_bill
+from transforms.claims import CLAIM_TYPE_OF_BILL, with_claim_type_of_bill
 from transforms.cms_planned import mark_planned_cms
 from transforms.criteria import Criteria, build_criteria, collect_criteria, condition_criteria
 from transforms.members import enrolled_members, members_with_several_providers, providers_on
@@ -140,6 +141,11 @@ class Events:
     unenrolled_children: pl.DataFrame
     # Each enrolled member's primary care provider (transforms.proposals.primary_care).
     primary_care: pl.DataFrame
+    # What no population block changes, computed with the events so that a rerun or both
+    # sides of `ecm diff` read them instead of computing them again: member_metrics.parquet
+    # (sorted by member_id) and the exclusions of the enrolled members (`find_exclusions`).
+    member_metrics: pl.DataFrame
+    exclusions: pl.DataFrame
 
 
 # The names by which a population's rule may read the events (Population.reads); the
@@ -229,8 +235,9 @@ def _unenrolled_children(
 
 
 def build_events(inputs: Inputs, ref: ReferenceData, rules: Rules, dates: RunDates) -> Events:
-    """Members on the as-of date, ED visits and stays (classified), and every shared
-    criterion, collected together."""
+    """Members on the as-of date, ED visits and stays (classified), every shared
+    criterion, and what no population block changes (the member metrics and the
+    exclusions), collected together."""
     as_of = dates.as_of
     members = enrolled_members(inputs["eligibility"], as_of, rules.setting("time.adult_min_age"))
     enrolled = members.select("member_id")
@@ -271,19 +278,47 @@ def build_events(inputs: Inputs, ref: ReferenceData, rules: Rules, dates: RunDat
         delivery_drg=ref.value_set(setting("methods.delivery.drg")),
         community_discharge=ref.value_set(setting("criteria.community_discharge_dispositions")),
     )
+    criteria = collect_criteria(criteria)
+    primary_care = proposals.primary_care(
+        enrolled_lines,
+        ref.value_set(setting("criteria.office_visit_codes")),
+        ref.value_set(setting("events.ed_visit.professional_place_of_service")),
+        dates.window,
+    ).collect()
+    # The member metrics and the exclusions read no population block (only the events,
+    # the criteria and exclusions settings and the dates): built here, once per set of
+    # events. The exclusions read the claim lines from memory without the type of bill
+    # added above: hospice finds each claim's own among its institutional lines.
+    member_metrics, excluding = pl.collect_all(
+        [
+            metrics.member_metrics(
+                members,
+                visit_frame.lazy(),
+                stay_frame.lazy(),
+                criteria,
+                dates.window,
+                counted_criteria=metric_criteria(rules),
+                long_window=dates.long_window,
+            ).sort("member_id"),
+            find_exclusions(
+                inputs.replaced("claim_lines", inputs["claim_lines"].drop(CLAIM_TYPE_OF_BILL)),
+                members,
+                rules,
+                ref,
+                as_of,
+            ),
+        ]
+    )
     return Events(
         dates=dates,
         members=member_frame,
         ed_visits=visit_frame,
         stays=stay_frame,
-        criteria=collect_criteria(criteria),
+        criteria=criteria,
         unenrolled_children=index_children,
-        primary_care=proposals.primary_care(
-            enrolled_lines,
-            ref.value_set(setting("criteria.office_visit_codes")),
-            ref.value_set(setting("events.ed_visit.professional_place_of_service")),
-            dates.window,
-        ).collect(),
+        primary_care=primary_care,
+        member_metrics=member_metrics,
+        exclusions=excluding,
     )
 
 
@@ -327,19 +362,23 @@ def exclusion_status(present_feeds: frozenset[str]) -> PopulationStatus:
 
 
 def find_exclusions(
-    events: Events, inputs: Inputs, rules: Rules, reference: ReferenceData
+    inputs: Inputs,
+    members: pl.LazyFrame,
+    rules: Rules,
+    reference: ReferenceData,
+    as_of: dt.date,
 ) -> pl.LazyFrame:
-    """The exclusions of the members enrolled on the as-of date (transforms.exclusions),
+    """The exclusions of `members` (those enrolled on `as_of`: transforms.exclusions),
     with the programs in force, the hospice bill types and days of the rules file."""
     setting = rules.setting
     return exclusions.exclusions(
         program_enrollment=inputs[exclusions.PROGRAM_FEED],
         claim_lines=inputs["claim_lines"],
-        members=events.members.lazy(),
+        members=members,
         programs=setting("exclusions.programs"),
         hospice_bill_types=reference.value_set(setting("exclusions.hospice_bill_types")),
         hospice_claim_days=setting("exclusions.hospice_claim_days"),
-        as_of=events.dates.as_of,
+        as_of=as_of,
     )
 
 
@@ -442,6 +481,59 @@ def apply_rule(
     )
 
 
+def rule_key(population: Population, rules: Rules, dates: RunDates) -> str:
+    """What a population's rule is given besides the events and inputs: its code and
+    function, its settings (`rule_settings`) and its dates (`as_of`, its window, the long
+    window). Over the same events and inputs, one key is one result."""
+    rule = population.rule
+    given = {
+        "code": population.code,
+        "rule": f"{rule.__module__}.{rule.__qualname__}",
+        "settings": rule_settings(population, rules),
+        "as_of": dates.as_of,
+        "window": population_window(population, rules, dates),
+        "long_window": dates.long_window,
+    }
+    return json.dumps(given, default=str, sort_keys=True)
+
+
+# A population's collected qualified members, evidence and summary parts (PopulationResult).
+PopulationRows = tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]
+
+
+def evaluate_populations(
+    populations: list[Population],
+    events: Events,
+    inputs: Inputs,
+    rules: Rules,
+    known: dict[str, PopulationRows] | None = None,
+) -> PopulationResult:
+    """Every population's qualified members, evidence and summary parts, collected
+    together (`populations`' order). `known`: the populations' rows already collected over
+    the same events and inputs, by `rule_key`; a population found there is not evaluated
+    again, and those evaluated are added to it (`ecm diff`'s two rules files share the
+    populations whose blocks they do not change: ecm.shards.run.run_shard_each)."""
+    keys = {p.code: rule_key(p, rules, events.dates) for p in populations}
+    missing = [p for p in populations if known is None or keys[p.code] not in known]
+    combined = PopulationResult.concat([apply_rule(p, events, inputs, rules) for p in missing])
+    qualified, facts, parts = pl.collect_all(
+        [combined.qualified, combined.evidence, combined.parts()]
+    )
+    if known is None:
+        return PopulationResult(qualified.lazy(), facts.lazy(), parts.lazy())
+    for population in missing:
+        code = pl.col("pof_code") == population.code
+        known[keys[population.code]] = (
+            qualified.filter(code),
+            facts.filter(code),
+            parts.filter(code),
+        )
+    rows = [known[keys[p.code]] for p in populations]
+    if not rows:
+        return PopulationResult.concat([])
+    return PopulationResult(*(pl.concat(frames).lazy() for frames in zip(*rows, strict=True)))
+
+
 def metric_criteria(rules: Rules) -> list[str]:
     """The criteria member_metrics counts: every tagged diagnosis and procedure set."""
     dx = condition_criteria(rules.setting("criteria.condition_value_sets"))
@@ -454,37 +546,36 @@ def assign_populations(
     rules: Rules,
     populations: Mapping[str, Population] = POPULATIONS,
     phrases: pl.DataFrame | None = None,
-    reference: ReferenceData | None = None,
+    known: dict[str, PopulationRows] | None = None,
 ) -> Evaluation:
-    """Apply every registered population's rule the feeds allow, find the exclusions,
-    and finalise the outputs.
+    """Apply every registered population's rule the feeds allow and finalise the outputs,
+    each assignment with the exclusions of its member; the member metrics and the
+    exclusions are the events' (`build_events`: no population block changes them), so
+    `rules` must differ from the events' rules file in population blocks alone.
 
     `phrases`: the evidence summaries' phrases (default the packaged
-    reference/evidence_phrases.toml); `reference`: the value sets (default the rules
-    file's: beside it, then the packaged ones)."""
+    reference/evidence_phrases.toml); `known`: populations' rows collected over the same
+    events and inputs by an earlier call (`evaluate_populations`), read instead of
+    evaluating those populations again, and added to."""
     phrases = ReferenceData().evidence_phrases if phrases is None else phrases
-    reference = ReferenceData.for_rules(rules) if reference is None else reference
     dates = events.dates
     as_of = dates.as_of
     statuses = {
         code: population_status(rules.population(code), inputs.present_feeds)
         for code in populations
     }
-    results = [
-        apply_rule(population, events, inputs, rules)
-        for code, population in populations.items()
-        if statuses[code].status != "not_evaluated"
-    ]
     members = events.members.lazy()
-    combined = PopulationResult.concat(results)
     # Every population's qualified members, evidence and summary parts, computed once:
     # the assignments and the evidence below both read them, and Polars does not find
     # the populations' plans shared between two collected frames (300k members: assign
     # 10.2 s with the rules run for each output, 2.7 s so).
-    qualified, facts, parts = pl.collect_all(
-        [combined.qualified, combined.evidence, combined.parts()]
+    combined = evaluate_populations(
+        [p for code, p in populations.items() if statuses[code].status != "not_evaluated"],
+        events,
+        inputs,
+        rules,
+        known,
     )
-    combined = PopulationResult(qualified.lazy(), facts.lazy(), parts.lazy())
     assignments, evidence = finalize_assignments(
         PopulationResult(with_evidence_summaries(combined, phrases), combined.evidence),
         members,
@@ -492,17 +583,7 @@ def assign_populations(
         as_of,
         rules.version,
     )
-    excluding = find_exclusions(events, inputs, rules, reference)
-    assignments = exclusions.with_excluded_by(assignments, excluding)
-    member_metrics = metrics.member_metrics(
-        members,
-        events.ed_visits.lazy(),
-        events.stays.lazy(),
-        events.criteria,
-        dates.window,
-        counted_criteria=metric_criteria(rules),
-        long_window=dates.long_window,
-    ).sort("member_id")
+    assignments = exclusions.with_excluded_by(assignments, events.exclusions.lazy())
     care = (
         members.join(assignments.select("member_id").unique(), on="member_id", how="semi")
         .select("member_id", "county")
@@ -511,9 +592,12 @@ def assign_populations(
         .cast(proposals.PRIMARY_CARE_SCHEMA)
         .sort("member_id")
     )
-    *frames, primary_care = pl.collect_all([assignments, evidence, member_metrics, excluding, care])
+    assignments, evidence, primary_care = pl.collect_all([assignments, evidence, care])
     return Evaluation(
-        *frames,
+        assignments,
+        evidence,
+        events.member_metrics,
+        events.exclusions,
         population_status=statuses,
         exclusion_status=exclusion_status(inputs.present_feeds),
         primary_care=primary_care,

@@ -2,14 +2,15 @@
 events are the same reads them instead of building them again.
 
 A shard's events (`ecm.shards.evaluate.Events`: the members enrolled on the as-of date, the
-ED visits, the stays, the shared criteria, the unenrolled children, the primary care) depend
-on the shard's inputs, the run's dates, the rules file's settings outside the population
-blocks and the value sets' bytes, never on a population block (only `assign_populations`
-reads those). What they are made from is one fingerprint (`events_fingerprint`, which
-`ecm diff` also compares to build them once for both rules files), and the set is named by
-the sha256 of it with the rest (`events_key`): the shard-input set's key, the dates, a
-format constant, the ecm and Polars versions, and the source of the code and the published
-tables that build events (so a developer's change never reuses stale events).
+ED visits, the stays, the shared criteria, the unenrolled children, the primary care, the
+member metrics and the exclusions) depend on the shard's inputs, the run's dates, the rules
+file's settings outside the population blocks and the value sets' bytes, never on a
+population block (only `assign_populations` reads those). What they are made from is one
+fingerprint (`events_fingerprint`, which `ecm diff` also compares to build them once for both
+rules files), and the set is named by the sha256 of it with the rest (`events_key`): the
+shard-input set's key, the dates, a format constant, the ecm and Polars versions, and the
+source of the code and the published tables that build events (so a developer's change never
+reuses stale events).
 
 The set lives in the warehouse's own folder as the shard inputs do (ecm.warehouse.kept,
 kind `events`: `W.files/events/<key>/shard=<i>/<name>.parquet`) with the same life: a run
@@ -55,7 +56,7 @@ log = logging.getLogger("ecm.shards")
 # The kind of set the warehouse's folder keeps events under (ecm.warehouse.kept).
 EVENTS = "events"
 # Raised when the files a set holds change shape: an older set is then never read.
-EVENTS_FORMAT = 1
+EVENTS_FORMAT = 2
 # The code that builds events (besides this module): a change to any of it is another key.
 _EVENTS_CODE = (
     Path(transforms.__file__).resolve().parent,

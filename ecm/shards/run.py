@@ -28,6 +28,7 @@ from ecm.shards.evaluate import (
     Evaluation,
     Events,
     Inputs,
+    PopulationRows,
     assign_populations,
     build_events,
     scan_inputs,
@@ -180,7 +181,8 @@ def run_shard_each(
 ) -> list[ShardResult]:
     """One shard's events, built once with the first rules file (or read: `shard_events`),
     then every population rule of each rules file of `each` over them, its files into its
-    own `out_dir/shard=<i>/` (as `run_shard`). Only for rules files whose events are the
+    own `out_dir/shard=<i>/` (as `run_shard`); a population whose block and window the
+    rules files share is evaluated once. Only for rules files whose events are the
     same: they differ in population blocks alone and read the same value sets (`ecm diff`
     checks it: ecm.diff.sides); the events' seconds are the first result's."""
     first = each[0][0]
@@ -190,9 +192,13 @@ def run_shard_each(
     found = shard_events(shard, inputs, reference, first, dates, events)
     built = time.perf_counter()
     results = []
+    # The populations' rows by what their rules were given: a population whose block two
+    # rules files share is evaluated once (evaluate.evaluate_populations). One rules file
+    # keeps none.
+    known: dict[str, PopulationRows] | None = {} if len(each) > 1 else None
     for rules, out_dir in each:
         began = time.perf_counter()
-        result = assign_populations(found, inputs, rules, reference=reference)
+        result = assign_populations(found, inputs, rules, known=known)
         assigned = time.perf_counter()
         folder = Path(out_dir) / f"shard={shard.shard}"
         folder.mkdir(parents=True, exist_ok=True)
