@@ -12,6 +12,12 @@ say they stand for, `aliased_values`, when the contract carries them):
   (`implausible_dates`: a death date before 1901 or before birth) fails a `warn` check
   and is passed on empty.
 
+A file may deliver some typed columns in their own type (`typed`: a Parquet file's dates
+and whole numbers, ecm.ingest.read_parquet): such a value is its own parse, checked for
+what its text would fail (a date outside `TEXT_DATE_RANGE`, a number too large), with the
+same verdict and detail as the text the value means; its text is formatted only for a
+failing row's detail.
+
 The loader creates it as the view `checked__<feed>`, which the feed's staging model
 (sql/staging/stg__<feed>.sql: rename, cast, normalise) selects from. Everything here
 comes from the contract files and shapes.toml, never from input: column names are
@@ -91,23 +97,37 @@ def _list(values: tuple[str, ...]) -> str:
     return "[" + ", ".join(lit(v) for v in values) + "]"
 
 
+TEXT_DATE_RANGE = ("0001-01-01", "9999-12-31")
+"""The dates whose text (DuckDB's, `YYYY-MM-DD`) `ecm_date` reads back as the same date: a
+four-digit year of our era. A typed date outside it (`10000-01-01`, `0044-03-15 (BC)`,
+`infinity`) is judged as that text would be: unparseable."""
+
 PARSED = "_parsed__"
 """The prefix of a typed column's parsed value in the checked select: parsed once, read
 by its checks and passed on as the column itself."""
 PARSED_TYPES = {"date": "date", "integer": "integer", "code": "varchar", "period": "date"}
 
 
-def parsed_values(contract: FeedContract) -> dict[str, tuple[str, str]]:
+def parsed_values(
+    contract: FeedContract, typed: frozenset[str] = frozenset()
+) -> dict[str, tuple[str, str]]:
     """Per typed column (date, integer, code, period) its parse as SQL over the raw text
     and the SQL type it gives: a date by `ecm_date`, a whole number by `ecm_integer`, a code
     by its shape's normalising macro (the same the staging models used to apply), a month
-    by `ecm_period` (its first day)."""
+    by `ecm_period` (its first day). A column delivered in its own type (`typed`) is its
+    own parse where its text would parse to the same value: a date in `TEXT_DATE_RANGE`,
+    a whole number that fits an integer."""
     shapes = load_shapes()
+    first, last = (f"date {lit(d)}" for d in TEXT_DATE_RANGE)
     values = {}
     for spec in contract.specs:
         c = ident(spec.name)
-        if spec.type == "date":
+        if spec.type == "date" and spec.name in typed:
+            values[spec.name] = (f"case when {c} between {first} and {last} then {c} end", "date")
+        elif spec.type == "date":
             values[spec.name] = (f"ecm_date({c})", "date")
+        elif spec.type == "integer" and spec.name in typed:
+            values[spec.name] = (f"try_cast({c} as integer)", "integer")
         elif spec.type == "integer":
             values[spec.name] = (f"ecm_integer({c})", "integer")
         elif spec.type == "code":
@@ -155,18 +175,29 @@ def implausible_dates(contract: FeedContract) -> dict[str, list[tuple[str, str]]
     return bounds
 
 
-def _column_checks(contract: FeedContract, shapes: dict[str, Shape]) -> list[Check]:
+def _text_of(name: str, typed: frozenset[str]) -> str:
+    """SQL for the text of a raw column: itself, or the text of its typed value."""
+    return f"cast({ident(name)} as varchar)" if name in typed else ident(name)
+
+
+def _column_checks(
+    contract: FeedContract, shapes: dict[str, Shape], typed: frozenset[str] = frozenset()
+) -> list[Check]:
     checks = []
     bounds = implausible_dates(contract)
     for spec in contract.specs:
         c, col, sev = ident(spec.name), lit(spec.name), spec.severity
+        # a typed value's checks (`typed`): the same verdicts, its text formatted only for
+        # a failing row's detail
+        how = "typed" if spec.name in typed else "parsed"
         if spec.not_null:
+            present = "ecm_check_typed_present" if spec.name in typed else "ecm_check_present"
             checks.append(
                 Check(
                     "missing_value",
                     f"{spec.name} is empty",
                     sev,
-                    f"ecm_check_present({c}, {col})",
+                    f"{present}({c}, {col})",
                     (spec.name,),
                 )
             )
@@ -176,7 +207,7 @@ def _column_checks(contract: FeedContract, shapes: dict[str, Shape]) -> list[Che
                     "unparseable_date",
                     f"{spec.name} is not a date (expected {DATE_FORMATS})",
                     sev,
-                    f"ecm_check_parsed_date({c}, {ident(PARSED + spec.name)}, {col}, "
+                    f"ecm_check_{how}_date({c}, {ident(PARSED + spec.name)}, {col}, "
                     f"{lit(DATE_FORMATS)})",
                     (spec.name,),
                 )
@@ -208,7 +239,7 @@ def _column_checks(contract: FeedContract, shapes: dict[str, Shape]) -> list[Che
                     "malformed_value",
                     f"{spec.name} is not a whole number",
                     sev,
-                    f"ecm_check_parsed_integer({c}, {ident(PARSED + spec.name)}, {col})",
+                    f"ecm_check_{how}_integer({c}, {ident(PARSED + spec.name)}, {col})",
                     (spec.name,),
                 )
             )
@@ -218,7 +249,8 @@ def _column_checks(contract: FeedContract, shapes: dict[str, Shape]) -> list[Che
                         "malformed_value",
                         f"{spec.name} is less than {spec.min_value}",
                         sev,
-                        f"ecm_check_at_least({c}, {ident(PARSED + spec.name)}, {col}, "
+                        f"ecm_check_at_least({_text_of(spec.name, typed)}, "
+                        f"{ident(PARSED + spec.name)}, {col}, "
                         f"{int(spec.min_value)})",
                         (spec.name,),
                     )
@@ -340,14 +372,15 @@ def _position_checks(contract: FeedContract, shapes: dict[str, Shape]) -> list[C
     return checks
 
 
-def row_checks(contract: FeedContract) -> list[Check]:
+def row_checks(contract: FeedContract, typed: frozenset[str] = frozenset()) -> list[Check]:
     """Every row check of a contract, in the order a row's first failure is reported:
     column checks (in contract order), code positions, date order, multi-column rules,
-    then the member."""
+    then the member. `typed`: the columns the raw rows hold in their own type (see the
+    module docstring)."""
     shapes = load_shapes()
-    checks = _column_checks(contract, shapes) + _position_checks(contract, shapes)
+    checks = _column_checks(contract, shapes, typed) + _position_checks(contract, shapes)
     for order in contract.date_order:
-        s, e = ident(order.start), ident(order.end)
+        s, e = _text_of(order.start, typed), _text_of(order.end, typed)
         ps, pe = _date_value(contract, order.start), _date_value(contract, order.end)
         checks.append(
             Check(
@@ -360,7 +393,10 @@ def row_checks(contract: FeedContract) -> list[Check]:
             )
         )
     for rule in contract.row_rules:  # kind 'not_all_empty', the only kind
-        empty = " and ".join(f"ecm_text({ident(c)}) is null" for c in rule.columns)
+        empty = " and ".join(
+            f"{ident(c)} is null" if c in typed else f"ecm_text({ident(c)}) is null"
+            for c in rule.columns
+        )
         checks.append(
             Check(
                 rule.rule,
@@ -403,14 +439,19 @@ def _runs_on(check: Check, delivered: frozenset[str] | None) -> bool:
     return any(c in delivered for c in check.columns)
 
 
-def checked_select(contract: FeedContract, delivered: frozenset[str] | None = None) -> str:
+def checked_select(
+    contract: FeedContract,
+    delivered: frozenset[str] | None = None,
+    typed: frozenset[str] = frozenset(),
+) -> str:
     """The raw rows of a feed with `_reject` and `_warn` (see the module docstring).
 
     `delivered`: the contract columns the file(s) may hold a value in (None: all); the
     checks that read only other columns pass every row and are left out (the `_warn`
-    numbers stay those of `warning_checks`)."""
+    numbers stay those of `warning_checks`). `typed`: the date and integer columns the raw
+    rows hold as dates and integers, not text."""
     shapes = load_shapes()
-    checks = row_checks(contract)
+    checks = row_checks(contract, typed)
     errors = [c.sql for c in checks if c.severity == "error" and _runs_on(c, delivered)]
     warns = [
         f"case when ({c.sql}) is not null then '{i}' end"
@@ -430,7 +471,7 @@ def checked_select(contract: FeedContract, delivered: frozenset[str] | None = No
         if contract.member_key
         else ""
     )
-    parsed = parsed_values(contract)
+    parsed = parsed_values(contract, typed)
     helpers += [
         f"{sql if delivered is None or name in delivered else f'null::{kind}'} "
         f"as {ident(PARSED + name)}"

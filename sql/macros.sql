@@ -126,6 +126,22 @@ create or replace temp macro ecm_check_parsed_period(x, parsed, col, expected) a
          then 'unparseable_date|' || col || ' ''' || x || ''' is not a month (expected '
               || expected || ')' end;
 
+-- The same checks on a value delivered in its own type (a Parquet file's date or integer,
+-- data_contracts/sql.py): `parsed` is null where its text would not parse; the detail
+-- quotes that text, formatted only for a failing row.
+create or replace temp macro ecm_check_typed_present(x, col) as
+    case when x is null then 'missing_value|' || col || ' is empty' end;
+
+create or replace temp macro ecm_check_typed_date(x, parsed, col, expected) as
+    case when parsed is null and x is not null
+         then 'unparseable_date|' || col || ' ''' || cast(x as varchar)
+              || ''' is not a date (expected ' || expected || ')' end;
+
+create or replace temp macro ecm_check_typed_integer(x, parsed, col) as
+    case when parsed is null and x is not null
+         then 'malformed_value|' || col || ' ''' || cast(x as varchar)
+              || ''' is not a whole number' end;
+
 create or replace temp macro ecm_check_parsed_order(start_parsed, end_parsed, start_value,
                                                    end_value, start_col, end_col) as
     case when end_parsed < start_parsed

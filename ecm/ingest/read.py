@@ -1,5 +1,6 @@
-"""A feed file as read: the select of its text columns with `_source_file` and `_line`
-(`RawFile`), whatever its format, in the pieces it is staged in.
+"""A feed file as read: the select of its columns with `_source_file` and `_line`
+(`RawFile`; text, but for a Parquet file's typed dates and whole numbers), whatever its
+format, in the pieces it is staged in.
 
 `raw_file` reads a text file with Polars (`read_text`) into Parquet pieces in the work
 folder as the stage asks for them (a file refused after its first pieces is never read
@@ -54,6 +55,17 @@ class RawFile:
     # A text file's rows, read into Parquet a piece at a time as this is iterated
     # (`_sink_pieces`); None for a file read in place.
     pieces: Iterator[RawFile] | None = field(default=None, compare=False, repr=False)
+    # The columns `select` reads in their own type (a Parquet file's dates and whole
+    # numbers where the contract expects them: `parquet_select`), and the select of the
+    # same rows with every column as text (None: `select` is); see `text_select`.
+    typed: frozenset[str] = frozenset()
+    text: str | None = None
+
+    @property
+    def text_select(self) -> str:
+        """The select of the file's rows with every column as the text its value means:
+        the raw row the quarantine keeps, whatever `select` reads typed."""
+        return self.select if self.text is None else self.text
 
 
 def raw_file(
@@ -82,9 +94,13 @@ def raw_file(
     if path.stat().st_size == 0:
         raise InputError(f"{path}: the file is empty; expected a header row naming the columns.")
     if suffix_of(path) in PARQUET_SUFFIXES:
-        select, columns, empty = parquet_select(path, contract, input_dir)
-        delivered = frozenset(c for c in columns if c in contract.columns and c not in empty)
-        return RawFile(relative, tuple(columns), select, delivered)
+        read = parquet_select(path, contract, input_dir)
+        delivered = frozenset(
+            c for c in read.columns if c in contract.columns and c not in read.empty
+        )
+        return RawFile(
+            relative, tuple(read.columns), read.select, delivered, typed=read.typed, text=read.text
+        )
     if suffix_of(path) in EXCEL_SUFFIXES:
         target = folder / f"{index:05d}.parquet"
         columns = excel_to_parquet(path, contract, input_dir, target)
@@ -127,8 +143,13 @@ def file_pieces(raw: RawFile, path: Path, rows: int | None, piece_rows: int) -> 
     elif suffix_of(path) in PARQUET_SUFFIXES and rows is not None and rows > piece_rows:
         for first in range(1, rows + 1, piece_rows):
             last = min(first + piece_rows - 1, rows)
-            select = f"select * from ({raw.select}) where _line between {first} and {last}"
-            yield replace(raw, select=select, lines=(first, last))
+            where = f"where _line between {first} and {last}"
+            yield replace(
+                raw,
+                select=f"select * from ({raw.select}) {where}",
+                text=f"select * from ({raw.text_select}) {where}",
+                lines=(first, last),
+            )
     else:
         yield raw
 

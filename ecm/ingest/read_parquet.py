@@ -1,11 +1,13 @@
-"""A Parquet feed file as a DuckDB select of text columns, read in place and by meaning
-(`parquet_select`: a column by its Arrow type), and what its footer tells before a row is
-read (`empty_parquet_columns`); a damaged file is named (`find_unreadable_parquet`).
+"""A Parquet feed file as a DuckDB select, read in place and by meaning (`parquet_select`:
+a column by its Arrow type; a date or whole number the contract expects read as one, any
+other column as text), and what its footer tells before a row is read
+(`empty_parquet_columns`); a damaged file is named (`find_unreadable_parquet`).
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -20,14 +22,29 @@ from ecm.ingest.discover import PARQUET_SUFFIXES, FeedFiles, relative_to_input, 
 from ecm.ingest.header import check_header
 
 
-def parquet_select(
-    path: Path, contract: FeedContract, input_dir: Path
-) -> tuple[str, list[str], set[str]]:
-    """A DuckDB select reading one Parquet feed file as text columns plus `_source_file`
-    and `_line` (the row number, from 1), the file's own columns (normalised names), and
-    those of its contract columns whose statistics say every value is null (selected as
-    null: not read). DuckDB reads the file in place: no copy. Each column is read by the
-    meaning of its Arrow type (`_typed_as_text`)."""
+@dataclass(frozen=True)
+class ParquetSelect:
+    """How a Parquet feed file is read: `select` (the checks and the staging read it), with
+    its `typed` columns in their own type; `text`, the same rows with every column as the
+    text its value means (the quarantine's raw row, and what `typed` columns would be
+    without their type); the file's own columns (normalised names); and those of its
+    contract columns whose statistics say every value is null (selected as null: not
+    read)."""
+
+    select: str
+    text: str
+    typed: frozenset[str]
+    columns: list[str]
+    empty: set[str]
+
+
+def parquet_select(path: Path, contract: FeedContract, input_dir: Path) -> ParquetSelect:
+    """The selects reading one Parquet feed file, with `_source_file` and `_line` (the row
+    number, from 1). DuckDB reads the file in place: no copy. Each column is read by the
+    meaning of its Arrow type (`_typed_as_text`); a column the contract types `date` or
+    `integer` holding dates, timestamps or integers is read as that value
+    (`_typed_value`) in `select`: the checks take it as its own parse
+    (data_contracts.sql, `checked_select`), never formatted as text and parsed back."""
     try:
         schema = pq.read_schema(path)
     except (pa.ArrowException, OSError):
@@ -37,27 +54,48 @@ def parquet_select(
     by_name = dict(zip(columns, names, strict=True))
     empty = empty_parquet_columns(path, columns, names)
 
+    def kind(c: str) -> str | None:
+        return contract.spec(c).type if c in contract.columns else None
+
     def text(c: str) -> str:
         return _typed_as_text(
             ident(by_name[c]),
             schema.field(by_name[c]).type,
-            is_date=c in contract.columns and contract.spec(c).type in ("date", "period"),
+            is_date=kind(c) in ("date", "period"),
             path=path,
             column=c,
         )
 
-    selected = [
-        f"{text(c)} as {ident(c)}"
-        if c in by_name and c not in empty
-        else f"cast(null as varchar) as {ident(c)}"
-        for c in contract.columns
-    ] + [f"{text(c)} as {ident(c)}" for c in columns if c not in contract.columns]
-    select = (
-        f"select {lit(relative_to_input(path, input_dir))} as _source_file, "
-        f"cast(file_row_number + 1 as bigint) as _line, {', '.join(selected)} "
-        f"from read_parquet({lit(path)}, file_row_number = true)"
-    )
-    return select, columns, empty
+    typed = {
+        c: value
+        for c in columns
+        if c not in empty
+        and (
+            value := _typed_value(
+                ident(by_name[c]), schema.field(by_name[c]).type, kind(c), path, c
+            )
+        )
+    }
+
+    def selected(value: dict[str, str]) -> str:
+        return ", ".join(
+            [
+                f"{value.get(c) or text(c)} as {ident(c)}"
+                if c in by_name and c not in empty
+                else f"cast(null as varchar) as {ident(c)}"
+                for c in contract.columns
+            ]
+            + [f"{text(c)} as {ident(c)}" for c in columns if c not in contract.columns]
+        )
+
+    def select(value: dict[str, str]) -> str:
+        return (
+            f"select {lit(relative_to_input(path, input_dir))} as _source_file, "
+            f"cast(file_row_number + 1 as bigint) as _line, {selected(value)} "
+            f"from read_parquet({lit(path)}, file_row_number = true)"
+        )
+
+    return ParquetSelect(select(typed), select({}), frozenset(typed), columns, empty)
 
 
 def empty_parquet_columns(path: Path, columns: list[str], names: list[str]) -> set[str]:
@@ -114,6 +152,26 @@ def _typed_as_text(sql: str, kind: pa.DataType, *, is_date: bool, path: Path, co
             f"else cast({sql} as varchar) end"
         )
     return f"cast({sql} as varchar)"
+
+
+def _typed_value(
+    sql: str, kind: pa.DataType, contract_type: str | None, path: Path, column: str
+) -> str | None:
+    """SQL reading a Parquet column of Arrow type `kind` as the value a contract column of
+    `contract_type` holds, when its type says what that value is: in a `date` column, a
+    date is that date and a timestamp its calendar date (in its own zone when it has one),
+    as `_typed_as_text` reads them; in an `integer` column, an integer is that number. None
+    for any other column: it is read as text."""
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    if contract_type == "date" and pa.types.is_date(kind):
+        return f"cast({sql} as date)"
+    if contract_type == "date" and pa.types.is_timestamp(kind):
+        local = sql if kind.tz is None else _wall_clock(sql, kind.tz, path, column)
+        return f"cast({local} as date)"
+    if contract_type == "integer" and pa.types.is_integer(kind):
+        return sql
+    return None
 
 
 FIXED_OFFSET = re.compile(r"([+-])([0-9]{2}):?([0-9]{2})")

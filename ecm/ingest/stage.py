@@ -188,10 +188,7 @@ def _stage_file(
     feed = contract.name
     table = f"stg_checked__{feed}"
     filled = _filled_from_others(con, contract)
-    con.execute(f"create or replace temp view raw__{feed} as {raw.select}")
-    con.execute(
-        f"create or replace temp view checked__{feed} as {checked_select(contract, raw.delivered)}"
-    )
+    _define_raw_and_checked(con, contract, raw)
     read = con.execute(f"select count(*) from raw__{feed}").fetchall()[0][0]
     con.execute(f"create or replace temp view staging__{feed} as {_staging_model(feed)}")
     stored = _stored_columns(con, contract, raw, filled)
@@ -232,12 +229,9 @@ def _finish_file(
     feed = contract.name
     table = f"stg_checked__{feed}"
     if pieces > 1:
-        con.execute(f"create or replace temp view raw__{feed} as {raw.select}")
-        con.execute(
-            f"create or replace temp view checked__{feed} as "
-            f"{checked_select(contract, raw.delivered)}"
-        )
+        _define_raw_and_checked(con, contract, raw)
     touch_claims(con, feed, "where chk._source_file = ?", [raw.file])
+    # The raw row as delivered: every column as text, a typed one too (`text_select`).
     if rejected:  # the join below rereads every raw column: skip it when nothing failed
         con.execute(
             f"""
@@ -250,12 +244,25 @@ def _finish_file(
                 split_part(chk._reject, '|', 2) as detail,
                 to_json(raw) as raw_row
             from {table} as chk
-            inner join (select * from raw__{feed}) as raw
+            inner join ({raw.text_select}) as raw
                 on chk._source_file = raw._source_file and chk._line = raw._line
             where chk._source_file = ? and chk._reject is not null
             """,
             [raw.file],
         )
+
+
+def _define_raw_and_checked(
+    con: duckdb.DuckDBPyConnection, contract: FeedContract, raw: RawFile
+) -> None:
+    """The views `raw__<feed>` (the file, or piece, as read: its typed columns in their
+    type) and `checked__<feed>` (its rows checked)."""
+    feed = contract.name
+    con.execute(f"create or replace temp view raw__{feed} as {raw.select}")
+    con.execute(
+        f"create or replace temp view checked__{feed} as "
+        f"{checked_select(contract, raw.delivered, raw.typed)}"
+    )
 
 
 def _staging_model(feed: str) -> str:
@@ -351,14 +358,18 @@ def finish_feed(
     if feed == "eligibility":
         con.execute(ELIGIBILITY_MEMBERS_SQL)
     if len(staged_raw) > 1:
+        # one type per column: the files' typed columns when they agree, else all as text
+        typed = {raw.typed for raw in staged_raw}
+        same = len(typed) == 1
         con.execute(
             f"create or replace temp view raw__{feed} as "
-            + "\nunion all by name\n".join(f"({raw.select})" for raw in staged_raw)
+            + "\nunion all by name\n".join(
+                f"({raw.select if same else raw.text_select})" for raw in staged_raw
+            )
         )
         delivered = frozenset().union(*(raw.delivered for raw in staged_raw))
-        con.execute(
-            f"create or replace temp view checked__{feed} as {checked_select(contract, delivered)}"
-        )
+        checked = checked_select(contract, delivered, typed.pop() if same else frozenset())
+        con.execute(f"create or replace temp view checked__{feed} as {checked}")
 
 
 def _staged_select(con: duckdb.DuckDBPyConnection, feed: str) -> str:
