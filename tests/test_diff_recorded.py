@@ -15,7 +15,12 @@ import duckdb
 import pytest
 
 from ecm.config.rules import load_rules
-from tests.test_kept_events import _house, first, first_run  # noqa: F401 (fixtures)
+from tests.test_kept_events import (  # noqa: F401 (fixtures)
+    _evaluated_populations,
+    _house,
+    first,
+    first_run,
+)
 from tests.test_kept_shard_inputs import (
     AS_OF,
     EARLIER,
@@ -75,9 +80,14 @@ def test_a_diff_against_the_run_reads_its_assignments_and_equals_evaluating_both
 
     house = _house(first, tmp_path)
     evaluated = _evaluated(monkeypatch)
-    read = write_diff([lower_ed], tmp_path / "diff", house, AS_OF)
+    with monkeypatch.context() as patched:
+        populations = _evaluated_populations(patched)
+        read = write_diff([lower_ed], tmp_path / "diff", house, AS_OF)
     assert read["sides_recorded"] == ["a"]
     assert evaluated == ["b"]
+    # B reads the run's kept events and, with them, the rows of every population whose rule
+    # it gives the same settings and windows: only the one it changes is evaluated.
+    assert populations == ["HIGH_UTIL_ADULT"]
 
     evaluated.clear()
     with monkeypatch.context() as patched:

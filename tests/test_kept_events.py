@@ -69,6 +69,21 @@ def _never_build(monkeypatch) -> None:
     monkeypatch.setattr(shard_run, "build_events", built)
 
 
+def _evaluated_populations(monkeypatch) -> list[str]:
+    """The codes of the populations whose rule runs from now on, one per shard evaluated."""
+    from ecm.shards import evaluate
+
+    codes: list[str] = []
+    apply_rule = evaluate.apply_rule
+
+    def applied(population, *args, **kwargs):
+        codes.append(population.code)
+        return apply_rule(population, *args, **kwargs)
+
+    monkeypatch.setattr(evaluate, "apply_rule", applied)
+    return codes
+
+
 def _value_set_changed(folder: Path) -> Path:
     """The packaged rules file in `folder`, with its own ed_revenue_code value set beside
     it: the packaged codes less 0450, the emergency room's (fewer ED visits)."""
@@ -127,7 +142,12 @@ def test_a_rerun_with_other_population_settings_reads_the_kept_events_and_equals
 
     with monkeypatch.context() as patched:
         _never_build(patched)
+        evaluated = _evaluated_populations(patched)
         again = _run(feeds, tmp_path / "b", house, rules=lower_ed, shards=shards)
+    # The populations' rows the first run kept with its events are read for every
+    # population whose rule B gives the same settings and windows: only the one B changes
+    # is evaluated, in each shard.
+    assert evaluated == ["HIGH_UTIL_ADULT"] * (shards or 1)
     assert again["shards"]["events_kept"] is True
     assert again["shards"]["inputs_kept"] is True
     assert _sets(house) == kept  # the same set, no file of it written again

@@ -9,6 +9,7 @@ directly.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -484,7 +485,9 @@ def apply_rule(
 def rule_key(population: Population, rules: Rules, dates: RunDates) -> str:
     """What a population's rule is given besides the events and inputs: its code and
     function, its settings (`rule_settings`) and its dates (`as_of`, its window, the long
-    window). Over the same events and inputs, one key is one result."""
+    window), as the sha256 of them. Over the same events and inputs, one key is one result:
+    kept with the events (ecm.shards.events.write_population_rows), a rerun or `ecm diff`
+    reads the rows of a population whose key its rules file gives again."""
     rule = population.rule
     given = {
         "code": population.code,
@@ -494,7 +497,7 @@ def rule_key(population: Population, rules: Rules, dates: RunDates) -> str:
         "window": population_window(population, rules, dates),
         "long_window": dates.long_window,
     }
-    return json.dumps(given, default=str, sort_keys=True)
+    return hashlib.sha256(json.dumps(given, default=str, sort_keys=True).encode()).hexdigest()
 
 
 # A population's collected qualified members, evidence and summary parts (PopulationResult).

@@ -12,6 +12,11 @@ shard-input set's key, the dates, a format constant, the ecm and Polars versions
 source of the code and the published tables that build events (so a developer's change never
 reuses stale events).
 
+Beside each shard's events the run that builds them keeps every population's collected rows
+under its rule's key (`write_population_rows`, ecm.shards.evaluate.rule_key); a later run or
+`ecm diff` over the same events reads them (`read_population_rows`) and evaluates only the
+populations its rules file gives another rule, settings or window.
+
 The set lives in the warehouse's own folder as the shard inputs do (ecm.warehouse.kept,
 kind `events`: `W.files/events/<key>/shard=<i>/<name>.parquet`) with the same life: a run
 whose key is the kept set's reads it where it is (`prepare_events`); else each shard writes
@@ -46,7 +51,7 @@ from ecm.config.reference import ReferenceData
 from ecm.config.rules import Rules, flat_settings
 from ecm.run.file_modes import FileModes
 from ecm.shards import evaluate
-from ecm.shards.evaluate import Events
+from ecm.shards.evaluate import Events, PopulationRows
 from ecm.shards.inputs import prune_kept
 from ecm.warehouse import kept
 from transforms.criteria import Criteria
@@ -56,7 +61,7 @@ log = logging.getLogger("ecm.shards")
 # The kind of set the warehouse's folder keeps events under (ecm.warehouse.kept).
 EVENTS = "events"
 # Raised when the files a set holds change shape: an older set is then never read.
-EVENTS_FORMAT = 2
+EVENTS_FORMAT = 3
 # The code that builds events (besides this module): a change to any of it is another key.
 _EVENTS_CODE = (
     Path(transforms.__file__).resolve().parent,
@@ -77,6 +82,10 @@ _EVENTS_TABLES = ("nyu", "pqi", "cms_planned")
 # The frames of Events written as files, by name (the criteria's as `criteria.<name>`).
 _FRAMES = tuple(f.name for f in fields(Events) if f.name not in ("dates", "criteria"))
 _CRITERIA = tuple(f.name for f in fields(Criteria))
+# Beside a shard's events: each population's collected rows, under its rule's key
+# (`populations/<rule key>/<part>.parquet`, ecm.shards.evaluate.rule_key).
+POPULATIONS = "populations"
+_ROW_PARTS = ("qualified", "evidence", "parts")
 
 
 def event_settings(rules: Rules) -> dict[str, Any]:
@@ -205,6 +214,30 @@ def write_events(events: Events, folder: Path) -> None:
     )
     for name, frame in frames.items():
         frame.write_parquet(folder / f"{name}.parquet", compression="lz4", statistics=False)
+
+
+def write_population_rows(known: dict[str, PopulationRows], folder: Path) -> None:
+    """The populations' collected rows (ecm.shards.evaluate.evaluate_populations), by rule
+    key, beside a shard's events in `folder`: a later run whose events are these reads the
+    rows of each population its rules file gives the same rule key instead of evaluating
+    it (`read_population_rows`)."""
+    for key, rows in known.items():
+        into = folder / POPULATIONS / key
+        into.mkdir(parents=True, exist_ok=True)
+        for part, frame in zip(_ROW_PARTS, rows, strict=True):
+            frame.write_parquet(into / f"{part}.parquet", compression="lz4", statistics=False)
+
+
+def read_population_rows(folder: Path) -> dict[str, PopulationRows]:
+    """The populations' rows kept beside a shard's events in `folder`, by rule key (none
+    when the set keeps none)."""
+    root = Path(folder) / POPULATIONS
+    if not root.is_dir():
+        return {}
+    return {
+        into.name: tuple(pl.read_parquet(into / f"{part}.parquet") for part in _ROW_PARTS)
+        for into in sorted(root.iterdir())
+    }
 
 
 def read_events(folder: Path, dates: RunDates) -> Events:

@@ -33,7 +33,13 @@ from ecm.shards.evaluate import (
     build_events,
     scan_inputs,
 )
-from ecm.shards.events import EventsSet, read_events, write_events
+from ecm.shards.events import (
+    EventsSet,
+    read_events,
+    read_population_rows,
+    write_events,
+    write_population_rows,
+)
 from ecm.shards.inputs import ShardPaths
 from transforms.exclusions import EXCLUSION_KEY
 
@@ -192,10 +198,17 @@ def run_shard_each(
     found = shard_events(shard, inputs, reference, first, dates, events)
     built = time.perf_counter()
     results = []
-    # The populations' rows by what their rules were given: a population whose block two
-    # rules files share is evaluated once (evaluate.evaluate_populations). One rules file
-    # keeps none.
-    known: dict[str, PopulationRows] | None = {} if len(each) > 1 else None
+    # The populations' rows by what their rules were given (evaluate.rule_key): a
+    # population whose block two rules files share is evaluated once
+    # (evaluate.evaluate_populations); a set of events kept holds the rows of the run that
+    # built it, which a later run over them reads for each population whose rule is given
+    # the same again. One rules file whose events are not kept keeps none.
+    keeping = events is not None and events.keep and not events.reused
+    known: dict[str, PopulationRows] | None = None
+    if events is not None and events.reused:
+        known = read_population_rows(events.folder(shard.shard))
+    elif keeping or len(each) > 1:
+        known = {}
     for rules, out_dir in each:
         began = time.perf_counter()
         result = assign_populations(found, inputs, rules, known=known)
@@ -220,6 +233,8 @@ def run_shard_each(
                 },
             )
         )
+    if keeping and known is not None:
+        write_population_rows(known, events.folder(shard.shard))
     return results
 
 
