@@ -217,6 +217,36 @@ def test_the_edges_of_a_four_digit_year(con, tmp_path):
     ]
 
 
+def test_a_nanosecond_timestamp_at_the_edge_of_its_range_is_its_calendar_date(con, tmp_path):
+    """A zoned nanosecond timestamp whose wall-clock time falls before the first instant a
+    nanosecond timestamp holds (1677-09-21 08:05:41 UTC is 00:12:43 in Los Angeles, whose
+    offset then was -07:52:58) is its calendar date, typed and as text alike; converting it
+    in nanoseconds overflowed (an internal error, found by the property test above)."""
+    contract = load_contract("incarceration")
+    lowest = -(2**63)  # 1677-09-21 00:12:43.145224192 UTC
+    instant = lowest + ((8 * 3600 + 5 * 60 + 41) - (12 * 60 + 43)) * 10**9 + 1
+    pq.write_table(
+        pa.table(
+            {
+                "member_id": ["A"],
+                "facility_type": ["other"],
+                "booking_date": pa.array([D(1, 1, 1)], pa.date32()),
+                "release_date": pa.array([instant], pa.int64()).cast(
+                    pa.timestamp("ns", tz="America/Los_Angeles")
+                ),
+            }
+        ),
+        tmp_path / "incarceration.parquet",
+    )
+    read = parquet_select(tmp_path / "incarceration.parquet", contract, tmp_path)
+    typed = _checked(con, contract, read.select, read.typed)
+    assert typed == _checked(con, contract, read.text, frozenset())
+    names = [name for name, _kind in typed[0]]
+    (row,) = (dict(zip(names, r, strict=True)) for r in typed[1])
+    assert row["release_date"] == D(1677, 9, 21)
+    assert row["_reject"] is None
+
+
 # --- a whole ingest, typed reading on and off -----------------------------------------------
 
 

@@ -55,7 +55,7 @@ def _warehouse(path, run_dates, rtf_periods=True, household=True):
     for i, day in enumerate(run_dates):
         con.execute(
             f"insert into {history.RUNS} values (?, ?, 'v', 's', 'e', '{{}}', 1, 1, 1, '{{}}', "
-            "'succeeded', null, now(), null, null)",
+            "'succeeded', null, now(), null, null, null)",
             [f"run{i}", day],
         )
         for member, code, group in (
