@@ -139,8 +139,10 @@ def _typed_as_text(sql: str, kind: pa.DataType, *, is_date: bool, path: Path, co
     if pa.types.is_dictionary(kind):
         kind = kind.value_type
     if pa.types.is_timestamp(kind):
+        if is_date:
+            return f"cast({_calendar_date(sql, kind, path, column)} as varchar)"
         local = sql if kind.tz is None else _wall_clock(sql, kind.tz, path, column)
-        return f"cast(cast({local} as date) as varchar)" if is_date else f"cast({local} as varchar)"
+        return f"cast({local} as varchar)"
     if pa.types.is_floating(kind):
         return (
             f"case when isnan({sql}) then null when {sql} = trunc({sql}) and abs({sql}) < 1e18 "
@@ -167,11 +169,20 @@ def _typed_value(
     if contract_type == "date" and pa.types.is_date(kind):
         return f"cast({sql} as date)"
     if contract_type == "date" and pa.types.is_timestamp(kind):
-        local = sql if kind.tz is None else _wall_clock(sql, kind.tz, path, column)
-        return f"cast({local} as date)"
+        return _calendar_date(sql, kind, path, column)
     if contract_type == "integer" and pa.types.is_integer(kind):
         return sql
     return None
+
+
+def _calendar_date(sql: str, kind: pa.DataType, path: Path, column: str) -> str:
+    """SQL for the calendar date of a timestamp column of Arrow type `kind`: its wall-clock
+    date, in its own zone when it has one. A zoned timestamp is turned to its zone in
+    microseconds: in nanoseconds, an instant whose wall-clock time falls before 1677-09-21
+    00:12:43 (the first a nanosecond timestamp holds) overflows; the date is the same."""
+    if kind.tz is None:
+        return f"cast({sql} as date)"
+    return f"cast({_wall_clock(f'cast({sql} as timestamptz)', kind.tz, path, column)} as date)"
 
 
 FIXED_OFFSET = re.compile(r"([+-])([0-9]{2}):?([0-9]{2})")
