@@ -893,9 +893,12 @@ def diff(
 
     Evaluates both rules files, with the monthly run's own rules and shards, over what the
     warehouse already staged (no feed is read again), on one as-of date, and compares
-    their assignments (member × population). The warehouse is opened read only: its
-    file, its history and every output folder but --out are left as they were. Writes
-    into --out:
+    their assignments (member × population). A rules file a recorded run already answered
+    over the same staged inputs and date (the latest run's, with one --rules) is read from
+    the warehouse's history, not evaluated again; of the other, only the populations whose
+    rule it changes are evaluated when the run's kept events are its events. The warehouse
+    is opened read only: its file, its history and every output folder but --out are left
+    as they were. Writes into --out:
 
     \b
       diff.parquet   one row per member x population held under one rules file only:
