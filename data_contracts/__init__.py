@@ -54,6 +54,9 @@ MEMBERS_FEED = "eligibility"
 # cites (`file:line`) lists them in its `read_columns`.
 ROW_KEY_COLUMNS = ("_source_file", "_line")
 
+# The column types whose values the staged table's suite expects in a set
+# (data_contracts.gx_suites.table_expectations).
+SUITE_SETS = ("choice", "yes_no")
 COLUMN_TYPES = ("text", "date", "integer", "code", "choice", "yes_no", "period")
 # The column types whose values the rules file may alias (a value stands for another).
 ALIASED_TYPES = ("text", "choice", "yes_no")
@@ -239,6 +242,11 @@ class FeedContract:
     # contract columns, and the row key (ROW_KEY_COLUMNS) where evidence cites a row.
     # Empty: no rule reads the feed (it is checked and staged only).
     read_columns: tuple[str, ...] = ()
+    # A feed kept whole (`stored_columns` declared): each delivered file is kept as it
+    # came, in the warehouse's folder (ecm.ingest.delivered: the view `delivered__<feed>`),
+    # and the staged table stores only these columns, what a run reads of the feed (its
+    # rows are still checked in every delivered column). Empty: every column is stored.
+    stored_columns: tuple[str, ...] = ()
     grain_key: tuple[str, ...] = ()
     grain_severity: str = "warn"
     member_key: str | None = None
@@ -254,6 +262,12 @@ class FeedContract:
     @property
     def columns(self) -> tuple[str, ...]:
         return self.required_columns + self.optional_columns
+
+    @property
+    def kept_whole(self) -> bool:
+        """Whether the feed's delivered files are kept whole beside the warehouse and its
+        staged table stores only `stored_columns`."""
+        return bool(self.stored_columns)
 
     def spec(self, column: str) -> ColumnSpec:
         """The column's spec (a plain `text` column when the contract says nothing)."""
@@ -643,6 +657,7 @@ def parse_contract(path: Path, data: dict) -> FeedContract:
     _known(r, "read_columns", columns + ROW_KEY_COLUMNS, read_columns)
     if len(set(read_columns)) != len(read_columns):
         raise r.fail("read_columns", "a column is named twice")
+    stored_columns = _stored_names(r, columns)
     contract = FeedContract(
         name=name,
         required=r.get("required", bool),
@@ -651,6 +666,7 @@ def parse_contract(path: Path, data: dict) -> FeedContract:
         optional_columns=optional_columns,
         order=order,
         read_columns=read_columns,
+        stored_columns=stored_columns,
         grain_key=grain_key,
         grain_severity=r.choice("grain_severity", ("warn",), "warn"),
         member_key=member_key,
@@ -663,10 +679,42 @@ def parse_contract(path: Path, data: dict) -> FeedContract:
         fill_rates=_fill_rates(r, specs, columns),
         path=path,
     )
+    if stored_columns:
+        _check_stored(r, contract)
     r.finish()
     if path.stem != name:
         raise r.fail("name", f"'{name}' does not match the file name {path.name}")
     return contract
+
+
+def _stored_names(r: _Reader, columns: tuple[str, ...]) -> tuple[str, ...]:
+    stored_columns = r.names("stored_columns", ())
+    _known(r, "stored_columns", columns, stored_columns)
+    if len(set(stored_columns)) != len(stored_columns):
+        raise r.fail("stored_columns", "a column is named twice")
+    return stored_columns
+
+
+def _check_stored(r: _Reader, contract: FeedContract) -> None:
+    """A feed kept whole stores at least what its contract itself reads of the staged
+    table: the read columns, the grain and member keys, the columns of its expectations
+    and fill-rate checks."""
+    needed = [c for c in contract.read_columns if c not in ROW_KEY_COLUMNS]
+    needed += [*contract.grain_key, *([contract.member_key] if contract.member_key else [])]
+    needed += [
+        s.name for s in contract.specs if s.not_null_mostly is not None or s.type in SUITE_SETS
+    ]
+    for e in contract.expectations:
+        needed += [e.kwargs["column"]] if "column" in e.kwargs else e.kwargs.get("column_list", [])
+    for check in contract.fill_rates:
+        needed += [check.column, *(s.column for s in check.scope)]
+    missing = [c for c in dict.fromkeys(needed) if c not in contract.stored_columns]
+    if missing:
+        raise r.fail(
+            "stored_columns",
+            f"lacks {', '.join(missing)}: the contract reads them of the staged table "
+            f"(read_columns, grain_key, member_key, expectations, fill_rates)",
+        )
 
 
 @cache

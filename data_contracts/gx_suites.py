@@ -57,7 +57,7 @@ from typing import Any
 
 import duckdb
 
-from data_contracts import CONTRACT_DIR, FeedContract, load_contract
+from data_contracts import CONTRACT_DIR, SUITE_SETS, FeedContract, load_contract
 from data_contracts.fill_rates import BELOW, FillRate, FillRateRules, measure_fill_rates
 from data_contracts.sql import ident, ident_list
 
@@ -106,7 +106,7 @@ def table_expectations(contract: FeedContract) -> list[ExpectationSpec]:
                     {"column": col.name, "mostly": col.not_null_mostly},
                 )
             )
-        if col.type in ("choice", "yes_no"):
+        if col.type in SUITE_SETS:
             values = (
                 ["Y", "N"]
                 if col.type == "yes_no"

@@ -29,12 +29,13 @@ from ecm.deliver.summary import build_summary
 from ecm.deliver.write import write_run_outputs
 from ecm.deliver.writers import RunResults
 from ecm.ingest import IngestResult, ingest
+from ecm.ingest.delivered import DELIVERED, Keeping, adopt_delivered, named_sets_sql
 from ecm.ingest.fingerprints import fingerprint_inputs
 from ecm.loop.stage import LoopResult, run_loop
 from ecm.run import interrupts
 from ecm.run.all_or_nothing import all_or_nothing
 from ecm.run.dask import start_workers
-from ecm.run.file_modes import modes_of
+from ecm.run.file_modes import FileModes, modes_of
 from ecm.run.guards import check_sanity_guards
 from ecm.run.logs import get_logger
 from ecm.run.prefect_env import quiet_prefect_failure_logs
@@ -55,10 +56,12 @@ from ecm.shards.inputs import (
     ShardSet,
     adopt_shard_inputs,
     prepare_shard_inputs,
+    prune_kept,
     prune_shard_inputs,
 )
 from ecm.shards.run import MergedResult, ShardResult, merge_shard_results, run_shard
 from ecm.warehouse import history
+from ecm.warehouse.kept import files_folder
 from ecm.warehouse.sql import use_memory_budget
 from flows.artifacts import publish_artifacts
 from flows.retries import IO_RETRIES
@@ -70,11 +73,18 @@ PLAIN = {"cache_policy": NO_CACHE, "persist_result": False}
 
 @task(name="ingest feeds", **PLAIN)
 def ingest_feeds(
-    input_dir: Path, warehouse: Path, rules: Rules, work_dir: Path, encodings, file_hashes
+    input_dir: Path,
+    warehouse: Path,
+    rules: Rules,
+    work_dir: Path,
+    encodings,
+    file_hashes,
+    keeping: Keeping,
 ) -> IngestResult:
     """The feed directory into the run's warehouse copy, reading only the files it has not
-    staged (`file_hashes`: the run's input fingerprints); the quarantine guard acts during
-    it (ecm.ingest). No retries: reading a file that cannot be read again cannot help."""
+    staged (`file_hashes`: the run's input fingerprints), the files of a feed kept whole
+    kept as `keeping` says (ecm.ingest.delivered); the quarantine guard acts during it
+    (ecm.ingest). No retries: reading a file that cannot be read again cannot help."""
     with interrupts.connect(warehouse) as con:
         return ingest(
             con,
@@ -85,6 +95,7 @@ def ingest_feeds(
             encodings=encodings,
             file_hashes=file_hashes,
             quarantine_guard="run",
+            keeping=keeping,
         )
 
 
@@ -262,11 +273,23 @@ def _settings(rules_file: Path | None, as_of: dt.date) -> tuple[Rules, Reference
     return rules, reference, RunDates.of(rules, as_of)
 
 
-def _adopt(shard_set: ShardSet, events: EventsSet, warehouse: Path) -> None:
-    """The sets this run wrote into the warehouse's folder, just before its copy is
-    swapped in (ecm.warehouse.kept.adopt)."""
+def _adopt(
+    shard_set: ShardSet, events: EventsSet, keeping: Keeping, house: Path, warehouse: Path
+) -> None:
+    """The sets this run wrote into the warehouse's folder, just before its copy `house`
+    is swapped in (ecm.warehouse.kept.adopt; the claims files kept whole, with the view
+    over them: ecm.ingest.delivered.adopt_delivered)."""
     adopt_shard_inputs(shard_set, warehouse)
     adopt_events(events, warehouse)
+    adopt_delivered(house, warehouse, keeping)
+
+
+def _prune(warehouse: Path, modes: FileModes) -> None:
+    """Once the run's copy is swapped in (its lock still held): the sets beside the
+    warehouse it no longer names go (ecm.warehouse.kept.prune)."""
+    prune_shard_inputs(warehouse, modes)
+    prune_events(warehouse, modes)
+    prune_kept(warehouse, DELIVERED, modes, named_sets_sql())
 
 
 @flow(
@@ -308,7 +331,8 @@ def monthly(
             workers, warming = start_workers(__name__)
         with timer.step("ingest") as stage:
             fingerprints = fingerprint_inputs(input_dir)
-            ingested = ingest_feeds(input_dir, house, rules, work, encodings, fingerprints)
+            keeping = Keeping(files_folder(warehouse), work / "kept")
+            ingested = ingest_feeds(input_dir, house, rules, work, encodings, fingerprints, keeping)
             stage.count(sum(c.read for c in ingested.feeds.values()), "rows read")
         with timer.step("shard_inputs") as stage:
             feeds = list(ingested.feeds)
@@ -365,9 +389,8 @@ def monthly(
             stage.count(written.rows, "rows written")
             # The shard inputs and events this run wrote are kept for the next run that
             # can read them; the sets the swapped-in warehouse no longer names go.
-            run.swap_in(before_commit=lambda: _adopt(shard_set, events, warehouse))
-            prune_shard_inputs(warehouse, run.modes)
-            prune_events(warehouse, run.modes)
+            run.swap_in(before_commit=lambda: _adopt(shard_set, events, keeping, house, warehouse))
+            _prune(warehouse, run.modes)
     log.info("wrote %s", out_dir)
     summary["timings_seconds"] = timer.seconds
     publish_artifacts(summary, out_dir / catalog.REPORT)

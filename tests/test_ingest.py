@@ -340,9 +340,14 @@ def test_tuva_conformance_sample_reads_as_it_is(tmp_path, con, rules):
     assert result.feeds["medical_claim"].quarantined == 0
     assert result.feeds["eligibility"].quarantined == 0
     staged = table(con, "stg__medical_claim")
-    # retains the input layer's other columns and normalises codes
-    assert "paid_amount" in staged.columns
+    # normalises codes; stores what a run reads, and keeps the input layer's other
+    # columns with the file as delivered
+    assert "paid_amount" not in staged.columns
     assert staged["bill_type_code"].drop_nulls().str.len_chars().max() == 3
+    delivered = table(con, "delivered__medical_claim")
+    assert delivered.height == 2075
+    assert "paid_amount" in delivered.columns
+    assert delivered["paid_amount"].drop_nulls().len() > 0
 
 
 def test_conformance_sample_reads_in_place(con, rules, tmp_path):

@@ -233,11 +233,14 @@ def test_unknown_columns_of_a_removed_file_leave_the_staged_table(tmp_path, ware
     feeds = month_one(tmp_path / "feeds")
     drop(feeds, "medical_claim", "2026-02", [line("c9", "A", "2026-02-02", region="north")])
     ingest(warehouse, feeds, rules, tmp_path / "w1")
-    assert "region" in warehouse.sql("select * from stg__medical_claim").columns
+    # The claims are kept whole: an unknown column is in the files as delivered, never in
+    # the staged table (which stores what a run reads).
+    assert "region" in warehouse.sql("select * from delivered__medical_claim").columns
+    assert "region" not in warehouse.sql("select * from stg_checked__medical_claim").columns
     shutil.rmtree(feeds / "medical_claim")
     drop(feeds, "medical_claim", "2026-01", [line("c1", "A", "2026-01-05")])
     ingest(warehouse, feeds, rules, tmp_path / "w2")
-    assert "region" not in warehouse.sql("select * from stg__medical_claim").columns
+    assert "region" not in warehouse.sql("select * from delivered__medical_claim").columns
     _full, want = full_ingest(feeds, rules, tmp_path / "w3")
     assert_same(snapshot(warehouse), want)
 
@@ -246,9 +249,10 @@ def test_columns_empty_in_every_row_are_not_stored_and_read_as_typed_nulls(
     tmp_path, warehouse, rules
 ):
     """The staged table stores only columns some row holds a value in (and those the
-    staging model fills from another: person_id from member_id); stg__ shows every
-    column of the model, typed. A column valued only in a file that is removed leaves
-    the table, as a full ingest would build it."""
+    staging model fills from another); stg__ shows every column of the model, typed (of
+    the claims, kept whole, every column a run reads: person_id, filled from member_id,
+    is not one). A column valued only in a file that is removed leaves the table, as a
+    full ingest would build it."""
     feeds = month_one(tmp_path / "feeds")
     ingest(warehouse, feeds, rules, tmp_path / "w1")
 
@@ -259,12 +263,12 @@ def test_columns_empty_in_every_row_are_not_stored_and_read_as_typed_nulls(
         return warehouse.sql("select * from stg__medical_claim")
 
     assert {"drg_code", "claim_line_end_date"}.isdisjoint(stored())
-    assert "person_id" in stored()
+    assert "person_id" not in stored()
     view = shown()
     assert {"drg_code", "claim_line_end_date", "diagnosis_code_25"} <= set(view.columns)
+    assert "person_id" not in view.columns
     kinds = dict(zip(view.columns, map(str, view.types), strict=True))
     assert kinds["claim_line_end_date"] == "DATE"
-    assert view.pl()["person_id"].drop_nulls().len() > 0
     drop(feeds, "medical_claim", "2026-02", [line("c9", "A", "2026-02-02", drg_code="470")])
     ingest(warehouse, feeds, rules, tmp_path / "w2")
     assert "drg_code" in stored()

@@ -23,6 +23,7 @@ ORDER = (
     "measure",
     "read",
     "tables",
+    "delivered",
     "claim_versions",
     "incremental",
     "stage",

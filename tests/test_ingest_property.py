@@ -127,7 +127,9 @@ def good_members_staged(con) -> dict[str, list[tuple]]:
     """Each feed's staged rows of the good members: contract columns and line."""
     staged = {}
     for feed in FEEDS:
-        columns = ", ".join(f'"{c}"' for c in ("_line", *load_contract(feed).columns))
+        contract = load_contract(feed)
+        shown = [c for c in contract.columns if c in (contract.stored_columns or contract.columns)]
+        columns = ", ".join(f'"{c}"' for c in ("_line", *shown))
         staged[feed] = con.execute(
             f"select {columns} from stg__{feed} where member_id like 'GOOD-%' order by all"
         ).fetchall()

@@ -19,7 +19,9 @@ For every feed of the contract (data_contracts/), in order, `ingest`:
    normalised by `sql/staging/stg__NAME.sql`;
    rows that break an `error` rule go to the `quarantine` table with the rule and the raw
    row, the rest are the view `stg__NAME`; the quarantine guard counts each piece.
-   read = staged + quarantined is checked for every feed (`result`).
+   read = staged + quarantined is checked for every feed (`result`). A feed kept whole
+   (the claims) stores only the columns a run reads, and keeps each file as delivered in
+   the warehouse's folder (`delivered`: the view `delivered__NAME`).
 
 Then the claim versions are resolved (`claim_versions`). The tables the ingest keeps
 beside the staged feeds are in `tables`; what it did is an `IngestResult` (`result`). A
@@ -31,7 +33,7 @@ May import: `ecm.errors`, `ecm.files`, `ecm.config`, `ecm.run`, `ecm.warehouse`,
 `data_contracts`. Imports neither `ecm.shards` nor `ecm.deliver`, nor `flows/`. Inside the
 package, imports go one way (tests/test_ingest_modules.py), lowest first: `discover`,
 `fingerprints`, `header`, `read_text`, `read_parquet`, `read_excel`, `measure`, `read`, `tables`,
-`claim_versions`, `incremental`, `stage`, `result`, then `ingest` here. SQL names and
+`delivered`, `claim_versions`, `incremental`, `stage`, `result`, then `ingest` here. SQL names and
 texts are quoted by `data_contracts.sql` (`ident`, `ident_list`, `lit`), the project's one
 quoting helper.
 """
@@ -47,6 +49,7 @@ from data_contracts import load_contracts
 from ecm.config.rules import Rules
 from ecm.errors import SanityGuardError
 from ecm.ingest.claim_versions import VERSIONED_FEED, resolve_claim_versions, touch_every_claim
+from ecm.ingest.delivered import Keeping
 from ecm.ingest.discover import discover_feeds, encoding_of
 from ecm.ingest.incremental import (
     current_files,
@@ -67,6 +70,7 @@ from ecm.ingest.result import (
 from ecm.ingest.stage import feed_quarantine_guard, finish_feed, stage_absent_feed, stage_files
 from ecm.ingest.tables import prepare_warehouse
 from ecm.run.progress import NO_PROGRESS, Reporter
+from ecm.warehouse.kept import files_folder
 
 
 def ingest(
@@ -79,6 +83,7 @@ def ingest(
     encodings: Mapping[str, str] | None = None,
     file_hashes: Mapping[str, str] | None = None,
     quarantine_guard: str | None = None,
+    keeping: Keeping | None = None,
 ) -> IngestResult:
     """Load a feed directory into the warehouse: stg__*, quarantine, claims current.
 
@@ -104,9 +109,16 @@ def ingest(
     the share is certain (guards.QuarantineShare), carrying the partial summary of
     `refused_summary`; with `"validation"` (`ecm validate`, which reports every broken
     row) only once more than a piece of the feed is read (a feed of one piece is read
-    whole); without it the shares are only counted."""
+    whole); without it the shares are only counted.
+
+    A feed kept whole (its contract's `stored_columns`: the claims) keeps each file as
+    delivered where `keeping` says (ecm.ingest.delivered; default: in the folder beside
+    `con`'s database file, or in `work_dir` for one in memory); a run, working on a copy
+    of the warehouse, passes the folder of the warehouse it replaces and its work folder
+    for the sets it writes, moved in at its swap (`adopt_delivered`)."""
     report_to = progress or NO_PROGRESS
     input_dir = Path(input_dir)
+    keeping = keeping or Keeping.in_place(_kept_in(con, Path(work_dir)))
     # The rules file's aliases of coded values, applied when a feed is staged.
     contracts = {n: c.with_value_aliases(rules.setting) for n, c in load_contracts().items()}
     discovery = discover_feeds(input_dir, contracts)
@@ -123,14 +135,14 @@ def ingest(
         feed = discovery.feeds.get(name)
         files = input_files(feed, input_dir, hashes)
         version = staging_sha256(contract)
-        to_stage, dropped = plan_feed(con, contract, files, version)
+        to_stage, dropped = plan_feed(con, contract, files, version, keeping)
         outcome = outcomes[name] = FileOutcomes(dropped=dropped)
         to_stage = recheck_kept_rows(con, contract, files, to_stage)
         outcome.kept = [f.relative for f in files if f not in to_stage]
         if name == VERSIONED_FEED and not outcome.kept:
             touch_every_claim(con)
         if feed is None:
-            stage_absent_feed(con, contract, dropped)
+            stage_absent_feed(con, contract, dropped, keeping)
             continue
         # Every file to stage is measured first (its lines' length checked), so that
         # the guard knows at most how many rows the feed holds before any is staged.
@@ -154,6 +166,7 @@ def ingest(
                 measures,
                 guard,
                 version,
+                keeping,
             )
             current = current_files(con, name, files)
             totals = feed_totals(contract, feed, current)
@@ -164,7 +177,7 @@ def ingest(
         outcome.staged = [raw.file for raw in staged_raw]
         if dropped:
             drop_unknown_columns(con, contract, current)
-        finish_feed(con, contract, staged_raw)
+        finish_feed(con, contract, staged_raw, keeping)
         count_feed(result, con, contract, files, current, totals, outcome)
     with report_to.step("resolving claim versions"):
         result.claim_versions = resolve_claim_versions(
@@ -172,3 +185,11 @@ def ingest(
         )
     result.files = {n: o.as_dict() for n, o in outcomes.items()}
     return result
+
+
+def _kept_in(con: duckdb.DuckDBPyConnection, work_dir: Path) -> Path:
+    """The warehouse's own folder beside `con`'s database file (`work_dir` in memory)."""
+    path = con.execute(
+        "select path from duckdb_databases() where database_name = current_database()"
+    ).fetchall()[0][0]
+    return files_folder(Path(path)) if path else work_dir / "warehouse.files"

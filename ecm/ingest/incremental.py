@@ -25,6 +25,7 @@ from data_contracts import CONTRACT_DIR, FeedContract
 from data_contracts.sql import ELIGIBILITY_MEMBERS, MEMBER_QUARANTINED, UNKNOWN_MEMBER, ident, lit
 from ecm import files as outputs
 from ecm.ingest.claim_versions import touch_claims
+from ecm.ingest.delivered import Keeping, is_kept
 from ecm.ingest.discover import FeedFiles, relative_to_input
 from ecm.ingest.header import META_COLUMNS
 from ecm.ingest.tables import FILES_TABLE, MEMBER_CHECKS_TABLE
@@ -120,12 +121,18 @@ def current_files(
 
 
 def plan_feed(
-    con: duckdb.DuckDBPyConnection, contract: FeedContract, files: list[InputFile], version: str
+    con: duckdb.DuckDBPyConnection,
+    contract: FeedContract,
+    files: list[InputFile],
+    version: str,
+    keeping: Keeping | None = None,
 ) -> tuple[list[InputFile], list[str]]:
     """Which of a feed's files to stage, and which staged files to drop: a file staged
     before with the same sha256, contract and staging code and ecm version is kept; one
     changed or gone is dropped (its rows deleted); a new or changed one is staged. When
-    the contract or code changed (or the staged table is missing), the whole feed is."""
+    the contract or code changed (or the staged table is missing), the whole feed is. A
+    file of a feed kept whole whose delivered set the warehouse's folder lacks (`keeping`;
+    removed by hand) is staged again, and so kept again."""
     feed = contract.name
     stored = con.execute(
         f"select source_file, sha256, staging_sha256, ecm_version from {FILES_TABLE} "
@@ -144,6 +151,8 @@ def plan_feed(
         con.execute(f"delete from {FILES_TABLE} where feed = ?", [feed])
         return files, [f for f, *_ in stored]
     current = {f.relative: f.sha256 for f in files}
+    if contract.kept_whole and keeping is not None:
+        current = {f: sha for f, sha in current.items() if is_kept(keeping.folder, sha)}
     gone = [f for f, sha, *_ in stored if current.get(f) != sha]
     kept = {f for f, sha, *_ in stored if current.get(f) == sha}
     _forget_files(con, feed, gone)

@@ -60,6 +60,10 @@ class RawFile:
     # same rows with every column as text (None: `select` is); see `text_select`.
     typed: frozenset[str] = frozenset()
     text: str | None = None
+    # The glob of the Parquet files in the work folder holding the whole file as read
+    # (a text file's pieces, a workbook's sheet): what a feed kept whole keeps of it
+    # (ecm.ingest.delivered); None for a Parquet file, read where it is.
+    work_files: str | None = None
 
     @property
     def text_select(self) -> str:
@@ -113,7 +117,12 @@ def raw_file(
     spans = measure is None or measure.has_quoted_line_breaks or source != path
     lf, columns = scan_text_file(path, contract, input_dir, source=source, quoted_line_breaks=spans)
     pieces = lit(f"{stem}.*.parquet")
-    raw = RawFile(relative, tuple(columns), f"select * from read_parquet({pieces})")
+    raw = RawFile(
+        relative,
+        tuple(columns),
+        f"select * from read_parquet({pieces})",
+        work_files=f"{stem}.*.parquet",
+    )
     rows = measure.rows_at_most if measure else None
     pieces = _sink_pieces(lf, raw, contract, stem, path, source, sep, piece_rows, rows)
     return replace(raw, pieces=pieces)
@@ -130,6 +139,7 @@ def _work_parquet(
         tuple(columns),
         f"select * from read_parquet({lit(target)})",
         frozenset(c for c in columns if c in contract.columns and c not in empty),
+        work_files=str(target),
     )
 
 

@@ -38,13 +38,18 @@ class ParquetSelect:
     empty: set[str]
 
 
-def parquet_select(path: Path, contract: FeedContract, input_dir: Path) -> ParquetSelect:
+def parquet_select(
+    path: Path, contract: FeedContract, input_dir: Path, *, source_file: str | None = None
+) -> ParquetSelect:
     """The selects reading one Parquet feed file, with `_source_file` and `_line` (the row
     number, from 1). DuckDB reads the file in place: no copy. Each column is read by the
     meaning of its Arrow type (`_typed_as_text`); a column the contract types `date` or
     `integer` holding dates, timestamps or integers is read as that value
     (`_typed_value`) in `select`: the checks take it as its own parse
-    (data_contracts.sql, `checked_select`), never formatted as text and parsed back."""
+    (data_contracts.sql, `checked_select`), never formatted as text and parsed back.
+    `source_file`: the `_source_file` of its rows (default: `path` relative to
+    `input_dir`), for a file kept under another name (ecm.ingest.delivered)."""
+    source = source_file if source_file is not None else relative_to_input(path, input_dir)
     try:
         schema = pq.read_schema(path)
     except (pa.ArrowException, OSError):
@@ -90,7 +95,7 @@ def parquet_select(path: Path, contract: FeedContract, input_dir: Path) -> Parqu
 
     def select(value: dict[str, str]) -> str:
         return (
-            f"select {lit(relative_to_input(path, input_dir))} as _source_file, "
+            f"select {lit(source)} as _source_file, "
             f"cast(file_row_number + 1 as bigint) as _line, {selected(value)} "
             f"from read_parquet({lit(path)}, file_row_number = true)"
         )

@@ -26,6 +26,7 @@ from data_contracts import FeedContract
 from data_contracts.sql import ELIGIBILITY_MEMBERS_SQL, checked_select, ident, ident_list
 from ecm.config.rules import Rules
 from ecm.ingest.claim_versions import touch_claims
+from ecm.ingest.delivered import Keeping, delivered_view, keep_delivered
 from ecm.ingest.discover import FeedFiles
 from ecm.ingest.header import META_COLUMNS
 from ecm.ingest.incremental import InputFile, drop_unknown_columns, staged_files, staging_sha256
@@ -85,10 +86,13 @@ def stage_files(
     measures: Mapping[str, FileMeasure],
     guard: QuarantineShare,
     version: str,
+    keeping: Keeping | None = None,
 ) -> list[RawFile]:
     """Read and stage each file of `to_stage` (in the feed's file order), recording it in
     `ingest_files` with the feed's staging code (`version`, its staging_sha256), each
-    reported to `progress` with its rows and seconds; the raw files staged. Before a file
+    reported to `progress` with its rows and seconds; the raw files staged. A feed kept
+    whole keeps each file as delivered where `keeping` says
+    (ecm.ingest.delivered). Before a file
     is read, the disk holding the warehouse must have room for it (`check_disk_room`, from
     its `measures`); it is staged in pieces of PIECE_ROWS rows (`file_pieces`), `guard`
     counting each, so that a feed whose quarantined share is certainly past the rules
@@ -127,6 +131,8 @@ def stage_files(
                     raise
                 raise parquet_error(unreadable) from None
             reported.count(read, "rows read", staged=staged, quarantined=quarantined)
+        if contract.kept_whole and keeping is not None:
+            keep_delivered(raw, file.path, file.sha256, keeping)
         con.execute(
             f"insert into {FILES_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
@@ -323,8 +329,9 @@ def _stored_columns(
     from another column (`filled`). A column no row holds a value in is not written (a
     constant null column costs DuckDB as much to store as one with values: 92 empty
     claim columns were half the ingest); `stg__<feed>` shows it as null. The keys and
-    required columns the checks read stay. Records the staging model's columns and types
-    in `staged_columns`."""
+    required columns the checks read stay. A feed kept whole stores, of the rest, only
+    its `stored_columns` (its files are kept as delivered: ecm.ingest.delivered).
+    Records the staging model's columns and types in `staged_columns`."""
     feed = contract.name
     key = (feed, staging_sha256(contract), raw.columns)
     if key not in _DESCRIBED:
@@ -341,20 +348,31 @@ def _stored_columns(
     )
     keys = {*contract.grain_key, *([contract.member_key] if contract.member_key else [])}
     keys.update(spec.name for spec in contract.specs if spec.not_null)
-    kept = {*META_COLUMNS, "_reject", "_warn", *unknown, *raw.delivered, *keys, *filled}
+    valued = {*raw.delivered, *filled}
+    if contract.kept_whole:
+        kept = {*META_COLUMNS, "_reject", "_warn", *keys}
+        kept.update(c for c in contract.stored_columns if c in valued)
+        return [name for name, _kind in described if name in kept]
+    kept = {*META_COLUMNS, "_reject", "_warn", *unknown, *valued, *keys}
     return [name for name, _kind in described if name in kept or name not in contract.columns]
 
 
 def finish_feed(
-    con: duckdb.DuckDBPyConnection, contract: FeedContract, staged_raw: list[RawFile] = ()
+    con: duckdb.DuckDBPyConnection,
+    contract: FeedContract,
+    staged_raw: list[RawFile] = (),
+    keeping: Keeping | None = None,
 ) -> None:
-    """The view `stg__<feed>` of the rows that passed; for eligibility, the members the
-    other feeds are checked against; `raw__<feed>` / `checked__<feed>` as the temporary
-    views of the files this run read (for `tests.bench.validation_cost`)."""
+    """The view `stg__<feed>` of the rows that passed; for a feed kept whole, the view
+    `delivered__<feed>` of its files as delivered, where `keeping` keeps them; for eligibility, the
+    members the other feeds are checked against; `raw__<feed>` / `checked__<feed>` as the
+    temporary views of the files this run read (for `tests.bench.validation_cost`)."""
     feed = contract.name
     replace_relation(
-        con, f"stg__{feed}", "view", f"{_staged_select(con, feed)} where _reject is null"
+        con, f"stg__{feed}", "view", f"{_staged_select(con, contract)} where _reject is null"
     )
+    if contract.kept_whole and keeping is not None:
+        delivered_view(con, contract, keeping)
     if feed == "eligibility":
         con.execute(ELIGIBILITY_MEMBERS_SQL)
     if len(staged_raw) > 1:
@@ -372,13 +390,18 @@ def finish_feed(
         con.execute(f"create or replace temp view checked__{feed} as {checked}")
 
 
-def _staged_select(con: duckdb.DuckDBPyConnection, feed: str) -> str:
+def _staged_select(con: duckdb.DuckDBPyConnection, contract: FeedContract) -> str:
     """Every column of the feed's staging model from `stg_checked__<feed>`, in the model's
-    order (null, typed, where the table stores none), then the unknown columns it holds."""
+    order (null, typed, where the table stores none), then the unknown columns it holds;
+    of a feed kept whole, only the row key and its `stored_columns`."""
+    feed = contract.name
     schema = con.execute(
         f"select column_name, column_type from {SCHEMA_TABLE} where feed = ? order by position",
         [feed],
     ).fetchall()
+    if contract.kept_whole:
+        shown = {*META_COLUMNS, *contract.stored_columns}
+        schema = [(name, kind) for name, kind in schema if name in shown]
     table = f"stg_checked__{feed}"
     have = [r[0] for r in con.execute(f"describe {table}").fetchall()]
     hidden = {"_reject", "_warn"}
@@ -392,7 +415,10 @@ def _staged_select(con: duckdb.DuckDBPyConnection, feed: str) -> str:
 
 
 def stage_absent_feed(
-    con: duckdb.DuckDBPyConnection, contract: FeedContract, dropped: list[str]
+    con: duckdb.DuckDBPyConnection,
+    contract: FeedContract,
+    dropped: list[str],
+    keeping: Keeping | None = None,
 ) -> None:
     """An absent optional feed is staged empty so every model can read it; the run
     summary reports the populations that need it as not evaluated."""
@@ -400,7 +426,7 @@ def stage_absent_feed(
         _stage_file(con, contract, _create_empty_raw(con, contract))
     elif dropped:
         drop_unknown_columns(con, contract, [])
-    finish_feed(con, contract)
+    finish_feed(con, contract, keeping=keeping)
 
 
 def _create_empty_raw(con: duckdb.DuckDBPyConnection, contract: FeedContract) -> RawFile:

@@ -307,12 +307,13 @@ def prune_shard_inputs(warehouse: Path, modes: FileModes) -> int:
     return prune_kept(warehouse, SHARD_INPUTS, modes)
 
 
-def prune_kept(warehouse: Path, kind: str, modes: FileModes) -> int:
+def prune_kept(warehouse: Path, kind: str, modes: FileModes, named_sql: str | None = None) -> int:
     """Once the run's warehouse copy is swapped in (the lock still held): remove the sets
-    of `kind` it no longer names (ecm.warehouse.kept.prune) and give the one kept and the
-    folders holding it exactly `modes`, as the warehouse file is given (an older or wider
-    mode is narrowed). Returns the sets removed."""
-    removed = kept.prune(warehouse, kind)
+    of `kind` it no longer names (ecm.warehouse.kept.prune; `named_sql`, the select of
+    the keys it names when its catalog does not hold them) and give those kept and the
+    folders holding them exactly `modes`, as the warehouse file is given (an older or
+    wider mode is narrowed). Returns the sets removed."""
+    removed = kept.prune(warehouse, kind, named_sql)
     folder = kept.files_folder(warehouse)
     if folder.is_dir() and not folder.is_symlink():
         folder.chmod(modes.folder)

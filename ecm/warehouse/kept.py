@@ -120,7 +120,7 @@ def borrow(folder: Path, into: Path) -> Path | None:
     warehouse's lock keeps what it reads even if a run removes the set meanwhile. None
     when the set went before it was all linked (`into` then removed)."""
     try:
-        shutil.copytree(folder, into, copy_function=_link_or_copy)
+        shutil.copytree(folder, into, copy_function=link_or_copy)
     except FileNotFoundError:
         shutil.rmtree(into, ignore_errors=True)
         return None
@@ -132,7 +132,8 @@ def borrow(folder: Path, into: Path) -> Path | None:
     return Path(into)
 
 
-def _link_or_copy(source: str, target: str) -> None:
+def link_or_copy(source: str | Path, target: str | Path) -> None:
+    """`target` a hard link of `source`, or a copy where they are on two file systems."""
     try:
         os.link(source, target)
     except OSError as error:
@@ -141,24 +142,26 @@ def _link_or_copy(source: str, target: str) -> None:
         shutil.copy2(source, target)
 
 
-def prune(warehouse: Path, kind: str) -> int:
-    """Remove the sets of `kind` beside `warehouse` its catalog does not name: call only
-    while holding the warehouse's lock, after the run's copy is swapped in. Only folders
-    named `<kind>/<64 hex>` are touched. Returns how many were removed."""
+def prune(warehouse: Path, kind: str, named_sql: str | None = None) -> int:
+    """Remove the sets of `kind` beside `warehouse` its catalog does not name (or, given
+    `named_sql`, that its rows do not name: one column of keys): call only while holding
+    the warehouse's lock, after the run's copy is swapped in. Only folders named
+    `<kind>/<64 hex>` are touched. Returns how many were removed."""
     kind_dir = files_folder(warehouse) / kind
     if not kind_dir.is_dir() or kind_dir.is_symlink():
         return 0
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        named = (
-            {
+        if named_sql is not None:
+            named = {k for (k,) in con.execute(named_sql).fetchall()}
+        elif _has_catalog(con):
+            named = {
                 k
                 for (k,) in con.execute(
                     f"select key from {KEPT_TABLE} where kind = ?", [kind]
                 ).fetchall()
             }
-            if _has_catalog(con)
-            else set()
-        )
+        else:
+            named = set()
     removed = 0
     for entry in kind_dir.iterdir():
         if (
