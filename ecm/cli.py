@@ -544,8 +544,9 @@ def _answer(run_dir: Path, out_dir: Path, seed: int) -> None:
     type=click.Path(path_type=Path),
     default=None,
     help="A new DuckDB file to keep the staged feeds in, to inspect them (default: a "
-    "temporary one, removed after). Never an existing file: validate does not change a "
-    "run's warehouse.",
+    "temporary one, removed after), with its folder FILE.files/ holding the claims files "
+    "as delivered (the view delivered__medical_claim). Never an existing file: validate "
+    "does not change a run's warehouse.",
 )
 @_encoding_option
 @_log_options
@@ -615,6 +616,8 @@ def validate(
                         shown,
                         encodings=encodings,
                         quarantine_guard="validation",
+                        # A temporary warehouse, removed after: nothing to keep beside it.
+                        keep_whole=warehouse is not None,
                     )
                     step.count(sum(c.read for c in result.feeds.values()), "rows read")
                 # the first quarantined row of each rule: the lowest line of the first file

@@ -21,7 +21,7 @@ from data_contracts import ContractError, load_contract, parse_contract
 from data_contracts import _read_toml as read_toml
 from ecm.errors import SanityGuardError
 from ecm.ingest import ingest
-from ecm.ingest.delivered import DELIVERED, PARQUET_NAME
+from ecm.ingest.delivered import DELIVERED, PARQUET_NAME, named_sets_sql
 from ecm.warehouse.kept import COMPLETE, files_folder
 from tests.feeds import line, member, write_feed
 
@@ -49,9 +49,20 @@ def _feeds(folder: Path, *, suffix: str = ".csv") -> Path:
     return folder
 
 
-def _ingest(house: Path, feeds: Path, rules, work: Path):
+def _keys(house: Path) -> set[str]:
+    """The sets the warehouse names (one per claims file it stages)."""
+    with duckdb.connect(str(house), read_only=True) as con:
+        return {key for (key,) in con.execute(named_sets_sql()).fetchall()}
+
+
+def _set(house: Path) -> Path:
+    (key,) = _keys(house)
+    return files_folder(house) / DELIVERED / key
+
+
+def _ingest(house: Path, feeds: Path, rules, work: Path, **options):
     with duckdb.connect(str(house)) as con:
-        result = ingest(con, feeds, rules, work)
+        result = ingest(con, feeds, rules, work, **options)
         staged = con.sql("select * from stg__medical_claim").pl()
         stored = [r[0] for r in con.execute("describe stg_checked__medical_claim").fetchall()]
         delivered = con.sql("select * from delivered__medical_claim order by _line").pl()
@@ -71,10 +82,11 @@ def test_the_claims_are_kept_as_delivered_and_the_table_stores_what_a_run_reads(
 
     # Every delivered row, the quarantined one too, every column, an unknown one too.
     assert delivered.height == claims.read
-    assert delivered["_line"].to_list() == [2, 3, 4] if suffix == ".csv" else [1, 2, 3]
+    # A text file's lines (the header is line 1), a Parquet file's rows.
+    assert delivered["_line"].to_list() == ([2, 3, 4] if suffix == ".csv" else [1, 2, 3])
     assert delivered["_source_file"].unique().to_list() == [f"medical_claim{suffix}"]
     assert delivered["plan_note"].to_list() == ["first", "second", "no such member"]
-    assert delivered["paid_amount"].to_list()[:2] == ["12.50", "7"] if suffix == ".csv" else True
+    assert delivered["paid_amount"].to_list() == ["12.50", "7", None]
     assert delivered["claim_id"].to_list() == ["c1", "c2", "c3"]
 
     # The staged table: the row key, the verdicts and the stored columns it delivered.
@@ -86,9 +98,9 @@ def test_the_claims_are_kept_as_delivered_and_the_table_stores_what_a_run_reads(
     ]
     assert sorted(staged["claim_id"]) == ["c1", "c2"]
 
-    # The set: named by the file's sha256, in the folder beside the warehouse.
+    # The set, in the folder beside the warehouse.
     source = feeds / f"medical_claim{suffix}"
-    folder = files_folder(house) / DELIVERED / _sha256(source)
+    folder = _set(house)
     assert (folder / COMPLETE).is_file()
     if suffix == ".parquet":
         assert _sha256(folder / PARQUET_NAME) == _sha256(source)  # byte for byte
@@ -101,7 +113,7 @@ def test_a_file_kept_before_is_not_copied_again_and_a_set_removed_by_hand_is_kep
     house = tmp_path / "w" / "warehouse.duckdb"
     house.parent.mkdir()
     first = _ingest(house, feeds, rules, tmp_path / "work1")
-    folder = files_folder(house) / DELIVERED / _sha256(feeds / "medical_claim.parquet")
+    folder = _set(house)
     written = (folder / PARQUET_NAME).stat().st_mtime_ns
 
     again = _ingest(house, feeds, rules, tmp_path / "work2")
@@ -116,16 +128,47 @@ def test_a_file_kept_before_is_not_copied_again_and_a_set_removed_by_hand_is_kep
     assert third[3].equals(first[3]) and third[1].sort("claim_id").equals(first[1].sort("claim_id"))
 
 
-def test_a_set_cut_short_is_written_again(tmp_path, rules):
+def test_a_set_missing_a_file_it_lists_is_not_kept_and_is_written_again(tmp_path, rules):
     feeds = _feeds(tmp_path / "feeds", suffix=".csv")
     house = tmp_path / "w" / "warehouse.duckdb"
     house.parent.mkdir()
-    folder = files_folder(house) / DELIVERED / _sha256(feeds / "medical_claim.csv")
-    folder.mkdir(parents=True)
-    (folder / "00001.00000.00000.parquet").write_bytes(b"left by a run that died")
-    _, _, _, delivered = _ingest(house, feeds, rules, tmp_path / "work")
-    assert not (folder / "00001.00000.00000.parquet").exists()
-    assert delivered.height == 3
+    first = _ingest(house, feeds, rules, tmp_path / "work1")
+    folder = _set(house)
+    (part,) = [p for p in folder.iterdir() if p.suffix == ".parquet"]
+    part.unlink()  # cut short: its .complete.json names a file that is not there
+    again = _ingest(house, feeds, rules, tmp_path / "work2")
+    assert again[0].files["medical_claim"]["staged"] == ["medical_claim.csv"]
+    assert part.is_file()
+    assert again[3].equals(first[3])
+
+
+def test_the_view_reads_from_any_folder_when_the_warehouse_was_named_relatively(
+    tmp_path, rules, monkeypatch
+):
+    feeds = _feeds(tmp_path / "feeds", suffix=".csv")
+    (tmp_path / "w").mkdir()
+    monkeypatch.chdir(tmp_path / "w")
+    with duckdb.connect("warehouse.duckdb") as con:
+        ingest(con, feeds, rules, tmp_path / "work")
+    monkeypatch.chdir(tmp_path)
+    with duckdb.connect(str(tmp_path / "w" / "warehouse.duckdb"), read_only=True) as con:
+        rows = con.execute("select count(*) from delivered__medical_claim").fetchall()[0][0]
+    assert rows == 3
+
+
+def test_an_ingest_told_to_keep_nothing_keeps_nothing(tmp_path, rules):
+    """`ecm validate` into its temporary warehouse: the claims staged narrow, no copy."""
+    feeds = _feeds(tmp_path / "feeds", suffix=".parquet")
+    house = tmp_path / "w" / "warehouse.duckdb"
+    house.parent.mkdir()
+    with duckdb.connect(str(house)) as con:
+        result = ingest(con, feeds, rules, tmp_path / "work", keep_whole=False)
+        views = con.execute(
+            "select count(*) from duckdb_views() where view_name = 'delivered__medical_claim'"
+        ).fetchall()[0][0]
+    assert result.feeds["medical_claim"].staged == 2
+    assert views == 0
+    assert not files_folder(house).exists()
 
 
 def test_a_kept_whole_contract_must_store_what_it_reads_of_the_staged_table():
@@ -164,33 +207,35 @@ def _kept(warehouse: Path) -> set[str]:
     return {d.name for d in root.iterdir()} if root.is_dir() else set()
 
 
-def _claim_files(feeds: Path) -> set[str]:
-    paths = feeds.glob("medical_claim*")
-    files = [p for p in paths if p.is_file()] + list((feeds / "medical_claim").glob("*"))
-    return {_sha256(p) for p in files if p.is_file()}
+def _claim_files(feeds: Path) -> list[Path]:
+    return sorted(p for p in (feeds / "medical_claim").iterdir() if p.is_file())
 
 
 @pytest.mark.flow
 def test_a_run_keeps_the_claims_files_it_stages_and_prunes_those_gone(harness, generated, tmp_path):
     house = tmp_path / "w" / "warehouse.duckdb"
     _run(generated, tmp_path / "a", house)
-    assert _kept(house) == _claim_files(generated)
+    first = _kept(house)
+    assert first == _keys(house) and len(first) == len(_claim_files(generated))
     modes = {p.stat().st_mode & 0o777 for p in files_folder(house).joinpath(DELIVERED).rglob("*")}
     assert all(m & 0o077 == 0 for m in modes)  # owner only, as the warehouse is
+    assert not list(house.parent.glob(".*work*"))  # the run's work folder went
 
     changed = tmp_path / "feeds"
     shutil.copytree(generated, changed)
-    gone = sorted((changed / "medical_claim").iterdir())[-1]
-    gone_sha = _sha256(gone)
-    gone.unlink()
+    _claim_files(changed)[-1].unlink()
     _run(changed, tmp_path / "b", house)
-    assert _kept(house) == _claim_files(changed)
-    assert gone_sha not in _kept(house)
+    after = _kept(house)
+    assert after == _keys(house) and len(after) == len(_claim_files(changed))
+    assert after < first  # the gone file's set removed, the others kept as they were
     with duckdb.connect(str(house), read_only=True) as con:
-        files = con.execute(
-            "select count(distinct _source_file) from delivered__medical_claim"
+        files, rows = con.execute(
+            "select count(distinct _source_file), count(*) from delivered__medical_claim"
+        ).fetchall()[0]
+        staged = con.execute(
+            "select sum(rows_read) from ingest_files where feed = 'medical_claim'"
         ).fetchall()[0][0]
-    assert files == len(_claim_files(changed))
+    assert (files, rows) == (len(_claim_files(changed)), staged)
 
 
 @pytest.mark.flow
@@ -210,5 +255,4 @@ def test_a_refused_run_changes_no_kept_claims_file(harness, generated, tmp_path)
     with pytest.raises(SanityGuardError):
         _run(changed, tmp_path / "b", house, rules=strict)
     after = {p: p.stat().st_mtime_ns for p in files_folder(house).rglob("*") if p.is_file()}
-    assert {p: m for p, m in after.items() if p in before} == before
-    assert _kept(house) == _claim_files(generated)
+    assert after == before  # no set added, moved or removed beside the warehouse

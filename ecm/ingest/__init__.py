@@ -84,6 +84,7 @@ def ingest(
     file_hashes: Mapping[str, str] | None = None,
     quarantine_guard: str | None = None,
     keeping: Keeping | None = None,
+    keep_whole: bool = True,
 ) -> IngestResult:
     """Load a feed directory into the warehouse: stg__*, quarantine, claims current.
 
@@ -115,10 +116,13 @@ def ingest(
     delivered where `keeping` says (ecm.ingest.delivered; default: in the folder beside
     `con`'s database file, or in `work_dir` for one in memory); a run, working on a copy
     of the warehouse, passes the folder of the warehouse it replaces and its work folder
-    for the sets it writes, moved in at its swap (`adopt_delivered`)."""
+    for the sets it writes, moved in at its swap (`adopt_delivered`). `keep_whole` False
+    keeps nothing (`ecm validate` into its own temporary warehouse, removed after)."""
     report_to = progress or NO_PROGRESS
     input_dir = Path(input_dir)
-    keeping = keeping or Keeping.in_place(_kept_in(con, Path(work_dir)))
+    if keep_whole and keeping is None:
+        keeping = Keeping.in_place(_kept_in(con, Path(work_dir)))
+    keeping = keeping if keep_whole else None
     # The rules file's aliases of coded values, applied when a feed is staged.
     contracts = {n: c.with_value_aliases(rules.setting) for n, c in load_contracts().items()}
     discovery = discover_feeds(input_dir, contracts)

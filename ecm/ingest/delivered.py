@@ -2,10 +2,11 @@
 as it was delivered, kept in the warehouse's folder (outputs.md, "What the warehouse is"),
 so that the staged table need store only what a run reads.
 
-- `keep_delivered` writes a staged file's set, named by the file's sha256 (the one
-  `ingest_files` records): a Parquet file copied byte for byte (its sha256 checked as it
-  is copied), a text file's or workbook's rows as the ingest read them (Parquet, every
-  column as text, with `_source_file` and `_line`), linked from the work folder. A set
+- `keep_delivered` writes a staged file's set, named by the sha256 of the file's path,
+  sha256, staging code and ecm version (`set_key`, from its `ingest_files` row): a
+  Parquet file copied byte for byte (its sha256 checked as it is copied), a text file's
+  or workbook's rows as the ingest read them (Parquet, every column as text, with
+  `_source_file` and `_line`), linked from the work folder. A set
   the warehouse's folder holds already (kept by an earlier run) is not written again.
 - `delivered_view` makes the view `delivered__<feed>` over the sets of the feed's current
   files: every column of every delivered row as text (unknown columns too), with its file
@@ -21,6 +22,7 @@ so that the staged table need store only what a run reads.
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,54 +39,74 @@ from ecm.warehouse import kept
 from ecm.warehouse.relations import relation_kind, replace_relation
 
 DELIVERED = "delivered"
-"""The kind of the sets (`<warehouse>.files/delivered/<sha256>/`)."""
+"""The kind of the sets (`<warehouse>.files/delivered/<set key>/`)."""
 PARQUET_NAME = "delivered.parquet"
 """A delivered Parquet file's name in its set."""
 _CHUNK = 1 << 24
+
+
+def set_key(source_file: str, sha256: str, staging: str, version: str) -> str:
+    """The name of a file's set: the sha256 of the file's path in the input folder, its
+    sha256, the staging code it was read with (`staging_sha256`) and the ecm version, as
+    its `ingest_files` row records them (`named_sets_sql` computes the same in SQL). A
+    text file's set holds its rows as that code read them, and a file staged again by
+    another code or ecm is kept again."""
+    return hashlib.sha256(f"{source_file}:{sha256}:{staging}:{version}".encode()).hexdigest()
 
 
 @dataclass(frozen=True)
 class Keeping:
     """Where a feed kept whole keeps its files: `folder`, the warehouse's own folder (the
     sets kept before, and where the view points once a run is in), and `new`, where this
-    ingest writes the sets it makes (the run's work folder; `folder` outside a run)."""
+    ingest writes the sets it makes (the run's work folder; `folder` outside a run). Both
+    absolute: the view `delivered__<feed>` names its files by these paths, read from any
+    working folder."""
 
     folder: Path
     new: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "folder", Path(self.folder).absolute())
+        object.__setattr__(self, "new", Path(self.new).absolute())
 
     @classmethod
     def in_place(cls, folder: Path) -> Keeping:
         return cls(Path(folder), Path(folder))
 
-    def kept(self, sha256: str) -> Path | None:
-        """The complete set of the file `sha256`: kept before, else written by this
-        ingest; None when neither holds it."""
+    def kept(self, key: str) -> Path | None:
+        """The complete set `key`: kept before, else written by this ingest; None when
+        neither holds it whole."""
         for root in (self.folder, self.new):
-            target = delivered_set(root, sha256)
-            if (target / kept.COMPLETE).is_file():
-                return target
+            if is_kept(root, key):
+                return delivered_set(root, key)
         return None
 
 
-def delivered_set(folder: Path, sha256: str) -> Path:
-    """Where the set of the file `sha256` is under `folder` (`<folder>/delivered/<sha>`)."""
-    return Path(folder) / DELIVERED / sha256
+def delivered_set(folder: Path, key: str) -> Path:
+    """Where the set `key` is under `folder` (`<folder>/delivered/<key>`)."""
+    return Path(folder) / DELIVERED / key
 
 
-def is_kept(folder: Path, sha256: str) -> bool:
-    """Whether the set of the file `sha256` is complete in `folder`."""
-    return (delivered_set(folder, sha256) / kept.COMPLETE).is_file()
+def is_kept(folder: Path, key: str) -> bool:
+    """Whether the set `key` is whole in `folder`: its `.complete.json`, written last,
+    and every file it lists."""
+    target = delivered_set(folder, key)
+    try:
+        files = json.loads((target / kept.COMPLETE).read_text("utf-8"))["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return bool(files) and all((target / name).is_file() for name in files)
 
 
-def keep_delivered(raw: RawFile, path: Path, sha256: str, keeping: Keeping) -> Path:
-    """Keep one staged file whole (see the module); returns its set. `raw` is the file as
-    the ingest read it, `path` the delivered file, `sha256` its sha256 as the run
-    fingerprinted it: a Parquet file that no longer has it (replaced while the run read
-    it) is an InputError."""
-    found = keeping.kept(sha256)
+def keep_delivered(raw: RawFile, path: Path, key: str, sha256: str, keeping: Keeping) -> Path:
+    """Keep one staged file whole (see the module) as the set `key` (`set_key`); returns
+    the set. `raw` is the file as the ingest read it, `path` the delivered file, `sha256`
+    its sha256 as the run fingerprinted it: a Parquet file that no longer has it
+    (replaced while the run read it) is an InputError."""
+    found = keeping.kept(key)
     if found is not None:
         return found
-    target = delivered_set(keeping.new, sha256)
+    target = delivered_set(keeping.new, key)
     if target.exists():  # a set cut short by a run that died: never named, never read
         shutil.rmtree(target)
     target.mkdir(parents=True)
@@ -138,10 +160,11 @@ def delivered_view(
     """The view `delivered__<feed>` of a kept-whole feed: every row of its current files
     (`ingest_files`) as delivered, from their sets (`keeping`)."""
     rows = con.execute(
-        f"select source_file, sha256 from {FILES_TABLE} where feed = ? order by source_file",
+        f"select source_file, sha256, staging_sha256, ecm_version from {FILES_TABLE} "
+        f"where feed = ? order by source_file",
         [contract.name],
     ).fetchall()
-    selects = [_kept_select(contract, keeping, source, sha256) for source, sha256 in rows]
+    selects = [_kept_select(contract, keeping, row[0], set_key(*row)) for row in rows]
     if not selects:  # no file: the feed's columns, no row
         columns = "".join(f", cast(null as varchar) as {ident(c)}" for c in contract.columns)
         selects = [
@@ -152,21 +175,21 @@ def delivered_view(
     replace_relation(con, f"delivered__{contract.name}", "view", sql)
 
 
-def _kept_select(contract: FeedContract, keeping: Keeping, source: str, sha256: str) -> str:
-    target = keeping.kept(sha256)
+def _kept_select(contract: FeedContract, keeping: Keeping, source: str, key: str) -> str:
+    target = keeping.kept(key)
     if target is None:
         raise AssertionError(f"the staged file {source} of {contract.name} has no kept set")
     if (target / PARQUET_NAME).is_file():
         return parquet_select(target / PARQUET_NAME, contract, target, source_file=source).text
-    return (
-        f"select * replace ({lit(source)} as _source_file) "
-        f"from read_parquet({lit(target / '*.parquet')})"
-    )
+    return f"select * from read_parquet({lit(target / '*.parquet')})"
 
 
 def named_sets_sql() -> str:
-    """The select of the sets a warehouse names: the sha256s of its kept-whole feeds'
-    files in `ingest_files` (what ecm.warehouse.kept.prune keeps, once a run's copy is
+    """The select of the sets a warehouse names: `set_key` of each file of its kept-whole
+    feeds in `ingest_files` (what ecm.warehouse.kept.prune keeps, once a run's copy is
     swapped in)."""
     feeds = ", ".join(lit(c.name) for c in load_contracts().values() if c.kept_whole) or "''"
-    return f"select distinct sha256 from {FILES_TABLE} where feed in ({feeds})"
+    return (
+        f"select distinct sha256(source_file || ':' || sha256 || ':' || staging_sha256 "
+        f"|| ':' || ecm_version) from {FILES_TABLE} where feed in ({feeds})"
+    )

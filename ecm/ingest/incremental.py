@@ -25,7 +25,7 @@ from data_contracts import CONTRACT_DIR, FeedContract
 from data_contracts.sql import ELIGIBILITY_MEMBERS, MEMBER_QUARANTINED, UNKNOWN_MEMBER, ident, lit
 from ecm import files as outputs
 from ecm.ingest.claim_versions import touch_claims
-from ecm.ingest.delivered import Keeping, is_kept
+from ecm.ingest.delivered import Keeping, is_kept, set_key
 from ecm.ingest.discover import FeedFiles, relative_to_input
 from ecm.ingest.header import META_COLUMNS
 from ecm.ingest.tables import FILES_TABLE, MEMBER_CHECKS_TABLE
@@ -152,7 +152,11 @@ def plan_feed(
         return files, [f for f, *_ in stored]
     current = {f.relative: f.sha256 for f in files}
     if contract.kept_whole and keeping is not None:
-        current = {f: sha for f, sha in current.items() if is_kept(keeping.folder, sha)}
+        current = {
+            f: sha
+            for f, sha in current.items()
+            if is_kept(keeping.folder, set_key(f, sha, version, ecm.__version__))
+        }
     gone = [f for f, sha, *_ in stored if current.get(f) != sha]
     kept = {f for f, sha, *_ in stored if current.get(f) == sha}
     _forget_files(con, feed, gone)

@@ -26,7 +26,7 @@ from data_contracts import FeedContract
 from data_contracts.sql import ELIGIBILITY_MEMBERS_SQL, checked_select, ident, ident_list
 from ecm.config.rules import Rules
 from ecm.ingest.claim_versions import touch_claims
-from ecm.ingest.delivered import Keeping, delivered_view, keep_delivered
+from ecm.ingest.delivered import Keeping, delivered_view, keep_delivered, set_key
 from ecm.ingest.discover import FeedFiles
 from ecm.ingest.header import META_COLUMNS
 from ecm.ingest.incremental import InputFile, drop_unknown_columns, staged_files, staging_sha256
@@ -132,7 +132,8 @@ def stage_files(
                 raise parquet_error(unreadable) from None
             reported.count(read, "rows read", staged=staged, quarantined=quarantined)
         if contract.kept_whole and keeping is not None:
-            keep_delivered(raw, file.path, file.sha256, keeping)
+            key = set_key(file.relative, file.sha256, version, ecm.__version__)
+            keep_delivered(raw, file.path, key, file.sha256, keeping)
         con.execute(
             f"insert into {FILES_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
